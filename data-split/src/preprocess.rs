@@ -1,0 +1,130 @@
+//! Preprocessing as the authors did for ImageNet (Caffe of 2014): images are
+//! warped to a stored size (256×256 for `caffenet`), the per-data-set mean
+//! image is subtracted, and training takes a random crop (227; offsets
+//! uniform in `0..S−C`, i.e. 0..=28: old Caffe's `rand() % (256 − 227)` never
+//! yields 29) with a horizontal mirror at p = 0.5; evaluation takes the centre
+//! crop (offset `(S−C)/2` = 14) without mirror. Caffe fed BGR; we keep RGB,
+//! which changes nothing for networks trained from scratch.
+
+use fast_image_resize::images::Image as FirImage;
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+
+use crate::source::Image;
+
+/// Warp (ignore aspect ratio) an image to `width × height`, bilinear as
+/// OpenCV's `INTER_LINEAR` in Caffe's `convert_imageset`.
+pub fn resize(im: &Image, width: usize, height: usize) -> Image {
+    if im.width == width && im.height == height {
+        return im.clone();
+    }
+    let src = FirImage::from_vec_u8(im.width as u32, im.height as u32, im.pixels.clone(), PixelType::U8x3)
+        .expect("pixel buffer matches its dimensions");
+    let mut dst = FirImage::new(width as u32, height as u32, PixelType::U8x3);
+    let opts = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+    Resizer::new().resize(&src, &mut dst, &opts).expect("same pixel type");
+    Image { width, height, pixels: dst.into_vec() }
+}
+
+/// Where to crop and whether to mirror.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Crop {
+    /// Column offset.
+    pub x: usize,
+    /// Row offset.
+    pub y: usize,
+    /// Mirror horizontally.
+    pub mirror: bool,
+}
+
+impl Crop {
+    /// The evaluation crop: centred, not mirrored.
+    pub fn centre(stored: usize, crop: usize) -> Self {
+        let o = (stored - crop) / 2;
+        Crop { x: o, y: o, mirror: false }
+    }
+
+    /// A training crop from three uniform draws (`u32` each): offsets in
+    /// `0..stored−crop` (exclusive, as old Caffe) and a fair mirror bit.
+    pub fn random(stored: usize, crop: usize, draws: [u32; 3]) -> Self {
+        let range = (stored - crop) as u32;
+        let off = |d: u32| if range == 0 { 0 } else { (d % range) as usize };
+        Crop { x: off(draws[0]), y: off(draws[1]), mirror: draws[2] & 1 == 1 }
+    }
+}
+
+/// Crop a stored `size × size` HWC image, subtract `mean` (HWC, stored size)
+/// at the crop location, then mirror, writing CHW floats into `out`
+/// (`3 × crop × crop`), as Caffe's data transformer did.
+pub fn crop_into(pixels: &[u8], size: usize, mean: &[f32], crop: usize, c: Crop, out: &mut [f32]) {
+    debug_assert_eq!(pixels.len(), size * size * 3);
+    debug_assert_eq!(out.len(), crop * crop * 3);
+    for y in 0..crop {
+        for x in 0..crop {
+            let sx = c.x + x;
+            let src = ((c.y + y) * size + sx) * 3;
+            let dx = if c.mirror { crop - 1 - x } else { x };
+            for ch in 0..3 {
+                out[(ch * crop + y) * crop + dx] = pixels[src + ch] as f32 - mean[src + ch];
+            }
+        }
+    }
+}
+
+/// Mean image (HWC, f32) over equally sized images, accumulated in f64.
+pub fn mean_image<'a>(images: impl Iterator<Item = &'a [u8]>, size: usize) -> Vec<f32> {
+    let mut acc = vec![0f64; size * size * 3];
+    let mut n = 0usize;
+    for im in images {
+        for (a, &p) in acc.iter_mut().zip(im) {
+            *a += p as f64;
+        }
+        n += 1;
+    }
+    acc.iter().map(|a| (a / n.max(1) as f64) as f32).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_crops_cover_the_authors_offset_range() {
+        let mut seen = std::collections::BTreeSet::new();
+        for d in 0..1000u32 {
+            let c = Crop::random(256, 227, [d * 7919, d * 104729 + 3, d]);
+            assert!(c.x <= 28 && c.y <= 28);
+            seen.insert(c.x);
+        }
+        assert_eq!(seen.len(), 29, "every offset 0..=28 occurs, 29 never");
+        assert_eq!(Crop::centre(256, 227), Crop { x: 14, y: 14, mirror: false });
+    }
+
+    #[test]
+    fn crop_subtracts_mean_then_mirrors() {
+        // 3x3 image, value = 10*x + y + 100*channel
+        let size = 3;
+        let mut px = vec![0u8; 27];
+        for y in 0..3 {
+            for x in 0..3 {
+                for c in 0..3 {
+                    px[(y * 3 + x) * 3 + c] = (10 * x + y + 100 * c) as u8;
+                }
+            }
+        }
+        let mean = vec![1.0f32; 27];
+        let mut out = vec![0f32; 12];
+        crop_into(&px, size, &mean, 2, Crop { x: 1, y: 0, mirror: true }, &mut out);
+        // channel 0, row 0: source x = 1, 2 mirrored -> [x=2, x=1]
+        assert_eq!(&out[0..2], &[19.0, 9.0]);
+        // channel 2, row 1: 200 + 10x + 1 - 1
+        assert_eq!(&out[10..12], &[220.0, 210.0]);
+    }
+
+    #[test]
+    fn resize_warps_to_target() {
+        let im = Image { width: 7, height: 5, pixels: vec![128; 105] };
+        let r = resize(&im, 4, 4);
+        assert_eq!((r.width, r.height), (4, 4));
+        assert!(r.pixels.iter().all(|&p| p == 128));
+    }
+}

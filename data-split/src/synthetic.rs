@@ -1,0 +1,408 @@
+//! The built-in synthetic data set: procedural, deterministic from a seed,
+//! any resolution, in two families that mirror the paper's dissimilar split.
+//!
+//! * **natural-like** classes are built from organic primitives: soft blobs
+//!   with wobbly outlines, textured ellipses, wavy strokes, fractal clouds,
+//!   spot patterns;
+//! * **man-made-like** classes from straight-edged ones: filled and outlined
+//!   rectangles, grids, crosses, regular polygons, stripes.
+//!
+//! Low-level statistics are shared by every class: all images draw their
+//! colours from one palette, sit on the same kind of noisy gradient
+//! background, carry clutter parts of *both* families and pixel noise. What
+//! identifies a class is high-level composition: which three primitives, in
+//! which arrangement, with which colours. So early layers learn features that
+//! serve every class, while the top layers learn class-specific combinations,
+//! and features learnt on one family serve the other less well. Nuisance
+//! variation: position, scale, rotation, colour jitter, a missing part,
+//! clutter, noise.
+//!
+//! Images are generated on demand: image `i` of a split depends only on
+//! `(seed, split, i)`.
+
+use sha2::{Digest, Sha256};
+
+use crate::error::Result;
+use crate::source::{Image, Source};
+use crate::split::{ClassSplit, Half, SplitMode};
+
+/// Configuration of the synthetic data set.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SyntheticConfig {
+    /// Number of classes; the first half are natural-like, the rest man-made-like.
+    pub classes: usize,
+    /// Training images per class.
+    pub train_per_class: usize,
+    /// Test images per class.
+    pub test_per_class: usize,
+    /// Side of the square images in pixels.
+    pub size: usize,
+    /// Seed of the whole data set (class recipes and images).
+    pub seed: u64,
+}
+
+impl Default for SyntheticConfig {
+    fn default() -> Self {
+        SyntheticConfig { classes: 20, train_per_class: 300, test_per_class: 50, size: 32, seed: 0 }
+    }
+}
+
+/// SplitMix64: a tiny, fast, well-mixed generator with a stable definition.
+#[derive(Debug, Clone)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    /// Seeded generator.
+    pub fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+    /// Next 64 bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
+    }
+    /// Uniform in [lo, hi).
+    pub fn range(&mut self, lo: f32, hi: f32) -> f32 {
+        lo + (hi - lo) * self.unit()
+    }
+    /// Uniform integer in 0..n.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+    /// Approximately standard normal (sum of uniforms).
+    pub fn normal(&mut self) -> f32 {
+        (0..4).map(|_| self.unit()).sum::<f32>() * 1.732 - 3.464
+    }
+}
+
+fn mix(a: u64, b: u64) -> u64 {
+    SplitMix64::new(a ^ b.wrapping_mul(0x2545_F491_4F6C_DD1D)).next_u64()
+}
+
+const PALETTE: [[f32; 3]; 8] = [
+    [200.0, 60.0, 50.0],
+    [60.0, 160.0, 70.0],
+    [50.0, 80.0, 190.0],
+    [220.0, 200.0, 60.0],
+    [150.0, 70.0, 170.0],
+    [60.0, 180.0, 190.0],
+    [230.0, 230.0, 230.0],
+    [40.0, 40.0, 40.0],
+];
+
+/// One primitive of a composition, in object coordinates.
+#[derive(Debug, Clone, Copy)]
+struct Part {
+    natural: bool,
+    kind: usize,
+    dx: f32,
+    dy: f32,
+    scale: f32,
+    aspect: f32,
+    angle: f32,
+    colour: [f32; 3],
+    phase: f32,
+}
+
+const KINDS: usize = 5;
+
+impl Part {
+    fn random(rng: &mut SplitMix64, natural: bool) -> Self {
+        Part {
+            natural,
+            kind: rng.below(KINDS),
+            dx: rng.range(-0.28, 0.28),
+            dy: rng.range(-0.28, 0.28),
+            scale: rng.range(0.14, 0.26),
+            aspect: rng.range(0.6, 1.4),
+            angle: rng.range(0.0, std::f32::consts::PI),
+            colour: PALETTE[rng.below(PALETTE.len())],
+            phase: rng.range(0.0, 6.28),
+        }
+    }
+
+    /// Coverage in [0, 1] at part-local coordinates (u, v), roughly [-1, 1].
+    fn alpha(&self, u: f32, v: f32) -> f32 {
+        let (u, v) = (u / self.aspect, v * self.aspect);
+        let r = (u * u + v * v).sqrt();
+        let th = v.atan2(u);
+        let on = |b: bool| if b { 1.0 } else { 0.0 };
+        if self.natural {
+            match self.kind {
+                0 => {
+                    let edge = 0.75 + 0.2 * (5.0 * th + self.phase).sin();
+                    (1.0 - ((r - edge) * 6.0).clamp(0.0, 1.0)) * on(r < edge + 0.2)
+                }
+                1 => on(r < 0.85) * (0.55 + 0.45 * (9.0 * (u + 0.3 * (4.0 * v).sin()) + self.phase).sin()),
+                2 => on(u.abs() < 1.0 && (v - 0.35 * (3.5 * u + self.phase).sin()).abs() < 0.17),
+                3 => {
+                    let n = fbm(u * 2.5 + self.phase, v * 2.5 - self.phase);
+                    on(r < 1.0) * ((n - 0.45 + 0.4 * r) * -4.0).clamp(0.0, 1.0)
+                }
+                _ => {
+                    let (cu, cv) = ((u * 2.5).floor(), (v * 2.5).floor());
+                    let h = hash2(cu as i32, cv as i32, self.phase.to_bits());
+                    let (pu, pv) = (cu + 0.5 + 0.3 * (h - 0.5), cv + 0.5 - 0.3 * (h - 0.5));
+                    let d = ((u * 2.5 - pu).powi(2) + (v * 2.5 - pv).powi(2)).sqrt();
+                    on(r < 1.0 && d < 0.33)
+                }
+            }
+        } else {
+            let (au, av) = (u.abs(), v.abs());
+            match self.kind {
+                0 => on(au < 0.85 && av < 0.55),
+                1 => on(au < 0.9 && av < 0.65 && !(au < 0.62 && av < 0.37)),
+                2 => on(au < 0.9 && av < 0.9 && ((u * 2.2).rem_euclid(1.0) < 0.22 || (v * 2.2).rem_euclid(1.0) < 0.22)),
+                3 => on((au < 0.2 && av < 0.95) || (av < 0.2 && au < 0.95)),
+                _ => {
+                    let sides = if self.phase > 3.14 { 6.0 } else { 3.0 };
+                    let sector = std::f32::consts::TAU / sides;
+                    let a = (th + sector * 0.5).rem_euclid(sector) - sector * 0.5;
+                    on(r * a.cos() < 0.7)
+                }
+            }
+        }
+    }
+}
+
+fn hash2(x: i32, y: i32, salt: u32) -> f32 {
+    let h = mix(mix(x as u64, y as u64), salt as u64);
+    (h >> 40) as f32 / (1u64 << 24) as f32
+}
+
+fn value_noise(x: f32, y: f32) -> f32 {
+    let (x0, y0) = (x.floor(), y.floor());
+    let (fx, fy) = (x - x0, y - y0);
+    let (sx, sy) = (fx * fx * (3.0 - 2.0 * fx), fy * fy * (3.0 - 2.0 * fy));
+    let (i, j) = (x0 as i32, y0 as i32);
+    let a = hash2(i, j, 7) + (hash2(i + 1, j, 7) - hash2(i, j, 7)) * sx;
+    let b = hash2(i, j + 1, 7) + (hash2(i + 1, j + 1, 7) - hash2(i, j + 1, 7)) * sx;
+    a + (b - a) * sy
+}
+
+fn fbm(x: f32, y: f32) -> f32 {
+    (0..3).map(|o| value_noise(x * (1 << o) as f32, y * (1 << o) as f32) / (1 << o) as f32).sum::<f32>() / 1.75
+}
+
+/// A class: three parts of its family.
+#[derive(Debug, Clone)]
+struct Recipe {
+    parts: [Part; 3],
+}
+
+/// The synthetic data set; one [`Source`] per split (train or test).
+#[derive(Debug, Clone)]
+pub struct SyntheticSource {
+    cfg: SyntheticConfig,
+    train: bool,
+    recipes: Vec<Recipe>,
+    names: Vec<String>,
+}
+
+impl SyntheticConfig {
+    /// Whether class `c` is natural-like.
+    pub fn is_natural(&self, c: usize) -> bool {
+        c < self.classes.div_ceil(2)
+    }
+
+    /// Class names: `natural-00`.. then `manmade-00`..
+    pub fn class_names(&self) -> Vec<String> {
+        (0..self.classes)
+            .map(|c| {
+                let nat = self.classes.div_ceil(2);
+                if c < nat { format!("natural-{c:02}") } else { format!("manmade-{:02}", c - nat) }
+            })
+            .collect()
+    }
+
+    /// The natural / man-made split by family.
+    pub fn natman_split(&self) -> ClassSplit {
+        let names = self.class_names();
+        let (nat, man): (Vec<usize>, Vec<usize>) = (0..self.classes).partition(|&c| self.is_natural(c));
+        ClassSplit {
+            mode: SplitMode::Natman { preset: "synthetic".into() },
+            halves: vec![Half::new("natural", &nat, &names), Half::new("manmade", &man, &names)],
+        }
+    }
+
+    /// Training (`train = true`) or test split.
+    pub fn source(&self, train: bool) -> SyntheticSource {
+        let recipes = (0..self.classes)
+            .map(|c| {
+                let mut rng = SplitMix64::new(mix(self.seed, 1000 + c as u64));
+                let natural = self.is_natural(c);
+                Recipe { parts: [0, 1, 2].map(|_| Part::random(&mut rng, natural)) }
+            })
+            .collect();
+        SyntheticSource { cfg: self.clone(), train, recipes, names: self.class_names() }
+    }
+}
+
+impl SyntheticSource {
+    fn per_class(&self) -> usize {
+        if self.train { self.cfg.train_per_class } else { self.cfg.test_per_class }
+    }
+
+    fn render(&self, i: usize) -> Image {
+        let size = self.cfg.size;
+        let class = i / self.per_class();
+        let mut rng = SplitMix64::new(mix(mix(self.cfg.seed, self.train as u64), i as u64));
+        // background: a noisy gradient between two palette colours
+        let c0 = PALETTE[rng.below(PALETTE.len())];
+        let c1 = PALETTE[rng.below(PALETTE.len())];
+        let (gdx, gdy) = (rng.range(-1.0, 1.0), rng.range(-1.0, 1.0));
+        let noise_off = rng.range(0.0, 100.0);
+        let mut acc = vec![0f32; size * size * 3];
+        for y in 0..size {
+            for x in 0..size {
+                let (fx, fy) = (x as f32 / size as f32, y as f32 / size as f32);
+                let t = (0.5 + 0.5 * (gdx * (fx - 0.5) + gdy * (fy - 0.5))).clamp(0.0, 1.0);
+                let n = value_noise(fx * 6.0 + noise_off, fy * 6.0) - 0.5;
+                for c in 0..3 {
+                    acc[(y * size + x) * 3 + c] = 0.6 * (c0[c] * (1.0 - t) + c1[c] * t) + 60.0 * n + 40.0;
+                }
+            }
+        }
+        // clutter: two small parts from either family, low contrast
+        let mut parts: Vec<(Part, f32)> = Vec::new();
+        for _ in 0..2 {
+            let natural = rng.unit() < 0.5;
+            let mut p = Part::random(&mut rng, natural);
+            p.dx = rng.range(-0.45, 0.45);
+            p.dy = rng.range(-0.45, 0.45);
+            p.scale *= 0.6;
+            parts.push((p, 0.5));
+        }
+        // the object: the class recipe under a random similarity transform
+        let recipe = &self.recipes[class];
+        let (ox, oy) = (rng.range(-0.12, 0.12), rng.range(-0.12, 0.12));
+        let gscale = rng.range(0.8, 1.2);
+        let rot = rng.range(-0.45, 0.45);
+        let drop = if rng.unit() < 0.15 { rng.below(3) } else { 3 };
+        for (k, base) in recipe.parts.iter().enumerate() {
+            if k == drop {
+                continue;
+            }
+            let mut p = *base;
+            let (dx, dy) = (p.dx + rng.range(-0.04, 0.04), p.dy + rng.range(-0.04, 0.04));
+            p.dx = ox + gscale * (dx * rot.cos() - dy * rot.sin());
+            p.dy = oy + gscale * (dx * rot.sin() + dy * rot.cos());
+            p.scale *= gscale * rng.range(0.9, 1.1);
+            p.angle += rot;
+            for c in 0..3 {
+                p.colour[c] = (p.colour[c] + rng.range(-35.0, 35.0)).clamp(0.0, 255.0);
+            }
+            parts.push((p, 1.0));
+        }
+        for (p, strength) in &parts {
+            let (cs, sn) = (p.angle.cos(), p.angle.sin());
+            let (cx, cy) = (0.5 + p.dx, 0.5 + p.dy);
+            let reach = p.scale * 1.5;
+            let lo = |c: f32| (((c - reach) * size as f32).floor().max(0.0)) as usize;
+            let hi = |c: f32| (((c + reach) * size as f32).ceil().min(size as f32)) as usize;
+            for y in lo(cy)..hi(cy) {
+                for x in lo(cx)..hi(cx) {
+                    let fx = (x as f32 + 0.5) / size as f32 - cx;
+                    let fy = (y as f32 + 0.5) / size as f32 - cy;
+                    let u = (fx * cs + fy * sn) / p.scale;
+                    let v = (-fx * sn + fy * cs) / p.scale;
+                    let a = p.alpha(u, v) * strength;
+                    if a > 0.0 {
+                        for c in 0..3 {
+                            let px = &mut acc[(y * size + x) * 3 + c];
+                            *px = *px * (1.0 - a) + p.colour[c] * a;
+                        }
+                    }
+                }
+            }
+        }
+        let pixels = acc.iter().map(|v| (v + 8.0 * rng.normal()).round().clamp(0.0, 255.0) as u8).collect();
+        Image { width: size, height: size, pixels }
+    }
+}
+
+impl Source for SyntheticSource {
+    fn len(&self) -> usize {
+        self.cfg.classes * self.per_class()
+    }
+    fn class_names(&self) -> &[String] {
+        &self.names
+    }
+    fn label(&self, i: usize) -> usize {
+        i / self.per_class()
+    }
+    fn id(&self, i: usize) -> String {
+        format!("synthetic/{}/{i}", if self.train { "train" } else { "test" })
+    }
+    fn load(&self, i: usize) -> Result<Image> {
+        Ok(self.render(i))
+    }
+    fn fingerprint(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(serde_json::to_string(&self.cfg).expect("config serialises"));
+        format!("{:x}", h.finalize())
+    }
+    fn describe(&self) -> String {
+        let c = &self.cfg;
+        format!("synthetic {} classes {}px seed {}", c.classes, c.size, c.seed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_bytes_other_seed_other_bytes() {
+        let cfg = SyntheticConfig { classes: 4, train_per_class: 3, test_per_class: 2, size: 32, seed: 5 };
+        let a = cfg.source(true);
+        let b = cfg.source(true);
+        for i in 0..a.len() {
+            assert_eq!(a.load(i).expect("img"), b.load(i).expect("img"));
+        }
+        let other = SyntheticConfig { seed: 6, ..cfg.clone() }.source(true);
+        assert_ne!(a.load(0).expect("img"), other.load(0).expect("img"));
+        assert_ne!(a.load(0).expect("img"), cfg.source(false).load(0).expect("img"));
+    }
+
+    #[test]
+    fn any_resolution_and_class_major_labels() {
+        let cfg = SyntheticConfig { classes: 3, train_per_class: 2, test_per_class: 1, size: 48, seed: 0 };
+        let s = cfg.source(true);
+        assert_eq!(s.len(), 6);
+        assert_eq!((0..6).map(|i| s.label(i)).collect::<Vec<_>>(), vec![0, 0, 1, 1, 2, 2]);
+        let im = s.load(5).expect("img");
+        assert_eq!((im.width, im.height, im.pixels.len()), (48, 48, 48 * 48 * 3));
+    }
+
+    #[test]
+    fn natman_split_is_by_family() {
+        let cfg = SyntheticConfig { classes: 10, ..Default::default() };
+        let s = cfg.natman_split();
+        assert_eq!(s.halves[0].originals(), vec![0, 1, 2, 3, 4]);
+        assert!(s.halves[0].classes.iter().all(|c| c.name.starts_with("natural")));
+        assert!(s.halves[1].classes.iter().all(|c| c.name.starts_with("manmade")));
+    }
+
+    #[test]
+    fn classes_differ_more_than_images_within_a_class() {
+        // mean absolute difference of class-mean images vs within-class spread
+        let cfg = SyntheticConfig { classes: 4, train_per_class: 40, test_per_class: 1, size: 32, seed: 1 };
+        let s = cfg.source(true);
+        let means: Vec<Vec<f32>> = (0..4)
+            .map(|c| {
+                let ims: Vec<Image> = (0..40).map(|k| s.load(c * 40 + k).expect("img")).collect();
+                crate::preprocess::mean_image(ims.iter().map(|i| i.pixels.as_slice()), 32)
+            })
+            .collect();
+        let d = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len() as f32;
+        assert!(d(&means[0], &means[1]) > 1.0 && d(&means[2], &means[3]) > 1.0);
+    }
+}
