@@ -1,0 +1,63 @@
+//! Backend selection. The default build runs on burn's pure-Rust `flex` CPU
+//! backend and needs nothing installed; the opt-in cargo feature `tch` adds
+//! libtorch (CPU and CUDA) through burn-tch, which pins torch 2.9.0 and is
+//! gone from burn 0.23.
+
+use burn::prelude::*;
+
+/// A compute backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// burn-flex, pure Rust, multi-threaded through rayon.
+    Flex,
+    /// libtorch on the CPU (feature `tch`).
+    #[cfg(feature = "tch")]
+    TchCpu,
+    /// libtorch on CUDA device `i` (feature `tch`).
+    #[cfg(feature = "tch")]
+    TchCuda(usize),
+}
+
+impl Backend {
+    /// Parse `flex`, `tch`, `tch-cuda` or `tch-cuda:N`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "flex" => Ok(Backend::Flex),
+            #[cfg(feature = "tch")]
+            "tch" | "tch-cpu" => Ok(Backend::TchCpu),
+            #[cfg(feature = "tch")]
+            s if s.starts_with("tch-cuda") => {
+                let i = s.strip_prefix("tch-cuda").and_then(|r| r.strip_prefix(':')).unwrap_or("0");
+                i.parse().map(Backend::TchCuda).map_err(|_| format!("bad CUDA index in `{s}`"))
+            }
+            other => Err(format!(
+                "unknown backend `{other}`; this build knows: flex{}",
+                if cfg!(feature = "tch") { ", tch, tch-cuda:N" } else { " (tch needs --features tch)" }
+            )),
+        }
+    }
+
+    /// The device, with autodiff when `training`.
+    #[allow(deprecated)] // burn-tch's devices are marked deprecated upstream
+    pub fn device(self, training: bool) -> Device {
+        let d = match self {
+            Backend::Flex => Device::flex(),
+            #[cfg(feature = "tch")]
+            Backend::TchCpu => Device::libtorch(),
+            #[cfg(feature = "tch")]
+            Backend::TchCuda(i) => Device::libtorch_cuda(i),
+        };
+        if training { d.autodiff() } else { d }
+    }
+
+    /// Name as parsed.
+    pub fn name(self) -> String {
+        match self {
+            Backend::Flex => "flex".into(),
+            #[cfg(feature = "tch")]
+            Backend::TchCpu => "tch".into(),
+            #[cfg(feature = "tch")]
+            Backend::TchCuda(i) => format!("tch-cuda:{i}"),
+        }
+    }
+}
