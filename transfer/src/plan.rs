@@ -1,0 +1,530 @@
+//! The sweep: a preset or a configuration file expanded into jobs with
+//! stable ids, dependencies and output folders.
+//!
+//! Layout of a sweep's output folder:
+//!
+//! ```text
+//! OUT/plan.json                 the plan (configuration + jobs); a re-run must match it
+//! OUT/jobs/<id>/job.json        each job (see `spec`), its checkpoints, log, weights
+//! OUT/records/runs/<id>.parquet, OUT/records/curves/<id>.parquet
+//! OUT/report/                   the analysis
+//! ```
+//!
+//! Job ids: `r<seed>-base-<H>`, `r<seed>-selffer[-ft]-<H>-n<n>`,
+//! `r<seed>-transfer[-ft]-<S>-<T>-n<n>`, `natman-base-<half>`,
+//! `natman-transfer[-ft]-<S>-<T>-n<n>`, `whole-base`, `whole-nolearn-n<n>`,
+//! `whole-reduced-k<k>`; replicates beyond the first add `-r<i>`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use data_split::DataSpec;
+use data_split::synthetic::SyntheticConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::spec::{Arm, JobSpec, Outputs, Preprocess, Schedule, SourceSpec, SplitSpec};
+
+/// Random-halves part of a grid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RandomGrid {
+    /// Split seeds (one split each).
+    pub seeds: Vec<u64>,
+    /// Fraction of classes in half A.
+    #[serde(default = "half")]
+    pub fraction: f64,
+    /// numpy-compatible halves.
+    #[serde(default = "yes")]
+    pub numpy: bool,
+    /// Halves to train selffer networks on (`["B"]`: BnB; `["A", "B"]`: both).
+    pub selffer: Vec<String>,
+    /// Transfers as `[source, target]` pairs (`[["A", "B"]]`: AnB).
+    pub transfer: Vec<[String; 2]>,
+    /// Frozen variants.
+    #[serde(default = "yes")]
+    pub frozen: bool,
+    /// Fine-tuned (`+`) variants.
+    #[serde(default = "yes")]
+    pub fine_tune: bool,
+}
+
+/// Natural / man-made part of a grid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatmanGrid {
+    /// Preset (`ilsvrc12`, `cifar10`, `cifar100`, `synthetic`).
+    pub preset: String,
+    /// Transfer both ways (natural→man-made and back).
+    #[serde(default = "yes")]
+    pub both_directions: bool,
+    /// Also fine-tuned transfers.
+    #[serde(default)]
+    pub fine_tune: bool,
+}
+
+/// Whole-set part of a grid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WholeGrid {
+    /// Random-frozen controls for every n in `layers` (needs no base; the base is trained too).
+    #[serde(default = "yes")]
+    pub nolearn: bool,
+    /// Reduced-data runs: examples per class.
+    #[serde(default)]
+    pub reduced: Vec<usize>,
+}
+
+/// A sweep configuration: the documented config file format (JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepConfig {
+    /// Name.
+    pub name: String,
+    /// The data.
+    pub data: DataSpec,
+    /// Model preset.
+    pub model: String,
+    /// fc8 width.
+    pub outputs: Outputs,
+    /// Preprocessing.
+    pub preprocess: Preprocess,
+    /// Solver for every job.
+    pub schedule: Schedule,
+    /// Solver for reduced-data jobs (the authors used a shorter one).
+    #[serde(default)]
+    pub reduced_schedule: Option<Schedule>,
+    /// Layers n for selffer/transfer/nolearn jobs.
+    pub layers: Vec<usize>,
+    /// Random halves.
+    #[serde(default)]
+    pub random: Option<RandomGrid>,
+    /// Natural / man-made.
+    #[serde(default)]
+    pub natman: Option<NatmanGrid>,
+    /// Whole set.
+    #[serde(default)]
+    pub whole: Option<WholeGrid>,
+    /// Independent replicates of the whole grid.
+    #[serde(default = "one")]
+    pub replicates: usize,
+    /// Seed mixed into every job's seed.
+    #[serde(default)]
+    pub seed: u64,
+    /// Keep final weights of every job (bases always keep theirs).
+    #[serde(default)]
+    pub keep_final: bool,
+    /// Cache frozen prefixes.
+    #[serde(default)]
+    pub cache_prefix: bool,
+}
+
+fn half() -> f64 {
+    0.5
+}
+fn yes() -> bool {
+    true
+}
+fn one() -> usize {
+    1
+}
+
+/// Names of the sweep presets.
+pub const PRESETS: [&str; 5] = ["default", "smoke", "cifar10", "cifar100", "imagenet-paper"];
+
+fn small_schedule(max_iter: u64, batch: usize, evals: u64) -> Schedule {
+    Schedule {
+        base_lr: 0.01,
+        gamma: 0.1,
+        step_size: max_iter * 2 / 3,
+        max_iter,
+        batch_size: batch,
+        evals,
+        test_batch: 200,
+        momentum: 0.9,
+        weight_decay: 5e-4,
+        checkpoint_every: (max_iter / 4).max(1),
+    }
+}
+
+/// The grid of the default and smoke presets: random halves (baseA, baseB,
+/// BnB, BnB+, AnB, AnB+ for every n), natural/man-made (both bases, frozen
+/// transfers both ways), whole-set base and nolearn.
+fn paper_like_grid(seeds: Vec<u64>, natman: &str) -> (Option<RandomGrid>, Option<NatmanGrid>, Option<WholeGrid>) {
+    (
+        Some(RandomGrid {
+            seeds,
+            fraction: 0.5,
+            numpy: true,
+            selffer: vec!["B".into()],
+            transfer: vec![["A".into(), "B".into()]],
+            frozen: true,
+            fine_tune: true,
+        }),
+        Some(NatmanGrid { preset: natman.into(), both_directions: true, fine_tune: false }),
+        Some(WholeGrid { nolearn: true, reduced: vec![] }),
+    )
+}
+
+impl SweepConfig {
+    /// A named preset. `data` is required by the presets on real data.
+    pub fn preset(name: &str, data: Option<&Path>) -> Result<Self> {
+        let need_data = || {
+            data.map(|p| DataSpec::Path { path: p.to_path_buf(), skip_corrupt: false })
+                .ok_or_else(|| Error::Plan(format!("preset `{name}` needs --data PATH")))
+        };
+        let layers: Vec<usize> = (1..=7).collect();
+        let cfg = match name {
+            "default" | "smoke" => {
+                let smoke = name == "smoke";
+                let data = match data {
+                    Some(p) => DataSpec::Path { path: p.to_path_buf(), skip_corrupt: false },
+                    None => DataSpec::Synthetic(SyntheticConfig {
+                        classes: 20,
+                        train_per_class: if smoke { 40 } else { 300 },
+                        test_per_class: if smoke { 10 } else { 50 },
+                        size: 32,
+                        seed: 0,
+                    }),
+                };
+                let natman = if matches!(data, DataSpec::Synthetic(_)) { "synthetic" } else { "cifar10" };
+                let (random, natman, whole) = paper_like_grid(vec![0], natman);
+                SweepConfig {
+                    name: name.into(),
+                    data,
+                    model: "tiny".into(),
+                    outputs: Outputs::Classes,
+                    preprocess: Preprocess { stored: 32, crop: 28, mirror: true },
+                    schedule: if smoke { small_schedule(16, 16, 4) } else { small_schedule(600, 32, 20) },
+                    reduced_schedule: None,
+                    layers: if smoke { vec![1, 4, 7] } else { layers },
+                    random,
+                    natman,
+                    whole,
+                    replicates: 1,
+                    seed: 0,
+                    keep_final: true,
+                    cache_prefix: false,
+                }
+            }
+            "cifar10" | "cifar100" => {
+                let (random, natman, whole) = paper_like_grid(vec![0], name);
+                SweepConfig {
+                    name: name.into(),
+                    data: need_data()?,
+                    model: "cifar".into(),
+                    outputs: Outputs::Classes,
+                    preprocess: Preprocess { stored: 32, crop: 28, mirror: true },
+                    // about 10 epochs of a 25,000-image half at batch 128
+                    schedule: Schedule { test_batch: 500, checkpoint_every: 200, ..small_schedule(2000, 128, 20) },
+                    reduced_schedule: None,
+                    layers,
+                    random,
+                    natman,
+                    whole,
+                    replicates: 1,
+                    seed: 0,
+                    keep_final: true,
+                    cache_prefix: false,
+                }
+            }
+            "imagenet-paper" => SweepConfig {
+                name: name.into(),
+                data: data
+                    .map(|p| DataSpec::Path { path: p.to_path_buf(), skip_corrupt: false })
+                    .unwrap_or(DataSpec::Path { path: PathBuf::from("ILSVRC2012"), skip_corrupt: false }),
+                model: "caffenet".into(),
+                outputs: Outputs::Fixed(1000),
+                preprocess: Preprocess { stored: 256, crop: 227, mirror: true },
+                schedule: Schedule::authors(),
+                reduced_schedule: Some(Schedule { base_lr: 0.0125, step_size: 64_000, max_iter: 200_000, evals: 200, ..Schedule::authors() }),
+                layers,
+                random: Some(RandomGrid {
+                    seeds: vec![0, 1, 2, 3],
+                    fraction: 0.5,
+                    numpy: true,
+                    selffer: vec!["A".into(), "B".into()],
+                    transfer: vec![["A".into(), "B".into()], ["B".into(), "A".into()]],
+                    frozen: true,
+                    fine_tune: true,
+                }),
+                natman: Some(NatmanGrid { preset: "ilsvrc12".into(), both_directions: true, fine_tune: false }),
+                whole: Some(WholeGrid { nolearn: true, reduced: vec![1, 2, 5, 10, 25, 50, 100, 250, 500, 750, 1000, 1300] }),
+                replicates: 1,
+                seed: 0,
+                keep_final: false,
+                cache_prefix: false,
+            },
+            other => return Err(Error::Plan(format!("unknown preset `{other}`; valid presets: {}", PRESETS.join(", ")))),
+        };
+        Ok(cfg)
+    }
+
+    /// Read a configuration file (JSON). Unknown keys are refused, naming the valid ones.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        serde_json::from_str(&text).map_err(|e| {
+            Error::Plan(format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))
+        })
+    }
+}
+
+/// A job in the plan with the jobs it needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedJob {
+    /// The job.
+    pub job: JobSpec,
+    /// Ids of the jobs that must finish first.
+    pub deps: Vec<String>,
+}
+
+/// A whole sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The configuration it was expanded from.
+    pub config: SweepConfig,
+    /// Output folder.
+    pub out: PathBuf,
+    /// Jobs in dependency order (every job after its dependencies).
+    pub jobs: Vec<PlannedJob>,
+}
+
+fn stable_seed(base: u64, id: &str) -> u64 {
+    // FNV-1a: stable across platforms and releases
+    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ base;
+    for b in id.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h & 0x7fff_ffff_ffff_ffff
+}
+
+/// Expand a configuration into a plan under `out`.
+pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
+    for &n in &cfg.layers {
+        model::layers::check_range(n, 1, 7).map_err(|e| Error::Plan(format!("layers: {e}")))?;
+    }
+    if cfg.replicates == 0 {
+        return Err(Error::Plan("replicates must be at least 1".into()));
+    }
+    let mut jobs: Vec<PlannedJob> = Vec::new();
+    let out_abs = out.to_path_buf();
+    for r in 0..cfg.replicates {
+        let suffix = if r == 0 { String::new() } else { format!("-r{r}") };
+        let mut add = |id: String, arm: Arm, family: &str, split_id: &str, split: SplitSpec, target: &str, source: Option<(&str, String)>, n: usize, ft: bool, per_class: Option<usize>, schedule: &Schedule| {
+            let id = format!("{id}{suffix}");
+            let dir = out_abs.join("jobs").join(&id);
+            let deps = source.as_ref().map(|(_, dep)| vec![format!("{dep}{suffix}")]).unwrap_or_default();
+            let source = source.map(|(half, dep)| SourceSpec {
+                half: half.to_string(),
+                checkpoint: out_abs.join("jobs").join(format!("{dep}{suffix}")).join("final.params"),
+            });
+            jobs.push(PlannedJob {
+                job: JobSpec {
+                    seed: stable_seed(cfg.seed ^ r as u64, &id),
+                    id,
+                    arm,
+                    family: family.into(),
+                    split_id: split_id.into(),
+                    data: cfg.data.clone(),
+                    split,
+                    target_half: target.into(),
+                    source,
+                    n,
+                    fine_tune: ft,
+                    per_class,
+                    model: cfg.model.clone(),
+                    outputs: cfg.outputs,
+                    schedule: schedule.clone(),
+                    preprocess: cfg.preprocess,
+                    replicate: r,
+                    dir,
+                    records: out_abs.join("records"),
+                    keep_final: cfg.keep_final,
+                    cache_prefix: cfg.cache_prefix,
+                },
+                deps,
+            });
+        };
+        let sch = &cfg.schedule;
+        if let Some(g) = &cfg.random {
+            for &s in &g.seeds {
+                let split = SplitSpec::Random { seed: s, fraction: g.fraction, numpy: g.numpy };
+                let sid = s.to_string();
+                let mut halves: Vec<&str> = g.selffer.iter().map(String::as_str).collect();
+                halves.extend(g.transfer.iter().flat_map(|p| [p[0].as_str(), p[1].as_str()]));
+                halves.sort_unstable();
+                halves.dedup();
+                for h in &halves {
+                    add(format!("r{s}-base-{h}"), Arm::Base, "random", &sid, split.clone(), h, None, 0, false, None, sch);
+                }
+                let variants: Vec<bool> = [(g.frozen, false), (g.fine_tune, true)].iter().filter(|v| v.0).map(|v| v.1).collect();
+                for &n in &cfg.layers {
+                    for &ft in &variants {
+                        let tag = if ft { "-ft" } else { "" };
+                        for h in &g.selffer {
+                            add(format!("r{s}-selffer{tag}-{h}-n{n}"), Arm::Selffer, "random", &sid, split.clone(), h, Some((h, format!("r{s}-base-{h}"))), n, ft, None, sch);
+                        }
+                        for [a, b] in &g.transfer {
+                            add(format!("r{s}-transfer{tag}-{a}-{b}-n{n}"), Arm::Transfer, "random", &sid, split.clone(), b, Some((a, format!("r{s}-base-{a}"))), n, ft, None, sch);
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(g) = &cfg.natman {
+            let split = SplitSpec::Natman { preset: g.preset.clone() };
+            for h in ["natural", "manmade"] {
+                add(format!("natman-base-{h}"), Arm::Base, "natman", "natman", split.clone(), h, None, 0, false, None, sch);
+            }
+            let mut pairs = vec![("natural", "manmade")];
+            if g.both_directions {
+                pairs.push(("manmade", "natural"));
+            }
+            let variants: &[bool] = if g.fine_tune { &[false, true] } else { &[false] };
+            for &n in &cfg.layers {
+                for &ft in variants {
+                    let tag = if ft { "-ft" } else { "" };
+                    for (a, b) in &pairs {
+                        add(format!("natman-transfer{tag}-{a}-{b}-n{n}"), Arm::Transfer, "natman", "natman", split.clone(), b, Some((a, format!("natman-base-{a}"))), n, ft, None, sch);
+                    }
+                }
+            }
+        }
+        if let Some(g) = &cfg.whole {
+            add("whole-base".into(), Arm::Base, "whole", "whole", SplitSpec::Whole, "whole", None, 0, false, None, sch);
+            if g.nolearn {
+                for &n in &cfg.layers {
+                    add(format!("whole-nolearn-n{n}"), Arm::Nolearn, "whole", "whole", SplitSpec::Whole, "whole", None, n, false, None, sch);
+                }
+            }
+            let rs = cfg.reduced_schedule.as_ref().unwrap_or(sch);
+            for &k in &g.reduced {
+                add(format!("whole-reduced-k{k}"), Arm::Reduced, "whole", "whole", SplitSpec::Whole, "whole", None, 0, false, Some(k), rs);
+            }
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for j in &jobs {
+        if !seen.insert(j.job.id.clone()) {
+            return Err(Error::Plan(format!("job id `{}` appears twice: the grid repeats itself", j.job.id)));
+        }
+    }
+    Ok(Plan { config: cfg.clone(), out: out.to_path_buf(), jobs })
+}
+
+impl Plan {
+    /// Jobs per family and arm.
+    pub fn counts(&self) -> BTreeMap<String, usize> {
+        let mut m = BTreeMap::new();
+        for j in &self.jobs {
+            *m.entry(format!("{}/{}", j.job.family, j.job.arm_label())).or_default() += 1;
+        }
+        m
+    }
+
+    /// Training image-steps (iterations × batch) of all jobs.
+    pub fn image_steps(&self) -> u64 {
+        self.jobs.iter().map(|j| j.job.schedule.max_iter * j.job.schedule.batch_size as u64).sum()
+    }
+
+    /// Write `OUT/plan.json`, refusing a folder that holds a different plan
+    /// unless `force`.
+    pub fn write(&self, force: bool) -> Result<()> {
+        let path = self.out.join("plan.json");
+        let json = serde_json::to_string_pretty(self).expect("plan serialises");
+        if let Ok(existing) = std::fs::read_to_string(&path) {
+            if existing != json && !force {
+                return Err(Error::Plan(format!(
+                    "{} holds a different plan; use another --out, or --force to replace it (finished jobs with the same id are kept)",
+                    path.display()
+                )));
+            }
+        }
+        crate::record::atomic_write(&path, |f| std::io::Write::write_all(f, json.as_bytes()))
+    }
+
+    /// The plan as a dependency graph, one line per job.
+    pub fn graph(&self) -> String {
+        self.jobs
+            .iter()
+            .map(|j| {
+                if j.deps.is_empty() { format!("{}\n", j.job.id) } else { format!("{} <- {}\n", j.job.id, j.deps.join(", ")) }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_preset_has_54_jobs_with_bases_first() {
+        let plan = expand(&SweepConfig::preset("default", None).expect("preset"), Path::new("/tmp/x")).expect("plan");
+        assert_eq!(plan.jobs.len(), 54);
+        let c = plan.counts();
+        assert_eq!(c["random/base"], 2);
+        assert_eq!(c["random/BnB"], 7);
+        assert_eq!(c["random/AnB+"], 7);
+        assert_eq!(c["natman/base"], 2);
+        assert_eq!(c["natman/AnB"], 14);
+        assert_eq!(c["whole/nolearn"], 7);
+        let pos: BTreeMap<&str, usize> = plan.jobs.iter().enumerate().map(|(i, j)| (j.job.id.as_str(), i)).collect();
+        for j in &plan.jobs {
+            for d in &j.deps {
+                assert!(pos[d.as_str()] < pos[j.job.id.as_str()], "{} before {d}", j.job.id);
+            }
+        }
+        let t = plan.jobs.iter().find(|j| j.job.id == "r0-transfer-A-B-n3").expect("job");
+        assert_eq!(t.deps, vec!["r0-base-A"]);
+        assert!(t.job.source.as_ref().expect("source").checkpoint.ends_with("jobs/r0-base-A/final.params"));
+    }
+
+    #[test]
+    fn ids_and_seeds_are_stable() {
+        let cfg = SweepConfig::preset("smoke", None).expect("preset");
+        let a = expand(&cfg, Path::new("o")).expect("plan");
+        let b = expand(&cfg, Path::new("o")).expect("plan");
+        assert_eq!(a, b);
+        assert_eq!(stable_seed(0, "r0-base-A"), stable_seed(0, "r0-base-A"));
+        assert_ne!(stable_seed(0, "r0-base-A"), stable_seed(0, "r0-base-B"));
+    }
+
+    #[test]
+    fn imagenet_paper_counts() {
+        let plan = expand(&SweepConfig::preset("imagenet-paper", None).expect("preset"), Path::new("o")).expect("plan");
+        let c = plan.counts();
+        assert_eq!(c["random/base"], 8);
+        assert_eq!(c["random/BnB"], 56);
+        assert_eq!(c["random/AnB"], 56);
+        assert_eq!(c["whole/reduced"], 12);
+        assert_eq!(plan.jobs.len(), 8 + 56 * 4 + 16 + 1 + 7 + 12);
+    }
+
+    #[test]
+    fn bad_config_keys_and_presets_are_named() {
+        let e = SweepConfig::preset("huge", None).err().expect("error").to_string();
+        assert!(e.contains("default, smoke, cifar10, cifar100, imagenet-paper"), "{e}");
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("c.json");
+        let mut v = serde_json::to_value(SweepConfig::preset("smoke", None).expect("preset")).expect("json");
+        v["layerz"] = serde_json::json!([1]);
+        std::fs::write(&p, v.to_string()).expect("write");
+        let e = SweepConfig::read(&p).err().expect("error").to_string();
+        assert!(e.contains("layerz") && e.contains("expected one of"), "{e}");
+    }
+
+    #[test]
+    fn a_different_plan_in_the_folder_is_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let a = expand(&SweepConfig::preset("smoke", None).expect("preset"), dir.path()).expect("plan");
+        a.write(false).expect("first write");
+        a.write(false).expect("same plan again");
+        let mut cfg = SweepConfig::preset("smoke", None).expect("preset");
+        cfg.seed = 5;
+        let b = expand(&cfg, dir.path()).expect("plan");
+        assert!(b.write(false).err().expect("error").to_string().contains("different plan"));
+        b.write(true).expect("forced");
+    }
+}

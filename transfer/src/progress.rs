@@ -1,0 +1,103 @@
+//! Progress of one job: an indicatif bar (iteration, loss, img/s, ETA) on a
+//! terminal, plain periodic lines otherwise (Slurm logs, CI, `nohup`).
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// How a job reports progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressMode {
+    /// A bar on a terminal, lines otherwise.
+    Auto,
+    /// Plain lines every `interval` seconds.
+    Lines,
+    /// Nothing.
+    Quiet,
+}
+
+/// A job's progress reporter.
+pub struct JobProgress {
+    bar: Option<ProgressBar>,
+    lines: bool,
+    id: String,
+    total: u64,
+    last_line: Instant,
+    interval: Duration,
+}
+
+impl JobProgress {
+    /// Start reporting on a job of `total` iterations, starting at `start`.
+    pub fn new(id: &str, start: u64, total: u64, mode: ProgressMode) -> Self {
+        let tty = std::io::stderr().is_terminal();
+        let bar = (mode == ProgressMode::Auto && tty).then(|| {
+            let b = ProgressBar::new(total);
+            b.set_style(
+                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
+            b.set_prefix(id.to_string());
+            b.set_position(start);
+            b
+        });
+        let lines = bar.is_none() && mode != ProgressMode::Quiet;
+        JobProgress { bar, lines, id: id.to_string(), total, last_line: Instant::now(), interval: Duration::from_secs(10) }
+    }
+
+    /// Report iteration `it` done with the recent loss and throughput.
+    pub fn update(&mut self, it: u64, loss: f64, img_per_s: f64) {
+        let msg = format!("loss {loss:.4} {img_per_s:.0} img/s");
+        if let Some(b) = &self.bar {
+            b.set_position(it);
+            b.set_message(msg);
+        } else if self.lines && (self.last_line.elapsed() >= self.interval || it == self.total) {
+            eprintln!("[{}] iteration {it}/{} {msg}", self.id, self.total);
+            self.last_line = Instant::now();
+        }
+    }
+
+    /// A one-off message (evaluations, resume, finish).
+    pub fn say(&self, msg: &str) {
+        match &self.bar {
+            Some(b) => b.println(format!("[{}] {msg}", self.id)),
+            None if self.lines => eprintln!("[{}] {msg}", self.id),
+            None => {}
+        }
+    }
+
+    /// Close the bar.
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+/// CPU seconds (user + system) of this process so far, from `/proc/self/stat`
+/// (all threads; Linux reports in USER_HZ = 100 ticks per second). `None`
+/// where `/proc` is unavailable.
+pub fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cpu_time_moves_forward() {
+        let a = super::process_cpu_seconds().expect("linux /proc");
+        let mut x = 0u64;
+        for i in 0..30_000_000u64 {
+            x = x.wrapping_add(i * i);
+        }
+        std::hint::black_box(x);
+        let b = super::process_cpu_seconds().expect("linux /proc");
+        assert!(b >= a);
+    }
+}

@@ -1,0 +1,473 @@
+//! Running one job: the paper's training protocol with Caffe's solver,
+//! periodic evaluation, resumable checkpoints and a validated run record.
+//!
+//! Order of events in [`run_job`]:
+//! 1. a job whose run record exists and validates is done: it is returned;
+//! 2. data and split are opened and checked against the job (classes vs fc8);
+//! 3. the network is built: fresh (bases, reduced), layers 1..n from the
+//!    source base's final checkpoint (selffer, transfer) or left random
+//!    (nolearn), frozen unless fine-tuned;
+//! 4. the latest checkpoint, if any, is loaded (model, velocities, the
+//!    iteration, evaluations so far, time spent) and training continues;
+//! 5. every `eval_every` iterations the target half's test set is evaluated;
+//! 6. at the end the record is written (curve first, result last) and
+//!    intermediate checkpoints are pruned; bases keep `final.params`.
+//!
+//! Frozen layers run on the plain (non-autodiff) backend, so they get no
+//! backward pass; dropout above them stays active, as in Caffe.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use data_split::preprocess::Crop;
+use data_split::source::HalfView;
+use model::checkpoint::{ParamStore, load_model, save_model};
+use model::{Act, AlexNet, AlexNetConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::batches::{Assembly, Batch, Prefetcher, Store};
+use crate::error::{Error, Result};
+use crate::progress::{JobProgress, ProgressMode, process_cpu_seconds};
+use crate::record::{CurvePoint, RunRecord, mean_of_best, read_run, run_path, write_run};
+use crate::sgd::{CaffeSgd, SgdConfig, step_lr};
+use crate::spec::{Arm, JobSpec, Outputs, resolve_split};
+
+/// How to run a job (not part of the job: the same job runs anywhere).
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Compute backend.
+    pub backend: model::backend::Backend,
+    /// Threads the job may use (recorded; the caller sizes the pool).
+    pub threads: usize,
+    /// Progress reporting.
+    pub progress: ProgressMode,
+    /// Stop (as if killed) after this many iterations of this attempt: for
+    /// tests of resume. `None` runs to the end.
+    pub stop_after: Option<u64>,
+    /// Inject a NaN loss at this iteration: for tests of divergence handling.
+    pub inject_nan_at: Option<u64>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            backend: model::backend::Backend::Flex,
+            threads: rayon::current_num_threads(),
+            progress: ProgressMode::Auto,
+            stop_after: None,
+            inject_nan_at: None,
+        }
+    }
+}
+
+/// What a finished attempt produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The record (new, or found already done).
+    Done(Box<RunRecord>),
+    /// Stopped early by `stop_after`; a checkpoint holds the progress.
+    Stopped {
+        /// Iterations done.
+        iteration: u64,
+    },
+}
+
+/// Resumable state besides the tensors.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct State {
+    iteration: u64,
+    evals: Vec<CurvePoint>,
+    loss_sum: f64,
+    loss_count: u64,
+    last_train_loss: f64,
+    wall_seconds: f64,
+    cpu_seconds: f64,
+    data_wait_seconds: f64,
+    checkpoint: String,
+}
+
+/// Files of a job folder.
+pub struct JobFiles {
+    dir: PathBuf,
+}
+
+impl JobFiles {
+    /// The job folder.
+    pub fn new(dir: &Path) -> Self {
+        JobFiles { dir: dir.to_path_buf() }
+    }
+    /// Final weights.
+    pub fn final_params(&self) -> PathBuf {
+        self.dir.join("final.params")
+    }
+    /// Mean image used for this job's inputs.
+    pub fn mean(&self) -> PathBuf {
+        self.dir.join("mean.params")
+    }
+    fn state(&self) -> PathBuf {
+        self.dir.join("checkpoint.json")
+    }
+    fn ckpt(&self, it: u64) -> PathBuf {
+        self.dir.join(format!("ckpt-{it:09}"))
+    }
+}
+
+fn write_json(path: &Path, v: &impl Serialize) -> Result<()> {
+    let bytes = serde_json::to_vec_pretty(v).expect("serialisable");
+    crate::record::atomic_write(path, |f| std::io::Write::write_all(f, &bytes))
+}
+
+/// Everything a job trains and evaluates with.
+struct Prepared {
+    train: Store,
+    test: Store,
+    mean: Arc<Vec<f32>>,
+    num_classes: usize,
+    dataset: String,
+    fingerprint: String,
+    config: AlexNetConfig,
+}
+
+fn prepare(job: &JobSpec) -> Result<Prepared> {
+    if let Some(src) = &job.source {
+        if !src.checkpoint.is_file() {
+            return Err(Error::Source {
+                job: job.id.clone(),
+                path: src.checkpoint.clone(),
+                message: "missing: has the source base finished?".into(),
+            });
+        }
+    }
+    let ds = data_split::DataSet::open(&job.data)?;
+    let split = resolve_split(&job.split, &job.data, &ds)?;
+    let half = split.half(&job.target_half).ok_or_else(|| {
+        let names: Vec<&str> = split.halves.iter().map(|h| h.name.as_str()).collect();
+        Error::job(&job.id, format!("target half `{}` is not in the split (halves: {})", job.target_half, names.join(", ")))
+    })?;
+    if let Some(src) = &job.source {
+        if split.half(&src.half).is_none() {
+            return Err(Error::job(&job.id, format!("source half `{}` is not in the split", src.half)));
+        }
+    }
+    let num_classes = half.len();
+    let num_outputs = match job.outputs {
+        Outputs::Classes => num_classes,
+        Outputs::Fixed(n) => n,
+    };
+    if num_classes > num_outputs {
+        return Err(Error::job(&job.id, format!("target half has {num_classes} classes, more than fc8's {num_outputs} outputs")));
+    }
+    let config = AlexNetConfig::preset(&job.model, num_outputs)?;
+    if config.image_size != job.preprocess.crop {
+        return Err(Error::job(
+            &job.id,
+            format!("model `{}` takes {}-px inputs, the crop is {}", job.model, config.image_size, job.preprocess.crop),
+        ));
+    }
+    let train_view = Arc::new(HalfView::new(ds.train.clone(), half, job.per_class));
+    let test_view = Arc::new(HalfView::new(ds.test.clone(), half, None));
+    let train = Store::open(train_view, job.preprocess.stored)?;
+    let test = Store::open(test_view, job.preprocess.stored)?;
+    if train.is_empty() || test.is_empty() {
+        return Err(Error::job(&job.id, "the target half has no training or no test images"));
+    }
+    let files = JobFiles::new(&job.dir);
+    // The source network's mean for transferred jobs, as the authors did.
+    let mean = match &job.source {
+        Some(src) => {
+            let p = src.checkpoint.with_file_name("mean.params");
+            let (store, _) = ParamStore::load(&p).map_err(|e| Error::Source {
+                job: job.id.clone(),
+                path: p.clone(),
+                message: e.to_string(),
+            })?;
+            store.tensors.get("mean").map(|t| t.1.clone()).ok_or_else(|| Error::Source {
+                job: job.id.clone(),
+                path: p,
+                message: "holds no mean image".into(),
+            })?
+        }
+        None => train.mean()?,
+    };
+    let expect = job.preprocess.stored * job.preprocess.stored * 3;
+    if mean.len() != expect {
+        return Err(Error::job(&job.id, format!("mean image has {} values, expected {expect}", mean.len())));
+    }
+    let mut m = ParamStore::default();
+    m.tensors.insert("mean".into(), (vec![job.preprocess.stored, job.preprocess.stored, 3], mean.clone()));
+    m.save(&files.mean(), serde_json::json!({ "kind": "mean-image" }))?;
+    Ok(Prepared {
+        train,
+        test,
+        mean: Arc::new(mean),
+        num_classes,
+        dataset: format!("{}:{}", ds.kind, ds.root),
+        fingerprint: ds.train.fingerprint(),
+        config,
+    })
+}
+
+fn build_model(job: &JobSpec, cfg: &AlexNetConfig, device: &Device) -> Result<AlexNet> {
+    let net = match (job.arm, &job.source) {
+        (Arm::Selffer | Arm::Transfer, Some(src)) => {
+            load_model(&src.checkpoint, cfg, device, job.seed, job.n).map_err(|e| Error::Source {
+                job: job.id.clone(),
+                path: src.checkpoint.clone(),
+                message: e.to_string(),
+            })?
+        }
+        _ => cfg.init(device, job.seed),
+    };
+    Ok(net.freeze_first(job.frozen_layers())?)
+}
+
+/// Evaluate on the test store: (top-1, top-5, mean loss). Unused logits
+/// (fc8 wider than the classes) stay in the softmax, as the authors'.
+pub fn evaluate(net: &AlexNet, test: &Store, asm: &Assembly, batch: usize, device: &Device) -> Result<(f64, f64, f64)> {
+    let crop = Crop::centre(test.size(), asm.crop);
+    let (mut top1, mut top5, mut loss) = (0usize, 0usize, 0f64);
+    for start in (0..test.len()).step_by(batch.max(1)) {
+        let idx: Vec<usize> = (start..(start + batch).min(test.len())).collect();
+        let b = asm.assemble(test, &idx, &vec![crop; idx.len()])?;
+        let logits = net.forward(to_tensor(&b, asm.crop, device));
+        let [rows, cols] = logits.dims();
+        let data = logits.into_data().convert::<f32>();
+        let v = data.as_slice::<f32>().expect("f32 logits");
+        for r in 0..rows {
+            let row = &v[r * cols..(r + 1) * cols];
+            let label = b.labels[r] as usize;
+            let rank = row.iter().filter(|&&x| x > row[label]).count();
+            top1 += (rank == 0) as usize;
+            top5 += (rank < 5) as usize;
+            let max = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
+            let lse = max + row.iter().map(|&x| (x as f64 - max).exp()).sum::<f64>().ln();
+            loss += lse - row[label] as f64;
+        }
+    }
+    let n = test.len() as f64;
+    Ok((top1 as f64 / n, top5 as f64 / n, loss / n))
+}
+
+fn to_tensor(b: &Batch, crop: usize, device: &Device) -> Tensor<4> {
+    let n = b.labels.len();
+    Tensor::from_data(TensorData::new(b.images.clone(), [n, 3, crop, crop]), device)
+}
+
+/// Run (or resume, or find done) one job.
+pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
+    job.validate()?;
+    let run_file = run_path(&job.records, &job.id);
+    if run_file.exists() {
+        if let Ok(r) = read_run(&run_file) {
+            if r.run_id == job.id {
+                return Ok(Outcome::Done(Box::new(r)));
+            }
+        }
+    }
+    std::fs::create_dir_all(&job.dir).map_err(|e| Error::io(&job.dir, e))?;
+    let job_json = serde_json::to_string_pretty(job).expect("job serialises");
+    write_json(&job.dir.join("job.json"), job)?;
+    let t0 = Instant::now();
+    let cpu0 = process_cpu_seconds().unwrap_or(0.0);
+    let p = prepare(job)?;
+    let device = opts.backend.device(true);
+    let inner = opts.backend.device(false);
+    let mut net = build_model(job, &p.config, &device)?;
+    let files = JobFiles::new(&job.dir);
+    let sched = &job.schedule;
+    let mut sgd = CaffeSgd::new(SgdConfig { momentum: sched.momentum, weight_decay: sched.weight_decay, bias_lr_mult: 2.0 });
+    let mut state = State::default();
+    if let Ok(text) = std::fs::read_to_string(files.state()) {
+        let s: State = serde_json::from_str(&text).map_err(|e| Error::job(&job.id, format!("checkpoint.json unreadable: {e}")))?;
+        let dir = job.dir.join(&s.checkpoint);
+        let (weights, _) = ParamStore::load(&dir.join("model.params"))?;
+        let (velocity, _) = ParamStore::load(&dir.join("velocity.params"))?;
+        net = weights.apply(net, |_| true)?;
+        sgd.load_state(&velocity, &inner);
+        state = s;
+    }
+    let frozen = job.frozen_layers();
+    let asm = Assembly { mean: p.mean.clone(), crop: job.preprocess.crop, mirror: job.preprocess.mirror, seed: job.seed };
+    let end = sched.max_iter;
+    let stop = opts.stop_after.map_or(end, |k| (state.iteration + k).min(end));
+    let mut progress = JobProgress::new(&job.id, state.iteration, end, opts.progress);
+    if state.iteration > 0 {
+        progress.say(&format!("resuming at iteration {}", state.iteration));
+    }
+    let mut feed = Prefetcher::start(p.train.clone(), asm.clone(), sched.batch_size, state.iteration, stop, 4);
+    let loss_fn = burn::nn::loss::CrossEntropyLossConfig::new().init(&device);
+    let eval_every = sched.eval_every();
+    let mut frozen_net = (frozen > 0).then(|| net.valid());
+    let mut window = Instant::now();
+    let mut window_images = 0usize;
+    while state.iteration < stop {
+        let it = state.iteration;
+        let batch = feed.next()?;
+        let bs = batch.labels.len();
+        let lr = step_lr(sched.base_lr, sched.gamma, sched.step_size, it);
+        let dropout_seed = model::alexnet::layer_seed(job.seed ^ 0xD0D0, it as usize);
+        let logits = match &frozen_net {
+            Some(fnet) => {
+                let x = to_tensor(&batch, job.preprocess.crop, &inner);
+                let act = fnet.forward_range(Act::Map(x), 0, frozen, Some(dropout_seed));
+                let act = match act {
+                    Act::Map(t) => Act::Map(Tensor::from_inner(t)),
+                    Act::Flat(t) => Act::Flat(Tensor::from_inner(t)),
+                };
+                net.forward_range(act, frozen, 8, Some(dropout_seed)).flat()
+            }
+            None => net.forward_train(to_tensor(&batch, job.preprocess.crop, &device), dropout_seed),
+        };
+        let labels = Tensor::<1, Int>::from_data(TensorData::new(batch.labels.clone(), [bs]), &device);
+        let loss = loss_fn.forward(logits, labels);
+        let mut loss_value = loss.clone().into_data().convert::<f64>().as_slice::<f64>().expect("f64")[0];
+        if opts.inject_nan_at == Some(it) {
+            loss_value = f64::NAN;
+        }
+        if !loss_value.is_finite() {
+            progress.finish();
+            let err = Error::Diverged { job: job.id.clone(), iteration: it, value: loss_value };
+            let mut rec = record(job, &p, &state, opts, String::new(), t0, cpu0, feed.waited().as_secs_f64());
+            rec.status = "failed".into();
+            rec.failure = Some(err.to_string());
+            for m in [&mut rec.top1, &mut rec.top1_last, &mut rec.top1_max, &mut rec.top5, &mut rec.top5_last, &mut rec.test_loss_last] {
+                *m = f64::NAN;
+            }
+            rec.train_loss_last = loss_value;
+            write_run(&job.records, &rec, &state.evals, &job_json)?;
+            return Err(err);
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &net);
+        net = sgd.step(net, grads, lr);
+        if job.fine_tune || frozen == 0 {
+            frozen_net = None;
+        }
+        state.iteration += 1;
+        state.loss_sum += loss_value;
+        state.loss_count += 1;
+        window_images += bs;
+        let secs = window.elapsed().as_secs_f64();
+        progress.update(state.iteration, loss_value, window_images as f64 / secs.max(1e-9));
+        if secs > 5.0 {
+            window = Instant::now();
+            window_images = 0;
+        }
+        if state.iteration % eval_every == 0 || state.iteration == end {
+            let (top1, top5, test_loss) = evaluate(&net.valid(), &p.test, &asm, sched.test_batch, &inner)?;
+            state.last_train_loss = state.loss_sum / state.loss_count.max(1) as f64;
+            state.loss_sum = 0.0;
+            state.loss_count = 0;
+            state.evals.push(CurvePoint {
+                run_id: job.id.clone(),
+                iteration: state.iteration as i64,
+                lr,
+                train_loss: state.last_train_loss,
+                test_loss,
+                top1,
+                top5,
+            });
+        }
+        let at_stop = state.iteration == stop && stop < end;
+        if state.iteration % sched.checkpoint_every == 0 || at_stop {
+            save_checkpoint(&files, &net, &sgd, &mut state, t0, cpu0, feed.waited().as_secs_f64())?;
+        }
+    }
+    progress.finish();
+    if state.iteration < end {
+        return Ok(Outcome::Stopped { iteration: state.iteration });
+    }
+    let hash = save_model(&net, &p.config, &files.final_params())?;
+    let rec = record(job, &p, &state, opts, hash, t0, cpu0, feed.waited().as_secs_f64());
+    write_run(&job.records, &rec, &state.evals, &job_json)?;
+    // prune intermediate checkpoints; transfers need the bases' final weights
+    prune_checkpoints(&files);
+    if !(job.keep_final || job.arm == Arm::Base) {
+        let _ = std::fs::remove_file(files.final_params());
+    }
+    progress.say(&format!("done: top-1 {:.4} (mean of 10 best), last {:.4}", rec.top1, rec.top1_last));
+    Ok(Outcome::Done(Box::new(rec)))
+}
+
+fn prune_checkpoints(files: &JobFiles) {
+    let _ = std::fs::remove_file(files.state());
+    if let Ok(entries) = std::fs::read_dir(&files.dir) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with("ckpt-") {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}
+
+fn save_checkpoint(files: &JobFiles, net: &AlexNet, sgd: &CaffeSgd, state: &mut State, t0: Instant, cpu0: f64, waited: f64) -> Result<()> {
+    let dir = files.ckpt(state.iteration);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let meta = serde_json::json!({ "iteration": state.iteration });
+    ParamStore::from_module(net).save(&dir.join("model.params"), meta.clone())?;
+    sgd.state().save(&dir.join("velocity.params"), meta)?;
+    let mut s = state.clone();
+    s.checkpoint = dir.file_name().expect("named").to_string_lossy().into_owned();
+    s.wall_seconds += t0.elapsed().as_secs_f64();
+    s.cpu_seconds += process_cpu_seconds().unwrap_or(cpu0) - cpu0;
+    s.data_wait_seconds += waited;
+    write_json(&files.state(), &s)?;
+    state.checkpoint = s.checkpoint.clone();
+    // older checkpoints are no longer needed once the pointer moved
+    if let Ok(entries) = std::fs::read_dir(&files.dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("ckpt-") && name != s.checkpoint {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record(job: &JobSpec, p: &Prepared, state: &State, opts: &RunOptions, hash: String, t0: Instant, cpu0: f64, waited: f64) -> RunRecord {
+    let top1s: Vec<f64> = state.evals.iter().map(|e| e.top1).collect();
+    let top5s: Vec<f64> = state.evals.iter().map(|e| e.top5).collect();
+    let last = state.evals.last();
+    let nan = f64::NAN;
+    RunRecord {
+        run_id: job.id.clone(),
+        dataset: p.dataset.clone(),
+        dataset_fingerprint: p.fingerprint.clone(),
+        family: job.family.clone(),
+        arm: job.arm_label().into(),
+        split: job.split_id.clone(),
+        source_half: job.source.as_ref().map(|s| s.half.clone()),
+        target_half: job.target_half.clone(),
+        n: job.n as i32,
+        k: job.per_class.map(|k| k as i32),
+        fine_tuned: job.fine_tune,
+        model: job.model.clone(),
+        num_classes: p.num_classes as i32,
+        num_outputs: p.config.num_outputs as i32,
+        seed: job.seed as i64,
+        replicate: job.replicate as i32,
+        status: "ok".into(),
+        failure: None,
+        top1: mean_of_best(&top1s, 10),
+        top1_last: last.map_or(nan, |e| e.top1),
+        top1_max: top1s.iter().copied().fold(nan, f64::max),
+        top5: mean_of_best(&top5s, 10),
+        top5_last: last.map_or(nan, |e| e.top5),
+        test_loss_last: last.map_or(nan, |e| e.test_loss),
+        train_loss_last: state.last_train_loss,
+        n_evals: state.evals.len() as i32,
+        iterations: state.iteration as i64,
+        batch_size: job.schedule.batch_size as i32,
+        wall_seconds: state.wall_seconds + t0.elapsed().as_secs_f64(),
+        cpu_seconds: state.cpu_seconds + process_cpu_seconds().unwrap_or(cpu0) - cpu0,
+        data_wait_seconds: state.data_wait_seconds + waited,
+        threads: opts.threads as i32,
+        backend: opts.backend.name(),
+        weights_sha256: hash,
+        cached_prefix: false,
+    }
+}

@@ -1,0 +1,123 @@
+//! Training end to end on the tiny preset and synthetic data (seconds each).
+
+use std::path::Path;
+
+use model::checkpoint::{ParamStore, read_model};
+use model::layers::layer_of_path;
+use transfer::plan::{SweepConfig, expand};
+use transfer::progress::ProgressMode;
+use transfer::record::{read_curve, curve_path};
+use transfer::{JobSpec, Outcome, RunOptions, run_job};
+
+fn opts() -> RunOptions {
+    RunOptions { progress: ProgressMode::Quiet, ..Default::default() }
+}
+
+/// Jobs of a small grid: 10 synthetic classes, 60 training images per class.
+fn jobs(out: &Path, iters: u64) -> Vec<JobSpec> {
+    let mut cfg = SweepConfig::preset("smoke", None).expect("preset");
+    if let data_split::DataSpec::Synthetic(s) = &mut cfg.data {
+        s.classes = 10;
+        s.train_per_class = 60;
+        s.test_per_class = 20;
+    }
+    cfg.schedule.max_iter = iters;
+    cfg.schedule.batch_size = 32;
+    cfg.schedule.evals = 10;
+    cfg.schedule.step_size = iters;
+    cfg.schedule.checkpoint_every = iters / 4;
+    cfg.layers = vec![3, 7];
+    expand(&cfg, out).expect("plan").jobs.into_iter().map(|j| j.job).collect()
+}
+
+fn job<'a>(jobs: &'a [JobSpec], id: &str) -> &'a JobSpec {
+    jobs.iter().find(|j| j.id == id).unwrap_or_else(|| panic!("no job {id}"))
+}
+
+fn done(o: Outcome) -> transfer::RunRecord {
+    match o {
+        Outcome::Done(r) => *r,
+        other => panic!("not done: {other:?}"),
+    }
+}
+
+#[test]
+fn base_learns_and_frozen_transfer_keeps_copied_layers() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let js = jobs(dir.path(), 120);
+    let base = done(run_job(job(&js, "r0-base-A"), &opts()).expect("base"));
+    // 5 classes: chance is 0.2
+    assert!(base.top1 > 0.45, "base top-1 {} not well above chance", base.top1);
+    assert_eq!(base.n_evals, 10);
+    assert_eq!(read_curve(&curve_path(&js[0].records, "r0-base-A")).expect("curve").len(), 10);
+    let (_, base_w) = read_model(&job(&js, "r0-base-A").dir.join("final.params")).expect("base weights");
+
+    for (id, n) in [("r0-transfer-A-B-n3", 3usize), ("r0-selffer-B-n7", 7)] {
+        let spec = job(&js, id);
+        if n == 7 {
+            done(run_job(job(&js, "r0-base-B"), &opts()).expect("base B"));
+        }
+        let r = done(run_job(spec, &opts()).expect("transfer"));
+        assert_eq!((r.arm.as_str(), r.n), (if n == 3 { "AnB" } else { "BnB" }, n as i32));
+        let (_, after) = read_model(&spec.dir.join("final.params")).expect("weights");
+        let src = if n == 3 { base_w.clone() } else { read_model(&job(&js, "r0-base-B").dir.join("final.params")).expect("w").1 };
+        let fresh = model::AlexNetConfig::preset("tiny", 5).expect("cfg").init(&burn::prelude::Device::flex(), spec.seed);
+        let fresh = ParamStore::from_module(&fresh);
+        for (path, t) in &after.tensors {
+            let k = layer_of_path(path).expect("layer");
+            if k <= n {
+                assert_eq!(t, &src.tensors[path], "{id}: frozen {path} differs from the source base");
+            } else {
+                assert_ne!(t, &fresh.tensors[path], "{id}: {path} did not train");
+            }
+        }
+    }
+}
+
+#[test]
+fn killed_and_resumed_job_equals_an_uninterrupted_one() {
+    let a = tempfile::tempdir().expect("tmp");
+    let b = tempfile::tempdir().expect("tmp");
+    let (ja, jb) = (jobs(a.path(), 60), jobs(b.path(), 60));
+    let whole = done(run_job(job(&ja, "whole-base"), &opts()).expect("run"));
+    let spec = job(&jb, "whole-base");
+    // stop after 22 iterations (checkpoint written then), then again after 20 more
+    let stop = RunOptions { stop_after: Some(22), ..opts() };
+    assert_eq!(run_job(spec, &stop).expect("part"), Outcome::Stopped { iteration: 22 });
+    assert_eq!(run_job(spec, &stop).expect("part"), Outcome::Stopped { iteration: 44 });
+    let resumed = done(run_job(spec, &opts()).expect("rest"));
+    assert_eq!(resumed.weights_sha256, whole.weights_sha256);
+    assert_eq!(resumed.top1, whole.top1);
+    let ca = read_curve(&curve_path(&ja[0].records, "whole-base")).expect("curve");
+    let cb = read_curve(&curve_path(&jb[0].records, "whole-base")).expect("curve");
+    let strip = |c: Vec<transfer::CurvePoint>| c.into_iter().map(|p| (p.iteration, p.top1.to_bits(), p.test_loss.to_bits(), p.train_loss.to_bits())).collect::<Vec<_>>();
+    assert_eq!(strip(ca), strip(cb));
+    assert!(!spec.dir.join("checkpoint.json").exists(), "intermediate checkpoints pruned");
+    // a finished job is found done, not retrained
+    assert_eq!(done(run_job(spec, &opts()).expect("again")).weights_sha256, whole.weights_sha256);
+}
+
+#[test]
+fn nan_loss_gives_a_failed_record() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let js = jobs(dir.path(), 20);
+    let spec = job(&js, "whole-nolearn-n3");
+    let e = run_job(spec, &RunOptions { inject_nan_at: Some(5), ..opts() }).err().expect("diverged").to_string();
+    assert!(e.contains("loss became NaN at iteration 5"), "{e}");
+    let r = transfer::record::read_run(&transfer::record::run_path(&spec.records, &spec.id)).expect("failed record");
+    assert_eq!(r.status, "failed");
+    assert!(r.top1.is_nan());
+    assert!(r.failure.expect("reason").contains("NaN"));
+}
+
+#[test]
+fn missing_source_and_too_many_classes_are_clear_errors() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let js = jobs(dir.path(), 8);
+    let e = run_job(job(&js, "r0-transfer-A-B-n3"), &opts()).err().expect("no base yet").to_string();
+    assert!(e.contains("r0-base-A") && e.contains("missing"), "{e}");
+    let mut spec = job(&js, "r0-base-A").clone();
+    spec.outputs = transfer::Outputs::Fixed(3);
+    let e = run_job(&spec, &opts()).err().expect("too many classes").to_string();
+    assert!(e.contains("5 classes, more than fc8's 3"), "{e}");
+}
