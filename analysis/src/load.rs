@@ -1,0 +1,198 @@
+//! Inputs as one canonical table of networks, one row each:
+//!
+//! | column | meaning |
+//! |---|---|
+//! | `origin` | `runs` (records of this tool) or `paper` (the authors') |
+//! | `run_id`, `dataset`, `dataset_fingerprint` | identity |
+//! | `family`, `arm`, `split`, `source_half`, `target_half`, `n`, `k`, `fine_tuned` | the protocol cell |
+//! | `status`, `top1`, `test_loss`, `train_loss` | the result |
+//!
+//! Run records are scanned lazily with Polars, file by file, each checked
+//! against the schema of `docs/DATA_DICTIONARY.md` (columns, types,
+//! `schema_version`) so that an error names the file and the column.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use crate::error::{Error, Result};
+
+/// The schema version this build reads (see `transfer::record::SCHEMA_VERSION`).
+pub const SCHEMA_VERSION: i32 = 1;
+
+/// The authors' per-network results (PROTOCOL.md §e, "CSV notes").
+pub const PAPER_RESULTS: &str = include_str!("../data/paper_results.csv");
+/// The authors' test curves.
+pub const PAPER_CURVES: &str = include_str!("../data/paper_curves.csv");
+
+/// Columns (and types) a run record must have for the analysis.
+pub const REQUIRED: [(&str, DataType); 13] = [
+    ("schema_version", DataType::Int32),
+    ("run_id", DataType::String),
+    ("dataset", DataType::String),
+    ("dataset_fingerprint", DataType::String),
+    ("family", DataType::String),
+    ("arm", DataType::String),
+    ("split", DataType::String),
+    ("target_half", DataType::String),
+    ("n", DataType::Int32),
+    ("fine_tuned", DataType::Boolean),
+    ("status", DataType::String),
+    ("top1", DataType::Float64),
+    ("test_loss_last", DataType::Float64),
+];
+
+fn canonical(lf: LazyFrame) -> LazyFrame {
+    lf.select([
+        col("origin"),
+        col("run_id"),
+        col("dataset"),
+        col("dataset_fingerprint"),
+        col("family"),
+        col("arm"),
+        col("split").cast(DataType::String),
+        col("source_half").cast(DataType::String),
+        col("target_half").cast(DataType::String),
+        col("n").cast(DataType::Int32),
+        col("k").cast(DataType::Int32),
+        col("fine_tuned").cast(DataType::Boolean),
+        col("status"),
+        col("top1").cast(DataType::Float64),
+        col("test_loss").cast(DataType::Float64),
+        col("train_loss").cast(DataType::Float64),
+    ])
+}
+
+/// The authors' results as the canonical table (every one of the 170
+/// networks; those without a log are `failed`).
+pub fn paper() -> Result<LazyFrame> {
+    let raw = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(500))
+        .into_reader_with_file_handle(Cursor::new(PAPER_RESULTS.as_bytes()))
+        .finish()?;
+    let fam = || col("family");
+    let family = when(fam().eq(lit("natman_base")).or(fam().eq(lit("natman_transfer"))))
+        .then(lit("natman"))
+        .when(fam().eq(lit("netbase")).or(fam().eq(lit("nolearn"))).or(fam().eq(lit("reduced"))))
+        .then(lit("whole"))
+        .otherwise(lit("random"));
+    let arm = when(fam().eq(lit("selffer")))
+        .then(lit("BnB"))
+        .when(fam().eq(lit("selffer_ft")))
+        .then(lit("BnB+"))
+        .when(fam().eq(lit("transfer")).or(fam().eq(lit("natman_transfer"))))
+        .then(lit("AnB"))
+        .when(fam().eq(lit("transfer_ft")))
+        .then(lit("AnB+"))
+        .when(fam().eq(lit("nolearn")))
+        .then(lit("nolearn"))
+        .when(fam().eq(lit("reduced")))
+        .then(lit("reduced"))
+        .otherwise(lit("base"));
+    let lf = raw.lazy().with_columns([
+        lit("paper").alias("origin"),
+        col("network").alias("run_id"),
+        lit("ILSVRC-2012 (Yosinski et al. 2014)").alias("dataset"),
+        lit("paper").alias("dataset_fingerprint"),
+        family.alias("family_out"),
+        arm.alias("arm"),
+        col("target_half").cast(DataType::String).fill_null(lit("whole")).alias("target_half"),
+        col("n").cast(DataType::Int32).fill_null(lit(0)).alias("n"),
+        col("reduced_per_class").cast(DataType::Int32).alias("k"),
+        when(col("has_log")).then(lit("ok")).otherwise(lit("failed")).alias("status"),
+        col("test_loss_mean_lowest10").alias("test_loss"),
+        col("train_loss_mean_lowest10").alias("train_loss"),
+    ]);
+    let lf = lf.drop(cols(["family"])).rename(["family_out"], ["family"], true);
+    Ok(canonical(lf))
+}
+
+/// Every `*.parquet` run record under `path`: a file, a folder of records,
+/// a sweep's `records/` folder (its `runs/`), or a sweep folder.
+pub fn record_files(path: &Path) -> Result<Vec<PathBuf>> {
+    if path.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    for sub in ["records/runs", "runs", ""] {
+        let dir = path.join(sub);
+        if !dir.is_dir() {
+            continue;
+        }
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(|e| Error::io(&dir, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+            .collect();
+        if !files.is_empty() {
+            files.sort();
+            return Ok(files);
+        }
+    }
+    Err(Error::Input(format!("{}: no run records (*.parquet) found", path.display())))
+}
+
+fn scan(path: &Path) -> Result<LazyFrame> {
+    let p = PlRefPath::new(path.to_string_lossy().as_ref());
+    Ok(LazyFrame::scan_parquet(p, ScanArgsParquet::default())?)
+}
+
+/// Scan and validate run records; one lazy frame in the canonical layout.
+pub fn runs(files: &[PathBuf]) -> Result<LazyFrame> {
+    let mut frames = Vec::with_capacity(files.len());
+    for f in files {
+        let bad = |m: String| Error::Schema { path: f.clone(), message: m };
+        let mut lf = scan(f).map_err(|e| bad(format!("not a Parquet run record: {e}")))?;
+        let schema = lf.collect_schema().map_err(|e| bad(e.to_string()))?;
+        for (name, ty) in REQUIRED.iter() {
+            match schema.get(name) {
+                None => return Err(bad(format!("column `{name}` missing (schema version {SCHEMA_VERSION} requires it)"))),
+                Some(t) if t != ty => return Err(bad(format!("column `{name}` is {t}, schema version {SCHEMA_VERSION} has {ty}"))),
+                _ => {}
+            }
+        }
+        let v = lf.clone().select([col("schema_version").max()]).collect()?;
+        let version = v.column("schema_version")?.i32()?.get(0).unwrap_or(-1);
+        if version != SCHEMA_VERSION {
+            return Err(bad(format!("schema version {version}, this build reads version {SCHEMA_VERSION}")));
+        }
+        let k = if schema.get("k").is_some() { col("k") } else { lit(NULL).cast(DataType::Int32).alias("k") };
+        let src = if schema.get("source_half").is_some() { col("source_half") } else { lit(NULL).cast(DataType::String).alias("source_half") };
+        let train = if schema.get("train_loss_last").is_some() { col("train_loss_last") } else { lit(f64::NAN) };
+        frames.push(canonical(lf.with_columns([
+            lit("runs").alias("origin"),
+            k,
+            src,
+            col("test_loss_last").alias("test_loss"),
+            train.alias("train_loss"),
+        ])));
+    }
+    if frames.is_empty() {
+        return Err(Error::Input("no run records given".into()));
+    }
+    Ok(concat(frames, UnionArgs::default())?)
+}
+
+/// Refuse records of different data sets unless `allow`.
+pub fn check_single_dataset(df: &DataFrame, allow: bool) -> Result<()> {
+    let runs = df.clone().lazy().filter(col("origin").eq(lit("runs"))).select([col("dataset_fingerprint"), col("dataset")]).unique(None, UniqueKeepStrategy::First).collect()?;
+    if runs.height() > 1 && !allow {
+        let ds = runs.column("dataset")?.str()?;
+        let names: Vec<String> = (0..ds.len()).filter_map(|i| ds.get(i)).map(str::to_string).collect();
+        return Err(Error::Input(format!(
+            "records come from {} different data sets ({}); analyse them separately or pass --allow-mixed",
+            runs.height(),
+            names.join("; ")
+        )));
+    }
+    Ok(())
+}
+
+/// The authors' test curves: `network, iteration, top1, loss`.
+pub fn paper_curves() -> Result<DataFrame> {
+    Ok(CsvReadOptions::default()
+        .with_has_header(true)
+        .into_reader_with_file_handle(Cursor::new(PAPER_CURVES.as_bytes()))
+        .finish()?)
+}

@@ -1,0 +1,259 @@
+//! `analyze`: inputs → summary and decomposition tables (Parquet + CSV),
+//! figures (PNG + SVG + their data as CSV) and `report.md`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::figures::{self, Figure, render};
+use crate::load;
+use crate::summary::{self, DecompRow, Excluded, SummaryRow, cell};
+
+/// What to analyse.
+#[derive(Debug, Clone)]
+pub struct AnalyzeOptions {
+    /// Run-record files or folders (a sweep folder, its `records/`, or `runs/`).
+    pub runs: Vec<PathBuf>,
+    /// Include the authors' results as a reference (always, when `runs` is empty).
+    pub reference_paper: bool,
+    /// Output folder.
+    pub out: PathBuf,
+    /// Analyse records of different data sets together.
+    pub allow_mixed: bool,
+}
+
+/// What `analyze` produced.
+#[derive(Debug, Clone)]
+pub struct Outputs {
+    /// The summary rows.
+    pub summary: Vec<SummaryRow>,
+    /// The decomposition.
+    pub decomposition: Vec<DecompRow>,
+    /// Networks left out, and why.
+    pub excluded: Vec<Excluded>,
+    /// Figure files (PNG and SVG).
+    pub figures: Vec<PathBuf>,
+    /// `report.md`.
+    pub report: PathBuf,
+}
+
+fn write_frame(df: &mut DataFrame, dir: &Path, stem: &str) -> Result<()> {
+    let pq = dir.join(format!("{stem}.parquet"));
+    let f = std::fs::File::create(&pq).map_err(|e| Error::io(&pq, e))?;
+    ParquetWriter::new(f).finish(df)?;
+    let csv = dir.join(format!("{stem}.csv"));
+    let f = std::fs::File::create(&csv).map_err(|e| Error::io(&csv, e))?;
+    CsvWriter::new(f).finish(df)?;
+    Ok(())
+}
+
+/// Network-level points of one origin: (family, arm, n, top1).
+pub fn networks(ok: &DataFrame, origin: &str) -> Result<Vec<(String, String, i32, f64)>> {
+    let df = ok.clone().lazy().filter(col("origin").eq(lit(origin))).select([col("family"), col("arm"), col("n"), col("top1")]).collect()?;
+    let (f, a, n, t) = (df.column("family")?.str()?, df.column("arm")?.str()?, df.column("n")?.i32()?, df.column("top1")?.f64()?);
+    Ok((0..df.height())
+        .map(|i| (f.get(i).unwrap_or("").into(), a.get(i).unwrap_or("").into(), n.get(i).unwrap_or(0), t.get(i).unwrap_or(f64::NAN)))
+        .collect())
+}
+
+fn nolearn_points(ok: &DataFrame, origin: &str) -> Result<Vec<(i32, String, f64, f64, f64)>> {
+    let df = ok
+        .clone()
+        .lazy()
+        .filter(col("origin").eq(lit(origin)).and(col("family").eq(lit("whole"))).and(col("arm").eq(lit("nolearn")).or(col("arm").eq(lit("base")))))
+        .group_by([col("n"), col("arm")])
+        .agg([col("top1").mean(), col("test_loss").mean(), col("train_loss").mean()])
+        .collect()?;
+    let (n, a, t, tl, tr) = (df.column("n")?.i32()?, df.column("arm")?.str()?, df.column("top1")?.f64()?, df.column("test_loss")?.f64()?, df.column("train_loss")?.f64()?);
+    Ok((0..df.height())
+        .map(|i| (n.get(i).unwrap_or(0), a.get(i).unwrap_or("").into(), t.get(i).unwrap_or(f64::NAN), tl.get(i).unwrap_or(f64::NAN), tr.get(i).unwrap_or(f64::NAN)))
+        .collect())
+}
+
+fn curve_series(opts: &AnalyzeOptions, origin: &str) -> Result<Vec<(String, Vec<(f64, f64)>)>> {
+    let df = if origin == "paper" {
+        load::paper_curves()?
+            .lazy()
+            .select([col("network").alias("run_id"), col("iteration").cast(DataType::Float64), col("top1")])
+            .collect()?
+    } else {
+        let mut frames = Vec::new();
+        for p in &opts.runs {
+            let dir = [p.join("records/curves"), p.join("curves"), p.parent().map(|q| q.join("curves")).unwrap_or_default()]
+                .into_iter()
+                .find(|d| d.is_dir());
+            if let Some(d) = dir {
+                let glob = d.join("*.parquet");
+                let lf = LazyFrame::scan_parquet(PlRefPath::new(glob.to_string_lossy().as_ref()), ScanArgsParquet::default())?;
+                frames.push(lf.select([col("run_id"), col("iteration").cast(DataType::Float64), col("top1")]));
+            }
+        }
+        if frames.is_empty() {
+            return Ok(vec![]);
+        }
+        concat(frames, UnionArgs::default())?.collect()?
+    };
+    let df = df.sort(["run_id", "iteration"], SortMultipleOptions::default())?;
+    let (id, it, t) = (df.column("run_id")?.str()?, df.column("iteration")?.f64()?, df.column("top1")?.f64()?);
+    let mut out: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    // learning curves of the bases (the authors' `half*` folders, our `*-base-*` jobs)
+    let is_base = |name: &str| if origin == "paper" { name.starts_with("half") } else { name.contains("-base") };
+    for i in 0..df.height() {
+        let name = id.get(i).unwrap_or("").to_string();
+        if !is_base(&name) {
+            continue;
+        }
+        if out.last().is_none_or(|l| l.0 != name) {
+            out.push((name, Vec::new()));
+        }
+        if let (Some(x), Some(y)) = (it.get(i), t.get(i)) {
+            out.last_mut().expect("pushed").1.push((x, y));
+        }
+    }
+    Ok(out)
+}
+
+/// The figures of one origin, built from the summary and the networks.
+pub fn figures_for(opts: &AnalyzeOptions, ok: &DataFrame, rows: &[SummaryRow], origin: &str) -> Result<Vec<Figure>> {
+    let nets = networks(ok, origin)?;
+    let p = |s: &str| format!("{origin}_{s}");
+    let mut figs = vec![
+        figures::fig2_top(&p("fig2_top"), &nets),
+        figures::fig2_bottom(&p("fig2_bottom"), rows, origin),
+        figures::fig3(&p("fig3"), rows, origin),
+    ];
+    if rows.iter().any(|r| r.origin == origin && r.arm == "reduced") {
+        figs.push(figures::reduced(&p("reduced"), rows, origin));
+    }
+    let nl = nolearn_points(ok, origin)?;
+    if nl.iter().any(|r| r.1 == "nolearn") {
+        figs.push(figures::nolearn(&p("nolearn"), &nl));
+    }
+    let curves = curve_series(opts, origin)?;
+    if !curves.is_empty() {
+        figs.push(figures::curves(&p("curves_bases"), &curves));
+    }
+    Ok(figs)
+}
+
+/// Run the analysis.
+pub fn analyze(opts: &AnalyzeOptions) -> Result<Outputs> {
+    std::fs::create_dir_all(&opts.out).map_err(|e| Error::io(&opts.out, e))?;
+    let mut frames = Vec::new();
+    if !opts.runs.is_empty() {
+        let mut files = Vec::new();
+        for p in &opts.runs {
+            files.extend(load::record_files(p)?);
+        }
+        frames.push(load::runs(&files)?);
+    }
+    if opts.reference_paper || opts.runs.is_empty() {
+        frames.push(load::paper()?);
+    }
+    let all = concat(frames, UnionArgs::default())?.collect()?;
+    load::check_single_dataset(&all, opts.allow_mixed)?;
+    let ok = summary::usable(&all)?;
+    let excluded = summary::excluded(&all)?;
+    let rows = summary::summarize(&ok)?;
+    let decomposition = summary::decompose(&ok, &rows)?;
+    write_frame(&mut summary::summary_frame(&rows)?, &opts.out, "summary")?;
+    write_frame(&mut summary::decomposition_frame(&decomposition)?, &opts.out, "decomposition")?;
+    let origins: Vec<&str> = ["runs", "paper"].into_iter().filter(|o| rows.iter().any(|r| r.origin == *o)).collect();
+    let fig_dir = opts.out.join("figures");
+    let mut figs = Vec::new();
+    for o in &origins {
+        figs.extend(figures_for(opts, &ok, &rows, o)?);
+    }
+    if origins.len() == 2 {
+        figs.push(figures::overlay("overlay_runs_on_paper", &rows));
+    }
+    let mut files = Vec::new();
+    for f in &figs {
+        files.extend(render(f, &fig_dir)?);
+    }
+    let report = opts.out.join("report.md");
+    let text = report_md(&rows, &decomposition, &excluded, &figs, &origins);
+    std::fs::write(&report, text).map_err(|e| Error::io(&report, e))?;
+    Ok(Outputs { summary: rows, decomposition, excluded, figures: files, report })
+}
+
+fn fmt(v: Option<f64>) -> String {
+    v.filter(|x| x.is_finite()).map_or("–".into(), |x| format!("{x:.3}"))
+}
+
+fn report_md(rows: &[SummaryRow], dec: &[DecompRow], excluded: &[Excluded], figs: &[Figure], origins: &[&str]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# Transferability report\n");
+    let _ = writeln!(
+        s,
+        "Top-1 per network is the authors' metric: the mean of the 10 best test evaluations (all of them if fewer). \
+         It selects on the test set, as the authors' notebook did; `top1_last` in the run records is the unselected alternative.\n"
+    );
+    for o in origins {
+        let label = if *o == "paper" { "The authors' networks (Yosinski et al. 2014, ILSVRC-2012)" } else { "These runs" };
+        let _ = writeln!(s, "## {label}\n");
+        let get = |f: &str, a: &str, t: &str, n: i32| cell(rows, o, f, a, t, n);
+        if let Some(base) = get("random", "base", "all", 0) {
+            let _ = writeln!(s, "Random halves: base {:.3} (sd {}, {} networks, 95% CI {}–{}).\n", base.mean, fmt(Some(base.sd)), base.count, fmt(base.ci_low), fmt(base.ci_high));
+            let _ = writeln!(s, "| n | BnB | BnB+ | AnB | AnB+ | co-adaptation (base − BnB) | specificity (BnB − AnB) |");
+            let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+            for n in 1..=7 {
+                let m = |a: &str| get("random", a, "all", n).map(|r| r.mean);
+                let c = |a: &str| get("random", a, "all", n).map_or(0, |r| r.count);
+                let q = |name: &str| dec.iter().find(|d| d.origin == *o && d.quantity == name && d.n_from == n && d.n_to == n).map(|d| d.value);
+                let _ = writeln!(
+                    s,
+                    "| {n} | {} ({}) | {} ({}) | {} ({}) | {} ({}) | {} | {} |",
+                    fmt(m("BnB")), c("BnB"), fmt(m("BnB+")), c("BnB+"), fmt(m("AnB")), c("AnB"), fmt(m("AnB+")), c("AnB+"),
+                    fmt(q("coadaptation")), fmt(q("specificity"))
+                );
+            }
+            let _ = writeln!(s, "\n(brackets: networks averaged)\n");
+            let _ = writeln!(s, "| pooled over networks | layers 1–7 | 3–7 | 5–7 |\n|---|---|---|---|");
+            for (name, label) in [
+                ("lasting_boost_vs_base", "AnB+ − base"),
+                ("lasting_boost_vs_selffer_ft", "AnB+ − BnB+"),
+                ("AnB+_vs_own_base", "AnB+ − own target-half base"),
+                ("BnB+_vs_own_base", "BnB+ − own target-half base"),
+                ("AnB_vs_own_base", "AnB − own target-half base"),
+                ("BnB_vs_own_base", "BnB − own target-half base"),
+            ] {
+                let v = |lo: i32| dec.iter().find(|d| d.origin == *o && d.quantity == name && d.n_from == lo && d.n_to == 7).map(|d| format!("{:+.3} ({})", d.value, d.count)).unwrap_or("–".into());
+                let _ = writeln!(s, "| {label} | {} | {} | {} |", v(1), v(3), v(5));
+            }
+            let _ = writeln!(s);
+        }
+        let nat: Vec<String> = (1..=7)
+            .filter_map(|n| dec.iter().find(|d| d.origin == *o && d.quantity == "natman_drop" && d.n_from == n).map(|d| format!("n{n} {:+.3}", d.value)))
+            .collect();
+        if !nat.is_empty() {
+            let _ = writeln!(s, "Natural / man-made, mean of both targets minus mean of both bases: {}.\n", nat.join(", "));
+        }
+        let nl: Vec<String> = (1..=7).filter_map(|n| get("whole", "nolearn", "all", n).map(|r| format!("n{n} {:.3}", r.mean))).collect();
+        if !nl.is_empty() {
+            let _ = writeln!(s, "Random frozen layers (nolearn), whole-set base {}: {}.\n", fmt(get("whole", "base", "all", 0).map(|r| r.mean)), nl.join(", "));
+        }
+        let red: Vec<String> = rows.iter().filter(|r| r.origin == *o && r.arm == "reduced").filter_map(|r| r.k.map(|k| format!("k={k} {:.3}", r.mean))).collect();
+        if !red.is_empty() {
+            let _ = writeln!(s, "Reduced data: {}.\n", red.join(", "));
+        }
+        for f in figs.iter().filter(|f| f.name.starts_with(&format!("{o}_"))) {
+            let _ = writeln!(s, "![{}](figures/{}.png) ([SVG](figures/{}.svg), [data](figures/{}.csv))\n", f.name, f.name, f.name, f.name);
+        }
+    }
+    if figs.iter().any(|f| f.name == "overlay_runs_on_paper") {
+        let _ = writeln!(s, "## Overlay\n\n![overlay](figures/overlay_runs_on_paper.png)\n");
+    }
+    let _ = writeln!(s, "## Excluded networks\n\n{} excluded (failed or without a result).\n", excluded.len());
+    for e in excluded.iter().take(50) {
+        let _ = writeln!(s, "- {} `{}`: {}", e.origin, e.run_id, e.reason);
+    }
+    let single: Vec<String> = rows.iter().filter(|r| r.count == 1).map(|r| format!("{}/{}/{}/n{}", r.family, r.arm, r.target, r.n)).collect();
+    if !single.is_empty() {
+        let _ = writeln!(s, "\nCells with a single network (no interval): {}.", single.join(", "));
+    }
+    let _ = writeln!(s, "\nTables: `summary.csv`/`.parquet` (family, arm, target, n, k, mean, sd, count, ci_low, ci_high), `decomposition.csv`/`.parquet`.");
+    s
+}

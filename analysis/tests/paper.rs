@@ -1,0 +1,116 @@
+//! The analysis, fed the authors' own results, gives the authors' numbers.
+
+use analysis::summary::{self, SummaryRow, cell};
+use analysis::{AnalyzeOptions, analyze, figures, load};
+use polars::prelude::*;
+
+fn paper_rows() -> (DataFrame, Vec<SummaryRow>) {
+    let all = load::paper().expect("paper").collect().expect("collect");
+    let ok = summary::usable(&all).expect("ok");
+    let rows = summary::summarize(&ok).expect("summary");
+    (ok, rows)
+}
+
+fn close(got: f64, want: f64, what: &str) {
+    assert!((got - want).abs() < 0.0005 + 1e-12, "{what}: {got:.4} vs the authors' {want}");
+}
+
+#[test]
+fn per_n_means_match_the_paper() {
+    let (_, rows) = paper_rows();
+    let base = cell(&rows, "paper", "random", "base", "all", 0).expect("base");
+    close(base.mean, 0.625, "base");
+    assert_eq!(base.count, 8);
+    let bnb = [0.627, 0.624, 0.621, 0.605, 0.593, 0.619, 0.623];
+    let anb = [0.628, 0.624, 0.619, 0.600, 0.578, 0.581, 0.542];
+    for n in 1..=7 {
+        close(cell(&rows, "paper", "random", "BnB", "all", n).expect("BnB").mean, bnb[n as usize - 1], &format!("BnB n={n}"));
+        let a = cell(&rows, "paper", "random", "AnB", "all", n).expect("AnB");
+        close(a.mean, anb[n as usize - 1], &format!("AnB n={n}"));
+        assert_eq!(a.count, 8);
+    }
+    close(cell(&rows, "paper", "whole", "nolearn", "all", 3).expect("nolearn").mean, 0.001, "nolearn n=3");
+    let k1300 = rows.iter().find(|r| r.arm == "reduced" && r.k == Some(1300)).expect("reduced 1300");
+    close(k1300.mean, 0.552, "reduced k=1300");
+}
+
+#[test]
+fn decomposition_matches_table_1_and_fig_3() {
+    let (ok, rows) = paper_rows();
+    let dec = summary::decompose(&ok, &rows).expect("decompose");
+    let q = |name: &str, lo: i32, hi: i32| {
+        dec.iter().find(|d| d.quantity == name && d.n_from == lo && d.n_to == hi).unwrap_or_else(|| panic!("{name} {lo}-{hi}"))
+    };
+    for ((lo, hi), (boost, vs_ft, nets)) in [((1, 7), (0.016, 0.014, 10)), ((3, 7), (0.018, 0.014, 7)), ((5, 7), (0.021, 0.017, 3))] {
+        close(q("lasting_boost_vs_base", lo, hi).value, boost, &format!("AnB+ - base {lo}-{hi}"));
+        assert_eq!(q("lasting_boost_vs_base", lo, hi).count, nets);
+        close(q("lasting_boost_vs_selffer_ft", lo, hi).value, vs_ft, &format!("AnB+ - BnB+ {lo}-{hi}"));
+    }
+    // the caveat of PROTOCOL.md §d: against their own target-half base both gain about the same
+    close(q("AnB+_vs_own_base", 1, 7).value, 0.010, "AnB+ vs own base");
+    close(q("BnB+_vs_own_base", 1, 7).value, 0.010, "BnB+ vs own base");
+    close(q("natman_drop", 7, 7).value, -0.250, "natman drop n=7");
+    close(q("coadaptation", 5, 5).value, 0.032, "co-adaptation n=5");
+    close(q("specificity", 7, 7).value, 0.081, "specificity n=7");
+    close(q("nolearn_drop", 3, 3).value, -0.575, "nolearn n=3 relative");
+}
+
+#[test]
+fn plotted_series_equal_the_summary() {
+    let (ok, rows) = paper_rows();
+    let m = |arm: &str, n: i32| cell(&rows, "paper", "random", arm, "all", n).expect("cell").mean;
+    let bottom = figures::fig2_bottom("x", &rows, "paper");
+    for (label, arm) in [("selffer BnB", "BnB"), ("transfer AnB", "AnB"), ("selffer BnB+", "BnB+"), ("transfer AnB+", "AnB+")] {
+        let s = bottom.panels[0].series.iter().find(|s| s.label == label).expect("series");
+        assert_eq!(s.points[0], (0.0, m("base", 0)), "{label} starts at the base");
+        for n in 1..=7 {
+            assert_eq!(s.points[n as usize], (n as f64, m(arm, n)), "{label} n={n}");
+        }
+    }
+    let nets = analysis::report::networks(&ok, "paper").expect("networks");
+    let top = figures::fig2_top("x", &nets);
+    let anb = top.panels[0].series.iter().find(|s| s.label == "transfer AnB").expect("AnB");
+    for n in 1..=7 {
+        let pts: Vec<f64> = anb.points.iter().filter(|p| (p.0 - (n as f64 + 0.09)).abs() < 1e-9).map(|p| p.1).collect();
+        assert_eq!(pts.len(), 8, "one marker per network");
+        close(pts.iter().sum::<f64>() / 8.0, m("AnB", n), "scatter mean");
+    }
+    let f3 = figures::fig3("x", &rows, "paper");
+    let rel = &f3.panels[2].series;
+    let natman = rel.iter().find(|s| s.label == "natural/man-made split").expect("natman");
+    close(natman.points[7].1, -0.250, "fig3 natman relative n=7");
+    let random = rel.iter().find(|s| s.label == "random features").expect("nolearn");
+    close(random.points[3].1, -0.575, "fig3 random features n=3");
+    let red = figures::reduced("x", &rows, "paper");
+    let lin = &red.panels[0].series[0].points;
+    assert_eq!(lin.len(), 12);
+    assert_eq!(lin.last().expect("k=1300").0, 1300.0);
+    close(lin.last().expect("k=1300").1, 0.552, "reduced plot k=1300");
+}
+
+#[test]
+fn analyze_paper_writes_tables_figures_and_report() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = analyze(&AnalyzeOptions { runs: vec![], reference_paper: true, out: dir.path().into(), allow_mixed: false }).expect("analyze");
+    assert_eq!(out.excluded.len(), 22, "the 22 transfer-ft folders without logs");
+    for f in ["summary.parquet", "summary.csv", "decomposition.parquet", "decomposition.csv", "report.md"] {
+        assert!(dir.path().join(f).is_file(), "{f}");
+    }
+    for fig in ["paper_fig2_top", "paper_fig2_bottom", "paper_fig3", "paper_reduced", "paper_nolearn", "paper_curves_bases"] {
+        for ext in ["png", "svg", "csv"] {
+            assert!(dir.path().join("figures").join(format!("{fig}.{ext}")).is_file(), "{fig}.{ext}");
+        }
+    }
+    // the summary Parquet reads back with the same schema and values
+    let back = LazyFrame::scan_parquet(PlRefPath::new(dir.path().join("summary.parquet").to_string_lossy().as_ref()), Default::default())
+        .expect("scan")
+        .collect()
+        .expect("read");
+    let expect = summary::summary_frame(&out.summary).expect("frame");
+    assert_eq!(back.schema(), expect.schema());
+    assert!(back.equals_missing(&expect));
+    let header = std::fs::read_to_string(dir.path().join("summary.csv")).expect("csv");
+    assert!(header.starts_with("origin,family,arm,target,n,k,mean,sd,count,ci_low,ci_high"));
+    let report = std::fs::read_to_string(&out.report).expect("report");
+    assert!(report.contains("22 excluded") && report.contains("selects on the test set"));
+}
