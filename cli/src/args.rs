@@ -1,0 +1,302 @@
+//! Command-line arguments (clap derive). Doc comments are the help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Measure how transferable the features of each layer of a deep network are
+/// (Yosinski et al. 2014).
+#[derive(Debug, Parser)]
+#[command(name = "transferability", version, about)]
+pub struct Cli {
+    /// The command.
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Make class splits and write manifests.
+    #[command(subcommand)]
+    Split(SplitCmd),
+    /// Inspect, pack and classify data sets.
+    #[command(subcommand)]
+    Data(DataCmd),
+    /// Train one network (a job file or flags); resumes from its checkpoint.
+    Train(TrainArgs),
+    /// Run a whole experiment grid, then the analysis.
+    Sweep(SweepArgs),
+    /// Analyse run records and/or the authors' results.
+    Analyze(AnalyzeArgs),
+}
+
+/// Where class names come from for a split.
+#[derive(Debug, Args)]
+pub struct ClassSource {
+    /// Number of classes (names `class0`, `class1`, ...).
+    #[arg(long, conflicts_with_all = ["data", "preset"])]
+    pub classes: Option<usize>,
+    /// A data set (its classes, and file lists in the manifest).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// A class list preset: `ilsvrc12`, `cifar10`, `cifar100`.
+    #[arg(long, conflicts_with = "data")]
+    pub preset: Option<String>,
+}
+
+/// Split commands.
+#[derive(Debug, Subcommand)]
+pub enum SplitCmd {
+    /// Random halves A and B.
+    Random {
+        /// Classes.
+        #[command(flatten)]
+        classes: ClassSource,
+        /// Seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Fraction of classes in half A.
+        #[arg(long, default_value_t = 0.5)]
+        fraction: f64,
+        /// numpy's legacy RandomState([seed]).permutation: the authors' halves bit for bit.
+        #[arg(long)]
+        numpy_compatible: bool,
+        /// Print the sorted original indices of one half on one line, and nothing else.
+        #[arg(long, value_parser = ["A", "B"])]
+        print: Option<String>,
+        /// Manifest folder to write.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Natural / man-made halves of a preset.
+    Natman {
+        /// `ilsvrc12`, `cifar10`, `cifar100`.
+        #[arg(long)]
+        preset: String,
+        /// A data set with those classes (for file lists).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Manifest folder.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Halves from two index files (`half_*_idx.txt` format).
+    Custom {
+        /// Classes.
+        #[command(flatten)]
+        classes: ClassSource,
+        /// Index file of half A.
+        #[arg(long)]
+        a: PathBuf,
+        /// Index file of half B.
+        #[arg(long)]
+        b: PathBuf,
+        /// Manifest folder.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// All classes, the first k training examples per class.
+    Reduced {
+        /// The data set.
+        #[arg(long)]
+        data: PathBuf,
+        /// Examples per class.
+        #[arg(long)]
+        per_class: usize,
+        /// Manifest folder.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// Data commands.
+#[derive(Debug, Subcommand)]
+pub enum DataCmd {
+    /// Classes, counts, image sizes, unreadable files.
+    Inspect {
+        /// Data folder (`train/` + `val/`|`test/`, or CIFAR binaries).
+        path: PathBuf,
+    },
+    /// Decode a data set once into memory-mapped uint8 shards.
+    Pack {
+        /// Data folder.
+        path: PathBuf,
+        /// Output folder (`train/` and `test/` packs inside).
+        #[arg(long)]
+        out: PathBuf,
+        /// Stored side in pixels (256 for caffenet).
+        #[arg(long, default_value_t = 256)]
+        size: usize,
+        /// Images per shard.
+        #[arg(long, default_value_t = 10_000)]
+        shard: usize,
+        /// Skip undecodable images (counted) instead of failing.
+        #[arg(long)]
+        skip_corrupt: bool,
+    },
+    /// Classify ILSVRC-2012 classes natural/man-made by WordNet and compare with the authors' list.
+    Wordnet {
+        /// WordNet 3.0 `data.noun`.
+        #[arg(long, default_value = "/usr/share/wordnet/data.noun")]
+        data_noun: PathBuf,
+        /// Man-made root synsets.
+        #[arg(long, default_value = "n00021939")]
+        root: Vec<String>,
+    },
+}
+
+/// Progress output.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ProgressArg {
+    /// Bar on a terminal, lines otherwise.
+    Auto,
+    /// Periodic lines.
+    Lines,
+    /// Nothing.
+    Quiet,
+}
+
+/// Arguments of `train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// A job file (see the `transfer` crate's `spec` docs); other job flags are ignored.
+    #[arg(long)]
+    pub job: Option<PathBuf>,
+    /// Arm: base, selffer, transfer, nolearn, reduced.
+    #[arg(long, default_value = "base")]
+    pub arm: String,
+    /// Data folder; the built-in synthetic data when absent.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Split: `random:SEED`, `natman:PRESET`, `whole`, or a manifest folder.
+    #[arg(long, default_value = "random:0")]
+    pub split: String,
+    /// Target half.
+    #[arg(long, default_value = "A")]
+    pub target: String,
+    /// Source half (selffer/transfer).
+    #[arg(long)]
+    pub source_half: Option<String>,
+    /// Source checkpoint (a base's `final.params`).
+    #[arg(long)]
+    pub source: Option<PathBuf>,
+    /// Layers copied or random-frozen.
+    #[arg(long, default_value_t = 0)]
+    pub n: usize,
+    /// Fine-tune the copied layers.
+    #[arg(long)]
+    pub fine_tune: bool,
+    /// Examples per class (reduced).
+    #[arg(long)]
+    pub per_class: Option<usize>,
+    /// Model preset: tiny, cifar, caffenet.
+    #[arg(long, default_value = "tiny")]
+    pub model: String,
+    /// Iterations.
+    #[arg(long, default_value_t = 600)]
+    pub iters: u64,
+    /// Batch size.
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// Base learning rate.
+    #[arg(long, default_value_t = 0.01)]
+    pub lr: f64,
+    /// Seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Output folder (job folder `OUT/jobs/<id>`, records `OUT/records`).
+    #[arg(long, default_value = "runs/train")]
+    pub out: PathBuf,
+    /// Compute threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Progress output.
+    #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
+    pub progress: ProgressArg,
+    /// Backend: flex (default), or tch / tch-cuda:N with `--features tch`.
+    #[arg(long, default_value = "flex")]
+    pub backend: String,
+}
+
+/// Executors.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ExecutorArg {
+    /// Subprocesses on this machine.
+    Local,
+    /// A Slurm cluster (sbatch/squeue must work here).
+    Slurm,
+}
+
+/// Arguments of `sweep` (and `cargo xtask sweep`).
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Preset: default, smoke, cifar10, cifar100, imagenet-paper.
+    #[arg(long, conflicts_with = "config")]
+    pub preset: Option<String>,
+    /// A sweep configuration file (JSON; see `transfer::plan::SweepConfig`).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Data folder (the default and smoke presets use built-in synthetic data).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Executor.
+    #[arg(long, value_enum, default_value_t = ExecutorArg::Local)]
+    pub executor: ExecutorArg,
+    /// Jobs at once (local); threads are divided among them.
+    #[arg(long, default_value_t = 2)]
+    pub jobs: usize,
+    /// Total threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Replicates of the whole grid.
+    #[arg(long)]
+    pub replicates: Option<usize>,
+    /// Output folder.
+    #[arg(long, default_value = "runs/sweep")]
+    pub out: PathBuf,
+    /// Print the graph, counts and a compute estimate; write plan.json; train nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Replace a different plan in the output folder.
+    #[arg(long)]
+    pub force: bool,
+    /// Extra sbatch arguments, e.g. `--sbatch=--partition=gpu --sbatch=--time=8:00:00`.
+    #[arg(long = "sbatch", allow_hyphen_values = true)]
+    pub sbatch: Vec<String>,
+    /// CPUs per Slurm job.
+    #[arg(long, default_value_t = 1)]
+    pub cpus_per_task: usize,
+    /// Skip the analysis at the end.
+    #[arg(long)]
+    pub no_report: bool,
+}
+
+/// Arguments of `analyze`.
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Run records: files or folders (a sweep folder, its records/, or runs/).
+    #[arg(long, num_args = 1..)]
+    pub runs: Vec<PathBuf>,
+    /// Reference results to include (`paper`).
+    #[arg(long, value_parser = ["paper"])]
+    pub reference: Option<String>,
+    /// Analyse the authors' results alone.
+    #[arg(long, conflicts_with = "runs")]
+    pub paper: bool,
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Allow records of different data sets together.
+    #[arg(long)]
+    pub allow_mixed: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,327 @@
+//! Each command: turn arguments into library calls and report.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use data_split::manifest::DatasetIdentity;
+use data_split::split::{self, Generator};
+use data_split::{DataSet, DataSpec, Manifest};
+use transfer::executor::{self, JobState, LocalOptions, SlurmOptions};
+use transfer::plan::{SweepConfig, expand};
+use transfer::progress::ProgressMode;
+use transfer::spec::{Arm, JobSpec, Outputs, Preprocess, Schedule, SourceSpec, SplitSpec};
+
+use crate::args::*;
+
+/// Dispatch a parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.cmd {
+        Cmd::Split(c) => split_cmd(c),
+        Cmd::Data(c) => data_cmd(c),
+        Cmd::Train(a) => train(a),
+        Cmd::Sweep(a) => sweep(a),
+        Cmd::Analyze(a) => analyze(a),
+    }
+}
+
+fn set_threads(n: Option<usize>) -> usize {
+    let n = n.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    // a second call (tests in one process) keeps the first pool
+    let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+    n
+}
+
+fn open(path: &Path) -> Result<DataSet> {
+    DataSet::open(&DataSpec::Path { path: path.to_path_buf(), skip_corrupt: false }).with_context(|| format!("opening data set {}", path.display()))
+}
+
+/// Class names and (if a data set was given) the data set.
+fn classes(c: &ClassSource) -> Result<(Vec<String>, Option<DataSet>, String)> {
+    if let Some(n) = c.classes {
+        return Ok(((0..n).map(|i| format!("class{i}")).collect(), None, format!("classes:{n}")));
+    }
+    if let Some(p) = &c.preset {
+        return Ok((data_split::presets::natman_preset(p)?.class_names, None, format!("preset:{p}")));
+    }
+    if let Some(d) = &c.data {
+        let ds = open(d)?;
+        return Ok((ds.train.class_names().to_vec(), Some(ds), d.display().to_string()));
+    }
+    bail!("give --classes N, --preset NAME or --data PATH")
+}
+
+fn write_manifest(split: data_split::ClassSplit, ds: Option<&DataSet>, root: &str, kind: &str, out: &Path) -> Result<()> {
+    let identity = match ds {
+        Some(ds) => DatasetIdentity::of(&ds.kind, &ds.root, ds.train.as_ref()),
+        None => DatasetIdentity {
+            kind: kind.into(),
+            root: root.into(),
+            fingerprint: String::new(),
+            num_classes: split.halves.iter().map(|h| h.len()).sum(),
+        },
+    };
+    let m = Manifest::new(identity, split);
+    m.write(out, ds.map(|d| d.train.as_ref()), ds.map(|d| d.test.as_ref()))?;
+    eprintln!("wrote {} (content hash {})", out.join("manifest.json").display(), &m.content_hash[..12]);
+    Ok(())
+}
+
+fn split_cmd(c: SplitCmd) -> Result<ExitCode> {
+    match c {
+        SplitCmd::Random { classes: cs, seed, fraction, numpy_compatible, print, out } => {
+            let (names, ds, root) = classes(&cs)?;
+            let g = if numpy_compatible { Generator::NumpyLegacy } else { Generator::StdRng };
+            let s = split::random(&names, fraction, seed, g)?;
+            if let Some(h) = print {
+                let half = s.half(&h).expect("A and B exist");
+                let line: Vec<String> = half.originals().iter().map(|i| i.to_string()).collect();
+                println!("{}", line.join(" "));
+            }
+            if let Some(out) = out {
+                write_manifest(s, ds.as_ref(), &root, "classes", &out)?;
+            }
+        }
+        SplitCmd::Natman { preset, data, out } => {
+            let ds = data.as_deref().map(open).transpose()?;
+            let s = split::natman(&preset)?;
+            if let Some(ds) = &ds {
+                let n = ds.train.class_names().len();
+                let want: usize = s.halves.iter().map(|h| h.len()).sum();
+                if n != want {
+                    bail!("preset {preset} has {want} classes, the data set has {n}");
+                }
+            }
+            write_manifest(s, ds.as_ref(), &format!("preset:{preset}"), "preset", &out)?;
+        }
+        SplitCmd::Custom { classes: cs, a, b, out } => {
+            let (names, ds, root) = classes(&cs)?;
+            let s = split::custom(&a, &b, &names)?;
+            write_manifest(s, ds.as_ref(), &root, "classes", &out)?;
+        }
+        SplitCmd::Reduced { data, per_class, out } => {
+            let ds = open(&data)?;
+            let s = split::whole(ds.train.class_names(), Some(per_class));
+            write_manifest(s, Some(&ds), "", "", &out)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn data_cmd(c: DataCmd) -> Result<ExitCode> {
+    match c {
+        DataCmd::Inspect { path } => {
+            let ds = open(&path)?;
+            let report = data_split::dataset::inspect(&ds);
+            print!("{report}");
+            let bad: usize = report.parts.iter().map(|p| p.1.unreadable.len()).sum();
+            return Ok(if bad > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS });
+        }
+        DataCmd::Pack { path, out, size, shard, skip_corrupt } => {
+            let ds = DataSet::open(&DataSpec::Path { path: path.clone(), skip_corrupt })?;
+            for (name, src) in [("train", &ds.train), ("test", &ds.test)] {
+                let t = std::time::Instant::now();
+                let n = data_split::pack::pack(src.as_ref(), size, &out.join(name), shard)?;
+                eprintln!("packed {n} {name} images at {size}x{size} into {} in {:.1}s", out.join(name).display(), t.elapsed().as_secs_f64());
+            }
+        }
+        DataCmd::Wordnet { data_noun, root } => {
+            let wn = data_split::wordnet::WordNet::open(&data_noun)?;
+            let wnids = data_split::presets::ilsvrc12_wnids();
+            let roots: Vec<&str> = root.iter().map(String::as_str).collect();
+            let rule = wn.classify(&wnids, &roots)?;
+            let preset = data_split::presets::natman_preset("ilsvrc12")?;
+            let d = wn.compare(&wnids, &preset.manmade, &roots)?;
+            println!("WordNet rule ({}): {} of {} ILSVRC-2012 classes descend from the man-made root(s)", roots.join(", "), rule.iter().filter(|&&m| m).count(), wnids.len());
+            println!("authors' man-made list: {} classes", preset.manmade.len());
+            println!("classes the authors added to man-made ({}):", d.added_to_manmade.len());
+            for (i, w, l) in &d.added_to_manmade {
+                println!("  {i:4} {w} {l}");
+            }
+            println!("classes the authors moved to natural ({}):", d.added_to_natural.len());
+            for (i, w, l) in &d.added_to_natural {
+                println!("  {i:4} {w} {l}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn progress(p: ProgressArg) -> ProgressMode {
+    match p {
+        ProgressArg::Auto => ProgressMode::Auto,
+        ProgressArg::Lines => ProgressMode::Lines,
+        ProgressArg::Quiet => ProgressMode::Quiet,
+    }
+}
+
+fn job_from_flags(a: &TrainArgs) -> Result<JobSpec> {
+    let data = match &a.data {
+        Some(p) => DataSpec::Path { path: p.clone(), skip_corrupt: false },
+        None => DataSpec::Synthetic(Default::default()),
+    };
+    let (split, family, split_id) = match a.split.split_once(':') {
+        Some(("random", s)) => (SplitSpec::Random { seed: s.parse().context("random:SEED")?, fraction: 0.5, numpy: true }, "random", s.to_string()),
+        Some(("natman", p)) => (SplitSpec::Natman { preset: p.into() }, "natman", "natman".into()),
+        None if a.split == "whole" => (SplitSpec::Whole, "whole", "whole".into()),
+        _ if Path::new(&a.split).exists() => (SplitSpec::Manifest { path: a.split.clone().into() }, "random", "manifest".into()),
+        _ => bail!("--split must be random:SEED, natman:PRESET, whole or a manifest folder, not `{}`", a.split),
+    };
+    let arm = match a.arm.as_str() {
+        "base" => Arm::Base,
+        "selffer" => Arm::Selffer,
+        "transfer" => Arm::Transfer,
+        "nolearn" => Arm::Nolearn,
+        "reduced" => Arm::Reduced,
+        other => bail!("unknown arm `{other}`; valid: base, selffer, transfer, nolearn, reduced"),
+    };
+    let source = match (&a.source, &a.source_half) {
+        (Some(c), Some(h)) => Some(SourceSpec { half: h.clone(), checkpoint: c.clone() }),
+        (Some(c), None) => Some(SourceSpec { half: a.target.clone(), checkpoint: c.clone() }),
+        _ => None,
+    };
+    let pre = if a.model == "caffenet" { Preprocess { stored: 256, crop: 227, mirror: true } } else { Preprocess { stored: 32, crop: 28, mirror: true } };
+    let id = format!("{}-{}-{}{}", a.arm, a.target, if a.fine_tune { "ft-" } else { "" }, a.n);
+    Ok(JobSpec {
+        dir: a.out.join("jobs").join(&id),
+        records: a.out.join("records"),
+        id,
+        arm,
+        family: family.into(),
+        split_id,
+        data,
+        split,
+        target_half: a.target.clone(),
+        source,
+        n: a.n,
+        fine_tune: a.fine_tune,
+        per_class: a.per_class,
+        model: a.model.clone(),
+        outputs: Outputs::Classes,
+        schedule: Schedule {
+            base_lr: a.lr,
+            gamma: 0.1,
+            step_size: a.iters * 2 / 3,
+            max_iter: a.iters,
+            batch_size: a.batch,
+            evals: 20.min(a.iters),
+            test_batch: 200,
+            momentum: 0.9,
+            weight_decay: 5e-4,
+            checkpoint_every: (a.iters / 10).max(1),
+        },
+        preprocess: pre,
+        seed: a.seed,
+        replicate: 0,
+        keep_final: true,
+        cache_prefix: false,
+    })
+}
+
+fn train(a: TrainArgs) -> Result<ExitCode> {
+    let threads = set_threads(a.threads);
+    let job = match &a.job {
+        Some(p) => JobSpec::read(p)?,
+        None => job_from_flags(&a)?,
+    };
+    let backend = model::backend::Backend::parse(&a.backend).map_err(anyhow::Error::msg)?;
+    let opts = transfer::RunOptions { backend, threads, progress: progress(a.progress), ..Default::default() };
+    match transfer::run_job(&job, &opts)? {
+        transfer::Outcome::Done(r) => {
+            eprintln!(
+                "{}: top-1 {:.4} (mean of 10 best evaluations; selects on the test set), last {:.4}, {:.0}s wall, {:.0} CPU-s, {:.1}s waiting for data",
+                r.run_id, r.top1, r.top1_last, r.wall_seconds, r.cpu_seconds, r.data_wait_seconds
+            );
+            eprintln!("record: {}", transfer::record::run_path(&job.records, &job.id).display());
+        }
+        transfer::Outcome::Stopped { iteration } => eprintln!("{}: stopped at iteration {iteration}", job.id),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Measured training speed on this project's 2-core machine (img/s, flex, 2
+/// threads, batch as in the presets): the basis of `--dry-run` estimates.
+fn measured_speed(model: &str) -> f64 {
+    match model {
+        "tiny" => 900.0,
+        "cifar" => 170.0,
+        "bench" => 100.0,
+        _ => 6.0,
+    }
+}
+
+fn sweep(a: SweepArgs) -> Result<ExitCode> {
+    let mut cfg = match (&a.preset, &a.config) {
+        (_, Some(c)) => SweepConfig::read(c)?,
+        (p, None) => SweepConfig::preset(p.as_deref().unwrap_or("default"), a.data.as_deref())?,
+    };
+    if let (Some(d), Some(_)) = (&a.data, &a.config) {
+        cfg.data = DataSpec::Path { path: d.clone(), skip_corrupt: false };
+    }
+    if let Some(r) = a.replicates {
+        cfg.replicates = r;
+    }
+    let out = std::path::absolute(&a.out).with_context(|| format!("output folder {}", a.out.display()))?;
+    let plan = expand(&cfg, &out)?;
+    if a.dry_run {
+        print!("{}", plan.graph());
+        println!("\njobs per family/arm:");
+        for (k, v) in plan.counts() {
+            println!("  {k:<20} {v}");
+        }
+        let steps = plan.image_steps();
+        let speed = measured_speed(&cfg.model);
+        println!(
+            "\n{} jobs, {:.3e} training image-steps; at {speed} img/s (measured for `{}` on a 2-core CPU) about {:.1} hours",
+            plan.jobs.len(),
+            steps as f64,
+            cfg.model,
+            steps as f64 / speed / 3600.0
+        );
+        std::fs::create_dir_all(&out)?;
+        plan.write(a.force)?;
+        println!("wrote {}", out.join("plan.json").display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    // the data must open before anything is trained
+    let ds = DataSet::open(&cfg.data).with_context(|| "--data is not a data set this tool reads")?;
+    eprintln!("data: {} ({} training images, {} classes)", ds.train.describe(), ds.train.len(), ds.train.class_names().len());
+    std::fs::create_dir_all(&out)?;
+    plan.write(a.force)?;
+    let exe = std::env::current_exe()?;
+    let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let report = match a.executor {
+        ExecutorArg::Local => executor::run_local(&plan, &LocalOptions { exe, jobs: a.jobs, threads })?,
+        ExecutorArg::Slurm => executor::run_slurm(&plan, &SlurmOptions { exe, cpus_per_task: a.cpus_per_task, sbatch_args: a.sbatch.clone(), poll_seconds: 1.0 })?,
+    };
+    let done = report.count(|s| matches!(s, JobState::Done));
+    let skipped = report.count(|s| matches!(s, JobState::AlreadyDone));
+    eprintln!("\nsweep: {done} trained, {skipped} already done, {} failed, {} not run ({:.0}s)", report.count(|s| matches!(s, JobState::Failed(_))), report.count(|s| matches!(s, JobState::NotRun(_))), report.wall_seconds);
+    for (id, s) in &report.jobs {
+        if matches!(s, JobState::Failed(_) | JobState::NotRun(_)) {
+            eprintln!("  {id}: {}", executor::describe(s));
+        }
+    }
+    if !a.no_report && report.jobs.iter().any(|(_, s)| matches!(s, JobState::Done | JobState::AlreadyDone)) {
+        let rep = analysis::analyze(&analysis::AnalyzeOptions { runs: vec![out.clone()], reference_paper: false, out: out.join("report"), allow_mixed: false })?;
+        println!("report: {}", rep.report.display());
+    }
+    Ok(if report.all_done() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+fn analyze(a: AnalyzeArgs) -> Result<ExitCode> {
+    let opts = analysis::AnalyzeOptions {
+        runs: if a.paper { vec![] } else { a.runs.clone() },
+        reference_paper: a.paper || a.reference.is_some(),
+        out: a.out.clone(),
+        allow_mixed: a.allow_mixed,
+    };
+    if !a.paper && a.runs.is_empty() {
+        bail!("give --runs PATH... (and optionally --reference paper), or --paper");
+    }
+    let out = analysis::analyze(&opts)?;
+    println!("{}", out.report.display());
+    eprintln!("{} summary cells, {} decomposition rows, {} figures, {} networks excluded", out.summary.len(), out.decomposition.len(), out.figures.len(), out.excluded.len());
+    Ok(ExitCode::SUCCESS)
+}
+

@@ -1,0 +1,21 @@
+//! The `transferability` command: parses arguments and calls the libraries
+//! (`data-split`, `transfer`, `analysis`). No training or dataframe code
+//! lives here.
+
+mod args;
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
