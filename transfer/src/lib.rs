@@ -12,6 +12,7 @@ pub mod batches;
 mod error;
 pub mod progress;
 pub mod record;
+pub mod executor;
 pub mod plan;
 pub mod sgd;
 pub mod spec;

@@ -44,10 +44,10 @@ fn done(o: Outcome) -> transfer::RunRecord {
 #[test]
 fn base_learns_and_frozen_transfer_keeps_copied_layers() {
     let dir = tempfile::tempdir().expect("tmp");
-    let js = jobs(dir.path(), 120);
+    let js = jobs(dir.path(), 160);
     let base = done(run_job(job(&js, "r0-base-A"), &opts()).expect("base"));
     // 5 classes: chance is 0.2
-    assert!(base.top1 > 0.45, "base top-1 {} not well above chance", base.top1);
+    assert!(base.top1_max > 0.5 && base.top1_last > 0.45, "base top-1 max {} last {}: not well above chance", base.top1_max, base.top1_last);
     assert_eq!(base.n_evals, 10);
     assert_eq!(read_curve(&curve_path(&js[0].records, "r0-base-A")).expect("curve").len(), 10);
     let (_, base_w) = read_model(&job(&js, "r0-base-A").dir.join("final.params")).expect("base weights");

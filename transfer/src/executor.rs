@@ -1,0 +1,314 @@
+//! Executors: run a plan's jobs as subprocesses of the `transferability`
+//! binary, locally (`--jobs N` at once, threads divided among them) or
+//! through a real Slurm (`sbatch` with `--dependency=afterok`,
+//! `--kill-on-invalid-dep=yes`). Both run the same command per job,
+//! `transferability train --job OUT/jobs/<id>/job.json`, and both judge
+//! success by the job's run record, never by exit codes (a Slurm job can be
+//! recorded COMPLETED without having run).
+//!
+//! A re-run skips jobs whose record validates and resumes unfinished ones
+//! from their checkpoints; a job whose dependency failed is not run and is
+//! reported with the reason; everything else still runs.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::plan::Plan;
+use crate::record::{read_run, run_path};
+
+/// How a job ended in a sweep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobState {
+    /// Finished earlier; skipped.
+    AlreadyDone,
+    /// Finished now.
+    Done,
+    /// Ran and failed.
+    Failed(String),
+    /// Not run because a dependency did not finish.
+    NotRun(String),
+}
+
+/// The outcome of a sweep: every job's state, in plan order.
+#[derive(Debug, Clone, Default)]
+pub struct SweepReport {
+    /// `(id, state)`.
+    pub jobs: Vec<(String, JobState)>,
+    /// Wall seconds of this invocation.
+    pub wall_seconds: f64,
+}
+
+impl SweepReport {
+    /// Jobs in a state.
+    pub fn count(&self, f: impl Fn(&JobState) -> bool) -> usize {
+        self.jobs.iter().filter(|(_, s)| f(s)).count()
+    }
+    /// Whether every job finished.
+    pub fn all_done(&self) -> bool {
+        self.jobs.iter().all(|(_, s)| matches!(s, JobState::Done | JobState::AlreadyDone))
+    }
+}
+
+/// Write every job file of a plan (`OUT/jobs/<id>/job.json`).
+pub fn write_jobs(plan: &Plan) -> Result<Vec<PathBuf>> {
+    plan.jobs
+        .iter()
+        .map(|j| {
+            let p = j.job.dir.join("job.json");
+            let json = serde_json::to_vec_pretty(&j.job).expect("job serialises");
+            crate::record::atomic_write(&p, |f| std::io::Write::write_all(f, &json))?;
+            Ok(p)
+        })
+        .collect()
+}
+
+/// The job's record state: `Some(Ok)` done, `Some(Err(reason))` failed, `None` not finished.
+pub fn record_state(plan: &Plan, id: &str) -> Option<std::result::Result<(), String>> {
+    let j = plan.jobs.iter().find(|j| j.job.id == id)?;
+    let r = read_run(&run_path(&j.job.records, id)).ok()?;
+    Some(if r.status == "ok" { Ok(()) } else { Err(r.failure.unwrap_or_else(|| "failed".into())) })
+}
+
+fn log_tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines().rev().find(|l| l.contains("error") || l.contains("Error")).or(text.lines().last()).unwrap_or("no output").trim().to_string()
+}
+
+/// Options of the local executor.
+#[derive(Debug, Clone)]
+pub struct LocalOptions {
+    /// The `transferability` binary.
+    pub exe: PathBuf,
+    /// Jobs at once.
+    pub jobs: usize,
+    /// Threads to divide among running jobs.
+    pub threads: usize,
+}
+
+fn progress_line(done: usize, total: usize, running: &[String]) -> String {
+    format!("sweep: {done}/{total} finished; running: {}", running.join(", "))
+}
+
+/// Run a plan locally.
+pub fn run_local(plan: &Plan, opts: &LocalOptions) -> Result<SweepReport> {
+    let t0 = Instant::now();
+    let files = write_jobs(plan)?;
+    let ids: Vec<String> = plan.jobs.iter().map(|j| j.job.id.clone()).collect();
+    let mut state: BTreeMap<String, JobState> = BTreeMap::new();
+    for id in &ids {
+        if let Some(Ok(())) = record_state(plan, id) {
+            state.insert(id.clone(), JobState::AlreadyDone);
+        }
+    }
+    let per_job = (opts.threads / opts.jobs.max(1)).max(1);
+    let mut running: HashMap<String, Child> = HashMap::new();
+    let tty = std::io::stderr().is_terminal();
+    let bar = tty.then(|| indicatif::ProgressBar::new(ids.len() as u64));
+    let mut last_line = Instant::now() - Duration::from_secs(60);
+    loop {
+        // finish
+        let mut ended = Vec::new();
+        for (id, child) in running.iter_mut() {
+            if let Some(status) = child.try_wait().map_err(|e| Error::Executor(format!("{id}: {e}")))? {
+                ended.push((id.clone(), status));
+            }
+        }
+        for (id, status) in ended {
+            running.remove(&id);
+            let log = plan.jobs.iter().find(|j| j.job.id == id).map(|j| j.job.dir.join("log.txt")).unwrap_or_default();
+            let s = match record_state(plan, &id) {
+                Some(Ok(())) => JobState::Done,
+                Some(Err(reason)) => JobState::Failed(reason),
+                None => JobState::Failed(format!("exit {status}, no record: {}", log_tail(&log))),
+            };
+            if let Some(b) = &bar {
+                b.println(format!("{id}: {}", describe(&s)));
+            } else {
+                eprintln!("{id}: {}", describe(&s));
+            }
+            state.insert(id, s);
+        }
+        // block dependents of failures
+        for j in &plan.jobs {
+            if state.contains_key(&j.job.id) {
+                continue;
+            }
+            if let Some(dep) = j.deps.iter().find(|d| matches!(state.get(*d), Some(JobState::Failed(_) | JobState::NotRun(_)))) {
+                state.insert(j.job.id.clone(), JobState::NotRun(format!("dependency {dep} did not finish")));
+            }
+        }
+        // start
+        for (j, file) in plan.jobs.iter().zip(&files) {
+            if running.len() >= opts.jobs.max(1) {
+                break;
+            }
+            if state.contains_key(&j.job.id) || running.contains_key(&j.job.id) {
+                continue;
+            }
+            if !j.deps.iter().all(|d| matches!(state.get(d), Some(JobState::Done | JobState::AlreadyDone))) {
+                continue;
+            }
+            let log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(j.job.dir.join("log.txt"))
+                .map_err(|e| Error::io(j.job.dir.join("log.txt"), e))?;
+            let child = Command::new(&opts.exe)
+                .arg("train")
+                .arg("--job")
+                .arg(file)
+                .arg("--threads")
+                .arg(per_job.to_string())
+                .arg("--progress")
+                .arg("lines")
+                .env("RAYON_NUM_THREADS", per_job.to_string())
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().map_err(|e| Error::io(j.job.dir.join("log.txt"), e))?)
+                .stderr(log)
+                .spawn()
+                .map_err(|e| Error::Executor(format!("cannot start {}: {e}", opts.exe.display())))?;
+            running.insert(j.job.id.clone(), child);
+        }
+        let finished = state.len();
+        let mut names: Vec<String> = running.keys().cloned().collect();
+        names.sort();
+        if let Some(b) = &bar {
+            b.set_position(finished as u64);
+            b.set_message(names.join(", "));
+        } else if last_line.elapsed() > Duration::from_secs(30) {
+            eprintln!("{}", progress_line(finished, ids.len(), &names));
+            last_line = Instant::now();
+        }
+        if running.is_empty() && finished == ids.len() {
+            break;
+        }
+        if running.is_empty() && !plan.jobs.iter().any(|j| !state.contains_key(&j.job.id)) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    Ok(SweepReport { jobs: ids.iter().map(|id| (id.clone(), state[id].clone())).collect(), wall_seconds: t0.elapsed().as_secs_f64() })
+}
+
+/// A short description of a state.
+pub fn describe(s: &JobState) -> String {
+    match s {
+        JobState::AlreadyDone => "already done".into(),
+        JobState::Done => "done".into(),
+        JobState::Failed(r) => format!("FAILED: {r}"),
+        JobState::NotRun(r) => format!("not run: {r}"),
+    }
+}
+
+/// Options of the Slurm executor.
+#[derive(Debug, Clone, Default)]
+pub struct SlurmOptions {
+    /// The `transferability` binary (must be reachable from the compute nodes).
+    pub exe: PathBuf,
+    /// CPUs per job (`--cpus-per-task`, and the job's thread count).
+    pub cpus_per_task: usize,
+    /// Extra `sbatch` arguments passed through (`--partition=gpu`, `--gres=gpu:1`, `--time=4:00:00`, `--mem=16G`).
+    pub sbatch_args: Vec<String>,
+    /// Seconds between polls.
+    pub poll_seconds: f64,
+}
+
+fn slurm(cmd: &str, args: &[String]) -> Result<String> {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .map_err(|e| Error::Executor(format!("cannot run `{cmd}` (is Slurm installed and SLURM_CONF set?): {e}")))?;
+    if !out.status.success() {
+        return Err(Error::Executor(format!("`{cmd} {}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim())));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Run a plan through Slurm: check the controller answers, submit every
+/// unfinished job with its dependencies, poll until nothing is queued, then
+/// judge each job by its record.
+pub fn run_slurm(plan: &Plan, opts: &SlurmOptions) -> Result<SweepReport> {
+    let t0 = Instant::now();
+    // reachable before anything is submitted
+    slurm("sinfo", &["-h".into(), "-o".into(), "%P %a".into()])?;
+    let files = write_jobs(plan)?;
+    let mut submitted: BTreeMap<String, String> = BTreeMap::new();
+    let mut state: BTreeMap<String, JobState> = BTreeMap::new();
+    let cpus = opts.cpus_per_task.max(1);
+    for (j, file) in plan.jobs.iter().zip(&files) {
+        let id = &j.job.id;
+        if let Some(Ok(())) = record_state(plan, id) {
+            state.insert(id.clone(), JobState::AlreadyDone);
+            continue;
+        }
+        let script = j.job.dir.join("job.sbatch");
+        let body = format!(
+            "#!/bin/bash\n#SBATCH --job-name={id}\n#SBATCH --output={out}\n#SBATCH --cpus-per-task={cpus}\nexport RAYON_NUM_THREADS={cpus}\nexec {exe} train --job {file} --threads {cpus} --progress lines\n",
+            out = j.job.dir.join("slurm-%j.out").display(),
+            exe = opts.exe.display(),
+            file = file.display(),
+        );
+        std::fs::write(&script, body).map_err(|e| Error::io(&script, e))?;
+        let deps: Vec<&String> = j.deps.iter().filter_map(|d| submitted.get(d)).collect();
+        let mut args = vec!["--parsable".to_string()];
+        if !deps.is_empty() {
+            args.push(format!("--dependency=afterok:{}", deps.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(":")));
+            args.push("--kill-on-invalid-dep=yes".into());
+        }
+        if j.deps.iter().any(|d| !submitted.contains_key(d) && !matches!(state.get(d), Some(JobState::AlreadyDone))) {
+            state.insert(id.clone(), JobState::NotRun("a dependency could not be submitted".into()));
+            continue;
+        }
+        args.extend(opts.sbatch_args.iter().cloned());
+        args.push(script.display().to_string());
+        let out = slurm("sbatch", &args)?;
+        let job_id = out.trim().split(';').next().unwrap_or("").to_string();
+        submitted.insert(id.clone(), job_id);
+    }
+    // poll until nothing of ours is pending or running
+    let ids: Vec<String> = submitted.values().cloned().collect();
+    let poll = Duration::from_secs_f64(opts.poll_seconds.max(0.2));
+    let mut last = Instant::now();
+    while !ids.is_empty() {
+        let out = Command::new("squeue").args(["-h", "-r", "-t", "PENDING,RUNNING,CONFIGURING,COMPLETING", "-j", &ids.join(","), "-o", "%i|%T|%r"]).output();
+        let active = match out {
+            Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).lines().filter(|l| !l.trim().is_empty()).count(),
+            // squeue exits 1 once every id is purged: nothing left
+            _ => 0,
+        };
+        if active == 0 {
+            break;
+        }
+        if last.elapsed() > Duration::from_secs(30) {
+            eprintln!("slurm: {active} of {} jobs queued or running", ids.len());
+            last = Instant::now();
+        }
+        std::thread::sleep(poll);
+    }
+    for j in &plan.jobs {
+        let id = &j.job.id;
+        if state.contains_key(id) {
+            continue;
+        }
+        let s = match record_state(plan, id) {
+            Some(Ok(())) => JobState::Done,
+            Some(Err(r)) => JobState::Failed(r),
+            None => match j.deps.iter().find(|d| !matches!(state.get(*d), Some(JobState::Done | JobState::AlreadyDone))) {
+                Some(d) => JobState::NotRun(format!("dependency {d} did not finish")),
+                None => JobState::Failed(format!("Slurm job {} left no record", submitted.get(id).map_or("?", |s| s.as_str()))),
+            },
+        };
+        state.insert(id.clone(), s);
+    }
+    Ok(SweepReport {
+        jobs: plan.jobs.iter().map(|j| (j.job.id.clone(), state[&j.job.id].clone())).collect(),
+        wall_seconds: t0.elapsed().as_secs_f64(),
+    })
+}
