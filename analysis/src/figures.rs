@@ -96,6 +96,13 @@ pub struct Panel {
     pub notes: Vec<(f64, f64, String)>,
 }
 
+impl Panel {
+    /// A panel whose y range fits its series.
+    pub fn new(title: &str, x_label: &str, y_label: &str, x: (f64, f64), series: Vec<Series>) -> Self {
+        Panel { title: title.into(), x_label: x_label.into(), y_label: y_label.into(), x, y: y_range(&series), bands: vec![], series, notes: vec![] }
+    }
+}
+
 /// A figure of one or more panels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Figure {
@@ -107,6 +114,13 @@ pub struct Figure {
     pub cols: usize,
     /// Size in SVG pixels (PNG is drawn at twice this).
     pub size: (u32, u32),
+}
+
+impl Figure {
+    /// A figure of one panel.
+    pub fn single(name: &str, panel: Panel) -> Self {
+        Figure { name: name.into(), panels: vec![panel], cols: 1, size: (900, 560) }
+    }
 }
 
 const DARK_BLUE: RGBColor = RGBColor(0, 0, 160);
@@ -146,22 +160,11 @@ pub fn fig2_top(name: &str, nets: Networks<'_>) -> Figure {
     let mut anbp = Series::new("transfer AnB+", LIGHT_RED, Marker::Diamond, pts("AnB+", 0.27)).scatter();
     anbp.plus = true;
     let series = vec![base, bnb, bnbp, anb, anbp];
-    Figure {
-        name: name.into(),
-        panels: vec![Panel {
-            title: "Every network (paper Fig. 2, top)".into(),
-            x_label: "Layer n at which network is chopped and retrained".into(),
-            y_label: "Top-1 accuracy (higher is better)".into(),
-            x: (-0.5, 7.5),
-            y: y_range(&series),
-            bands: vec![],
-            series,
-            notes: vec![],
-        }],
-        cols: 1,
-        size: (900, 560),
-    }
+    Figure::single(name, Panel::new("Every network (paper Fig. 2, top)", CHOPPED, TOP1_HIGHER, (-0.5, 7.5), series))
 }
+
+const CHOPPED: &str = "Layer n at which network is chopped and retrained";
+const TOP1_HIGHER: &str = "Top-1 accuracy (higher is better)";
 
 fn line(rows: &[SummaryRow], origin: &str, family: &str, arm: &str, target: &str, base: Option<f64>) -> Vec<(f64, f64)> {
     let mut pts: Vec<(f64, f64)> = base.map(|b| vec![(0.0, b)]).unwrap_or_default();
@@ -206,21 +209,7 @@ pub fn fig2_bottom(name: &str, rows: &[SummaryRow], origin: &str) -> Figure {
         (6.2, at(&anb, 7.0) + 0.02 * (y.1 - y.0), "4: specificity".to_string()),
         (3.0, at(&anbp, 3.0) + 0.03 * (y.1 - y.0), "5: transfer + fine-tuning".to_string()),
     ];
-    Figure {
-        name: name.into(),
-        panels: vec![Panel {
-            title: "Mean of each arm (paper Fig. 2, bottom)".into(),
-            x_label: "Layer n at which network is chopped and retrained".into(),
-            y_label: "Top-1 accuracy (higher is better)".into(),
-            x: (-0.3, 7.3),
-            y,
-            bands,
-            series,
-            notes,
-        }],
-        cols: 1,
-        size: (900, 560),
-    }
+    Figure::single(name, Panel { bands, notes, ..Panel::new("Mean of each arm (paper Fig. 2, bottom)", CHOPPED, TOP1_HIGHER, (-0.3, 7.3), series) })
 }
 
 /// Paper Fig. 3: natural/man-made absolute, random frozen features absolute,
@@ -254,16 +243,7 @@ pub fn fig3(name: &str, rows: &[SummaryRow], origin: &str) -> Figure {
         Series::new("random split AnB", DARK_RED, Marker::Diamond, rel(&anb)),
         zero,
     ];
-    let panel = |title: &str, y_label: &str, series: Vec<Series>| Panel {
-        title: title.into(),
-        x_label: "Layer n".into(),
-        y_label: y_label.into(),
-        x: (-0.2, 7.3),
-        y: y_range(&series),
-        bands: vec![],
-        series,
-        notes: vec![],
-    };
+    let panel = |title: &str, y_label: &str, series: Vec<Series>| Panel::new(title, "Layer n", y_label, (-0.2, 7.3), series);
     Figure {
         name: name.into(),
         panels: vec![
@@ -290,26 +270,8 @@ pub fn reduced(name: &str, rows: &[SummaryRow], origin: &str) -> Figure {
     Figure {
         name: name.into(),
         panels: vec![
-            Panel {
-                title: "Reduced training data".into(),
-                x_label: "Examples per class".into(),
-                y_label: "Top-1 accuracy".into(),
-                x: range_of(pts.iter().map(|p| p.0), 0.05),
-                y: y_range(&lin),
-                bands: vec![],
-                series: lin,
-                notes: vec![],
-            },
-            Panel {
-                title: "Reduced training data, log–log".into(),
-                x_label: "log10 examples per class".into(),
-                y_label: "log10 top-1 accuracy".into(),
-                x: range_of(log[0].points.iter().map(|p| p.0), 0.05),
-                y: y_range(&log),
-                bands: vec![],
-                series: log,
-                notes: vec![],
-            },
+            Panel::new("Reduced training data", "Examples per class", "Top-1 accuracy", range_of(pts.iter().map(|p| p.0), 0.05), lin),
+            Panel::new("Reduced training data, log–log", "log10 examples per class", "log10 top-1 accuracy", range_of(log[0].points.iter().map(|p| p.0), 0.05), log),
         ],
         cols: 2,
         size: (1200, 480),
@@ -329,7 +291,7 @@ pub fn nolearn(name: &str, nets: &[(i32, String, f64, f64, f64)]) -> Figure {
         Series::new("train loss", DARK_BLUE, Marker::Circle, pick(|r| r.4)),
     ];
     let err = vec![Series::new("top-1 error", YELLOW, Marker::Triangle, pick(|r| 1.0 - r.2))];
-    let panel = |title: &str, y: &str, s: Vec<Series>| Panel { title: title.into(), x_label: "Layers 1..n random and frozen".into(), y_label: y.into(), x: (-0.2, 7.3), y: y_range(&s), bands: vec![], series: s, notes: vec![] };
+    let panel = |title: &str, y: &str, s: Vec<Series>| Panel::new(title, "Layers 1..n random and frozen", y, (-0.2, 7.3), s);
     Figure { name: name.into(), panels: vec![panel("Losses", "Loss", losses), panel("Errors", "Top-1 error", err)], cols: 2, size: (1200, 480) }
 }
 
@@ -341,21 +303,8 @@ pub fn curves(name: &str, runs: &[(String, Vec<(f64, f64)>)]) -> Figure {
         .enumerate()
         .map(|(i, (id, pts))| Series::new(if runs.len() <= 10 { id } else { "" }, palette[i % palette.len()], Marker::None, pts.clone()))
         .collect();
-    Figure {
-        name: name.into(),
-        panels: vec![Panel {
-            title: "Learning curves".into(),
-            x_label: "Iteration".into(),
-            y_label: "Test top-1".into(),
-            x: range_of(series.iter().flat_map(|s| s.points.iter().map(|p| p.0)), 0.02),
-            y: y_range(&series),
-            bands: vec![],
-            series,
-            notes: vec![],
-        }],
-        cols: 1,
-        size: (900, 560),
-    }
+    let x = range_of(series.iter().flat_map(|s| s.points.iter().map(|p| p.0)), 0.02);
+    Figure::single(name, Panel::new("Learning curves", "Iteration", "Test top-1", x, series))
 }
 
 /// A user's runs over the authors', each normalised to its own random-split base.
@@ -368,21 +317,7 @@ pub fn overlay(name: &str, rows: &[SummaryRow]) -> Figure {
             series.push(Series::new(&format!("{origin} {arm} / base"), color, marker, pts));
         }
     }
-    Figure {
-        name: name.into(),
-        panels: vec![Panel {
-            title: "Your runs over the authors' (each relative to its own base)".into(),
-            x_label: "Layer n".into(),
-            y_label: "Top-1 / base top-1".into(),
-            x: (-0.2, 7.3),
-            y: y_range(&series),
-            bands: vec![],
-            series,
-            notes: vec![],
-        }],
-        cols: 1,
-        size: (900, 560),
-    }
+    Figure::single(name, Panel::new("Your runs over the authors' (each relative to its own base)", "Layer n", "Top-1 / base top-1", (-0.2, 7.3), series))
 }
 
 fn font() -> std::result::Result<(), String> {
@@ -581,4 +516,41 @@ pub fn render(fig: &Figure, dir: &Path) -> Result<Vec<PathBuf>> {
     let data = dir.join(format!("{}.csv", fig.name));
     std::fs::write(&data, csv).map_err(|e| Error::io(&data, e))?;
     Ok(vec![png, svg])
+}
+
+/// CKA per layer between independently trained bases, next to the
+/// normalised transfer curve of the same splits (AnB / base by n).
+pub fn cka_vs_transfer(name: &str, pairs: &[(String, Vec<(f64, f64)>)], rows: &[SummaryRow], origin: &str) -> Figure {
+    let palette = [DARK_RED, ORANGE, DARK_BLUE, LIGHT_RED];
+    let cka: Vec<Series> = pairs.iter().enumerate().map(|(i, (p, pts))| Series::new(p, palette[i % 4], Marker::Circle, pts.clone())).collect();
+    let mut curves = Vec::new();
+    if let Some(base) = cell(rows, origin, "random", "base", "all", 0).map(|r| r.mean) {
+        let pts = line(rows, origin, "random", "AnB", "all", Some(base)).into_iter().map(|(x, y)| (x, y / base)).collect();
+        curves.push(Series::new("random split AnB / base", DARK_RED, Marker::Diamond, pts));
+    }
+    let nb: Vec<f64> = ["natural", "manmade"].iter().filter_map(|t| cell(rows, origin, "natman", "base", t, 0).map(|r| r.mean)).collect();
+    if nb.len() == 2 {
+        let base = (nb[0] + nb[1]) / 2.0;
+        let pts: Vec<(f64, f64)> = (0..=7)
+            .filter_map(|n| {
+                if n == 0 {
+                    return Some((0.0, 1.0));
+                }
+                let a = cell(rows, origin, "natman", "AnB", "natural", n)?.mean;
+                let b = cell(rows, origin, "natman", "AnB", "manmade", n)?.mean;
+                Some((n as f64, (a + b) / 2.0 / base))
+            })
+            .collect();
+        curves.push(Series::new("natural/man-made AnB / base", ORANGE, Marker::Hexagon, pts));
+    }
+    let panel = |title: &str, x: &str, y: &str, s: Vec<Series>| Panel::new(title, x, y, (-0.2, 8.3), s);
+    Figure {
+        name: name.into(),
+        panels: vec![
+            panel("Linear CKA between independently trained bases", "Layer", "CKA (debiased)", cka),
+            panel("Transfer, relative to the base", "Layer n copied", "Top-1 / base", curves),
+        ],
+        cols: 2,
+        size: (1300, 500),
+    }
 }

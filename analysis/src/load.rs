@@ -5,7 +5,7 @@
 //! | `origin` | `runs` (records of this tool) or `paper` (the authors') |
 //! | `run_id`, `dataset`, `dataset_fingerprint` | identity |
 //! | `family`, `arm`, `split`, `source_half`, `target_half`, `n`, `k`, `fine_tuned` | the protocol cell |
-//! | `status`, `top1`, `test_loss`, `train_loss` | the result |
+//! | `status`, `top1`, `test_loss`, `train_loss`, `failure`, `cpu_seconds` | the result |
 //!
 //! Run records are scanned lazily with Polars, file by file, each checked
 //! against the schema of `docs/DATA_DICTIONARY.md` (columns, types,
@@ -61,6 +61,8 @@ fn canonical(lf: LazyFrame) -> LazyFrame {
         col("top1").cast(DataType::Float64),
         col("test_loss").cast(DataType::Float64),
         col("train_loss").cast(DataType::Float64),
+        col("failure").cast(DataType::String),
+        col("cpu_seconds").cast(DataType::Float64),
     ])
 }
 
@@ -104,6 +106,8 @@ pub fn paper() -> Result<LazyFrame> {
         when(col("has_log")).then(lit("ok")).otherwise(lit("failed")).alias("status"),
         col("test_loss_mean_lowest10").alias("test_loss"),
         col("train_loss_mean_lowest10").alias("train_loss"),
+        when(col("has_log")).then(lit(NULL).cast(DataType::String)).otherwise(lit("no training log in the authors' folder (prototxt only)")).alias("failure"),
+        lit(f64::NAN).alias("cpu_seconds"),
     ]);
     let lf = lf.drop(cols(["family"])).rename(["family_out"], ["family"], true);
     Ok(canonical(lf))
@@ -160,12 +164,16 @@ pub fn runs(files: &[PathBuf]) -> Result<LazyFrame> {
         let k = if schema.get("k").is_some() { col("k") } else { lit(NULL).cast(DataType::Int32).alias("k") };
         let src = if schema.get("source_half").is_some() { col("source_half") } else { lit(NULL).cast(DataType::String).alias("source_half") };
         let train = if schema.get("train_loss_last").is_some() { col("train_loss_last") } else { lit(f64::NAN) };
+        let failure = if schema.get("failure").is_some() { col("failure") } else { lit(NULL).cast(DataType::String) };
+        let cpu = if schema.get("cpu_seconds").is_some() { col("cpu_seconds") } else { lit(f64::NAN) };
         frames.push(canonical(lf.with_columns([
             lit("runs").alias("origin"),
             k,
             src,
             col("test_loss_last").alias("test_loss"),
             train.alias("train_loss"),
+            failure.alias("failure"),
+            cpu.alias("cpu_seconds"),
         ])));
     }
     if frames.is_empty() {

@@ -115,6 +115,35 @@ fn curve_series(opts: &AnalyzeOptions, origin: &str) -> Result<Vec<(String, Vec<
     Ok(out)
 }
 
+/// CKA per layer of the base pairs from `<sweep>/similarity/cka.parquet`, if any.
+pub fn cka_pairs(opts: &AnalyzeOptions) -> Result<Vec<(String, Vec<(f64, f64)>)>> {
+    let mut out: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    for p in &opts.runs {
+        let f = p.join("similarity/cka.parquet");
+        if !f.is_file() {
+            continue;
+        }
+        let df = LazyFrame::scan_parquet(PlRefPath::new(f.to_string_lossy().as_ref()), ScanArgsParquet::default())?
+            .select([col("pair"), col("layer"), col("cka")])
+            .sort(["pair", "layer"], SortMultipleOptions::default())
+            .collect()?;
+        let (pair, layer, cka) = (df.column("pair")?.str()?, df.column("layer")?.i32()?, df.column("cka")?.f64()?);
+        for i in 0..df.height() {
+            let name = pair.get(i).unwrap_or("").to_string();
+            if name.contains("source-vs") {
+                continue;
+            }
+            if out.last().is_none_or(|l| l.0 != name) {
+                out.push((name, Vec::new()));
+            }
+            if let (Some(l), Some(c)) = (layer.get(i), cka.get(i)) {
+                out.last_mut().expect("pushed").1.push((l as f64, c));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The figures of one origin, built from the summary and the networks.
 pub fn figures_for(opts: &AnalyzeOptions, ok: &DataFrame, rows: &[SummaryRow], origin: &str) -> Result<Vec<Figure>> {
     let nets = networks(ok, origin)?;
@@ -130,6 +159,12 @@ pub fn figures_for(opts: &AnalyzeOptions, ok: &DataFrame, rows: &[SummaryRow], o
     let nl = nolearn_points(ok, origin)?;
     if nl.iter().any(|r| r.1 == "nolearn") {
         figs.push(figures::nolearn(&p("nolearn"), &nl));
+    }
+    if origin == "runs" {
+        let pairs = cka_pairs(opts)?;
+        if !pairs.is_empty() {
+            figs.push(figures::cka_vs_transfer(&p("cka_vs_transfer"), &pairs, rows, origin));
+        }
     }
     let curves = curve_series(opts, origin)?;
     if !curves.is_empty() {
@@ -174,7 +209,36 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Outputs> {
         files.extend(render(f, &fig_dir)?);
     }
     let report = opts.out.join("report.md");
-    let text = report_md(&rows, &decomposition, &excluded, &figs, &origins);
+    let mut text = report_md(&rows, &decomposition, &excluded, &figs, &origins);
+    let pairs = cka_pairs(opts)?;
+    if !pairs.is_empty() {
+        let _ = writeln!(text, "\n## Layer similarity (linear CKA, debiased)\n\n| pair | {} |\n|---|{}", (1..=8).map(|k| format!("L{k}")).collect::<Vec<_>>().join(" | "), "---|".repeat(8));
+        for (p, pts) in &pairs {
+            let _ = writeln!(text, "| {p} | {} |", pts.iter().map(|(_, c)| format!("{c:.3}")).collect::<Vec<_>>().join(" | "));
+        }
+    }
+    if !opts.runs.is_empty() {
+        let cpu = ok.clone().lazy().filter(col("origin").eq(lit("runs"))).select([col("cpu_seconds").sum()]).collect()?;
+        let cpu = cpu.column("cpu_seconds")?.f64()?.get(0).unwrap_or(f64::NAN);
+        let _ = writeln!(text, "\n## Compute\n\n{cpu:.0} CPU-seconds over the {} networks analysed ({:.2} CPU-hours).", ok.clone().lazy().filter(col("origin").eq(lit("runs"))).collect()?.height(), cpu / 3600.0);
+        for p in &opts.runs {
+            if let Ok(cmd) = std::fs::read_to_string(p.join("command.txt")) {
+                let _ = writeln!(text, "\nReproduce with:\n\n```sh\n{}\n```", cmd.trim());
+            }
+        }
+    }
+    for p in &opts.runs {
+        let dir = p.join("report/filters");
+        let mut pngs: Vec<_> = std::fs::read_dir(&dir).into_iter().flatten().flatten().map(|e| e.path()).collect();
+        pngs.sort();
+        if !pngs.is_empty() {
+            let _ = writeln!(text, "\n## conv1 filters of the bases\n");
+            for f in pngs {
+                let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let _ = writeln!(text, "![{name}](filters/{name})");
+            }
+        }
+    }
     std::fs::write(&report, text).map_err(|e| Error::io(&report, e))?;
     Ok(Outputs { summary: rows, decomposition, excluded, figures: files, report })
 }

@@ -73,17 +73,17 @@ pub fn excluded(all: &DataFrame) -> Result<Vec<Excluded>> {
         .clone()
         .lazy()
         .filter(col("status").neq(lit("ok")).or(col("top1").is_null()).or(col("top1").is_nan()))
-        .select([col("origin"), col("run_id"), col("status")])
+        .select([col("origin"), col("run_id"), col("status"), col("failure")])
         .collect()?;
-    let (o, r, s) = (df.column("origin")?.str()?, df.column("run_id")?.str()?, df.column("status")?.str()?);
+    let (o, r, s, f) = (df.column("origin")?.str()?, df.column("run_id")?.str()?, df.column("status")?.str()?, df.column("failure")?.str()?);
     Ok((0..df.height())
         .map(|i| Excluded {
             origin: o.get(i).unwrap_or("").into(),
             run_id: r.get(i).unwrap_or("").into(),
-            reason: match s.get(i) {
-                Some("ok") => "metric is NaN".into(),
-                Some(other) if other == "failed" => "failed (no result)".into(),
-                other => other.unwrap_or("unknown").into(),
+            reason: match (s.get(i), f.get(i)) {
+                (Some("ok"), _) => "metric is NaN".into(),
+                (_, Some(why)) => why.into(),
+                (status, None) => format!("status {}", status.unwrap_or("unknown")),
             },
         })
         .collect())

@@ -29,6 +29,34 @@ pub enum Cmd {
     Sweep(SweepArgs),
     /// Analyse run records and/or the authors' results.
     Analyze(AnalyzeArgs),
+    /// Linear CKA per layer between two trained networks on a common probe set.
+    Similarity(SimilarityArgs),
+}
+
+/// Arguments of `similarity`.
+#[derive(Debug, Args)]
+pub struct SimilarityArgs {
+    /// First checkpoint (`final.params`; its `mean.params` beside it).
+    #[arg(long)]
+    pub a: PathBuf,
+    /// Second checkpoint.
+    #[arg(long)]
+    pub b: PathBuf,
+    /// Split manifest folder (from `transferability split`).
+    #[arg(long)]
+    pub split: PathBuf,
+    /// Data folder (the built-in synthetic data when absent).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Half whose test images are the probe set.
+    #[arg(long, default_value = "B")]
+    pub half: String,
+    /// Probe images.
+    #[arg(long, default_value_t = 500)]
+    pub probe: usize,
+    /// Write the rows as Parquet here too.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 /// Where class names come from for a split.

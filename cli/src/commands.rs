@@ -22,6 +22,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Train(a) => train(a),
         Cmd::Sweep(a) => sweep(a),
         Cmd::Analyze(a) => analyze(a),
+        Cmd::Similarity(a) => similarity(a),
     }
 }
 
@@ -288,6 +289,8 @@ fn sweep(a: SweepArgs) -> Result<ExitCode> {
     eprintln!("data: {} ({} training images, {} classes)", ds.train.describe(), ds.train.len(), ds.train.class_names().len());
     std::fs::create_dir_all(&out)?;
     plan.write(a.force)?;
+    let cmd: Vec<String> = std::env::args().collect();
+    std::fs::write(out.join("command.txt"), format!("{}\n", cmd.join(" ")))?;
     let exe = std::env::current_exe()?;
     let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let report = match a.executor {
@@ -303,6 +306,9 @@ fn sweep(a: SweepArgs) -> Result<ExitCode> {
         }
     }
     if !a.no_report && report.jobs.iter().any(|(_, s)| matches!(s, JobState::Done | JobState::AlreadyDone)) {
+        if let Some(p) = transfer::similarity::sweep_similarity(&plan, 500)? {
+            eprintln!("layer similarity: {}", p.display());
+        }
         let rep = analysis::analyze(&analysis::AnalyzeOptions { runs: vec![out.clone()], reference_paper: false, out: out.join("report"), allow_mixed: false })?;
         println!("report: {}", rep.report.display());
     }
@@ -325,3 +331,24 @@ fn analyze(a: AnalyzeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+
+fn similarity(a: SimilarityArgs) -> Result<ExitCode> {
+    let data = match &a.data {
+        Some(p) => DataSpec::Path { path: p.clone(), skip_corrupt: false },
+        None => DataSpec::Synthetic(Default::default()),
+    };
+    let (cfg, _) = model::checkpoint::read_model(&a.a)?;
+    let stored = if cfg.image_size > 32 { 256 } else { 32 };
+    let pre = Preprocess { stored, crop: cfg.image_size, mirror: false };
+    let split = SplitSpec::Manifest { path: a.split.clone() };
+    let cka = transfer::similarity::compare_on(&a.a, &a.b, &data, &split, &a.half, pre, a.probe)?;
+    println!("layer  cka");
+    for (k, v) in cka.iter().enumerate() {
+        println!("{:<6} {v:.4}", model::LAYER_NAMES[k]);
+    }
+    if let Some(out) = &a.out {
+        transfer::similarity::write_similarity(out, &[("a-vs-b".into(), a.a.clone(), a.b.clone(), cka)], a.probe)?;
+        eprintln!("wrote {}", out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

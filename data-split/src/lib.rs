@@ -29,6 +29,7 @@ mod error;
 pub mod folder;
 pub mod manifest;
 pub mod numpy_rng;
+pub mod optional;
 pub mod pack;
 pub mod preprocess;
 pub mod presets;

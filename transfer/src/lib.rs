@@ -15,6 +15,7 @@ pub mod record;
 pub mod executor;
 pub mod plan;
 pub mod sgd;
+pub mod similarity;
 pub mod spec;
 pub mod train;
 

@@ -147,13 +147,21 @@ fn small_schedule(max_iter: u64, batch: usize, evals: u64) -> Schedule {
     }
 }
 
-/// The grid of the default and smoke presets: random halves (baseA, baseB,
-/// BnB, BnB+, AnB, AnB+ for every n), natural/man-made (both bases, frozen
-/// transfers both ways), whole-set base and nolearn.
-fn paper_like_grid(seeds: Vec<u64>, natman: &str) -> (Option<RandomGrid>, Option<NatmanGrid>, Option<WholeGrid>) {
-    (
-        Some(RandomGrid {
-            seeds,
+/// The grid of the default, smoke and CIFAR presets: one random split
+/// (baseA, baseB, BnB, BnB+, AnB, AnB+ for every n), natural/man-made (both
+/// bases, frozen transfers both ways), whole-set base and nolearn.
+fn paper_like(name: &str, data: DataSpec, model: &str, natman: &str, schedule: Schedule, layers: Vec<usize>) -> SweepConfig {
+    SweepConfig {
+        name: name.into(),
+        data,
+        model: model.into(),
+        outputs: Outputs::Classes,
+        preprocess: Preprocess { stored: 32, crop: 28, mirror: true },
+        schedule,
+        reduced_schedule: None,
+        layers,
+        random: Some(RandomGrid {
+            seeds: vec![0],
             fraction: 0.5,
             numpy: true,
             selffer: vec!["B".into()],
@@ -161,9 +169,13 @@ fn paper_like_grid(seeds: Vec<u64>, natman: &str) -> (Option<RandomGrid>, Option
             frozen: true,
             fine_tune: true,
         }),
-        Some(NatmanGrid { preset: natman.into(), both_directions: true, fine_tune: false }),
-        Some(WholeGrid { nolearn: true, reduced: vec![] }),
-    )
+        natman: Some(NatmanGrid { preset: natman.into(), both_directions: true, fine_tune: false }),
+        whole: Some(WholeGrid { nolearn: true, reduced: vec![] }),
+        replicates: 1,
+        seed: 0,
+        keep_final: true,
+        cache_prefix: false,
+    }
 }
 
 impl SweepConfig {
@@ -182,52 +194,24 @@ impl SweepConfig {
                     None => DataSpec::Synthetic(SyntheticConfig {
                         classes: 20,
                         train_per_class: if smoke { 40 } else { 300 },
-                        test_per_class: if smoke { 10 } else { 50 },
+                        test_per_class: if smoke { 10 } else { 30 },
                         size: 32,
                         seed: 0,
                     }),
                 };
                 let natman = if matches!(data, DataSpec::Synthetic(_)) { "synthetic" } else { "cifar10" };
-                let (random, natman, whole) = paper_like_grid(vec![0], natman);
-                SweepConfig {
-                    name: name.into(),
-                    data,
-                    model: "tiny".into(),
-                    outputs: Outputs::Classes,
-                    preprocess: Preprocess { stored: 32, crop: 28, mirror: true },
-                    schedule: if smoke { small_schedule(16, 16, 4) } else { small_schedule(600, 32, 20) },
-                    reduced_schedule: None,
-                    layers: if smoke { vec![1, 4, 7] } else { layers },
-                    random,
-                    natman,
-                    whole,
-                    replicates: 1,
-                    seed: 0,
-                    keep_final: true,
-                    cache_prefix: false,
-                }
+                let schedule = if smoke { small_schedule(16, 16, 4) } else { small_schedule(600, 32, 20) };
+                paper_like(name, data, "tiny", natman, schedule, if smoke { vec![1, 4, 7] } else { layers })
             }
-            "cifar10" | "cifar100" => {
-                let (random, natman, whole) = paper_like_grid(vec![0], name);
-                SweepConfig {
-                    name: name.into(),
-                    data: need_data()?,
-                    model: "cifar".into(),
-                    outputs: Outputs::Classes,
-                    preprocess: Preprocess { stored: 32, crop: 28, mirror: true },
-                    // about 10 epochs of a 25,000-image half at batch 128
-                    schedule: Schedule { test_batch: 500, checkpoint_every: 200, ..small_schedule(2000, 128, 20) },
-                    reduced_schedule: None,
-                    layers,
-                    random,
-                    natman,
-                    whole,
-                    replicates: 1,
-                    seed: 0,
-                    keep_final: true,
-                    cache_prefix: false,
-                }
-            }
+            // about 10 epochs of a 25,000-image half at batch 128
+            "cifar10" | "cifar100" => paper_like(
+                name,
+                need_data()?,
+                "cifar",
+                name,
+                Schedule { test_batch: 500, checkpoint_every: 200, ..small_schedule(2000, 128, 20) },
+                layers,
+            ),
             "imagenet-paper" => SweepConfig {
                 name: name.into(),
                 data: data

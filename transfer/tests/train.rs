@@ -121,3 +121,29 @@ fn missing_source_and_too_many_classes_are_clear_errors() {
     let e = run_job(&spec, &opts()).err().expect("too many classes").to_string();
     assert!(e.contains("5 classes, more than fc8's 3"), "{e}");
 }
+
+#[test]
+fn trained_bases_share_conv1_more_than_untrained_nets_share_fc7() {
+    use transfer::similarity::compare_checkpoints;
+    let dir = tempfile::tempdir().expect("tmp");
+    let js = jobs(dir.path(), 160);
+    for id in ["r0-base-A", "r0-base-B"] {
+        done(run_job(job(&js, id), &opts()).expect("base"));
+    }
+    let probe_job = job(&js, "r0-base-B");
+    let (a, b) = (job(&js, "r0-base-A").dir.join("final.params"), probe_job.dir.join("final.params"));
+    let trained = compare_checkpoints(&a, &b, probe_job, 100).expect("cka");
+    // two independently initialised, untrained networks with the bases' mean images
+    let cfg = model::AlexNetConfig::preset("tiny", 5).expect("cfg");
+    let mut untrained = Vec::new();
+    for (seed, base) in [(11u64, &a), (12, &b)] {
+        let d = dir.path().join(format!("untrained-{seed}"));
+        std::fs::create_dir_all(&d).expect("mkdir");
+        std::fs::copy(base.with_file_name("mean.params"), d.join("mean.params")).expect("mean");
+        model::checkpoint::save_model(&cfg.init(&burn::prelude::Device::flex(), seed), &cfg, &d.join("final.params")).expect("save");
+        untrained.push(d.join("final.params"));
+    }
+    let random = compare_checkpoints(&untrained[0], &untrained[1], probe_job, 100).expect("cka");
+    assert!((compare_checkpoints(&a, &a, probe_job, 100).expect("cka")[4] - 1.0).abs() < 1e-6, "a network with itself");
+    assert!(random[6] < trained[0], "untrained fc7 CKA {} should be below trained conv1 CKA {}", random[6], trained[0]);
+}

@@ -5,7 +5,7 @@
 //! ```text
 //! cargo xtask sweep [--preset NAME | --config FILE] [--data PATH] [--executor local|slurm]
 //!                   [--jobs N] [--replicates R] [--out DIR] [--dry-run]
-//! cargo xtask bench [--quick]
+//! cargo xtask bench [PRESET...]
 //! ```
 
 use std::path::PathBuf;
@@ -31,7 +31,7 @@ fn status(mut c: Command) -> Result<ExitCode> {
 fn main() -> Result<ExitCode> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((cmd, rest)) = args.split_first() else {
-        bail!("usage: cargo xtask sweep [ARGS...] | cargo xtask bench [--quick]");
+        bail!("usage: cargo xtask sweep [ARGS...] | cargo xtask bench [PRESET...]");
     };
     match cmd.as_str() {
         "sweep" => {
@@ -40,9 +40,18 @@ fn main() -> Result<ExitCode> {
             status(c)
         }
         "bench" => {
+            // the dev profile: the same artifacts as the tests, dependencies optimised
             let mut c = cargo();
-            c.args(["run", "--quiet", "-p", "transferability-transfer", "--example", "bench", "--"]).args(rest);
-            status(c)
+            c.args(["bench", "--profile", "dev", "-p", "transferability-model", "--bench", "throughput", "--"]).args(rest);
+            let code = status(c)?;
+            let mut d = cargo();
+            d.args(["bench", "--profile", "dev", "-p", "transferability-data-split", "--bench", "decode"]);
+            if std::env::var_os("TRANSFERABILITY_CIFAR10_JPG").is_some() {
+                status(d)?;
+            } else {
+                eprintln!("decode bench skipped: set TRANSFERABILITY_CIFAR10_JPG to an unpacked cifar10/ folder");
+            }
+            Ok(code)
         }
         other => bail!("unknown task `{other}`; tasks: sweep, bench"),
     }

@@ -1,0 +1,216 @@
+//! Black-box tests of the `transferability` binary (the test-profile build,
+//! `CARGO_BIN_EXE_transferability`): splits, the smoke sweep end to end,
+//! kill and resume, failures, dry runs, Slurm.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use data_split::optional::require;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_transferability"))
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("binary runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = run(args);
+    assert!(o.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).expect("utf-8")
+}
+
+fn err(args: &[&str]) -> String {
+    let o = run(args);
+    assert!(!o.status.success(), "{args:?} should fail");
+    String::from_utf8(o.stderr).expect("utf-8")
+}
+
+#[test]
+fn split_print_gives_the_authors_half_on_one_line() {
+    let out = ok(&["split", "random", "--classes", "1000", "--seed", "0", "--numpy-compatible", "--print", "A"]);
+    assert_eq!(out.lines().count(), 1, "exactly one line on stdout");
+    let v: Vec<usize> = out.trim().split(' ').map(|x| x.parse().expect("number")).collect();
+    assert_eq!(v.len(), 500);
+    assert_eq!(&v[..12], &[0, 1, 2, 5, 9, 10, 15, 16, 17, 19, 20, 22]);
+    assert_eq!(v.iter().sum::<usize>(), 249_620);
+    let b = ok(&["split", "random", "--classes", "1000", "--seed", "3", "--numpy-compatible", "--print", "B"]);
+    assert_eq!(b.split(' ').count(), 500);
+}
+
+#[test]
+fn split_bad_input_is_refused_without_partial_output() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    assert!(err(&["split", "random", "--classes", "10", "--fraction", "1.5", "--print", "A"]).contains("fraction must lie in (0, 1)"));
+    assert!(err(&["split", "natman", "--preset", "mnist", "--out", &d.join("x").display().to_string()]).contains("valid presets: ilsvrc12, cifar10, cifar100"));
+    std::fs::write(d.join("a.txt"), "0\n1\n").expect("write");
+    std::fs::write(d.join("b.txt"), "1\n2\n").expect("write");
+    let out = d.join("custom");
+    let e = err(&["split", "custom", "--classes", "4", "--a", &d.join("a.txt").display().to_string(), "--b", &d.join("b.txt").display().to_string(), "--out", &out.display().to_string()]);
+    assert!(e.contains("class 1 is in both"), "{e}");
+    assert!(!out.exists(), "no partial manifest");
+    std::fs::write(d.join("b.txt"), "2\n12\n").expect("write");
+    let e = err(&["split", "custom", "--classes", "4", "--a", &d.join("a.txt").display().to_string(), "--b", &d.join("b.txt").display().to_string(), "--out", &out.display().to_string()]);
+    assert!(e.contains("b.txt:2") && e.contains("out of range"), "{e}");
+    // an output holding a different manifest is refused and kept
+    let m = d.join("m");
+    ok(&["split", "random", "--classes", "10", "--seed", "1", "--out", &m.display().to_string()]);
+    let before = std::fs::read_to_string(m.join("manifest.json")).expect("manifest");
+    let e = err(&["split", "random", "--classes", "10", "--seed", "2", "--out", &m.display().to_string()]);
+    assert!(e.contains("different manifest"), "{e}");
+    assert_eq!(std::fs::read_to_string(m.join("manifest.json")).expect("manifest"), before);
+}
+
+fn records(out: &Path) -> BTreeMap<String, (String, u64, std::time::SystemTime)> {
+    let mut m = BTreeMap::new();
+    let dir = out.join("records/runs");
+    for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        if e.path().extension().is_none_or(|x| x != "parquet") {
+            continue; // a record being written (temporary name)
+        }
+        let r = transfer::record::read_run(&e.path()).expect("valid record");
+        let mtime = e.metadata().and_then(|x| x.modified()).expect("mtime");
+        m.insert(r.run_id.clone(), (r.weights_sha256.clone(), r.top1.to_bits(), mtime));
+    }
+    m
+}
+
+fn smoke(out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["sweep", "--preset", "smoke", "--out"];
+    let o = out.display().to_string();
+    args.push(&o);
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+#[test]
+fn smoke_sweep_end_to_end_then_killed_and_resumed() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let full = dir.path().join("full");
+    let o = smoke(&full, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let want = records(&full);
+    assert_eq!(want.len(), 26);
+    let report = full.join("report");
+    assert!(report.join("report.md").is_file() && report.join("summary.csv").is_file() && report.join("decomposition.parquet").is_file());
+    assert!(report.join("figures/runs_fig2_bottom.png").is_file() && report.join("figures/runs_fig3.svg").is_file());
+
+    // kill the whole sweep (and its jobs) with SIGKILL partway, then run it again
+    let part = dir.path().join("part");
+    let mut child = {
+        use std::os::unix::process::CommandExt;
+        let mut c = bin();
+        c.args(["sweep", "--preset", "smoke", "--jobs", "1", "--out", &part.display().to_string()]);
+        c.process_group(0).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        c.spawn().expect("start")
+    };
+    let t = Instant::now();
+    while records(&part).len() < 6 && t.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pgid = child.id().to_string();
+    let killed = Command::new("kill").args(["-s", "KILL", "--", &format!("-{pgid}")]).status().expect("kill");
+    assert!(killed.success(), "kill -s KILL -- -{pgid}");
+    let _ = child.wait();
+    let before = records(&part);
+    assert!(before.len() >= 6 && before.len() < 26, "killed partway: {} records", before.len());
+    let o = smoke(&part, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let after = records(&part);
+    for (id, (hash, top1, mtime)) in &before {
+        assert_eq!(after[id].2, *mtime, "{id} was retrained");
+        assert_eq!((&after[id].0, after[id].1), (hash, *top1));
+    }
+    for (id, (hash, top1, _)) in &want {
+        assert_eq!((&after[id].0, after[id].1), (hash, *top1), "{id} differs from the uninterrupted sweep");
+    }
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains(&format!("{} already done", before.len())), "{stderr}");
+}
+
+#[test]
+fn dependents_of_a_failed_base_are_not_run_and_reported() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("o");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    // a configuration whose rate makes every network diverge
+    ok(&["sweep", "--preset", "smoke", "--dry-run", "--out", &out.display().to_string()]);
+    let plan: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("plan.json")).expect("plan")).expect("json");
+    let mut cfg = plan["config"].clone();
+    cfg["schedule"]["base_lr"] = serde_json::json!(1.0e6);
+    cfg["natman"] = serde_json::Value::Null;
+    cfg["whole"] = serde_json::Value::Null;
+    let cfg_path = dir.path().join("diverge.json");
+    std::fs::write(&cfg_path, cfg.to_string()).expect("write");
+    let o = run(&["sweep", "--config", &cfg_path.display().to_string(), "--out", &dir.path().join("d").display().to_string(), "--no-report"]);
+    assert_eq!(o.status.code(), Some(2), "a sweep with failures exits 2");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("r0-base-A: FAILED") && stderr.contains("loss became"), "{stderr}");
+    assert!(stderr.contains("r0-transfer-A-B-n1: not run: dependency r0-base-A did not finish"), "{stderr}");
+}
+
+#[test]
+fn dry_run_of_the_authors_grid_needs_no_images() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = ok(&["sweep", "--preset", "imagenet-paper", "--dry-run", "--out", &dir.path().display().to_string()]);
+    assert!(out.contains("r0-transfer-ft-B-A-n7 <- r0-base-B"), "graph lists dependencies");
+    assert!(out.contains("random/AnB+") && out.contains("268 jobs"), "{out}");
+    assert!(dir.path().join("plan.json").is_file());
+    let e = err(&["sweep", "--preset", "nonsense", "--dry-run"]);
+    assert!(e.contains("valid presets"), "{e}");
+    let e = err(&["sweep", "--preset", "cifar10", "--data", &dir.path().display().to_string(), "--out", &dir.path().join("c").display().to_string()]);
+    assert!(e.contains("unrecognised layout"), "{e}");
+}
+
+#[test]
+fn analyze_paper_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = ok(&["analyze", "--paper", "--out", &dir.path().display().to_string()]);
+    assert!(out.trim().ends_with("report.md"));
+    let summary = std::fs::read_to_string(dir.path().join("summary.csv")).expect("summary");
+    assert!(summary.lines().any(|l| l.starts_with("paper,random,base,all,0,,0.62")), "{summary}");
+}
+
+fn slurm_up() -> Option<PathBuf> {
+    let conf = std::env::var_os("SLURM_CONF").map(PathBuf::from)?;
+    let ok = Command::new("sinfo").arg("-h").output().ok()?.status.success();
+    ok.then_some(conf)
+}
+
+#[test]
+fn smoke_on_slurm_equals_the_local_executor() {
+    let Some(_) = require("a running Slurm", slurm_up(), "bash ../shared/tools/slurm-local.sh start; eval \"$(bash ../shared/tools/slurm-local.sh env)\"") else {
+        return;
+    };
+    let dir = tempfile::tempdir_in("/tmp").expect("tmp");
+    let local = dir.path().join("local");
+    let slurm = dir.path().join("slurm");
+    assert!(smoke(&local, &["--no-report"]).status.success());
+    let t = Instant::now();
+    let o = smoke(&slurm, &["--executor", "slurm", "--no-report"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(t.elapsed() < Duration::from_secs(300), "within the 5-minute budget");
+    let (a, b) = (records(&local), records(&slurm));
+    assert_eq!(a.len(), 26);
+    for (id, (hash, top1, _)) in &a {
+        assert_eq!((&b[id].0, b[id].1), (hash, *top1), "{id}: Slurm and local differ");
+    }
+}
+
+#[test]
+fn unreachable_slurm_fails_before_submitting_anything() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let o = bin()
+        .args(["sweep", "--preset", "smoke", "--executor", "slurm", "--out", &dir.path().display().to_string()])
+        .env("SLURM_CONF", dir.path().join("no-such-slurm.conf"))
+        .output()
+        .expect("runs");
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("sinfo"), "{e}");
+    assert!(!dir.path().join("jobs").exists() || std::fs::read_dir(dir.path().join("jobs")).expect("dir").count() == 0, "nothing was written for submission");
+}
