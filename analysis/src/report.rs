@@ -267,6 +267,9 @@ fn report_md(rows: &[SummaryRow], dec: &[DecompRow], excluded: &[Excluded], figs
                 let m = |a: &str| get("random", a, "all", n).map(|r| r.mean);
                 let c = |a: &str| get("random", a, "all", n).map_or(0, |r| r.count);
                 let q = |name: &str| dec.iter().find(|d| d.origin == *o && d.quantity == name && d.n_from == n && d.n_to == n).map(|d| d.value);
+                if ["BnB", "BnB+", "AnB", "AnB+"].iter().all(|a| m(a).is_none()) {
+                    continue;
+                }
                 let _ = writeln!(
                     s,
                     "| {n} | {} ({}) | {} ({}) | {} ({}) | {} ({}) | {} | {} |",

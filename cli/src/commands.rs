@@ -240,14 +240,14 @@ fn train(a: TrainArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Measured training speed on this project's 2-core machine (img/s, flex, 2
-/// threads, batch as in the presets): the basis of `--dry-run` estimates.
+/// Training speed measured on this project's 2-core machine by
+/// `cargo xtask bench` (img/s, flex, 2 threads, batch 128, 2026-11-26): the
+/// basis of `--dry-run` estimates.
 fn measured_speed(model: &str) -> f64 {
     match model {
-        "tiny" => 900.0,
-        "cifar" => 170.0,
-        "bench" => 100.0,
-        _ => 6.0,
+        "tiny" => 1009.0,
+        "cifar" => 186.0,
+        _ => 15.7, // caffenet
     }
 }
 

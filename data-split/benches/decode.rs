@@ -39,7 +39,7 @@ fn main() {
     let jpgs = data_split::folder::FileSource::folder(&dir.path().join("jpg/train")).expect("folder");
     let mean = vec![120f32; 256 * 256 * 3];
     let augment = |px: &[u8], i: usize, out: &mut [f32]| {
-        let c = Crop::random(256, 227, [i as u32 * 2654435761, i as u32 * 40503, i as u32]);
+        let c = Crop::random(256, 227, [(i as u32).wrapping_mul(2_654_435_761), (i as u32).wrapping_mul(40_503), i as u32]);
         crop_into(px, 256, &mean, 227, c, out);
     };
     let t = Instant::now();
