@@ -118,8 +118,9 @@ fn pyarrow_reads_our_parquet() {
 /// `data_split::optional::require`: skip with a reason, fail under CI=true.
 fn data_split_free_require<T>(what: &str, found: Option<T>) -> Option<T> {
     if found.is_none() {
-        assert!(std::env::var("CI").map_or(true, |v| v != "true"), "CI=true but {what} is absent");
-        eprintln!("SKIP: {what} is absent (python3 -m pip install pyarrow)");
+        assert!(std::env::var("CI").map_or(true, |v| v != "true"), "CI=true but {what} not found");
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "SKIP: {what} not found (python3 -m pip install pyarrow)");
     }
     found
 }

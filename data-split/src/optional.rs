@@ -11,8 +11,10 @@ pub fn in_ci() -> bool {
 /// and return `None`, or panic under CI.
 pub fn require<T>(component: &str, found: Option<T>, how: &str) -> Option<T> {
     if found.is_none() {
-        assert!(!in_ci(), "CI=true but {component} is absent: {how}");
-        eprintln!("SKIP: {component} is absent ({how})");
+        assert!(!in_ci(), "CI=true but {component} not found: {how}");
+        // written to the stderr handle itself, which the test harness does not capture
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "SKIP: {component} not found ({how})");
     }
     found
 }
