@@ -521,8 +521,22 @@ pub fn render(fig: &Figure, dir: &Path) -> Result<Vec<PathBuf>> {
 /// CKA per layer between independently trained bases, next to the
 /// normalised transfer curve of the same splits (AnB / base by n).
 pub fn cka_vs_transfer(name: &str, pairs: &[(String, Vec<(f64, f64)>)], rows: &[SummaryRow], origin: &str) -> Figure {
-    let palette = [DARK_RED, ORANGE, DARK_BLUE, LIGHT_RED];
-    let cka: Vec<Series> = pairs.iter().enumerate().map(|(i, (p, pts))| Series::new(p, palette[i % 4], Marker::Circle, pts.clone())).collect();
+    // colours as in the right panel and Fig. 3: random split red, natural/man-made orange
+    let palette = [DARK_BLUE, LIGHT_BLUE, LIGHT_RED, BLACK];
+    let cka: Vec<Series> = pairs
+        .iter()
+        .enumerate()
+        .map(|(i, (p, pts))| {
+            let (color, marker) = if p.starts_with("random") {
+                (DARK_RED, Marker::Diamond)
+            } else if p.starts_with("natman") {
+                (ORANGE, Marker::Hexagon)
+            } else {
+                (palette[i % palette.len()], Marker::Circle)
+            };
+            Series::new(p, color, marker, pts.clone())
+        })
+        .collect();
     let mut curves = Vec::new();
     if let Some(base) = cell(rows, origin, "random", "base", "all", 0).map(|r| r.mean) {
         let pts = line(rows, origin, "random", "AnB", "all", Some(base)).into_iter().map(|(x, y)| (x, y / base)).collect();

@@ -103,6 +103,13 @@ fn conv(channels: usize, kernel: usize, stride: usize, pad: usize, groups: usize
     ConvSpec { channels, kernel, stride, pad, groups }
 }
 
+/// CaffeNet's layer structure for small images: 5×5 convolutions with
+/// stride 1 in layers 1–2, 3×3 in 3–5, 2 groups in layers 2, 4 and 5.
+fn small(size: usize, widths: [usize; 5], fc: usize) -> (usize, Vec<ConvSpec>, [usize; 2]) {
+    let [c1, c2, c3, c4, c5] = widths;
+    (size, vec![conv(c1, 5, 1, 2, 1), conv(c2, 5, 1, 2, 2), conv(c3, 3, 1, 1, 1), conv(c4, 3, 1, 1, 2), conv(c5, 3, 1, 1, 2)], [fc, fc])
+}
+
 /// Output side of Caffe's ceil-mode 3×3/2 max pooling.
 pub fn pool_out(h: usize) -> usize {
     (h.saturating_sub(3)).div_ceil(2) + 1
@@ -134,21 +141,9 @@ impl AlexNetConfig {
                 vec![conv(96, 11, 4, 0, 1), conv(256, 5, 1, 2, 2), conv(384, 3, 1, 1, 1), conv(384, 3, 1, 1, 2), conv(256, 3, 1, 1, 2)],
                 [4096, 4096],
             ),
-            "cifar" => (
-                28,
-                vec![conv(64, 5, 1, 2, 1), conv(128, 5, 1, 2, 2), conv(192, 3, 1, 1, 1), conv(192, 3, 1, 1, 2), conv(128, 3, 1, 1, 2)],
-                [512, 512],
-            ),
-            "tiny" => (
-                28,
-                vec![conv(16, 5, 1, 2, 1), conv(32, 5, 1, 2, 2), conv(48, 3, 1, 1, 1), conv(48, 3, 1, 1, 2), conv(32, 3, 1, 1, 2)],
-                [128, 128],
-            ),
-            "bench" => (
-                32,
-                vec![conv(64, 5, 1, 2, 1), conv(192, 5, 1, 2, 2), conv(384, 3, 1, 1, 1), conv(256, 3, 1, 1, 2), conv(256, 3, 1, 1, 2)],
-                [1024, 1024],
-            ),
+            "cifar" => small(28, [64, 128, 192, 192, 128], 512),
+            "tiny" => small(28, [16, 32, 48, 48, 32], 128),
+            "bench" => small(32, [64, 192, 384, 256, 256], 1024),
             other => {
                 return Err(Error::Mismatch {
                     layer: "preset".into(),
