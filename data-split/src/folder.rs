@@ -6,6 +6,8 @@
 //! folders get the authors' label order (`synsets.txt` is sorted too).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sha2::{Digest, Sha256};
 
@@ -21,6 +23,7 @@ pub struct FileSource {
     files: Vec<(PathBuf, usize, u64)>,
     names: Vec<String>,
     skip_corrupt: bool,
+    skipped: Arc<AtomicUsize>,
 }
 
 fn sorted_dir(path: &Path) -> Result<Vec<std::fs::DirEntry>> {
@@ -63,7 +66,7 @@ impl FileSource {
         if names.is_empty() {
             return Err(Error::data(root, "expected one sub-folder per class, found none"));
         }
-        Ok(FileSource { root: root.to_path_buf(), kind: "image-folder", files, names, skip_corrupt: false })
+        Ok(FileSource { root: root.to_path_buf(), kind: "image-folder", files, names, skip_corrupt: false, skipped: Arc::default() })
     }
 
     /// Read a file list (`relative/path label` per line) under `root`;
@@ -92,14 +95,19 @@ impl FileSource {
             let size = std::fs::metadata(root.join(&rel)).map_err(|e| Error::io(root.join(&rel), e))?.len();
             files.push((rel, label, size));
         }
-        Ok(FileSource { root: root.to_path_buf(), kind: "file-list", files, names: class_names, skip_corrupt: false })
+        Ok(FileSource { root: root.to_path_buf(), kind: "file-list", files, names: class_names, skip_corrupt: false, skipped: Arc::default() })
     }
 
-    /// With `skip`, undecodable images are replaced by the next decodable one
-    /// of the list and counted by [`FileSource::check`] instead of failing.
+    /// With `skip`, an undecodable image is replaced by the next decodable one
+    /// of the list and counted ([`FileSource::skipped`]) instead of failing.
     pub fn skip_corrupt(mut self, skip: bool) -> Self {
         self.skip_corrupt = skip;
         self
+    }
+
+    /// How many loads substituted a corrupt image so far.
+    pub fn skipped(&self) -> usize {
+        self.skipped.load(Ordering::Relaxed)
     }
 
     /// The root folder.
@@ -131,6 +139,7 @@ impl Source for FileSource {
         if !self.skip_corrupt || first.is_ok() {
             return first;
         }
+        self.skipped.fetch_add(1, Ordering::Relaxed);
         (1..self.files.len())
             .map(|d| (i + d) % self.files.len())
             .find_map(|j| decode_file(&self.root.join(&self.files[j].0)).ok())
@@ -205,5 +214,6 @@ mod tests {
         assert!(e.contains("b.png"), "{e}");
         let src = src.skip_corrupt(true);
         assert_eq!(src.load(1).expect("skipped").pixels[0], 5);
+        assert_eq!(src.skipped(), 1, "skips are counted");
     }
 }
