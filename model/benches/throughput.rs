@@ -52,6 +52,34 @@ fn main() {
         let (fi, ti) = (batch as f64 / fwd, batch as f64 / train);
         println!("{p:<9} {gflop:>10.3} {fi:>12.1} {:>12.1} {ti:>12.1} {:>12.1}", fi * gflop, ti * 3.0 * gflop);
     }
+    println!("\nTraining img/s with layers 1..n frozen (the frozen prefix runs on the plain backend, as in `transfer`):");
+    for p in presets.iter().filter(|p| **p != "caffenet") {
+        let cfg = AlexNetConfig::preset(p, 10).expect("preset");
+        let s = cfg.image_size;
+        let adev = Backend::Flex.device(true);
+        let inner = Backend::Flex.device(false);
+        let x = Tensor::<4>::random([batch, 3, s, s], burn::tensor::Distribution::Normal(0.0, 50.0), &inner);
+        let y = Tensor::<1, Int>::from_data(TensorData::new((0..batch as i64).map(|i| i % 10).collect::<Vec<_>>(), [batch]), &adev);
+        let loss_fn = burn::nn::loss::CrossEntropyLossConfig::new().init(&adev);
+        let mut line = format!("  {p:<9}");
+        for n in [0usize, 3, 5, 7] {
+            let mut net = cfg.init(&adev, 0).freeze_first(n).expect("n");
+            let prefix = net.valid();
+            let mut opt = SgdConfig::new().init();
+            let t = secs(3, || {
+                let act = prefix.forward_range(model::Act::Map(x.clone()), 0, n, Some(1));
+                let act = match act {
+                    model::Act::Map(a) => model::Act::Map(Tensor::from_inner(a)),
+                    model::Act::Flat(a) => model::Act::Flat(Tensor::from_inner(a)),
+                };
+                let loss = loss_fn.forward(net.forward_range(act, n, 8, Some(1)).flat(), y.clone());
+                let g = GradientsParams::from_grads(loss.backward(), &net);
+                net = opt.step(0.001, net.clone(), g);
+            });
+            line.push_str(&format!("  n={n}: {:>7.1}", batch as f64 / t));
+        }
+        println!("{line}");
+    }
     println!("\nLRN after pool1/pool2 (forward + backward, ms per batch of {batch}):");
     for p in &presets {
         let cfg = AlexNetConfig::preset(p, 10).expect("preset");
