@@ -5,7 +5,9 @@
 //! * CIFAR-10 / CIFAR-100 binaries (`data_batch_1.bin` / `train.bin`);
 //! * image folders `PATH/train/<class>/*` with `PATH/{val,test}/<class>/*`;
 //! * image folders `PATH/train/<class>/*` with a file list `PATH/val.txt`
-//!   (`relative/path label`, relative to `PATH/val/`), ILSVRC's validation layout.
+//!   (`relative/path label`, relative to `PATH/val/`), ILSVRC's validation layout;
+//! * packed data written by `transferability data pack` (`PATH/train/index.json`,
+//!   `PATH/test/index.json`), memory-mapped.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -75,6 +77,14 @@ fn open_path(root: &Path, skip: bool) -> Result<DataSet> {
             test: Arc::new(CifarSource::open(root, kind, false)?),
         });
     }
+    if root.join("train/index.json").is_file() && root.join("test/index.json").is_file() {
+        return Ok(DataSet {
+            kind: "packed".into(),
+            root: name,
+            train: Arc::new(crate::pack::PackedSource::open(&root.join("train"))?),
+            test: Arc::new(crate::pack::PackedSource::open(&root.join("test"))?),
+        });
+    }
     let train_dir = root.join("train");
     if train_dir.is_dir() {
         let train = FileSource::folder(&train_dir)?.skip_corrupt(skip);
@@ -94,7 +104,7 @@ fn open_path(root: &Path, skip: bool) -> Result<DataSet> {
     }
     Err(Error::data(
         root,
-        "unrecognised layout: expected CIFAR binaries (data_batch_1.bin or train.bin) or train/<class>/ with val/ or test/",
+        "unrecognised layout: expected CIFAR binaries (data_batch_1.bin or train.bin), train/<class>/ with val/ or test/, or packed train/ and test/",
     ))
 }
 
@@ -175,6 +185,18 @@ mod tests {
         assert_eq!(r.parts[1].1.unreadable.len(), 1);
         assert_eq!(r.parts[0].1.sizes.get(&(5, 4)), Some(&2));
         assert!(r.to_string().contains("broken.jpg"));
+    }
+
+    #[test]
+    fn packed_data_opens_like_the_original() {
+        let cfg = crate::synthetic::SyntheticConfig { classes: 3, train_per_class: 4, test_per_class: 2, size: 8, seed: 1 };
+        let dir = tempfile::tempdir().expect("tmp");
+        crate::pack::pack(&cfg.source(true), 8, &dir.path().join("train"), 5).expect("pack");
+        crate::pack::pack(&cfg.source(false), 8, &dir.path().join("test"), 5).expect("pack");
+        let ds = DataSet::open(&DataSpec::Path { path: dir.path().into(), skip_corrupt: false }).expect("open");
+        assert_eq!((ds.kind.as_str(), ds.train.len(), ds.test.len()), ("packed", 12, 6));
+        assert_eq!(ds.test.load(5).expect("img"), cfg.source(false).load(5).expect("img"));
+        assert_eq!(ds.train.fingerprint(), cfg.source(true).fingerprint(), "packing keeps the identity");
     }
 
     #[test]
