@@ -242,9 +242,15 @@ pub struct TrainArgs {
     /// Progress output.
     #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
     pub progress: ProgressArg,
-    /// Backend: flex (default), or tch / tch-cuda:N with `--features tch`.
+    /// Backend: flex (default), tch / tch-cuda:N with `--features tch`, cuda:N with `--features cuda`.
     #[arg(long, default_value = "flex")]
     pub backend: String,
+    /// Cache the frozen layers' output (frozen jobs): computed once per image and augmented pass.
+    #[arg(long)]
+    pub cache_prefix: bool,
+    /// Augmented passes the prefix cache holds.
+    #[arg(long, default_value_t = transfer::cache::DEFAULT_PASSES)]
+    pub cache_passes: usize,
 }
 
 /// Executors.
@@ -280,6 +286,12 @@ pub struct SweepArgs {
     /// Replicates of the whole grid.
     #[arg(long)]
     pub replicates: Option<usize>,
+    /// Cache frozen prefixes (frozen jobs compute their frozen layers once per image and augmented pass).
+    #[arg(long)]
+    pub cache_prefix: bool,
+    /// Augmented passes each prefix cache holds (with --cache-prefix).
+    #[arg(long)]
+    pub cache_passes: Option<usize>,
     /// Output folder.
     #[arg(long, default_value = "runs/sweep")]
     pub out: PathBuf,

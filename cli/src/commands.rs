@@ -227,7 +227,8 @@ fn job_from_flags(a: &TrainArgs) -> Result<JobSpec> {
         seed: a.seed,
         replicate: 0,
         keep_final: true,
-        cache_prefix: false,
+        cache_prefix: a.cache_prefix,
+        cache_passes: a.cache_passes,
     })
 }
 
@@ -273,6 +274,12 @@ fn sweep(a: SweepArgs) -> Result<ExitCode> {
     }
     if let Some(r) = a.replicates {
         cfg.replicates = r;
+    }
+    if a.cache_prefix {
+        cfg.cache_prefix = true;
+    }
+    if let Some(k) = a.cache_passes {
+        cfg.cache_passes = k;
     }
     let out = std::path::absolute(&a.out).with_context(|| format!("output folder {}", a.out.display()))?;
     let plan = expand(&cfg, &out)?;

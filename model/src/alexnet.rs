@@ -382,14 +382,7 @@ impl AlexNet {
     /// Layer k (1-based) applied to the output of layer k − 1. `dropout`
     /// gives the step's dropout seed in training; `None` evaluates.
     pub fn layer(&self, k: usize, x: Act, dropout: Option<u64>) -> Act {
-        let drop = |t: Tensor<2>, k: usize| match dropout {
-            Some(seed) if self.dropout > 0.0 => {
-                let [r, c] = t.dims();
-                let mask = dropout_mask(crate::alexnet::layer_seed(seed, k), self.dropout, r, c, &t.device());
-                t * mask
-            }
-            _ => t,
-        };
+        let drop = |t: Tensor<2>, k: usize| self.drop(t, k, dropout);
         match (k, x) {
             // [b, 3, S, S] -> [b, c1, s1, s1]
             (1, Act::Map(x)) => Act::Map(self.norm(self.pool.forward(relu(self.conv1.forward(x))))),
@@ -403,6 +396,29 @@ impl AlexNet {
             // [b, fc7] -> [b, outputs]
             (8, x) => Act::Flat(self.fc8.forward(x.flat())),
             (k, _) => panic!("layer {k} does not take a flat input or does not exist"),
+        }
+    }
+
+    /// Layer k's dropout (layers 6 and 7; others have none) on its ReLU
+    /// output, with the step's seed; `None` (evaluation) passes through.
+    fn drop(&self, t: Tensor<2>, k: usize, dropout: Option<u64>) -> Tensor<2> {
+        match dropout {
+            Some(seed) if self.dropout > 0.0 && matches!(k, 6 | 7) => {
+                let [r, c] = t.dims();
+                let mask = dropout_mask(crate::alexnet::layer_seed(seed, k), self.dropout, r, c, &t.device());
+                t * mask
+            }
+            _ => t,
+        }
+    }
+
+    /// Apply layer k's training dropout to layer k's evaluation-mode output:
+    /// `dropout_after(k, layer(k, x, None), Some(s))` equals `layer(k, x, Some(s))`.
+    /// Lets a cache hold dropout-free activations (see `transfer`'s prefix cache).
+    pub fn dropout_after(&self, k: usize, x: Act, dropout: Option<u64>) -> Act {
+        match x {
+            Act::Flat(t) => Act::Flat(self.drop(t, k, dropout)),
+            map => map,
         }
     }
 

@@ -1,7 +1,10 @@
 //! Backend selection. The default build runs on burn's pure-Rust `flex` CPU
-//! backend and needs nothing installed; the opt-in cargo feature `tch` adds
-//! libtorch (CPU and CUDA) through burn-tch, which pins torch 2.9.0 and is
-//! gone from burn 0.23.
+//! backend and needs nothing installed. Two opt-in cargo features add GPUs:
+//! `cuda` (burn's own CUDA backend; needs only an NVIDIA driver and NVRTC at
+//! run time, loaded dynamically, so it builds on a machine without CUDA when
+//! `CUDARC_CUDA_VERSION` names the toolkit, e.g. `13000`) and `tch` (libtorch
+//! on CPU and CUDA through burn-tch, which pins torch 2.9.0 and is gone from
+//! burn 0.23).
 
 use burn::prelude::*;
 
@@ -16,6 +19,9 @@ pub enum Backend {
     /// libtorch on CUDA device `i` (feature `tch`).
     #[cfg(feature = "tch")]
     TchCuda(usize),
+    /// burn's CUDA backend on device `i` (feature `cuda`).
+    #[cfg(feature = "cuda")]
+    Cuda(usize),
 }
 
 impl Backend {
@@ -30,9 +36,15 @@ impl Backend {
                 let i = s.strip_prefix("tch-cuda").and_then(|r| r.strip_prefix(':')).unwrap_or("0");
                 i.parse().map(Backend::TchCuda).map_err(|_| format!("bad CUDA index in `{s}`"))
             }
+            #[cfg(feature = "cuda")]
+            s if s == "cuda" || s.starts_with("cuda:") => {
+                let i = s.strip_prefix("cuda:").unwrap_or("0");
+                i.parse().map(Backend::Cuda).map_err(|_| format!("bad CUDA index in `{s}`"))
+            }
             other => Err(format!(
-                "unknown backend `{other}`; this build knows: flex{}",
-                if cfg!(feature = "tch") { ", tch, tch-cuda:N" } else { " (tch needs --features tch)" }
+                "unknown backend `{other}`; this build knows: flex{}{}",
+                if cfg!(feature = "tch") { ", tch, tch-cuda:N" } else { " (tch needs --features tch)" },
+                if cfg!(feature = "cuda") { ", cuda:N" } else { " (cuda needs --features cuda)" }
             )),
         }
     }
@@ -46,6 +58,8 @@ impl Backend {
             Backend::TchCpu => Device::libtorch(),
             #[cfg(feature = "tch")]
             Backend::TchCuda(i) => Device::libtorch_cuda(i),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda(i) => Device::cuda(i),
         };
         if training { d.autodiff() } else { d }
     }
@@ -58,6 +72,8 @@ impl Backend {
             Backend::TchCpu => "tch".into(),
             #[cfg(feature = "tch")]
             Backend::TchCuda(i) => format!("tch-cuda:{i}"),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda(i) => format!("cuda:{i}"),
         }
     }
 }

@@ -9,6 +9,7 @@
 //! (`docs/DATA_DICTIONARY.md`), which `analysis` reads.
 
 pub mod batches;
+pub mod cache;
 mod error;
 pub mod progress;
 pub mod record;

@@ -114,9 +114,16 @@ pub struct SweepConfig {
     /// Keep final weights of every job (bases always keep theirs).
     #[serde(default)]
     pub keep_final: bool,
-    /// Cache frozen prefixes.
+    /// Cache frozen prefixes (frozen jobs only; see `cache`).
     #[serde(default)]
     pub cache_prefix: bool,
+    /// Augmented passes each prefix cache holds.
+    #[serde(default = "default_cache_passes")]
+    pub cache_passes: usize,
+}
+
+fn default_cache_passes() -> usize {
+    crate::cache::DEFAULT_PASSES
 }
 
 fn half() -> f64 {
@@ -175,6 +182,7 @@ fn paper_like(name: &str, data: DataSpec, model: &str, natman: &str, schedule: S
         seed: 0,
         keep_final: true,
         cache_prefix: false,
+        cache_passes: crate::cache::DEFAULT_PASSES,
     }
 }
 
@@ -238,6 +246,7 @@ impl SweepConfig {
                 seed: 0,
                 keep_final: false,
                 cache_prefix: false,
+                cache_passes: crate::cache::DEFAULT_PASSES,
             },
             other => return Err(Error::Plan(format!("unknown preset `{other}`; valid presets: {}", PRESETS.join(", ")))),
         };
@@ -326,6 +335,7 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
                     records: out_abs.join("records"),
                     keep_final: cfg.keep_final,
                     cache_prefix: cfg.cache_prefix,
+                    cache_passes: cfg.cache_passes,
                 },
                 deps,
             });

@@ -25,7 +25,7 @@
 //!                "evals": 20, "test_batch": 100, "momentum": 0.9, "weight_decay": 0.0005, "checkpoint_every": 200},
 //!   "preprocess": {"stored": 32, "crop": 28, "mirror": true},
 //!   "seed": 1, "replicate": 0, "dir": "out/jobs/r0-transfer-A-B-n3", "records": "out/records",
-//!   "keep_final": false, "cache_prefix": false }
+//!   "keep_final": false, "cache_prefix": false, "cache_passes": 2 }
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -201,8 +201,16 @@ pub struct JobSpec {
     pub records: PathBuf,
     /// Keep the final weights (bases always do: transfers need them).
     pub keep_final: bool,
-    /// Compute frozen layers once per image and augmented pass.
+    /// Compute frozen layers once per image and augmented pass (frozen
+    /// jobs only; see `cache`). Recorded as `cached_prefix`.
     pub cache_prefix: bool,
+    /// Augmented passes the prefix cache holds (epoch e reads pass e mod passes).
+    #[serde(default = "default_cache_passes")]
+    pub cache_passes: usize,
+}
+
+fn default_cache_passes() -> usize {
+    crate::cache::DEFAULT_PASSES
 }
 
 impl JobSpec {
@@ -255,6 +263,9 @@ impl JobSpec {
         }
         if self.schedule.batch_size == 0 || self.schedule.max_iter == 0 {
             return bad("batch_size and max_iter must be positive");
+        }
+        if self.cache_prefix && self.cache_passes == 0 {
+            return bad("cache_passes must be at least 1 when cache_prefix is on");
         }
         Ok(())
     }

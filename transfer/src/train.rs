@@ -29,6 +29,7 @@ use model::{Act, AlexNet, AlexNetConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::batches::{Assembly, Batch, Prefetcher, Store};
+use crate::cache::PrefixCache;
 use crate::error::{Error, Result};
 use crate::progress::{JobProgress, ProgressMode, process_cpu_seconds};
 use crate::record::{CurvePoint, RunRecord, mean_of_best, read_run, run_path, write_run};
@@ -228,27 +229,56 @@ fn build_model(job: &JobSpec, cfg: &AlexNetConfig, device: &Device) -> Result<Al
 /// (fc8 wider than the classes) stay in the softmax, as the authors'.
 pub fn evaluate(net: &AlexNet, test: &Store, asm: &Assembly, batch: usize, device: &Device) -> Result<(f64, f64, f64)> {
     let crop = Crop::centre(test.size(), asm.crop);
-    let (mut top1, mut top5, mut loss) = (0usize, 0usize, 0f64);
+    let mut score = Score::default();
     for start in (0..test.len()).step_by(batch.max(1)) {
         let idx: Vec<usize> = (start..(start + batch).min(test.len())).collect();
         let b = asm.assemble(test, &idx, &vec![crop; idx.len()])?;
-        let logits = net.forward(to_tensor(&b, asm.crop, device));
+        score.add(net.forward(to_tensor(&b, asm.crop, device)), &b.labels);
+    }
+    Ok(score.result())
+}
+
+/// [`evaluate`] on a prefix cache's test activations: the same numbers,
+/// without running the frozen layers again.
+pub fn evaluate_cached(net: &AlexNet, cache: &PrefixCache, device: &Device) -> (f64, f64, f64) {
+    let mut score = Score::default();
+    for (act, labels) in cache.test_batches(device) {
+        score.add(net.forward_range(act, cache.layer, 8, None).flat(), &labels);
+    }
+    score.result()
+}
+
+/// Top-1, top-5 and mean loss accumulated over batches of logits.
+#[derive(Default)]
+struct Score {
+    top1: usize,
+    top5: usize,
+    loss: f64,
+    count: usize,
+}
+
+impl Score {
+    fn add(&mut self, logits: Tensor<2>, labels: &[i64]) {
         let [rows, cols] = logits.dims();
         let data = logits.into_data().convert::<f32>();
         let v = data.as_slice::<f32>().expect("f32 logits");
         for r in 0..rows {
             let row = &v[r * cols..(r + 1) * cols];
-            let label = b.labels[r] as usize;
+            let label = labels[r] as usize;
             let rank = row.iter().filter(|&&x| x > row[label]).count();
-            top1 += (rank == 0) as usize;
-            top5 += (rank < 5) as usize;
+            self.top1 += (rank == 0) as usize;
+            self.top5 += (rank < 5) as usize;
             let max = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
             let lse = max + row.iter().map(|&x| (x as f64 - max).exp()).sum::<f64>().ln();
-            loss += lse - row[label] as f64;
+            self.loss += lse - row[label] as f64;
         }
+        self.count += rows;
     }
-    let n = test.len() as f64;
-    Ok((top1 as f64 / n, top5 as f64 / n, loss / n))
+
+    fn result(&self) -> (f64, f64, f64) {
+        let n = self.count.max(1) as f64;
+        (self.top1 as f64 / n, self.top5 as f64 / n, self.loss / n)
+    }
 }
 
 fn to_tensor(b: &Batch, crop: usize, device: &Device) -> Tensor<4> {
@@ -297,31 +327,59 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
     if state.iteration > 0 {
         progress.say(&format!("resuming at iteration {}", state.iteration));
     }
-    let mut feed = Prefetcher::start(p.train.clone(), asm.clone(), sched.batch_size, state.iteration, stop, 4);
     let loss_fn = burn::nn::loss::CrossEntropyLossConfig::new().init(&device);
     let eval_every = sched.eval_every();
     let mut frozen_net = (frozen > 0).then(|| net.valid());
+    // frozen layers once per image and augmented pass (see `cache`)
+    let cache = match (&frozen_net, job.cache_prefix) {
+        (Some(fnet), true) => {
+            progress.say(&format!(
+                "caching layer {}'s output: {} augmented passes of {} images",
+                crate::cache::cached_layer(frozen),
+                job.cache_passes,
+                p.train.len()
+            ));
+            Some(PrefixCache::build(fnet, &p.config, frozen, job.cache_passes, &p.train, &p.test, &asm, [sched.batch_size, sched.test_batch], &job.dir, &inner)?)
+        }
+        _ => None,
+    };
+    let mut feed = match cache {
+        None => Some(Prefetcher::start(p.train.clone(), asm.clone(), sched.batch_size, state.iteration, stop, 4)),
+        Some(_) => None,
+    };
+    let waited = |feed: &Option<Prefetcher>| feed.as_ref().map_or(0.0, |f| f.waited().as_secs_f64());
+    let mut order = None;
     let mut window = Instant::now();
     let mut window_images = 0usize;
     while state.iteration < stop {
         let it = state.iteration;
-        let batch = feed.next()?;
-        let bs = batch.labels.len();
         let lr = step_lr(sched.base_lr, sched.gamma, sched.step_size, it);
         let dropout_seed = model::alexnet::layer_seed(job.seed ^ 0xD0D0, it as usize);
-        let logits = match &frozen_net {
-            Some(fnet) => {
+        let to_autodiff = |act: Act| match act {
+            Act::Map(t) => Act::Map(Tensor::from_inner(t)),
+            Act::Flat(t) => Act::Flat(Tensor::from_inner(t)),
+        };
+        let (logits, batch_labels) = match (&cache, &frozen_net, &mut feed) {
+            (Some(c), Some(fnet), _) => {
+                let (idx, gs) = asm.train_plan(p.train.len(), sched.batch_size, it, &mut order);
+                let (act, labels) = c.train_batch(&idx, &gs, &inner);
+                let act = c.frozen_rest(fnet, act, dropout_seed);
+                (net.forward_range(to_autodiff(act), frozen, 8, Some(dropout_seed)).flat(), labels)
+            }
+            (None, Some(fnet), Some(feed)) => {
+                let batch = feed.next()?;
                 let x = to_tensor(&batch, job.preprocess.crop, &inner);
                 let act = fnet.forward_range(Act::Map(x), 0, frozen, Some(dropout_seed));
-                let act = match act {
-                    Act::Map(t) => Act::Map(Tensor::from_inner(t)),
-                    Act::Flat(t) => Act::Flat(Tensor::from_inner(t)),
-                };
-                net.forward_range(act, frozen, 8, Some(dropout_seed)).flat()
+                (net.forward_range(to_autodiff(act), frozen, 8, Some(dropout_seed)).flat(), batch.labels)
             }
-            None => net.forward_train(to_tensor(&batch, job.preprocess.crop, &device), dropout_seed),
+            (_, _, Some(feed)) => {
+                let batch = feed.next()?;
+                (net.forward_train(to_tensor(&batch, job.preprocess.crop, &device), dropout_seed), batch.labels)
+            }
+            _ => unreachable!("a cache exists only for a frozen prefix; otherwise batches are fed"),
         };
-        let labels = Tensor::<1, Int>::from_data(TensorData::new(batch.labels.clone(), [bs]), &device);
+        let bs = batch_labels.len();
+        let labels = Tensor::<1, Int>::from_data(TensorData::new(batch_labels, [bs]), &device);
         let loss = loss_fn.forward(logits, labels);
         let mut loss_value = loss.clone().into_data().convert::<f64>().as_slice::<f64>().expect("f64")[0];
         if opts.inject_nan_at == Some(it) {
@@ -330,7 +388,7 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
         if !loss_value.is_finite() {
             progress.finish();
             let err = Error::Diverged { job: job.id.clone(), iteration: it, value: loss_value };
-            let mut rec = record(job, &p, &state, opts, String::new(), t0, cpu0, feed.waited().as_secs_f64());
+            let mut rec = record(job, &p, &state, opts, String::new(), t0, cpu0, waited(&feed));
             rec.status = "failed".into();
             rec.failure = Some(err.to_string());
             for m in [&mut rec.top1, &mut rec.top1_last, &mut rec.top1_max, &mut rec.top5, &mut rec.top5_last, &mut rec.test_loss_last] {
@@ -356,7 +414,10 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
             window_images = 0;
         }
         if state.iteration % eval_every == 0 || state.iteration == end {
-            let (top1, top5, test_loss) = evaluate(&net.valid(), &p.test, &asm, sched.test_batch, &inner)?;
+            let (top1, top5, test_loss) = match &cache {
+                Some(c) => evaluate_cached(&net.valid(), c, &inner),
+                None => evaluate(&net.valid(), &p.test, &asm, sched.test_batch, &inner)?,
+            };
             state.last_train_loss = state.loss_sum / state.loss_count.max(1) as f64;
             state.loss_sum = 0.0;
             state.loss_count = 0;
@@ -372,7 +433,7 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
         }
         let at_stop = state.iteration == stop && stop < end;
         if state.iteration % sched.checkpoint_every == 0 || at_stop {
-            save_checkpoint(&files, &net, &sgd, &mut state, t0, cpu0, feed.waited().as_secs_f64())?;
+            save_checkpoint(&files, &net, &sgd, &mut state, t0, cpu0, waited(&feed))?;
         }
     }
     progress.finish();
@@ -380,7 +441,7 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
         return Ok(Outcome::Stopped { iteration: state.iteration });
     }
     let hash = save_model(&net, &p.config, &files.final_params())?;
-    let rec = record(job, &p, &state, opts, hash, t0, cpu0, feed.waited().as_secs_f64());
+    let rec = record(job, &p, &state, opts, hash, t0, cpu0, waited(&feed));
     write_run(&job.records, &rec, &state.evals, &job_json)?;
     // prune intermediate checkpoints; transfers need the bases' final weights
     prune_checkpoints(&files);
@@ -468,6 +529,6 @@ fn record(job: &JobSpec, p: &Prepared, state: &State, opts: &RunOptions, hash: S
         threads: opts.threads as i32,
         backend: opts.backend.name(),
         weights_sha256: hash,
-        cached_prefix: false,
+        cached_prefix: job.cache_prefix && job.frozen_layers() > 0,
     }
 }

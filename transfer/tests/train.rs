@@ -147,3 +147,53 @@ fn trained_bases_share_conv1_more_than_untrained_nets_share_fc7() {
     assert!((compare_checkpoints(&a, &a, probe_job, 100).expect("cka")[4] - 1.0).abs() < 1e-6, "a network with itself");
     assert!(random[6] < trained[0], "untrained fc7 CKA {} should be below trained conv1 CKA {}", random[6], trained[0]);
 }
+
+/// Without augmentation every cached pass holds the image itself, so a
+/// cached frozen job must train exactly as the uncached one: same
+/// evaluations, same final weights. n = 7 also checks that fc6's dropout,
+/// inside the frozen prefix, is applied to the cached activations as the
+/// uncached forward pass applies it. The cached job is also killed and
+/// resumed on the way.
+#[test]
+fn cached_prefix_trains_as_uncached_when_nothing_is_augmented() {
+    let dirs = [tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp")];
+    let plans: Vec<Vec<JobSpec>> = dirs
+        .iter()
+        .map(|d| {
+            jobs(d.path(), 40)
+                .into_iter()
+                .map(|mut j| {
+                    j.preprocess.stored = 28; // crop = stored side, no mirror: one augmentation only
+                    j.preprocess.mirror = false;
+                    j
+                })
+                .collect()
+        })
+        .collect();
+    for js in &plans {
+        done(run_job(job(js, "r0-base-A"), &opts()).expect("base A"));
+        done(run_job(job(js, "r0-base-B"), &opts()).expect("base B"));
+    }
+    for id in ["r0-transfer-A-B-n3", "r0-selffer-B-n7"] {
+        let plain = done(run_job(job(&plans[0], id), &opts()).expect("uncached"));
+        assert!(!plain.cached_prefix);
+        let mut spec = job(&plans[1], id).clone();
+        spec.cache_prefix = true;
+        spec.cache_passes = 3;
+        let stop = RunOptions { stop_after: Some(17), ..opts() };
+        assert_eq!(run_job(&spec, &stop).expect("part"), Outcome::Stopped { iteration: 17 });
+        let cached = done(run_job(&spec, &opts()).expect("cached"));
+        assert!(cached.cached_prefix, "{id}: recorded as cached");
+        let curve = |js: &[JobSpec]| read_curve(&curve_path(&js[0].records, id)).expect("curve");
+        assert_eq!(cached.weights_sha256, plain.weights_sha256, "{id}: final weights differ");
+        // the same evaluations; the test loss may differ in the last bits (the
+        // cached layer's rows are laid out afresh, so a later matrix product
+        // can sum in another order)
+        for (a, b) in curve(&plans[0]).iter().zip(curve(&plans[1]).iter()) {
+            assert_eq!((a.iteration, a.top1, a.top5), (b.iteration, b.top1, b.top5), "{id}: evaluations differ");
+            assert!((a.test_loss - b.test_loss).abs() < 1e-9, "{id}: test loss {} vs {}", a.test_loss, b.test_loss);
+        }
+        assert_eq!(curve(&plans[0]).len(), curve(&plans[1]).len());
+        assert!(!spec.dir.join("prefix-cache.f32").exists());
+    }
+}
