@@ -1,71 +1,155 @@
-//! Forward and training throughput of each preset on the default backend, and
-//! the two LRN implementations on each preset's LRN shapes.
+//! Forward and training throughput of the presets, with layers 1..n frozen,
+//! and the two LRN implementations on each preset's LRN shapes.
 //!
-//! `cargo bench -p transferability-model [-- PRESET...]`; `BATCH` (default
-//! 128) and `STEPS` (default 3; 1 for caffenet) change the work per preset;
-//! `RAYON_NUM_THREADS` the threads.
+//! ```text
+//! cargo bench -p transferability-model --bench throughput [-- PRESET...]   human tables
+//! ... -- --compare PRESET [--backend B] [--steps N] [--warmup N]           RESULT lines (xtask bench)
+//! ... -- --config-json PRESET                                              the network, for the PyTorch script
+//! ```
+//!
+//! `BATCH` (default 128) and `STEPS` change the work per preset;
+//! `RAYON_NUM_THREADS` the threads of the flex backend. `--backend cuda:0`
+//! needs `--features cuda`. Every timed step ends by reading a scalar back,
+//! so asynchronous GPU backends are timed to completion.
 
 use std::time::Instant;
 
-use burn::optim::{GradientsParams, SgdConfig};
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig, decay::WeightDecayConfig};
 use burn::prelude::*;
 use model::lrn::{LrnConfig, burn_lrn, lrn_slices};
 use model::{AlexNetConfig, backend::Backend};
 
-fn secs<F: FnMut()>(reps: usize, mut f: F) -> f64 {
-    f(); // warm-up
-    let t = Instant::now();
-    for _ in 0..reps {
-        f();
-    }
-    t.elapsed().as_secs_f64() / reps as f64
+/// Process CPU-seconds (user + system, all threads) from `/proc/self/stat`,
+/// in clock ticks of 10 ms; 0 where there is no procfs.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // fields after the parenthesised command name; utime and stime are the 14th and 15th
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<f64> = rest.split_whitespace().skip(11).take(2).filter_map(|v| v.parse().ok()).collect();
+    f.iter().sum::<f64>() / 100.0
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let presets: Vec<&str> = if args.is_empty() { vec!["tiny", "cifar", "caffenet"] } else { args.iter().map(String::as_str).collect() };
-    let batch: usize = std::env::var("BATCH").ok().and_then(|b| b.parse().ok()).unwrap_or(128);
-    println!("backend flex, {} threads, batch {batch}", rayon::current_num_threads());
+/// Median wall seconds per call and CPU-seconds per call over `steps` calls
+/// after `warmup` untimed ones.
+fn measure<F: FnMut()>(warmup: usize, steps: usize, mut f: F) -> (f64, f64) {
+    for _ in 0..warmup {
+        f();
+    }
+    let mut walls = Vec::with_capacity(steps);
+    let c0 = cpu_seconds();
+    for _ in 0..steps {
+        let t = Instant::now();
+        f();
+        walls.push(t.elapsed().as_secs_f64());
+    }
+    let cpu = (cpu_seconds() - c0) / steps as f64;
+    walls.sort_by(f64::total_cmp);
+    (walls[walls.len() / 2], cpu)
+}
+
+fn secs<F: FnMut()>(reps: usize, f: F) -> f64 {
+    measure(1, reps, f).0
+}
+
+fn optimizer() -> ModuleOptimizer {
+    // SGD as the pinned benchmark: momentum 0.9 (no dampening), weight decay 5e-4
+    SgdConfig::new()
+        .with_momentum(Some(MomentumConfig::new().with_momentum(0.9).with_dampening(0.0)))
+        .with_weight_decay(Some(WeightDecayConfig::new(5e-4)))
+        .init()
+}
+
+fn labels(batch: usize, classes: usize, dev: &Device) -> Tensor<1, Int> {
+    Tensor::from_data(TensorData::new((0..batch as i64).map(|i| i % classes as i64).collect::<Vec<_>>(), [batch]), dev)
+}
+
+fn outputs(preset: &str) -> usize {
+    if preset == "caffenet" { 1000 } else { 10 }
+}
+
+struct Opts {
+    backend: Backend,
+    batch: usize,
+    steps: Option<usize>,
+    warmup: usize,
+}
+
+/// Median seconds and CPU-seconds of one forward and one training step.
+fn time_preset(cfg: &AlexNetConfig, o: &Opts, steps: usize) -> [(f64, f64); 2] {
+    let (s, batch) = (cfg.image_size, o.batch);
+    let dev = o.backend.device(false);
+    let net = cfg.init(&dev, 0);
+    let x = Tensor::<4>::random([batch, 3, s, s], burn::tensor::Distribution::Normal(0.0, 50.0), &dev);
+    let fwd = measure(o.warmup, steps, || {
+        let _ = net.forward(x.clone()).sum().into_scalar::<f32>();
+    });
+    let adev = o.backend.device(true);
+    let mut tnet = cfg.init(&adev, 0);
+    let xa = Tensor::<4>::random([batch, 3, s, s], burn::tensor::Distribution::Normal(0.0, 50.0), &adev);
+    let y = labels(batch, cfg.num_outputs.min(10), &adev);
+    let mut opt = optimizer();
+    let loss_fn = burn::nn::loss::CrossEntropyLossConfig::new().init(&adev);
+    let mut it = 0u64;
+    let train = measure(o.warmup, steps, || {
+        it += 1;
+        let loss = loss_fn.forward(tnet.forward_train(xa.clone(), it), y.clone());
+        let _ = loss.clone().into_scalar::<f32>();
+        let g = GradientsParams::from_grads(loss.backward(), &tnet);
+        tnet = opt.step(0.001, tnet.clone(), g);
+    });
+    [fwd, train]
+}
+
+/// Training FLOPs per image: forward, input gradients and weight gradients,
+/// less conv1's input gradient (nothing needs it).
+fn train_flops(cfg: &AlexNetConfig) -> u64 {
+    3 * cfg.flops_per_image() - 2 * cfg.macs()[0]
+}
+
+/// `--compare PRESET`: RESULT lines that `cargo xtask bench` parses.
+fn compare(preset: &str, o: &Opts) {
+    let cfg = AlexNetConfig::preset(preset, outputs(preset)).expect("preset");
+    let steps = o.steps.unwrap_or(if preset == "caffenet" { 5 } else { 20 });
+    let threads = if o.backend == Backend::Flex { rayon::current_num_threads() } else { 0 };
+    let [fwd, train] = time_preset(&cfg, o, steps);
+    for (mode, (wall, cpu), flops) in [("forward", fwd, cfg.flops_per_image()), ("train", train, train_flops(&cfg))] {
+        println!(
+            "RESULT engine=burn-{} preset={preset} mode={mode} threads={threads} batch={} steps={steps} img_s={:.3} cpu_s_per_img={:.6} flop_per_img={flops}",
+            o.backend.name(),
+            o.batch,
+            o.batch as f64 / wall,
+            cpu / o.batch as f64
+        );
+    }
+}
+
+fn tables(presets: &[&str], o: &Opts) {
+    let batch = o.batch;
+    println!("backend {}, {} threads, batch {batch}", o.backend.name(), rayon::current_num_threads());
     println!("{:<9} {:>10} {:>12} {:>12} {:>12} {:>12}", "preset", "GFLOP/img", "fwd img/s", "fwd GFLOP/s", "train img/s", "train GFLOP/s");
-    for p in &presets {
-        let cfg = AlexNetConfig::preset(p, if *p == "caffenet" { 1000 } else { 10 }).expect("preset");
-        let steps: usize = std::env::var("STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(if *p == "caffenet" { 1 } else { 3 });
-        let gflop = cfg.flops_per_image() as f64 / 1e9;
-        let s = cfg.image_size;
-        let dev = Backend::Flex.device(false);
-        let net = cfg.init(&dev, 0);
-        let x = Tensor::<4>::random([batch, 3, s, s], burn::tensor::Distribution::Normal(0.0, 50.0), &dev);
-        let fwd = secs(steps, || {
-            let _ = net.forward(x.clone()).into_data();
-        });
-        let adev = Backend::Flex.device(true);
-        let mut tnet = cfg.init(&adev, 0);
-        let xa = Tensor::<4>::random([batch, 3, s, s], burn::tensor::Distribution::Normal(0.0, 50.0), &adev);
-        let y = Tensor::<1, Int>::from_data(TensorData::new((0..batch as i64).map(|i| i % 10).collect::<Vec<_>>(), [batch]), &adev);
-        let mut opt = SgdConfig::new().init();
-        let loss_fn = burn::nn::loss::CrossEntropyLossConfig::new().init(&adev);
-        let train = secs(steps, || {
-            let loss = loss_fn.forward(tnet.forward_train(xa.clone(), 1), y.clone());
-            let g = GradientsParams::from_grads(loss.backward(), &tnet);
-            tnet = opt.step(0.001, tnet.clone(), g);
-        });
+    for p in presets {
+        let cfg = AlexNetConfig::preset(p, outputs(p)).expect("preset");
+        let steps = o.steps.unwrap_or(if *p == "caffenet" { 1 } else { 3 });
+        let [(fwd, _), (train, _)] = time_preset(&cfg, &Opts { warmup: 1, ..*o }, steps);
         let (fi, ti) = (batch as f64 / fwd, batch as f64 / train);
-        println!("{p:<9} {gflop:>10.3} {fi:>12.1} {:>12.1} {ti:>12.1} {:>12.1}", fi * gflop, ti * 3.0 * gflop);
+        let g = cfg.flops_per_image() as f64 / 1e9;
+        println!("{p:<9} {g:>10.3} {fi:>12.1} {:>12.1} {ti:>12.1} {:>12.1}", fi * g, ti * train_flops(&cfg) as f64 / 1e9);
     }
     println!("\nTraining img/s with layers 1..n frozen (the frozen prefix runs on the plain backend, as in `transfer`):");
     for p in presets.iter().filter(|p| **p != "caffenet") {
         let cfg = AlexNetConfig::preset(p, 10).expect("preset");
         let s = cfg.image_size;
-        let adev = Backend::Flex.device(true);
-        let inner = Backend::Flex.device(false);
+        let adev = o.backend.device(true);
+        let inner = o.backend.device(false);
         let x = Tensor::<4>::random([batch, 3, s, s], burn::tensor::Distribution::Normal(0.0, 50.0), &inner);
-        let y = Tensor::<1, Int>::from_data(TensorData::new((0..batch as i64).map(|i| i % 10).collect::<Vec<_>>(), [batch]), &adev);
+        let y = labels(batch, 10, &adev);
         let loss_fn = burn::nn::loss::CrossEntropyLossConfig::new().init(&adev);
         let mut line = format!("  {p:<9}");
         for n in [0usize, 3, 5, 7] {
             let mut net = cfg.init(&adev, 0).freeze_first(n).expect("n");
             let prefix = net.valid();
-            let mut opt = SgdConfig::new().init();
+            let mut opt = optimizer();
             let t = secs(3, || {
                 let act = prefix.forward_range(model::Act::Map(x.clone()), 0, n, Some(1));
                 let act = match act {
@@ -73,6 +157,7 @@ fn main() {
                     model::Act::Flat(a) => model::Act::Flat(Tensor::from_inner(a)),
                 };
                 let loss = loss_fn.forward(net.forward_range(act, n, 8, Some(1)).flat(), y.clone());
+                let _ = loss.clone().into_scalar::<f32>();
                 let g = GradientsParams::from_grads(loss.backward(), &net);
                 net = opt.step(0.001, net.clone(), g);
             });
@@ -81,11 +166,11 @@ fn main() {
         println!("{line}");
     }
     println!("\nLRN after pool1/pool2 (forward + backward, ms per batch of {batch}):");
-    for p in &presets {
+    for p in presets {
         let cfg = AlexNetConfig::preset(p, 10).expect("preset");
         let sp = cfg.spatial();
         for (k, (c, h)) in [(cfg.conv[0].channels, sp[0]), (cfg.conv[1].channels, sp[1])].into_iter().enumerate() {
-            let dev = Backend::Flex.device(true);
+            let dev = o.backend.device(true);
             let x = Tensor::<4>::random([batch, c, h, h], burn::tensor::Distribution::Normal(0.0, 20.0), &dev).require_grad();
             let lrn = LrnConfig::new();
             let burn_m = burn_lrn(&lrn);
@@ -97,5 +182,39 @@ fn main() {
             });
             println!("  {p:<9} norm{} [{c}x{h}x{h}]  slices {:>8.1}  burn {:>8.1}  -> {}", k + 1, sl * 1e3, bu * 1e3, if sl <= bu { "slices" } else { "burn" });
         }
+    }
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1).peekable();
+    let mut o = Opts {
+        backend: Backend::Flex,
+        batch: std::env::var("BATCH").ok().and_then(|b| b.parse().ok()).unwrap_or(128),
+        steps: std::env::var("STEPS").ok().and_then(|s| s.parse().ok()),
+        warmup: 3,
+    };
+    let (mut presets, mut compare_preset, mut json_preset) = (Vec::new(), None, None);
+    while let Some(a) = args.next() {
+        let mut value = |name: &str| args.next().unwrap_or_else(|| panic!("{name} needs a value"));
+        match a.as_str() {
+            "--backend" => o.backend = Backend::parse(&value("--backend")).unwrap_or_else(|e| panic!("{e}")),
+            "--steps" => o.steps = Some(value("--steps").parse().expect("--steps N")),
+            "--warmup" => o.warmup = value("--warmup").parse().expect("--warmup N"),
+            "--batch" => o.batch = value("--batch").parse().expect("--batch N"),
+            "--compare" => compare_preset = Some(value("--compare")),
+            "--config-json" => json_preset = Some(value("--config-json")),
+            "--bench" => {} // what `cargo bench` passes
+            s if s.starts_with('-') => panic!("unknown option {s}"),
+            s => presets.push(s.to_string()),
+        }
+    }
+    if let Some(p) = json_preset {
+        let cfg = AlexNetConfig::preset(&p, outputs(&p)).expect("preset");
+        println!("{}", serde_json::to_string(&cfg).expect("config serialises"));
+    } else if let Some(p) = compare_preset {
+        compare(&p, &o);
+    } else {
+        let presets: Vec<&str> = if presets.is_empty() { vec!["tiny", "cifar", "bench", "caffenet"] } else { presets.iter().map(String::as_str).collect() };
+        tables(&presets, &o);
     }
 }

@@ -1,0 +1,338 @@
+//! `cargo xtask bench`: the pinned benchmark network and `caffenet`, ours
+//! against PyTorch with the identical network, alternating in one run.
+//!
+//! Our side is `model`'s `throughput` bench in `--compare` mode; the PyTorch
+//! side is `xtask/bench/torch_alexnet.py`, which builds its network from the
+//! JSON our side prints, so the two cannot drift apart. Both print `RESULT
+//! key=value ...` lines; this module runs them in alternating order for a
+//! number of rounds, takes medians and prints img/s, CPU-seconds per image
+//! (stable on a loaded machine), GFLOP/s, the ratio to PyTorch and the
+//! thread count, and writes every round to a CSV.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+/// The torch the PyTorch side is pinned to (the version burn-tch 0.22 links).
+pub const TORCH_VERSION: &str = "2.9.0";
+
+/// What to run.
+pub struct Options {
+    /// Alternating rounds.
+    pub rounds: usize,
+    /// Threads of each engine on the CPU.
+    pub threads: usize,
+    /// Presets to compare.
+    pub presets: Vec<String>,
+    /// Our backends (`flex`, `tch`, `cuda:0`).
+    pub backends: Vec<String>,
+    /// PyTorch's device (`cpu` or `cuda`).
+    pub torch_device: String,
+    /// A Python with torch, or none to measure our side only.
+    pub python: Option<PathBuf>,
+    /// Where the CSV and the network JSON go.
+    pub out: PathBuf,
+    /// A prebuilt `throughput` executable instead of `cargo bench` (for
+    /// machines that only carry the binary, e.g. a GPU box).
+    pub exe: Option<PathBuf>,
+}
+
+/// One measurement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub round: usize,
+    pub engine: String,
+    pub preset: String,
+    pub mode: String,
+    pub threads: usize,
+    pub img_s: f64,
+    pub cpu_s_per_img: f64,
+    pub flop_per_img: f64,
+}
+
+/// Parse the `RESULT` lines of either side.
+pub fn parse_results(text: &str, round: usize) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    for line in text.lines().filter(|l| l.starts_with("RESULT ")) {
+        let kv: BTreeMap<&str, &str> = line[7..].split_whitespace().filter_map(|t| t.split_once('=')).collect();
+        let get = |k: &str| kv.get(k).copied().with_context(|| format!("RESULT line without `{k}`: {line}"));
+        let num = |k: &str| -> Result<f64> { get(k)?.parse().with_context(|| format!("`{k}` is not a number in: {line}")) };
+        rows.push(Row {
+            round,
+            engine: get("engine")?.into(),
+            preset: get("preset")?.into(),
+            mode: get("mode")?.into(),
+            threads: num("threads")? as usize,
+            img_s: num("img_s")?,
+            cpu_s_per_img: num("cpu_s_per_img")?,
+            flop_per_img: num("flop_per_img")?,
+        });
+    }
+    Ok(rows)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+}
+
+/// Medians over rounds, one per (preset, mode, engine).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub preset: String,
+    pub mode: String,
+    pub engine: String,
+    pub threads: usize,
+    pub img_s: f64,
+    pub cpu_s_per_img: f64,
+    pub gflop_s: f64,
+    /// img/s over PyTorch's (None without a PyTorch row).
+    pub ratio: Option<f64>,
+    /// PyTorch's CPU-seconds per image over ours (None without one).
+    pub cpu_ratio: Option<f64>,
+}
+
+/// Summarise rows; PyTorch is the engine whose name starts with `pytorch`.
+pub fn summarise(rows: &[Row]) -> Vec<Summary> {
+    let mut groups: BTreeMap<(String, String, String), Vec<&Row>> = BTreeMap::new();
+    for r in rows {
+        groups.entry((r.preset.clone(), r.mode.clone(), r.engine.clone())).or_default().push(r);
+    }
+    let mut out: Vec<Summary> = groups
+        .iter()
+        .map(|((preset, mode, engine), rs)| {
+            let img_s = median(rs.iter().map(|r| r.img_s).collect());
+            Summary {
+                preset: preset.clone(),
+                mode: mode.clone(),
+                engine: engine.clone(),
+                threads: rs[0].threads,
+                img_s,
+                cpu_s_per_img: median(rs.iter().map(|r| r.cpu_s_per_img).collect()),
+                gflop_s: img_s * rs[0].flop_per_img / 1e9,
+                ratio: None,
+                cpu_ratio: None,
+            }
+        })
+        .collect();
+    let torch: Vec<Summary> = out.iter().filter(|s| s.engine.starts_with("pytorch")).cloned().collect();
+    for s in &mut out {
+        // against strict-fp32 PyTorch where both exist (the TF32 row is extra)
+        let t = torch
+            .iter()
+            .filter(|t| t.preset == s.preset && t.mode == s.mode)
+            .min_by_key(|t| t.engine.contains("tf32"));
+        if let Some(t) = t {
+            s.ratio = Some(s.img_s / t.img_s);
+            s.cpu_ratio = (s.cpu_s_per_img > 0.0).then(|| t.cpu_s_per_img / s.cpu_s_per_img);
+        }
+    }
+    out
+}
+
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg").map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" ")).unwrap_or_default()
+}
+
+fn run_capture(mut c: Command, what: &str) -> Result<String> {
+    let out = c.output().with_context(|| format!("starting {what}"))?;
+    if !out.status.success() {
+        bail!("{what} failed ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The command that runs our `throughput` bench with `args`.
+fn ours(root: &Path, o: &Options, backend: &str, args: &[&str]) -> Command {
+    let mut c = match &o.exe {
+        Some(exe) => Command::new(exe),
+        None => {
+            let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+            c.current_dir(root).args(["bench", "--quiet", "--profile", "dev", "-p", "transferability-model", "--bench", "throughput"]);
+            if backend.starts_with("cuda") {
+                c.args(["--features", "cuda"]);
+            } else if backend.starts_with("tch") {
+                c.args(["--features", "tch"]);
+            }
+            c.arg("--");
+            c
+        }
+    };
+    c.args(args).args(["--backend", backend]).env("RAYON_NUM_THREADS", o.threads.to_string());
+    c
+}
+
+/// Find a Python with torch: `TRANSFERABILITY_TORCH_PYTHON`, then the venv
+/// `cargo xtask bench --setup-torch` makes.
+pub fn find_python(root: &Path) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("TRANSFERABILITY_TORCH_PYTHON") {
+        return Some(PathBuf::from(p));
+    }
+    let venv = venv_dir(root).join("bin/python");
+    venv.is_file().then_some(venv)
+}
+
+/// Where `--setup-torch` installs torch.
+pub fn venv_dir(root: &Path) -> PathBuf {
+    root.join("target/bench/torch-venv")
+}
+
+/// Create the venv with the pinned torch (the full wheel from the package
+/// index: ~3.8 GB to download, ~6.8 GB installed).
+pub fn setup_torch(root: &Path) -> Result<PathBuf> {
+    let venv = venv_dir(root);
+    let py = venv.join("bin/python");
+    if !py.is_file() {
+        let s = Command::new("python3").arg("-m").arg("venv").arg(&venv).status().context("python3 -m venv")?;
+        if !s.success() {
+            bail!("python3 -m venv {} failed", venv.display());
+        }
+    }
+    let s = Command::new(&py)
+        .args(["-m", "pip", "install", "--no-cache-dir", &format!("torch=={TORCH_VERSION}")])
+        .status()
+        .context("pip install torch")?;
+    if !s.success() {
+        bail!("pip install torch=={TORCH_VERSION} failed");
+    }
+    Ok(py)
+}
+
+/// Run the comparison; returns the rows.
+pub fn compare(root: &Path, o: &Options) -> Result<Vec<Row>> {
+    std::fs::create_dir_all(&o.out).with_context(|| format!("creating {}", o.out.display()))?;
+    let script = root.join("xtask/bench/torch_alexnet.py");
+    let python = match &o.python {
+        Some(py) => {
+            let v = run_capture(
+                {
+                    let mut c = Command::new(py);
+                    c.args(["-c", "import torch; print(torch.__version__)"]);
+                    c
+                },
+                "python -c 'import torch'",
+            )?;
+            let v = v.trim().to_string();
+            if !v.starts_with(TORCH_VERSION) {
+                eprintln!("note: torch {v} found; the pinned comparison uses {TORCH_VERSION}");
+            }
+            eprintln!("PyTorch {v} from {}", py.display());
+            Some(py.clone())
+        }
+        None => {
+            eprintln!(
+                "PyTorch not found: measuring our side only. To compare, run `cargo xtask bench --setup-torch` \
+                 (creates {} with torch=={TORCH_VERSION}, ~3.8 GB download) or set TRANSFERABILITY_TORCH_PYTHON.",
+                venv_dir(root).display()
+            );
+            None
+        }
+    };
+    eprintln!("load average before: {}", load());
+    let mut rows = Vec::new();
+    for preset in &o.presets {
+        let json = o.out.join(format!("{preset}.json"));
+        let cfg = run_capture(ours(root, o, &o.backends[0], &["--config-json", preset]), "throughput --config-json")?;
+        std::fs::write(&json, cfg.trim()).with_context(|| format!("writing {}", json.display()))?;
+        for round in 1..=o.rounds {
+            let mut sides: Vec<(String, Command)> = o
+                .backends
+                .iter()
+                .map(|b| (format!("burn-{b}"), ours(root, o, b, &["--compare", preset])))
+                .collect();
+            if let Some(py) = &python {
+                let mut c = Command::new(py);
+                c.arg(&script).arg(&json).args(["--device", &o.torch_device, "--threads", &o.threads.to_string()]);
+                if preset == "caffenet" {
+                    c.args(["--steps", "5"]);
+                }
+                sides.push(("pytorch".into(), c));
+                if o.torch_device.starts_with("cuda") {
+                    let mut c = Command::new(py);
+                    c.arg(&script).arg(&json).args(["--device", &o.torch_device, "--tf32"]);
+                    sides.push(("pytorch-tf32".into(), c));
+                }
+            }
+            if round % 2 == 0 {
+                sides.reverse(); // alternate who goes first
+            }
+            for (name, c) in sides {
+                eprintln!("round {round}/{}: {preset} on {name} ...", o.rounds);
+                let text = run_capture(c, &name)?;
+                let got = parse_results(&text, round)?;
+                for r in &got {
+                    eprintln!("  {} {:<7} {:>9.1} img/s  {:.5} CPU-s/img", r.engine, r.mode, r.img_s, r.cpu_s_per_img);
+                }
+                rows.extend(got);
+            }
+        }
+    }
+    eprintln!("load average after: {}", load());
+    let csv = o.out.join("compare.csv");
+    let mut text = String::from("round,engine,preset,mode,threads,img_s,cpu_s_per_img,flop_per_img\n");
+    for r in &rows {
+        text.push_str(&format!(
+            "{},{},{},{},{},{:.3},{:.6},{}\n",
+            r.round, r.engine, r.preset, r.mode, r.threads, r.img_s, r.cpu_s_per_img, r.flop_per_img
+        ));
+    }
+    std::fs::write(&csv, text).with_context(|| format!("writing {}", csv.display()))?;
+    print_summary(&summarise(&rows));
+    println!("\nevery round: {}", csv.display());
+    Ok(rows)
+}
+
+fn print_summary(s: &[Summary]) {
+    println!(
+        "{:<9} {:<8} {:<22} {:>7} {:>10} {:>11} {:>9} {:>12} {:>14}",
+        "preset", "mode", "engine", "threads", "img/s", "CPU-s/img", "GFLOP/s", "vs PyTorch", "CPU vs PyTorch"
+    );
+    for r in s {
+        let f = |x: Option<f64>| x.map(|v| format!("{v:.2}x")).unwrap_or_else(|| "-".into());
+        println!(
+            "{:<9} {:<8} {:<22} {:>7} {:>10.1} {:>11.5} {:>9.1} {:>12} {:>14}",
+            r.preset,
+            r.mode,
+            r.engine,
+            if r.threads == 0 { "gpu".to_string() } else { r.threads.to_string() },
+            r.img_s,
+            r.cpu_s_per_img,
+            r.gflop_s,
+            f(r.ratio),
+            f(r.cpu_ratio)
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OURS: &str = "noise\nRESULT engine=burn-flex preset=bench mode=train threads=2 batch=128 steps=20 img_s=100.0 cpu_s_per_img=0.020000 flop_per_img=825000000\n";
+    const TORCH: &str = "RESULT engine=pytorch-2.9.0 preset=bench mode=train threads=2 batch=128 steps=20 img_s=200.0 cpu_s_per_img=0.010000 flop_per_img=825000000\n";
+
+    #[test]
+    fn parses_and_compares_against_pytorch() {
+        let mut rows = parse_results(OURS, 1).unwrap();
+        rows.extend(parse_results(TORCH, 1).unwrap());
+        rows.extend(parse_results(&OURS.replace("img_s=100.0", "img_s=120.0"), 2).unwrap());
+        rows.extend(parse_results(&OURS.replace("img_s=100.0", "img_s=90.0"), 3).unwrap());
+        let s = summarise(&rows);
+        let ours = s.iter().find(|r| r.engine == "burn-flex").unwrap();
+        assert_eq!(ours.img_s, 100.0, "median of 90, 100, 120");
+        assert_eq!(ours.ratio, Some(0.5));
+        assert_eq!(ours.cpu_ratio, Some(0.5));
+        assert!((ours.gflop_s - 82.5).abs() < 1e-9);
+        let torch = s.iter().find(|r| r.engine.starts_with("pytorch")).unwrap();
+        assert_eq!(torch.ratio, Some(1.0));
+    }
+
+    #[test]
+    fn a_broken_result_line_names_the_missing_key() {
+        let e = parse_results("RESULT engine=x preset=bench mode=train threads=2 img_s=1", 1).unwrap_err();
+        assert!(e.to_string().contains("cpu_s_per_img"), "{e}");
+    }
+}
