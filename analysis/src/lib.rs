@@ -18,6 +18,7 @@
 //! ```
 
 mod error;
+pub mod compare;
 pub mod figures;
 pub mod load;
 pub mod report;

@@ -31,6 +31,20 @@ pub enum Cmd {
     Analyze(AnalyzeArgs),
     /// Linear CKA per layer between two trained networks on a common probe set.
     Similarity(SimilarityArgs),
+    /// Two sweeps of the same grid side by side: top-1 and CPU-seconds per cell.
+    Compare(CompareArgs),
+}
+
+/// Arguments of `compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// First sweep (folder or records).
+    pub a: PathBuf,
+    /// Second sweep.
+    pub b: PathBuf,
+    /// Names of the two in the table.
+    #[arg(long, value_delimiter = ',', default_value = "A,B")]
+    pub names: Vec<String>,
 }
 
 /// Arguments of `similarity`.

@@ -23,6 +23,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Sweep(a) => sweep(a),
         Cmd::Analyze(a) => analyze(a),
         Cmd::Similarity(a) => similarity(a),
+        Cmd::Compare(a) => compare(a),
     }
 }
 
@@ -332,6 +333,16 @@ fn sweep(a: SweepArgs) -> Result<ExitCode> {
         println!("report: {}", rep.report.display());
     }
     Ok(if report.all_done() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+fn compare(a: CompareArgs) -> Result<ExitCode> {
+    let c = analysis::compare::compare_sweeps(&a.a, &a.b)?;
+    if c.cells.is_empty() {
+        bail!("{} and {} have no cell in common", a.a.display(), a.b.display());
+    }
+    let name = |i: usize| a.names.get(i).map(String::as_str).unwrap_or(["A", "B"][i]);
+    print!("{}", c.render([name(0), name(1)]));
+    Ok(ExitCode::SUCCESS)
 }
 
 fn analyze(a: AnalyzeArgs) -> Result<ExitCode> {

@@ -58,13 +58,18 @@ impl Crop {
 pub fn crop_into(pixels: &[u8], size: usize, mean: &[f32], crop: usize, c: Crop, out: &mut [f32]) {
     debug_assert_eq!(pixels.len(), size * size * 3);
     debug_assert_eq!(out.len(), crop * crop * 3);
+    // one output row (contiguous) per channel and row; slices up front so the
+    // inner loops carry no bounds checks
     for y in 0..crop {
-        for x in 0..crop {
-            let sx = c.x + x;
-            let src = ((c.y + y) * size + sx) * 3;
-            let dx = if c.mirror { crop - 1 - x } else { x };
-            for ch in 0..3 {
-                out[(ch * crop + y) * crop + dx] = pixels[src + ch] as f32 - mean[src + ch];
+        let start = ((c.y + y) * size + c.x) * 3;
+        let (src, m) = (&pixels[start..start + crop * 3], &mean[start..start + crop * 3]);
+        for ch in 0..3 {
+            let row = &mut out[(ch * crop + y) * crop..(ch * crop + y + 1) * crop];
+            let values = src.iter().zip(m).skip(ch).step_by(3).map(|(&p, &m)| p as f32 - m);
+            if c.mirror {
+                row.iter_mut().rev().zip(values).for_each(|(o, v)| *o = v);
+            } else {
+                row.iter_mut().zip(values).for_each(|(o, v)| *o = v);
             }
         }
     }

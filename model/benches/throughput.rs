@@ -5,6 +5,7 @@
 //! cargo bench -p transferability-model --bench throughput [-- PRESET...]   human tables
 //! ... -- --compare PRESET [--backend B] [--steps N] [--warmup N]           RESULT lines (xtask bench)
 //! ... -- --config-json PRESET                                              the network, for the PyTorch script
+//! ... -- --breakdown PRESET [--backend B]                                   milliseconds per layer block, forward and forward+backward
 //! ```
 //!
 //! `BATCH` (default 128) and `STEPS` change the work per preset;
@@ -107,6 +108,57 @@ fn train_flops(cfg: &AlexNetConfig) -> u64 {
     3 * cfg.flops_per_image() - 2 * cfg.macs()[0]
 }
 
+/// `--breakdown PRESET`: where a training step's time goes. Each layer block
+/// (conv, ReLU, pool, LRN; or fc, ReLU, dropout) alone: forward on the plain
+/// backend, and forward + backward on the autodiff one (the input gradient
+/// only where a layer below needs it, i.e. not for layer 1). The rest of a
+/// step (loss, the SGD update, framework overhead) is the full step less the
+/// blocks. Lines: `BLOCK engine=... preset=... layer=K fwd_ms=... fwdbwd_ms=...`.
+fn breakdown(preset: &str, o: &Opts) {
+    let cfg = AlexNetConfig::preset(preset, outputs(preset)).expect("preset");
+    let steps = o.steps.unwrap_or(if preset == "caffenet" { 3 } else { 10 });
+    let (plain, adev) = (o.backend.device(false), o.backend.device(true));
+    let (net, anet) = (cfg.init(&plain, 0), cfg.init(&adev, 0));
+    let input = |k: usize, dev: &Device| -> model::Act {
+        let dist = burn::tensor::Distribution::Normal(0.0, 1.0);
+        match k {
+            1 => model::Act::Map(Tensor::random([o.batch, 3, cfg.image_size, cfg.image_size], dist, dev)),
+            2..=6 => {
+                let s = cfg.output_shape(k - 1);
+                model::Act::Map(Tensor::random([o.batch, s[0], s[1], s[2]], dist, dev))
+            }
+            _ => model::Act::Flat(Tensor::random([o.batch, cfg.output_shape(k - 1)[0]], dist, dev)),
+        }
+    };
+    let mut total = [0.0; 2];
+    for k in 1..=8 {
+        let x = input(k, &plain);
+        let (fwd, _) = measure(o.warmup, steps, || {
+            let _ = net.layer(k, x.clone(), Some(1)).flat().sum().into_scalar::<f32>();
+        });
+        let xa = match input(k, &adev) {
+            model::Act::Map(t) if k > 1 => model::Act::Map(t.require_grad()),
+            model::Act::Flat(t) => model::Act::Flat(t.require_grad()),
+            a => a,
+        };
+        let (both, _) = measure(o.warmup, steps, || {
+            let y = anet.layer(k, xa.clone(), Some(1)).flat().sum();
+            let _ = y.clone().into_scalar::<f32>();
+            let _ = y.backward();
+        });
+        total[0] += fwd;
+        total[1] += both;
+        println!("BLOCK engine=burn-{} preset={preset} layer={k} fwd_ms={:.2} fwdbwd_ms={:.2}", o.backend.name(), fwd * 1e3, both * 1e3);
+    }
+    let [(_, _), (step, _)] = time_preset(&cfg, o, steps);
+    println!(
+        "BLOCK engine=burn-{} preset={preset} layer=rest fwd_ms={:.2} fwdbwd_ms={:.2}",
+        o.backend.name(),
+        0.0,
+        (step - total[1]) * 1e3
+    );
+}
+
 /// `--compare PRESET`: RESULT lines that `cargo xtask bench` parses.
 fn compare(preset: &str, o: &Opts) {
     let cfg = AlexNetConfig::preset(preset, outputs(preset)).expect("preset");
@@ -193,7 +245,7 @@ fn main() {
         steps: std::env::var("STEPS").ok().and_then(|s| s.parse().ok()),
         warmup: 3,
     };
-    let (mut presets, mut compare_preset, mut json_preset) = (Vec::new(), None, None);
+    let (mut presets, mut compare_preset, mut json_preset, mut breakdown_preset) = (Vec::new(), None, None, None);
     while let Some(a) = args.next() {
         let mut value = |name: &str| args.next().unwrap_or_else(|| panic!("{name} needs a value"));
         match a.as_str() {
@@ -203,6 +255,7 @@ fn main() {
             "--batch" => o.batch = value("--batch").parse().expect("--batch N"),
             "--compare" => compare_preset = Some(value("--compare")),
             "--config-json" => json_preset = Some(value("--config-json")),
+            "--breakdown" => breakdown_preset = Some(value("--breakdown")),
             "--bench" => {} // what `cargo bench` passes
             s if s.starts_with('-') => panic!("unknown option {s}"),
             s => presets.push(s.to_string()),
@@ -213,6 +266,8 @@ fn main() {
         println!("{}", serde_json::to_string(&cfg).expect("config serialises"));
     } else if let Some(p) = compare_preset {
         compare(&p, &o);
+    } else if let Some(p) = breakdown_preset {
+        breakdown(&p, &o);
     } else {
         let presets: Vec<&str> = if presets.is_empty() { vec!["tiny", "cifar", "bench", "caffenet"] } else { presets.iter().map(String::as_str).collect() };
         tables(&presets, &o);

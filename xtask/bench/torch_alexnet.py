@@ -22,13 +22,16 @@ import torch
 from torch import nn
 
 
-def build(cfg):
-    layers = []
+def blocks(cfg):
+    """The eight layer blocks (conv, ReLU, pool, LRN; fc, ReLU, dropout) and
+    the input shape of each (without the batch)."""
+    out, shapes = [], []
     cin = cfg["in_channels"]
     side = cfg["image_size"]
     lrn = cfg["lrn"]
     for i, c in enumerate(cfg["conv"]):
-        layers += [nn.Conv2d(cin, c["channels"], c["kernel"], c["stride"], c["pad"], groups=c["groups"]), nn.ReLU(inplace=True)]
+        shapes.append((cin, side, side))
+        layers = [nn.Conv2d(cin, c["channels"], c["kernel"], c["stride"], c["pad"], groups=c["groups"]), nn.ReLU(inplace=True)]
         side = (side + 2 * c["pad"] - c["kernel"]) // c["stride"] + 1
         if i in (0, 1, 4):
             layers.append(nn.MaxPool2d(3, 2, ceil_mode=True))
@@ -36,20 +39,25 @@ def build(cfg):
         if i in (0, 1):
             layers.append(nn.LocalResponseNorm(lrn["size"], lrn["alpha"], lrn["beta"], lrn["k"]))
         cin = c["channels"]
+        out.append(nn.Sequential(*layers))
     fc6, fc7 = cfg["fc"]
     p = cfg["dropout"]
-    layers += [
-        nn.Flatten(),
-        nn.Linear(cin * side * side, fc6), nn.ReLU(inplace=True), nn.Dropout(p),
-        nn.Linear(fc6, fc7), nn.ReLU(inplace=True), nn.Dropout(p),
-        nn.Linear(fc7, cfg["num_outputs"]),
+    shapes += [(cin, side, side), (fc6,), (fc7,)]
+    out += [
+        nn.Sequential(nn.Flatten(), nn.Linear(cin * side * side, fc6), nn.ReLU(inplace=True), nn.Dropout(p)),
+        nn.Sequential(nn.Linear(fc6, fc7), nn.ReLU(inplace=True), nn.Dropout(p)),
+        nn.Sequential(nn.Linear(fc7, cfg["num_outputs"])),
     ]
-    net = nn.Sequential(*layers)
-    for m in net.modules():
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            nn.init.normal_(m.weight, 0.0, 0.01)
-            nn.init.zeros_(m.bias)
-    return net
+    for b in out:
+        for m in b.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.normal_(m.weight, 0.0, 0.01)
+                nn.init.zeros_(m.bias)
+    return out, shapes
+
+
+def build(cfg):
+    return nn.Sequential(*blocks(cfg)[0])
 
 
 def flops(cfg):
@@ -79,6 +87,33 @@ def measure(step, warmup, steps):
     return statistics.median(walls), (time.process_time() - c0) / steps
 
 
+def breakdown(cfg, a, dev, engine):
+    """As our `--breakdown`: each block alone, forward (no_grad) and forward +
+    backward (input gradient except for layer 1), in milliseconds."""
+    bs, shapes = blocks(cfg)
+    total = 0.0
+    for k, (b, shape) in enumerate(zip(bs, shapes), start=1):
+        b = b.to(dev).train()
+        x = torch.randn(a.batch, *shape, device=dev)
+
+        def fwd():
+            with torch.no_grad():
+                b(x).sum().item()
+
+        xg = x.clone().requires_grad_(k > 1)
+
+        def both():
+            y = b(xg).sum()
+            y.item()
+            y.backward()
+
+        f, _ = measure(fwd, a.warmup, a.steps)
+        fb, _ = measure(both, a.warmup, a.steps)
+        total += fb
+        print(f"BLOCK engine={engine} preset={cfg['preset']} layer={k} fwd_ms={f * 1e3:.2f} fwdbwd_ms={fb * 1e3:.2f}", flush=True)
+    return total
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("config")
@@ -88,6 +123,7 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--tf32", action="store_true", help="allow TF32 on CUDA (PyTorch's cuDNN default); off = strict fp32")
+    ap.add_argument("--breakdown", action="store_true", help="milliseconds per layer block instead (BLOCK lines)")
     a = ap.parse_args()
     with open(a.config) as f:
         cfg = json.load(f)
@@ -99,12 +135,13 @@ def main():
         torch.backends.cudnn.allow_tf32 = a.tf32
         torch.backends.cuda.matmul.allow_tf32 = a.tf32
     torch.manual_seed(0)
+    engine = "pytorch-" + torch.__version__.split("+")[0] + ("-tf32" if a.tf32 and dev.type == "cuda" else "")
+    total = breakdown(cfg, a, dev, engine) if a.breakdown else None
     net = build(cfg).to(dev)
     side = cfg["image_size"]
     x = torch.randn(a.batch, cfg["in_channels"], side, side, device=dev) * 50
     y = (torch.arange(a.batch, device=dev) % min(10, cfg["num_outputs"])).long()
     f_fwd, f_train = flops(cfg)
-    engine = "pytorch-" + torch.__version__.split("+")[0] + ("-tf32" if a.tf32 and dev.type == "cuda" else "")
     threads = torch.get_num_threads() if dev.type == "cpu" else 0
 
     net.eval()
@@ -126,6 +163,9 @@ def main():
         loss.item()
 
     tr = measure(train, a.warmup, a.steps)
+    if total is not None:
+        print(f"BLOCK engine={engine} preset={cfg['preset']} layer=rest fwd_ms=0.00 fwdbwd_ms={(tr[0] - total) * 1e3:.2f}", flush=True)
+        return
     for mode, (wall, cpu), fl in (("forward", fw, f_fwd), ("train", tr, f_train)):
         print(
             f"RESULT engine={engine} preset={cfg['preset']} mode={mode} threads={threads} batch={a.batch} "

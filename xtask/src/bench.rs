@@ -37,6 +37,18 @@ pub struct Options {
     /// A prebuilt `throughput` executable instead of `cargo bench` (for
     /// machines that only carry the binary, e.g. a GPU box).
     pub exe: Option<PathBuf>,
+    /// Timed steps per measurement (default: 20; 5 for caffenet).
+    pub steps: Option<usize>,
+    /// Untimed warm-up steps (default 3).
+    pub warmup: Option<usize>,
+}
+
+impl Options {
+    /// `--steps`/`--warmup` for both sides.
+    fn step_args(&self, preset: &str) -> Vec<String> {
+        let steps = self.steps.unwrap_or(if preset == "caffenet" { 5 } else { 20 });
+        vec!["--steps".into(), steps.to_string(), "--warmup".into(), self.warmup.unwrap_or(3).to_string()]
+    }
 }
 
 /// One measurement.
@@ -192,7 +204,7 @@ pub fn setup_torch(root: &Path) -> Result<PathBuf> {
         }
     }
     let s = Command::new(&py)
-        .args(["-m", "pip", "install", "--no-cache-dir", &format!("torch=={TORCH_VERSION}")])
+        .args(["-m", "pip", "install", "--no-cache-dir", &format!("torch=={TORCH_VERSION}"), "numpy"])
         .status()
         .context("pip install torch")?;
     if !s.success() {
@@ -241,18 +253,20 @@ pub fn compare(root: &Path, o: &Options) -> Result<Vec<Row>> {
             let mut sides: Vec<(String, Command)> = o
                 .backends
                 .iter()
-                .map(|b| (format!("burn-{b}"), ours(root, o, b, &["--compare", preset])))
+                .map(|b| {
+                    let mut c = ours(root, o, b, &["--compare", preset]);
+                    c.args(o.step_args(preset));
+                    (format!("burn-{b}"), c)
+                })
                 .collect();
             if let Some(py) = &python {
                 let mut c = Command::new(py);
                 c.arg(&script).arg(&json).args(["--device", &o.torch_device, "--threads", &o.threads.to_string()]);
-                if preset == "caffenet" {
-                    c.args(["--steps", "5"]);
-                }
+                c.args(o.step_args(preset));
                 sides.push(("pytorch".into(), c));
                 if o.torch_device.starts_with("cuda") {
                     let mut c = Command::new(py);
-                    c.arg(&script).arg(&json).args(["--device", &o.torch_device, "--tf32"]);
+                    c.arg(&script).arg(&json).args(["--device", &o.torch_device, "--tf32"]).args(o.step_args(preset));
                     sides.push(("pytorch-tf32".into(), c));
                 }
             }
@@ -283,6 +297,41 @@ pub fn compare(root: &Path, o: &Options) -> Result<Vec<Row>> {
     print_summary(&summarise(&rows));
     println!("\nevery round: {}", csv.display());
     Ok(rows)
+}
+
+/// Per layer block, milliseconds forward and forward + backward of each
+/// engine on the first preset (`--breakdown`): where the step's time goes
+/// and where we lose against PyTorch.
+pub fn breakdown(root: &Path, o: &Options) -> Result<()> {
+    let preset = &o.presets[0];
+    std::fs::create_dir_all(&o.out).with_context(|| format!("creating {}", o.out.display()))?;
+    let json = o.out.join(format!("{preset}.json"));
+    let cfg = run_capture(ours(root, o, &o.backends[0], &["--config-json", preset]), "throughput --config-json")?;
+    std::fs::write(&json, cfg.trim()).with_context(|| format!("writing {}", json.display()))?;
+    let mut c = ours(root, o, &o.backends[0], &["--breakdown", preset]);
+    c.args(o.step_args(preset));
+    let mut text = run_capture(c, "throughput --breakdown")?;
+    if let Some(py) = &o.python {
+        let mut c = Command::new(py);
+        c.arg(root.join("xtask/bench/torch_alexnet.py")).arg(&json).arg("--breakdown");
+        c.args(["--device", &o.torch_device, "--threads", &o.threads.to_string()]).args(o.step_args(preset));
+        text.push_str(&run_capture(c, "torch_alexnet.py --breakdown")?);
+    }
+    // layer -> engine -> (fwd, fwd+bwd)
+    let mut t: BTreeMap<String, BTreeMap<String, (f64, f64)>> = BTreeMap::new();
+    for line in text.lines().filter(|l| l.starts_with("BLOCK ")) {
+        let kv: BTreeMap<&str, &str> = line[6..].split_whitespace().filter_map(|x| x.split_once('=')).collect();
+        let num = |k: &str| kv.get(k).and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN);
+        let engine = if kv.get("engine").is_some_and(|e| e.starts_with("pytorch")) { "pytorch" } else { "ours" };
+        t.entry(kv.get("layer").copied().unwrap_or("?").to_string()).or_default().insert(engine.into(), (num("fwd_ms"), num("fwdbwd_ms")));
+    }
+    println!("{preset}, batch 128, {} threads: milliseconds per layer block (conv+ReLU+pool+LRN or fc+ReLU+dropout)", o.threads);
+    println!("{:<6} {:>10} {:>10} {:>7} {:>12} {:>12} {:>7}", "layer", "fwd ours", "fwd torch", "ratio", "fwd+bwd ours", "fwd+bwd torch", "ratio");
+    for (layer, e) in &t {
+        let (o_, p) = (e.get("ours").copied().unwrap_or((f64::NAN, f64::NAN)), e.get("pytorch").copied().unwrap_or((f64::NAN, f64::NAN)));
+        println!("{layer:<6} {:>10.2} {:>10.2} {:>6.2}x {:>12.2} {:>12.2} {:>6.2}x", o_.0, p.0, o_.0 / p.0, o_.1, p.1, o_.1 / p.1);
+    }
+    Ok(())
 }
 
 fn print_summary(s: &[Summary]) {

@@ -8,7 +8,15 @@
 //! cargo xtask bench [--rounds 2] [--threads 2] [--presets bench,caffenet] [--backends flex]
 //!                   [--torch-device cpu|cuda] [--setup-torch] [--no-torch] [--exe PATH] [--out DIR]
 //! cargo xtask bench --tables [PRESET...]     per-preset, frozen-n and LRN tables, decode
+//! cargo xtask bench --breakdown [--presets bench]   milliseconds per layer block, ours and PyTorch's
+//! cargo xtask cache-check [--out runs/cache-check] [--passes 2] [--jobs 2]
 //! ```
+//!
+//! `cache-check` runs the grid of `docs/examples/cache-check.json` (the
+//! default sweep's settings; transfers AnB frozen at n = 1, 3, 5, 7; three
+//! replicates) without and with the frozen-prefix cache, the bases trained
+//! once and shared (they are identical: caching touches frozen jobs only),
+//! and prints `transferability compare` of the two.
 
 mod bench;
 
@@ -18,8 +26,14 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 
+/// The workspace: where this xtask was built, or the current folder when
+/// that holds the workspace (a binary carried to another machine).
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    let built = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf();
+    match std::env::current_dir() {
+        Ok(cwd) if !built.is_dir() && cwd.join("xtask/bench").is_dir() => cwd,
+        _ => built,
+    }
 }
 
 fn cargo() -> Command {
@@ -64,9 +78,18 @@ struct BenchArgs {
     /// Where the CSV goes.
     #[arg(long, default_value = "target/bench")]
     out: PathBuf,
+    /// Timed steps per measurement (default 20; 5 for caffenet).
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Untimed warm-up steps (default 3).
+    #[arg(long)]
+    warmup: Option<usize>,
     /// The detailed tables instead: presets, frozen-n training, LRN, decode.
     #[arg(long)]
     tables: bool,
+    /// Milliseconds per layer block, ours and PyTorch's, on the first preset.
+    #[arg(long)]
+    breakdown: bool,
     /// Presets for --tables.
     rest: Vec<String>,
 }
@@ -105,23 +128,103 @@ fn bench(args: &[String]) -> Result<ExitCode> {
         python,
         out,
         exe: a.exe,
+        steps: a.steps,
+        warmup: a.warmup,
     };
-    bench::compare(&root, &o)?;
+    if a.breakdown {
+        bench::breakdown(&root, &o)?;
+    } else {
+        bench::compare(&root, &o)?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `cargo xtask cache-check`.
+#[derive(Parser, Debug)]
+#[command(name = "cargo xtask cache-check")]
+struct CacheCheckArgs {
+    /// Output folder (`uncached/` and `cached/` inside).
+    #[arg(long, default_value = "runs/cache-check")]
+    out: PathBuf,
+    /// Augmented passes the caches hold.
+    #[arg(long, default_value_t = 2)]
+    passes: usize,
+    /// Jobs at once.
+    #[arg(long, default_value_t = 2)]
+    jobs: usize,
+}
+
+fn transferability(args: &[&str]) -> Command {
+    let mut c = cargo();
+    c.args(["run", "--quiet", "-p", "transferability-cli", "--bin", "transferability", "--"]).args(args);
+    c
+}
+
+fn must(c: Command, what: &str) -> Result<()> {
+    if status(c)? != ExitCode::SUCCESS {
+        bail!("{what} failed");
+    }
+    Ok(())
+}
+
+fn cache_check(args: &[String]) -> Result<ExitCode> {
+    let a = CacheCheckArgs::parse_from(std::iter::once("cache-check".to_string()).chain(args.iter().cloned()));
+    let root = root();
+    let out = if a.out.is_absolute() { a.out } else { root.join(a.out) };
+    let cfg = root.join("docs/examples/cache-check.json");
+    let (plain, cached) = (out.join("uncached"), out.join("cached"));
+    let jobs = a.jobs.to_string();
+    let sweep = |dir: &PathBuf, extra: &[&str]| {
+        let d = dir.to_string_lossy().into_owned();
+        let mut args = vec!["sweep", "--config", cfg.to_str().expect("utf-8 path"), "--out", &d, "--jobs", &jobs, "--no-report"];
+        args.extend_from_slice(extra);
+        transferability(&args)
+    };
+    must(sweep(&plain, &[]), "the uncached sweep")?;
+    // share the bases: same ids, seeds and data, so the same networks
+    for sub in ["jobs", "records/runs", "records/curves"] {
+        let from = plain.join(sub);
+        let to = cached.join(sub);
+        std::fs::create_dir_all(&to).with_context(|| format!("creating {}", to.display()))?;
+        for e in std::fs::read_dir(&from).with_context(|| format!("reading {}", from.display()))?.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.contains("-base-") && !to.join(&name).exists() {
+                copy_tree(&e.path(), &to.join(&name))?;
+            }
+        }
+    }
+    let passes = a.passes.to_string();
+    must(sweep(&cached, &["--cache-prefix", "--cache-passes", &passes]), "the cached sweep")?;
+    let (p, c) = (plain.to_string_lossy().into_owned(), cached.to_string_lossy().into_owned());
+    must(transferability(&["compare", &p, &c, "--names", "uncached,cached"]), "compare")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
+        for e in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))?.flatten() {
+            copy_tree(&e.path(), &to.join(e.file_name()))?;
+        }
+    } else {
+        std::fs::copy(from, to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+    }
+    Ok(())
 }
 
 fn main() -> Result<ExitCode> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((cmd, rest)) = args.split_first() else {
-        bail!("usage: cargo xtask sweep [ARGS...] | cargo xtask bench [--tables] [ARGS...]");
+        bail!("usage: cargo xtask sweep [ARGS...] | cargo xtask bench [--tables] [ARGS...] | cargo xtask cache-check [ARGS...]");
     };
     match cmd.as_str() {
         "sweep" => {
-            let mut c = cargo();
-            c.args(["run", "--quiet", "-p", "transferability-cli", "--bin", "transferability", "--", "sweep"]).args(rest);
+            let mut c = transferability(&["sweep"]);
+            c.args(rest);
             status(c)
         }
         "bench" => bench(rest),
-        other => bail!("unknown task `{other}`; tasks: sweep, bench"),
+        "cache-check" => cache_check(rest),
+        other => bail!("unknown task `{other}`; tasks: sweep, bench, cache-check"),
     }
 }
