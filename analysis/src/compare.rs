@@ -87,7 +87,7 @@ pub fn compare_sweeps(a: &Path, b: &Path) -> Result<Comparison> {
             let &(nb, sb, cb_) = cb.get(key)?;
             let (family, arm, target, n, ft) = key;
             Some(CellPair {
-                cell: format!("{family}/{arm}{}/{target}/n{n}", if *ft { "+" } else { "" }),
+                cell: format!("{family}/{arm}{}/{target}/n{n}", if *ft && !arm.ends_with('+') { "+" } else { "" }),
                 count: [na, nb],
                 top1: [sa / na as f64, sb / nb as f64],
                 cpu: [ca_ / na as f64, cb_ / nb as f64],

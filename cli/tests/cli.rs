@@ -130,6 +130,13 @@ fn smoke_sweep_end_to_end_then_killed_and_resumed() {
     }
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains(&format!("{} already done", before.len())), "{stderr}");
+    // the two sweeps side by side: same top-1 in every cell
+    let (f, p) = (full.display().to_string(), part.display().to_string());
+    let table = ok(&["compare", &f, &p, "--names", "full,resumed"]);
+    let cells: Vec<&str> = table.lines().filter(|l| l.contains("/n")).collect();
+    assert!(cells.len() >= 10, "{table}");
+    assert!(cells.iter().all(|l| l.contains(" +0.00 ")), "top-1 differs somewhere:\n{table}");
+    assert!(table.contains("total CPU-seconds: full"), "{table}");
 }
 
 #[test]

@@ -58,19 +58,36 @@ impl Crop {
 pub fn crop_into(pixels: &[u8], size: usize, mean: &[f32], crop: usize, c: Crop, out: &mut [f32]) {
     debug_assert_eq!(pixels.len(), size * size * 3);
     debug_assert_eq!(out.len(), crop * crop * 3);
-    // one output row (contiguous) per channel and row; slices up front so the
-    // inner loops carry no bounds checks
+    // per output row: subtract the mean over the contiguous HWC source row
+    // (vectorises), then split the channels into the three CHW rows,
+    // reversed when mirrored; no bounds checks in the loops
+    let plane = crop * crop;
+    let (r, rest) = out.split_at_mut(plane);
+    let (g, b) = rest.split_at_mut(plane);
+    let mut tmp = [0f32; 3 * 1024];
+    let mut heap = Vec::new();
+    let row_buf: &mut [f32] = if crop * 3 <= tmp.len() {
+        &mut tmp[..crop * 3]
+    } else {
+        heap.resize(crop * 3, 0.0);
+        &mut heap
+    };
     for y in 0..crop {
         let start = ((c.y + y) * size + c.x) * 3;
         let (src, m) = (&pixels[start..start + crop * 3], &mean[start..start + crop * 3]);
-        for ch in 0..3 {
-            let row = &mut out[(ch * crop + y) * crop..(ch * crop + y + 1) * crop];
-            let values = src.iter().zip(m).skip(ch).step_by(3).map(|(&p, &m)| p as f32 - m);
-            if c.mirror {
-                row.iter_mut().rev().zip(values).for_each(|(o, v)| *o = v);
-            } else {
-                row.iter_mut().zip(values).for_each(|(o, v)| *o = v);
-            }
+        row_buf.iter_mut().zip(src.iter().zip(m)).for_each(|(o, (&p, &m))| *o = p as f32 - m);
+        let row = y * crop..(y + 1) * crop;
+        let (r, g, b) = (&mut r[row.clone()], &mut g[row.clone()], &mut b[row]);
+        let px = row_buf.as_chunks::<3>().0.iter();
+        let put = |((r, g), b): ((&mut f32, &mut f32), &mut f32), v: &[f32; 3]| {
+            *r = v[0];
+            *g = v[1];
+            *b = v[2];
+        };
+        if c.mirror {
+            r.iter_mut().rev().zip(g.iter_mut().rev()).zip(b.iter_mut().rev()).zip(px).for_each(|(o, v)| put(o, v));
+        } else {
+            r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()).zip(px).for_each(|(o, v)| put(o, v));
         }
     }
 }

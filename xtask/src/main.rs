@@ -152,6 +152,10 @@ struct CacheCheckArgs {
     /// Jobs at once.
     #[arg(long, default_value_t = 2)]
     jobs: usize,
+    /// The uncached sweep's folder (default OUT/uncached): point it at an
+    /// earlier check's to compare another number of passes against it.
+    #[arg(long)]
+    uncached: Option<PathBuf>,
 }
 
 fn transferability(args: &[&str]) -> Command {
@@ -172,7 +176,8 @@ fn cache_check(args: &[String]) -> Result<ExitCode> {
     let root = root();
     let out = if a.out.is_absolute() { a.out } else { root.join(a.out) };
     let cfg = root.join("docs/examples/cache-check.json");
-    let (plain, cached) = (out.join("uncached"), out.join("cached"));
+    let plain = a.uncached.map(|u| if u.is_absolute() { u } else { root.join(u) }).unwrap_or_else(|| out.join("uncached"));
+    let cached = out.join("cached");
     let jobs = a.jobs.to_string();
     let sweep = |dir: &PathBuf, extra: &[&str]| {
         let d = dir.to_string_lossy().into_owned();
