@@ -163,7 +163,8 @@ fn breakdown(preset: &str, o: &Opts) {
 fn compare(preset: &str, o: &Opts) {
     let cfg = AlexNetConfig::preset(preset, outputs(preset)).expect("preset");
     let steps = o.steps.unwrap_or(if preset == "caffenet" { 5 } else { 20 });
-    let threads = if o.backend == Backend::Flex { rayon::current_num_threads() } else { 0 };
+    // 0 = a GPU; libtorch's CPU pool defaults to the cores, as rayon's does
+    let threads = if o.backend.name().contains("cuda") { 0 } else { rayon::current_num_threads() };
     let [fwd, train] = time_preset(&cfg, o, steps);
     for (mode, (wall, cpu), flops) in [("forward", fwd, cfg.flops_per_image()), ("train", train, train_flops(&cfg))] {
         println!(
