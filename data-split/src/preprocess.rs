@@ -122,6 +122,29 @@ mod tests {
     }
 
     #[test]
+    fn crop_equals_the_pixel_by_pixel_definition() {
+        // a random 9x9 image and mean image, every offset of a 6-px crop, both mirrors
+        let (size, crop) = (9, 6);
+        let mut rng = crate::synthetic::SplitMix64::new(7);
+        let px: Vec<u8> = (0..size * size * 3).map(|_| rng.next_u64() as u8).collect();
+        let mean: Vec<f32> = (0..size * size * 3).map(|_| (rng.next_u64() % 1000) as f32 / 7.0).collect();
+        for (x, y, mirror) in (0..=size - crop).flat_map(|x| (0..=size - crop).flat_map(move |y| [(x, y, false), (x, y, true)])) {
+            let c = Crop { x, y, mirror };
+            let mut out = vec![0f32; 3 * crop * crop];
+            crop_into(&px, size, &mean, crop, c, &mut out);
+            for ch in 0..3 {
+                for oy in 0..crop {
+                    for ox in 0..crop {
+                        let sx = x + if mirror { crop - 1 - ox } else { ox };
+                        let src = ((y + oy) * size + sx) * 3 + ch;
+                        assert_eq!(out[(ch * crop + oy) * crop + ox], px[src] as f32 - mean[src], "{c:?} ch {ch} ({ox}, {oy})");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn crop_subtracts_mean_then_mirrors() {
         // 3x3 image, value = 10*x + y + 100*channel
         let size = 3;
