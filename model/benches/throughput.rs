@@ -148,7 +148,36 @@ fn breakdown(preset: &str, o: &Opts) {
         });
         total[0] += fwd;
         total[1] += both;
-        println!("BLOCK engine=burn-{} preset={preset} layer={k} fwd_ms={:.2} fwdbwd_ms={:.2}", o.backend.name(), fwd * 1e3, both * 1e3);
+        // the convolution alone (layers 1-5): what the block's pooling, LRN and ReLU add is the difference
+        let conv = |net: &model::AlexNet, x: Tensor<4>| match k {
+            1 => net.conv1.forward(x),
+            2 => net.conv2.forward(x),
+            3 => net.conv3.forward(x),
+            4 => net.conv4.forward(x),
+            _ => net.conv5.forward(x),
+        };
+        let (cf, cb) = match (k, &x, &xa) {
+            (1..=5, model::Act::Map(x), model::Act::Map(xa)) => {
+                let (cf, _) = measure(o.warmup, steps, || {
+                    let _ = conv(&net, x.clone()).sum().into_scalar::<f32>();
+                });
+                let (cb, _) = measure(o.warmup, steps, || {
+                    let y = conv(&anet, xa.clone()).sum();
+                    let _ = y.clone().into_scalar::<f32>();
+                    let _ = y.backward();
+                });
+                (cf, cb)
+            }
+            _ => (f64::NAN, f64::NAN),
+        };
+        println!(
+            "BLOCK engine=burn-{} preset={preset} layer={k} fwd_ms={:.2} fwdbwd_ms={:.2} conv_fwd_ms={:.2} conv_fwdbwd_ms={:.2}",
+            o.backend.name(),
+            fwd * 1e3,
+            both * 1e3,
+            cf * 1e3,
+            cb * 1e3
+        );
     }
     let [(_, _), (step, _)] = time_preset(&cfg, o, steps);
     println!(

@@ -110,7 +110,26 @@ def breakdown(cfg, a, dev, engine):
         f, _ = measure(fwd, a.warmup, a.steps)
         fb, _ = measure(both, a.warmup, a.steps)
         total += fb
-        print(f"BLOCK engine={engine} preset={cfg['preset']} layer={k} fwd_ms={f * 1e3:.2f} fwdbwd_ms={fb * 1e3:.2f}", flush=True)
+        cf = cb = float("nan")
+        if k <= 5:
+            conv = b[0]
+
+            def cfwd():
+                with torch.no_grad():
+                    conv(x).sum().item()
+
+            def cboth():
+                y = conv(xg).sum()
+                y.item()
+                y.backward()
+
+            cf, _ = measure(cfwd, a.warmup, a.steps)
+            cb, _ = measure(cboth, a.warmup, a.steps)
+        print(
+            f"BLOCK engine={engine} preset={cfg['preset']} layer={k} fwd_ms={f * 1e3:.2f} fwdbwd_ms={fb * 1e3:.2f} "
+            f"conv_fwd_ms={cf * 1e3:.2f} conv_fwdbwd_ms={cb * 1e3:.2f}",
+            flush=True,
+        )
     return total
 
 

@@ -317,19 +317,35 @@ pub fn breakdown(root: &Path, o: &Options) -> Result<()> {
         c.args(["--device", &o.torch_device, "--threads", &o.threads.to_string()]).args(o.step_args(preset));
         text.push_str(&run_capture(c, "torch_alexnet.py --breakdown")?);
     }
-    // layer -> engine -> (fwd, fwd+bwd)
-    let mut t: BTreeMap<String, BTreeMap<String, (f64, f64)>> = BTreeMap::new();
+    // layer -> engine -> (fwd, fwd+bwd, conv fwd, conv fwd+bwd)
+    let mut t: BTreeMap<String, BTreeMap<String, [f64; 4]>> = BTreeMap::new();
     for line in text.lines().filter(|l| l.starts_with("BLOCK ")) {
         let kv: BTreeMap<&str, &str> = line[6..].split_whitespace().filter_map(|x| x.split_once('=')).collect();
         let num = |k: &str| kv.get(k).and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN);
         let engine = if kv.get("engine").is_some_and(|e| e.starts_with("pytorch")) { "pytorch" } else { "ours" };
-        t.entry(kv.get("layer").copied().unwrap_or("?").to_string()).or_default().insert(engine.into(), (num("fwd_ms"), num("fwdbwd_ms")));
+        let v = [num("fwd_ms"), num("fwdbwd_ms"), num("conv_fwd_ms"), num("conv_fwdbwd_ms")];
+        t.entry(kv.get("layer").copied().unwrap_or("?").to_string()).or_default().insert(engine.into(), v);
     }
-    println!("{preset}, batch 128, {} threads: milliseconds per layer block (conv+ReLU+pool+LRN or fc+ReLU+dropout)", o.threads);
-    println!("{:<6} {:>10} {:>10} {:>7} {:>12} {:>12} {:>7}", "layer", "fwd ours", "fwd torch", "ratio", "fwd+bwd ours", "fwd+bwd torch", "ratio");
+    println!("{preset}, batch 128, {} threads: milliseconds per layer block (conv+ReLU+pool+LRN or fc+ReLU+dropout), and of its convolution alone", o.threads);
+    println!(
+        "{:<6} {:>9} {:>9} {:>6} {:>11} {:>11} {:>6} {:>13} {:>13} {:>6}",
+        "layer", "fwd ours", "fwd torch", "ratio", "f+b ours", "f+b torch", "ratio", "conv f+b ours", "conv f+b torch", "ratio"
+    );
+    let none = [f64::NAN; 4];
     for (layer, e) in &t {
-        let (o_, p) = (e.get("ours").copied().unwrap_or((f64::NAN, f64::NAN)), e.get("pytorch").copied().unwrap_or((f64::NAN, f64::NAN)));
-        println!("{layer:<6} {:>10.2} {:>10.2} {:>6.2}x {:>12.2} {:>12.2} {:>6.2}x", o_.0, p.0, o_.0 / p.0, o_.1, p.1, o_.1 / p.1);
+        let (a, p) = (e.get("ours").unwrap_or(&none), e.get("pytorch").unwrap_or(&none));
+        println!(
+            "{layer:<6} {:>9.2} {:>9.2} {:>5.2}x {:>11.2} {:>11.2} {:>5.2}x {:>13.2} {:>13.2} {:>5.2}x",
+            a[0],
+            p[0],
+            a[0] / p[0],
+            a[1],
+            p[1],
+            a[1] / p[1],
+            a[3],
+            p[3],
+            a[3] / p[3]
+        );
     }
     Ok(())
 }
