@@ -64,14 +64,7 @@ pub fn crop_into(pixels: &[u8], size: usize, mean: &[f32], crop: usize, c: Crop,
     let plane = crop * crop;
     let (r, rest) = out.split_at_mut(plane);
     let (g, b) = rest.split_at_mut(plane);
-    let mut tmp = [0f32; 3 * 1024];
-    let mut heap = Vec::new();
-    let row_buf: &mut [f32] = if crop * 3 <= tmp.len() {
-        &mut tmp[..crop * 3]
-    } else {
-        heap.resize(crop * 3, 0.0);
-        &mut heap
-    };
+    let mut row_buf = vec![0f32; crop * 3];
     for y in 0..crop {
         let start = ((c.y + y) * size + c.x) * 3;
         let (src, m) = (&pixels[start..start + crop * 3], &mean[start..start + crop * 3]);

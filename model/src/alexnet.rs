@@ -347,6 +347,15 @@ impl Act {
             Act::Flat(t) => t,
         }
     }
+
+    /// An activation computed on the plain backend (a frozen prefix) as an
+    /// input of the autodiff graph: a constant, no gradient flows into it.
+    pub fn into_autodiff(self) -> Act {
+        match self {
+            Act::Map(t) => Act::Map(Tensor::from_inner(t)),
+            Act::Flat(t) => Act::Flat(Tensor::from_inner(t)),
+        }
+    }
 }
 
 /// Inverted-dropout mask `[rows, cols]` with keep probability `1 − p`,

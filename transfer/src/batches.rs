@@ -12,6 +12,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use burn::prelude::*;
 use crossbeam_channel::{Receiver, bounded};
 use data_split::preprocess::{Crop, crop_into, mean_image, resize};
 use data_split::synthetic::SplitMix64;
@@ -109,6 +110,20 @@ pub struct Batch {
     pub images: Vec<f32>,
     /// `n` labels.
     pub labels: Vec<i64>,
+}
+
+impl Batch {
+    /// The images as a `[n, 3, crop, crop]` tensor on `device`, and the labels.
+    pub fn into_tensor(self, crop: usize, device: &Device) -> (Tensor<4>, Vec<i64>) {
+        let n = self.labels.len();
+        (Tensor::from_data(TensorData::new(self.images, [n, 3, crop, crop]), device), self.labels)
+    }
+}
+
+/// `0..len` in consecutive chunks of `size` indices (the last may be shorter).
+pub fn index_chunks(len: usize, size: usize) -> impl Iterator<Item = Vec<usize>> {
+    let size = size.max(1);
+    (0..len).step_by(size).map(move |start| (start..(start + size).min(len)).collect())
 }
 
 /// The permutation of `0..n` for one epoch.

@@ -36,7 +36,7 @@ use burn::prelude::*;
 use data_split::preprocess::Crop;
 use model::{Act, AlexNet, AlexNetConfig};
 
-use crate::batches::{Assembly, Store};
+use crate::batches::{Assembly, Store, index_chunks};
 use crate::error::{Error, Result};
 
 /// Passes when a job asks for caching without saying how many.
@@ -63,6 +63,12 @@ impl Rows {
             Rows::Mapped { map, .. } => bytemuck::cast_slice(&map[..]),
         }
     }
+}
+
+/// Where the training rows go while the cache is built.
+enum Sink {
+    Memory(Vec<f32>),
+    File(std::io::BufWriter<std::fs::File>),
 }
 
 impl Drop for Rows {
@@ -93,8 +99,7 @@ pub struct PrefixCache {
 
 /// Prefix output of `idx` with `crops`, as rows of `per` floats.
 fn prefix_rows(fnet: &AlexNet, layer: usize, store: &Store, asm: &Assembly, idx: &[usize], crops: &[Crop], device: &Device) -> Result<Vec<f32>> {
-    let b = asm.assemble(store, idx, crops)?;
-    let x = Tensor::<4>::from_data(TensorData::new(b.images, [idx.len(), 3, asm.crop, asm.crop]), device);
+    let (x, _) = asm.assemble(store, idx, crops)?.into_tensor(asm.crop, device);
     let out = fnet.forward_range(Act::Map(x), 0, layer, None).flat();
     let data = out.into_data().convert::<f32>();
     Ok(data.as_slice::<f32>().expect("f32 activations").to_vec())
@@ -116,40 +121,35 @@ impl PrefixCache {
         let shape = cfg.output_shape(layer);
         let per: usize = shape.iter().product();
         let (len, stored) = (train.len(), train.size());
-        let bytes = passes * len * per * 4;
-        let mut rows = if bytes <= MEMORY_LIMIT { Some(Vec::with_capacity(passes * len * per)) } else { None };
         let path = dir.join("prefix-cache.f32");
-        let mut file = match rows {
-            Some(_) => None,
-            None => Some(std::io::BufWriter::new(std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?)),
+        let mut sink = if passes * len * per * 4 <= MEMORY_LIMIT {
+            Sink::Memory(Vec::with_capacity(passes * len * per))
+        } else {
+            Sink::File(std::io::BufWriter::new(std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?))
         };
         for k in 0..passes {
-            for start in (0..len).step_by(train_batch) {
-                let idx: Vec<usize> = (start..(start + train_batch).min(len)).collect();
+            for idx in index_chunks(len, train_batch) {
                 let crops: Vec<Crop> = idx.iter().map(|&i| asm.train_crop(stored, (k * len + i) as u64)).collect();
                 let out = prefix_rows(fnet, layer, train, asm, &idx, &crops, device)?;
-                match (&mut rows, &mut file) {
-                    (Some(v), _) => v.extend_from_slice(&out),
-                    (None, Some(f)) => f.write_all(bytemuck::cast_slice(&out)).map_err(|e| Error::io(&path, e))?,
-                    _ => unreachable!("memory or file"),
+                match &mut sink {
+                    Sink::Memory(v) => v.extend_from_slice(&out),
+                    Sink::File(f) => f.write_all(bytemuck::cast_slice(&out)).map_err(|e| Error::io(&path, e))?,
                 }
             }
         }
-        let train_rows = match (rows, file) {
-            (Some(v), _) => Rows::Memory(v),
-            (None, Some(f)) => {
+        let train_rows = match sink {
+            Sink::Memory(v) => Rows::Memory(v),
+            Sink::File(f) => {
                 let f = f.into_inner().map_err(|e| Error::io(&path, e.into_error()))?;
                 f.sync_all().map_err(|e| Error::io(&path, e))?;
                 let f = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
                 let map = map_readonly(&f).map_err(|e| Error::io(&path, e))?;
-                Rows::Mapped { map, path: path.clone() }
+                Rows::Mapped { map, path }
             }
-            _ => unreachable!("memory or file"),
         };
         let mut test_rows = Vec::with_capacity(test.len() * per);
         let centre = Crop::centre(test.size(), asm.crop);
-        for start in (0..test.len()).step_by(test_batch) {
-            let idx: Vec<usize> = (start..(start + test_batch).min(test.len())).collect();
+        for idx in index_chunks(test.len(), test_batch) {
             test_rows.extend(prefix_rows(fnet, layer, test, asm, &idx, &vec![centre; idx.len()], device)?);
         }
         Ok(PrefixCache {
@@ -165,16 +165,6 @@ impl PrefixCache {
             test_labels: (0..test.len()).map(|i| test.label(i) as i64).collect(),
             test_batch,
         })
-    }
-
-    /// Bytes held (memory or file).
-    pub fn bytes(&self) -> usize {
-        (self.train.as_slice().len() + self.test.len()) * 4
-    }
-
-    /// Whether the training rows are in a memory-mapped file.
-    pub fn on_disk(&self) -> bool {
-        matches!(self.train, Rows::Mapped { .. })
     }
 
     fn act(&self, rows: Vec<f32>, count: usize, device: &Device) -> Act {

@@ -28,7 +28,7 @@ use model::checkpoint::{ParamStore, load_model, save_model};
 use model::{Act, AlexNet, AlexNetConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::batches::{Assembly, Batch, Prefetcher, Store};
+use crate::batches::{Assembly, Prefetcher, Store, index_chunks};
 use crate::cache::PrefixCache;
 use crate::error::{Error, Result};
 use crate::progress::{JobProgress, ProgressMode, process_cpu_seconds};
@@ -230,10 +230,9 @@ fn build_model(job: &JobSpec, cfg: &AlexNetConfig, device: &Device) -> Result<Al
 pub fn evaluate(net: &AlexNet, test: &Store, asm: &Assembly, batch: usize, device: &Device) -> Result<(f64, f64, f64)> {
     let crop = Crop::centre(test.size(), asm.crop);
     let mut score = Score::default();
-    for start in (0..test.len()).step_by(batch.max(1)) {
-        let idx: Vec<usize> = (start..(start + batch).min(test.len())).collect();
-        let b = asm.assemble(test, &idx, &vec![crop; idx.len()])?;
-        score.add(net.forward(to_tensor(&b, asm.crop, device)), &b.labels);
+    for idx in index_chunks(test.len(), batch) {
+        let (x, labels) = asm.assemble(test, &idx, &vec![crop; idx.len()])?.into_tensor(asm.crop, device);
+        score.add(net.forward(x), &labels);
     }
     Ok(score.result())
 }
@@ -279,11 +278,6 @@ impl Score {
         let n = self.count.max(1) as f64;
         (self.top1 as f64 / n, self.top5 as f64 / n, self.loss / n)
     }
-}
-
-fn to_tensor(b: &Batch, crop: usize, device: &Device) -> Tensor<4> {
-    let n = b.labels.len();
-    Tensor::from_data(TensorData::new(b.images.clone(), [n, 3, crop, crop]), device)
 }
 
 /// Run (or resume, or find done) one job.
@@ -355,26 +349,21 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
         let it = state.iteration;
         let lr = step_lr(sched.base_lr, sched.gamma, sched.step_size, it);
         let dropout_seed = model::alexnet::layer_seed(job.seed ^ 0xD0D0, it as usize);
-        let to_autodiff = |act: Act| match act {
-            Act::Map(t) => Act::Map(Tensor::from_inner(t)),
-            Act::Flat(t) => Act::Flat(Tensor::from_inner(t)),
-        };
         let (logits, batch_labels) = match (&cache, &frozen_net, &mut feed) {
             (Some(c), Some(fnet), _) => {
                 let (idx, gs) = asm.train_plan(p.train.len(), sched.batch_size, it, &mut order);
                 let (act, labels) = c.train_batch(&idx, &gs, &inner);
-                let act = c.frozen_rest(fnet, act, dropout_seed);
-                (net.forward_range(to_autodiff(act), frozen, 8, Some(dropout_seed)).flat(), labels)
+                let act = c.frozen_rest(fnet, act, dropout_seed).into_autodiff();
+                (net.forward_range(act, frozen, 8, Some(dropout_seed)).flat(), labels)
             }
             (None, Some(fnet), Some(feed)) => {
-                let batch = feed.next()?;
-                let x = to_tensor(&batch, job.preprocess.crop, &inner);
-                let act = fnet.forward_range(Act::Map(x), 0, frozen, Some(dropout_seed));
-                (net.forward_range(to_autodiff(act), frozen, 8, Some(dropout_seed)).flat(), batch.labels)
+                let (x, labels) = feed.next()?.into_tensor(job.preprocess.crop, &inner);
+                let act = fnet.forward_range(Act::Map(x), 0, frozen, Some(dropout_seed)).into_autodiff();
+                (net.forward_range(act, frozen, 8, Some(dropout_seed)).flat(), labels)
             }
             (_, _, Some(feed)) => {
-                let batch = feed.next()?;
-                (net.forward_train(to_tensor(&batch, job.preprocess.crop, &device), dropout_seed), batch.labels)
+                let (x, labels) = feed.next()?.into_tensor(job.preprocess.crop, &device);
+                (net.forward_train(x, dropout_seed), labels)
             }
             _ => unreachable!("a cache exists only for a frozen prefix; otherwise batches are fed"),
         };
