@@ -130,24 +130,31 @@ fn breakdown(preset: &str, o: &Opts) {
             _ => model::Act::Flat(Tensor::random([o.batch, cfg.output_shape(k - 1)[0]], dist, dev)),
         }
     };
-    let mut total = [0.0; 2];
+    // median seconds of a forward pass (plain backend) and of forward + backward (autodiff)
+    let time = |mut fwd: Box<dyn FnMut() -> Tensor<1> + '_>, mut both: Box<dyn FnMut() -> Tensor<1> + '_>| {
+        let (f, _) = measure(o.warmup, steps, || {
+            let _ = fwd().into_scalar::<f32>();
+        });
+        let (b, _) = measure(o.warmup, steps, || {
+            let y = both();
+            let _ = y.clone().into_scalar::<f32>();
+            let _ = y.backward();
+        });
+        (f, b)
+    };
+    let mut total = 0.0;
     for k in 1..=8 {
         let x = input(k, &plain);
-        let (fwd, _) = measure(o.warmup, steps, || {
-            let _ = net.layer(k, x.clone(), Some(1)).flat().sum().into_scalar::<f32>();
-        });
         let xa = match input(k, &adev) {
             model::Act::Map(t) if k > 1 => model::Act::Map(t.require_grad()),
             model::Act::Flat(t) => model::Act::Flat(t.require_grad()),
             a => a,
         };
-        let (both, _) = measure(o.warmup, steps, || {
-            let y = anet.layer(k, xa.clone(), Some(1)).flat().sum();
-            let _ = y.clone().into_scalar::<f32>();
-            let _ = y.backward();
-        });
-        total[0] += fwd;
-        total[1] += both;
+        let (fwd, both) = time(
+            Box::new(|| net.layer(k, x.clone(), Some(1)).flat().sum()),
+            Box::new(|| anet.layer(k, xa.clone(), Some(1)).flat().sum()),
+        );
+        total += both;
         // the convolution alone (layers 1-5): what the block's pooling, LRN and ReLU add is the difference
         let conv = |net: &model::AlexNet, x: Tensor<4>| match k {
             1 => net.conv1.forward(x),
@@ -158,15 +165,7 @@ fn breakdown(preset: &str, o: &Opts) {
         };
         let (cf, cb) = match (k, &x, &xa) {
             (1..=5, model::Act::Map(x), model::Act::Map(xa)) => {
-                let (cf, _) = measure(o.warmup, steps, || {
-                    let _ = conv(&net, x.clone()).sum().into_scalar::<f32>();
-                });
-                let (cb, _) = measure(o.warmup, steps, || {
-                    let y = conv(&anet, xa.clone()).sum();
-                    let _ = y.clone().into_scalar::<f32>();
-                    let _ = y.backward();
-                });
-                (cf, cb)
+                time(Box::new(|| conv(&net, x.clone()).sum()), Box::new(|| conv(&anet, xa.clone()).sum()))
             }
             _ => (f64::NAN, f64::NAN),
         };
@@ -180,12 +179,7 @@ fn breakdown(preset: &str, o: &Opts) {
         );
     }
     let [(_, _), (step, _)] = time_preset(&cfg, o, steps);
-    println!(
-        "BLOCK engine=burn-{} preset={preset} layer=rest fwd_ms={:.2} fwdbwd_ms={:.2}",
-        o.backend.name(),
-        0.0,
-        (step - total[1]) * 1e3
-    );
+    println!("BLOCK engine=burn-{} preset={preset} layer=rest fwd_ms=0.00 fwdbwd_ms={:.2}", o.backend.name(), (step - total) * 1e3);
 }
 
 /// `--compare PRESET`: RESULT lines that `cargo xtask bench` parses.
@@ -233,11 +227,7 @@ fn tables(presets: &[&str], o: &Opts) {
             let prefix = net.valid();
             let mut opt = optimizer();
             let t = secs(3, || {
-                let act = prefix.forward_range(model::Act::Map(x.clone()), 0, n, Some(1));
-                let act = match act {
-                    model::Act::Map(a) => model::Act::Map(Tensor::from_inner(a)),
-                    model::Act::Flat(a) => model::Act::Flat(Tensor::from_inner(a)),
-                };
+                let act = prefix.forward_range(model::Act::Map(x.clone()), 0, n, Some(1)).into_autodiff();
                 let loss = loss_fn.forward(net.forward_range(act, n, 8, Some(1)).flat(), y.clone());
                 let _ = loss.clone().into_scalar::<f32>();
                 let g = GradientsParams::from_grads(loss.backward(), &net);

@@ -87,6 +87,22 @@ def measure(step, warmup, steps):
     return statistics.median(walls), (time.process_time() - c0) / steps
 
 
+def fwd_and_bwd(module, x, xg, a):
+    """Median seconds of module(x) under no_grad, and of forward + backward
+    from xg (which requires a gradient except for layer 1)."""
+
+    def fwd():
+        with torch.no_grad():
+            module(x).sum().item()
+
+    def both():
+        y = module(xg).sum()
+        y.item()
+        y.backward()
+
+    return measure(fwd, a.warmup, a.steps)[0], measure(both, a.warmup, a.steps)[0]
+
+
 def breakdown(cfg, a, dev, engine):
     """As our `--breakdown`: each block alone, forward (no_grad) and forward +
     backward (input gradient except for layer 1), in milliseconds."""
@@ -95,36 +111,11 @@ def breakdown(cfg, a, dev, engine):
     for k, (b, shape) in enumerate(zip(bs, shapes), start=1):
         b = b.to(dev).train()
         x = torch.randn(a.batch, *shape, device=dev)
-
-        def fwd():
-            with torch.no_grad():
-                b(x).sum().item()
-
         xg = x.clone().requires_grad_(k > 1)
-
-        def both():
-            y = b(xg).sum()
-            y.item()
-            y.backward()
-
-        f, _ = measure(fwd, a.warmup, a.steps)
-        fb, _ = measure(both, a.warmup, a.steps)
+        f, fb = fwd_and_bwd(b, x, xg, a)
         total += fb
-        cf = cb = float("nan")
-        if k <= 5:
-            conv = b[0]
-
-            def cfwd():
-                with torch.no_grad():
-                    conv(x).sum().item()
-
-            def cboth():
-                y = conv(xg).sum()
-                y.item()
-                y.backward()
-
-            cf, _ = measure(cfwd, a.warmup, a.steps)
-            cb, _ = measure(cboth, a.warmup, a.steps)
+        # the convolution alone (layers 1-5)
+        cf, cb = fwd_and_bwd(b[0], x, xg, a) if k <= 5 else (float("nan"), float("nan"))
         print(
             f"BLOCK engine={engine} preset={cfg['preset']} layer={k} fwd_ms={f * 1e3:.2f} fwdbwd_ms={fb * 1e3:.2f} "
             f"conv_fwd_ms={cf * 1e3:.2f} conv_fwdbwd_ms={cb * 1e3:.2f}",

@@ -213,6 +213,14 @@ pub fn setup_torch(root: &Path) -> Result<PathBuf> {
     Ok(py)
 }
 
+/// `OUT/PRESET.json`: the network as our side prints it, for the PyTorch side.
+fn write_config(root: &Path, o: &Options, preset: &str) -> Result<PathBuf> {
+    let json = o.out.join(format!("{preset}.json"));
+    let cfg = run_capture(ours(root, o, &o.backends[0], &["--config-json", preset]), "throughput --config-json")?;
+    std::fs::write(&json, cfg.trim()).with_context(|| format!("writing {}", json.display()))?;
+    Ok(json)
+}
+
 /// Run the comparison; returns the rows.
 pub fn compare(root: &Path, o: &Options) -> Result<Vec<Row>> {
     std::fs::create_dir_all(&o.out).with_context(|| format!("creating {}", o.out.display()))?;
@@ -246,9 +254,7 @@ pub fn compare(root: &Path, o: &Options) -> Result<Vec<Row>> {
     eprintln!("load average before: {}", load());
     let mut rows = Vec::new();
     for preset in &o.presets {
-        let json = o.out.join(format!("{preset}.json"));
-        let cfg = run_capture(ours(root, o, &o.backends[0], &["--config-json", preset]), "throughput --config-json")?;
-        std::fs::write(&json, cfg.trim()).with_context(|| format!("writing {}", json.display()))?;
+        let json = write_config(root, o, preset)?;
         for round in 1..=o.rounds {
             let mut sides: Vec<(String, Command)> = o
                 .backends
@@ -305,9 +311,7 @@ pub fn compare(root: &Path, o: &Options) -> Result<Vec<Row>> {
 pub fn breakdown(root: &Path, o: &Options) -> Result<()> {
     let preset = &o.presets[0];
     std::fs::create_dir_all(&o.out).with_context(|| format!("creating {}", o.out.display()))?;
-    let json = o.out.join(format!("{preset}.json"));
-    let cfg = run_capture(ours(root, o, &o.backends[0], &["--config-json", preset]), "throughput --config-json")?;
-    std::fs::write(&json, cfg.trim()).with_context(|| format!("writing {}", json.display()))?;
+    let json = write_config(root, o, preset)?;
     let mut c = ours(root, o, &o.backends[0], &["--breakdown", preset]);
     c.args(o.step_args(preset));
     let mut text = run_capture(c, "throughput --breakdown")?;
