@@ -19,6 +19,7 @@ use burn::tensor::activation::relu;
 use rand::SeedableRng;
 use rand_distr::Distribution;
 
+use crate::conv::conv2d_relu;
 use crate::error::{Error, Result};
 use crate::layers::{LAYER_NAMES, check_range};
 use crate::lrn::{LrnConfig, LrnImpl, burn_lrn, lrn_slices};
@@ -394,11 +395,11 @@ impl AlexNet {
         let drop = |t: Tensor<2>, k: usize| self.drop(t, k, dropout);
         match (k, x) {
             // [b, 3, S, S] -> [b, c1, s1, s1]
-            (1, Act::Map(x)) => Act::Map(self.norm(self.pool.forward(relu(self.conv1.forward(x))))),
-            (2, Act::Map(x)) => Act::Map(self.norm(self.pool.forward(relu(self.conv2.forward(x))))),
-            (3, Act::Map(x)) => Act::Map(relu(self.conv3.forward(x))),
-            (4, Act::Map(x)) => Act::Map(relu(self.conv4.forward(x))),
-            (5, Act::Map(x)) => Act::Map(self.pool.forward(relu(self.conv5.forward(x)))),
+            (1, Act::Map(x)) => Act::Map(self.norm(self.pool.forward(conv2d_relu(&self.conv1, x)))),
+            (2, Act::Map(x)) => Act::Map(self.norm(self.pool.forward(conv2d_relu(&self.conv2, x)))),
+            (3, Act::Map(x)) => Act::Map(conv2d_relu(&self.conv3, x)),
+            (4, Act::Map(x)) => Act::Map(conv2d_relu(&self.conv4, x)),
+            (5, Act::Map(x)) => Act::Map(self.pool.forward(conv2d_relu(&self.conv5, x))),
             // [b, c5 * s5 * s5] -> [b, fc6]
             (6, x) => Act::Flat(drop(relu(self.fc6.forward(x.flat())), 6)),
             (7, x) => Act::Flat(drop(relu(self.fc7.forward(x.flat())), 7)),

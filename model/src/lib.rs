@@ -22,6 +22,8 @@
 pub mod alexnet;
 pub mod backend;
 pub mod checkpoint;
+pub mod conv;
+pub mod sgemm;
 mod error;
 pub mod layers;
 pub mod lrn;

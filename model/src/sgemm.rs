@@ -1,0 +1,300 @@
+//! Single-precision matrix multiply for the convolution op ([`crate::conv`]):
+//! `C = (accumulate ? C : 0) + A · B`, `C` row-major, `A` and `B` any
+//! strided views (so transposes cost nothing to express).
+//!
+//! On CPUs with AVX-512 it runs a BLIS-style kernel written here: `B` packed
+//! into 32-column panels (two zmm registers wide) that stay in L1, `A`
+//! packed into 12-row panels, a 12 × 32 register tile of 24 accumulators.
+//! Measured on this project's 2-core AMD EPYC (Zen 5), one thread: 181
+//! GFLOP/s at 1024³ against 66 for the `gemm` crate that burn-flex uses
+//! (`cargo run -p transferability-model --example sgemm -- 1024 1024 1024`).
+//! Elsewhere it falls back to the `gemm` crate. Single-threaded: callers
+//! parallelise over independent chunks.
+#![allow(unsafe_code)]
+
+/// A strided matrix view: element `(i, j)` is `data[i · rs + j · cs]`.
+#[derive(Clone, Copy, Debug)]
+pub struct Mat<'a> {
+    /// Backing storage.
+    pub data: &'a [f32],
+    /// Rows.
+    pub rows: usize,
+    /// Columns.
+    pub cols: usize,
+    /// Row stride.
+    pub rs: usize,
+    /// Column stride.
+    pub cs: usize,
+}
+
+impl<'a> Mat<'a> {
+    /// A row-major `rows × cols` matrix.
+    pub fn new(data: &'a [f32], rows: usize, cols: usize) -> Self {
+        Mat { data, rows, cols, rs: cols, cs: 1 }
+    }
+
+    /// The transpose (a view, nothing moves).
+    pub fn t(self) -> Self {
+        Mat { data: self.data, rows: self.cols, cols: self.rows, rs: self.cs, cs: self.rs }
+    }
+
+    /// Whether every element lies inside `data`.
+    fn fits(&self) -> bool {
+        self.rows == 0 || self.cols == 0 || (self.rows - 1) * self.rs + (self.cols - 1) * self.cs < self.data.len()
+    }
+
+    fn at(&self, i: usize, j: usize) -> f32 {
+        self.data[i * self.rs + j * self.cs]
+    }
+}
+
+/// `dst = (accumulate ? dst : 0) + a · b`, `dst` row-major `a.rows × b.cols`.
+///
+/// # Panics
+/// When the shapes disagree or a view reaches outside its slice.
+pub fn sgemm(dst: &mut [f32], a: Mat, b: Mat, accumulate: bool) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    assert!(b.rows == k && dst.len() == m * n && a.fits() && b.fits(), "sgemm: shapes do not match");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            dst.fill(0.0);
+        }
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: AVX-512F was detected on this CPU just above.
+        unsafe { avx512::sgemm(dst, a, b, accumulate) };
+        return;
+    }
+    portable(dst, a, b, accumulate);
+}
+
+/// The `gemm` crate (burn-flex's own matmul), for CPUs without AVX-512.
+pub fn portable(dst: &mut [f32], a: Mat, b: Mat, accumulate: bool) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    assert!(b.rows == k && dst.len() == m * n && a.fits() && b.fits(), "sgemm: shapes do not match");
+    // SAFETY: every index the kernel touches, `i·rs + j·cs` for i < rows and
+    // j < cols, was checked above to lie inside its slice; `dst` is an
+    // exclusive borrow, so it aliases neither input.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.data.as_ptr(),
+            a.cs as isize,
+            a.rs as isize,
+            b.data.as_ptr(),
+            b.cs as isize,
+            b.rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// Rows of the register tile.
+const MR: usize = 12;
+/// Columns of the register tile (two 16-lane zmm registers).
+const NR: usize = 32;
+/// Depth of one packed block: a `KC × NR` panel of `B` is 32 KiB (L1).
+const KC: usize = 256;
+/// Rows of `A` packed at once (a multiple of `MR`): 120 × 256 × 4 B = 120 KiB (L2).
+const MC: usize = 120;
+/// Columns of `B` packed at once.
+const NC: usize = 3072;
+
+/// Pack `a[i0 .. i0 + mc, k0 .. k0 + kc]` into `MR`-row panels, k-major,
+/// zero-padded to a multiple of `MR` rows.
+fn pack_a(a: &Mat, i0: usize, mc: usize, k0: usize, kc: usize, out: &mut Vec<f32>) {
+    let panels = mc.div_ceil(MR);
+    out.clear();
+    out.resize(panels * MR * kc, 0.0);
+    for p in 0..panels {
+        let panel = &mut out[p * MR * kc..(p + 1) * MR * kc];
+        for r in 0..MR.min(mc - p * MR) {
+            let i = i0 + p * MR + r;
+            for kk in 0..kc {
+                panel[kk * MR + r] = a.at(i, k0 + kk);
+            }
+        }
+    }
+}
+
+/// Pack `b[k0 .. k0 + kc, j0 .. j0 + nc]` into `NR`-column panels, k-major,
+/// zero-padded to a multiple of `NR` columns.
+fn pack_b(b: &Mat, k0: usize, kc: usize, j0: usize, nc: usize, out: &mut Vec<f32>) {
+    let panels = nc.div_ceil(NR);
+    out.clear();
+    out.resize(panels * NR * kc, 0.0);
+    for q in 0..panels {
+        let panel = &mut out[q * NR * kc..(q + 1) * NR * kc];
+        let width = NR.min(nc - q * NR);
+        let j = j0 + q * NR;
+        for kk in 0..kc {
+            let row = &mut panel[kk * NR..kk * NR + width];
+            if b.cs == 1 {
+                let start = (k0 + kk) * b.rs + j;
+                row.copy_from_slice(&b.data[start..start + width]);
+            } else {
+                for (c, v) in row.iter_mut().enumerate() {
+                    *v = b.at(k0 + kk, j + c);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::*;
+    use std::arch::x86_64::*;
+
+    /// The blocked product. Caller guarantees AVX-512F and valid views.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn sgemm(dst: &mut [f32], a: Mat, b: Mat, accumulate: bool) {
+        let (m, k, n) = (a.rows, a.cols, b.cols);
+        let (mut pa, mut pb) = (Vec::new(), Vec::new());
+        let mut tile = [0.0f32; MR * NR];
+        for j0 in (0..n).step_by(NC) {
+            let nc = NC.min(n - j0);
+            for k0 in (0..k).step_by(KC) {
+                let kc = KC.min(k - k0);
+                pack_b(&b, k0, kc, j0, nc, &mut pb);
+                let add = accumulate || k0 > 0;
+                for i0 in (0..m).step_by(MC) {
+                    let mc = MC.min(m - i0);
+                    pack_a(&a, i0, mc, k0, kc, &mut pa);
+                    for q in 0..nc.div_ceil(NR) {
+                        let bp = &pb[q * NR * kc..(q + 1) * NR * kc];
+                        let (j, width) = (j0 + q * NR, NR.min(nc - q * NR));
+                        for p in 0..mc.div_ceil(MR) {
+                            let ap = &pa[p * MR * kc..(p + 1) * MR * kc];
+                            let (i, height) = (i0 + p * MR, MR.min(mc - p * MR));
+                            if height == MR && width == NR {
+                                // the whole tile lies inside dst: rows i..i+MR, columns j..j+NR
+                                let last = (i + MR - 1) * n + j + NR;
+                                assert!(last <= dst.len());
+                                // SAFETY: packed panels hold kc·MR and kc·NR values; the
+                                // tile's last element is checked just above.
+                                unsafe { kernel(kc, ap.as_ptr(), bp.as_ptr(), dst.as_mut_ptr().add(i * n + j), n, add) };
+                            } else {
+                                // SAFETY: `tile` is MR × NR with row stride NR.
+                                unsafe { kernel(kc, ap.as_ptr(), bp.as_ptr(), tile.as_mut_ptr(), NR, false) };
+                                for r in 0..height {
+                                    let row = &mut dst[(i + r) * n + j..(i + r) * n + j + width];
+                                    let src = &tile[r * NR..r * NR + width];
+                                    if add {
+                                        row.iter_mut().zip(src).for_each(|(d, s)| *d += s);
+                                    } else {
+                                        row.copy_from_slice(src);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `c[0..MR, 0..NR] (+)= a_panel · b_panel` over depth `kc`; `c` has row stride `ldc`.
+    /// The 24 accumulators are named locals (an array of them makes LLVM
+    /// spill to the stack every iteration).
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn kernel(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, add: bool) {
+        macro_rules! tile {
+            ($(($r:literal, $x:ident, $y:ident)),*) => {{
+                $(let mut $x = _mm512_setzero_ps(); let mut $y = _mm512_setzero_ps();)*
+                for kk in 0..kc {
+                    // SAFETY: a holds kc·MR values, b kc·NR.
+                    unsafe {
+                        let b0 = _mm512_loadu_ps(b.add(kk * NR));
+                        let b1 = _mm512_loadu_ps(b.add(kk * NR + 16));
+                        let ak = a.add(kk * MR);
+                        $(
+                            let av = _mm512_set1_ps(*ak.add($r));
+                            $x = _mm512_fmadd_ps(av, b0, $x);
+                            $y = _mm512_fmadd_ps(av, b1, $y);
+                        )*
+                    }
+                }
+                $(
+                    // SAFETY: c has MR rows of NR values at stride ldc.
+                    unsafe {
+                        let row = c.add($r * ldc);
+                        if add {
+                            $x = _mm512_add_ps($x, _mm512_loadu_ps(row));
+                            $y = _mm512_add_ps($y, _mm512_loadu_ps(row.add(16)));
+                        }
+                        _mm512_storeu_ps(row, $x);
+                        _mm512_storeu_ps(row.add(16), $y);
+                    }
+                )*
+            }};
+        }
+        tile!(
+            (0, c0a, c0b), (1, c1a, c1b), (2, c2a, c2b), (3, c3a, c3b), (4, c4a, c4b), (5, c5a, c5b),
+            (6, c6a, c6b), (7, c7a, c7b), (8, c8a, c8b), (9, c9a, c9b), (10, c10a, c10b), (11, c11a, c11b)
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(a: &Mat, b: &Mat) -> Vec<f32> {
+        let mut c = vec![0.0f32; a.rows * b.cols];
+        for i in 0..a.rows {
+            for j in 0..b.cols {
+                c[i * b.cols + j] = (0..a.cols).map(|k| (a.at(i, k) as f64) * (b.at(k, j) as f64)).sum::<f64>() as f32;
+            }
+        }
+        c
+    }
+
+    fn values(len: usize, seed: usize) -> Vec<f32> {
+        (0..len).map(|i| ((i * 7919 + seed * 104729) % 2003) as f32 / 1001.0 - 1.0).collect()
+    }
+
+    #[test]
+    fn matches_the_definition_on_edge_shapes_and_transposed_views() {
+        for &(m, k, n) in &[(1, 1, 1), (12, 256, 32), (13, 257, 33), (37, 600, 70), (130, 19, 3100), (5, 3, 4000)] {
+            let a_data = values(m * k, 1);
+            let b_data = values(k * n, 2);
+            let prior = values(m * n, 3);
+            // plain, and each operand as the transpose of its transpose
+            let at_data: Vec<f32> = (0..k * m).map(|x| a_data[(x % m) * k + x / m]).collect();
+            let bt_data: Vec<f32> = (0..n * k).map(|x| b_data[(x % k) * n + x / k]).collect();
+            let views = [
+                (Mat::new(&a_data, m, k), Mat::new(&b_data, k, n)),
+                (Mat::new(&at_data, k, m).t(), Mat::new(&bt_data, n, k).t()),
+            ];
+            for (a, b) in views {
+                let want = naive(&a, &b);
+                for accumulate in [false, true] {
+                    let mut got = prior.clone();
+                    sgemm(&mut got, a, b, accumulate);
+                    for (idx, (g, w)) in got.iter().zip(&want).enumerate() {
+                        let w = if accumulate { w + prior[idx] } else { *w };
+                        assert!((g - w).abs() <= 1e-4 * (k as f32).sqrt().max(1.0) * 4.0, "{m}x{k}x{n} at {idx}: {g} vs {w}");
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! The fused flex convolution (+ ReLU) against burn's reference `Conv2d`
+//! followed by ReLU: outputs and all three gradients, every AlexNet-like
+//! geometry (stride 4, grouped, padded, odd sizes), with and without
+//! frozen inputs or weights.
+
+use burn::module::Param;
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+use model::conv::{Geometry, conv2d, conv2d_relu};
+use rand::{RngExt, SeedableRng, rngs::StdRng};
+
+fn random(rng: &mut StdRng, shape: [usize; 4]) -> TensorData {
+    let n = shape.iter().product();
+    TensorData::new((0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect::<Vec<_>>(), shape)
+}
+
+fn layer(case: &Geometry, rng: &mut StdRng, device: &Device, train_weights: bool) -> Conv2d {
+    let mut l = Conv2dConfig::new([case.c, case.co], [case.k, case.k])
+        .with_stride([case.stride, case.stride])
+        .with_padding(PaddingConfig2d::Explicit(case.pad, case.pad, case.pad, case.pad))
+        .with_groups(case.groups)
+        .init(device);
+    let w = random(rng, [case.co, case.c / case.groups, case.k, case.k]);
+    let b: Vec<f32> = (0..case.co).map(|_| rng.random_range(-0.3f32..0.3)).collect();
+    l.weight = Param::from_data(w, device).set_require_grad(train_weights);
+    l.bias = Some(Param::from_data(TensorData::new(b, [case.co]), device).set_require_grad(train_weights));
+    l
+}
+
+fn assert_close(what: &str, ours: Tensor<4>, reference: Tensor<4>) {
+    let (a, b) = (ours.into_data().try_to_vec::<f32>().expect("f32"), reference.into_data().try_to_vec::<f32>().expect("f32"));
+    assert_eq!(a.len(), b.len(), "{what}: length");
+    let scale = b.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+    let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    assert!(worst <= 2e-5 * scale.max(1.0) * 10.0, "{what}: max |ours − burn| = {worst} (scale {scale})");
+}
+
+fn check(case: Geometry, train_input: bool, train_weights: bool, fuse_relu: bool) {
+    let device = Device::flex().autodiff();
+    let mut rng = StdRng::seed_from_u64((case.k * 1000 + case.stride * 100 + case.groups) as u64);
+    let l = layer(&case, &mut rng, &device, train_weights);
+    let x0 = Tensor::<4>::from_data(random(&mut rng, [case.n, case.c, case.h, case.w]), &device);
+    let ours_x = if train_input { x0.clone().require_grad() } else { x0.clone() };
+    let ref_x = if train_input { x0.require_grad() } else { x0 };
+
+    let ours = if fuse_relu { conv2d_relu(&l, ours_x.clone()) } else { conv2d(&l, ours_x.clone()) };
+    let reference = if fuse_relu { relu(l.forward(ref_x.clone())) } else { l.forward(ref_x.clone()) };
+    let dims = reference.dims();
+    assert_eq!(ours.dims(), dims);
+    let r = Tensor::<4>::from_data(random(&mut rng, dims), &device);
+    assert_close("output", ours.clone(), reference.clone());
+
+    let g_ours = (ours * r.clone()).sum().backward();
+    let g_ref = (reference * r).sum().backward();
+    if train_input {
+        assert_close("dx", ours_x.grad(&g_ours).expect("dx"), ref_x.grad(&g_ref).expect("dx"));
+    }
+    if train_weights {
+        assert_close("dw", l.weight.val().grad(&g_ours).expect("dw"), l.weight.val().grad(&g_ref).expect("dw"));
+        let db = |g| l.bias.as_ref().expect("bias").val().grad(g).expect("db").reshape([1, 1, 1, case.co]);
+        assert_close("db", db(&g_ours), db(&g_ref));
+    } else {
+        assert!(l.weight.val().grad(&g_ours).is_none(), "a frozen weight got a gradient");
+    }
+}
+
+/// `n` images of `c` × `size` × `size` into `co` channels.
+fn case(n: usize, c: usize, size: usize, co: usize, [k, stride, pad, groups]: [usize; 4]) -> Geometry {
+    Geometry { n, c, h: size, w: size, co, k, stride, pad, groups }
+}
+
+#[test]
+fn caffenet_conv1_geometry() {
+    check(case(3, 3, 27, 8, [11, 4, 0, 1]), true, true, true);
+}
+
+#[test]
+fn grouped_padded_5x5() {
+    check(case(5, 6, 9, 8, [5, 1, 2, 2]), true, true, true);
+}
+
+#[test]
+fn grouped_3x3_many_images_several_chunks() {
+    check(case(37, 8, 7, 12, [3, 1, 1, 2]), true, true, true);
+}
+
+#[test]
+fn strided_padded_without_relu() {
+    check(case(4, 4, 8, 6, [3, 2, 1, 1]), true, true, false);
+}
+
+#[test]
+fn frozen_weights_give_only_the_input_gradient() {
+    check(case(4, 4, 7, 6, [3, 1, 1, 2]), true, false, true);
+}
+
+#[test]
+fn untracked_input_gives_only_weight_gradients() {
+    check(case(6, 3, 10, 4, [5, 1, 2, 1]), false, true, true);
+}
+
+#[test]
+fn plain_flex_device_forward_matches() {
+    let device = Device::flex();
+    let c = case(2, 4, 9, 6, [3, 1, 1, 2]);
+    let mut rng = StdRng::seed_from_u64(7);
+    let l = layer(&c, &mut rng, &device, false);
+    let x = Tensor::<4>::from_data(random(&mut rng, [c.n, c.c, c.h, c.w]), &device);
+    assert_close("inference output", conv2d_relu(&l, x.clone()), relu(l.forward(x)));
+}
