@@ -83,14 +83,12 @@ impl Geometry {
         self.cg() * self.k * self.k
     }
 
-    /// Images per chunk: enough output columns per GEMM (~`COLUMNS`) and a
-    /// chunk count that is a multiple of the thread count.
+    /// Images per chunk: enough output columns per GEMM (~1024). It depends
+    /// on the geometry only, never on the thread count, so results are the
+    /// same on any machine (see [`backward`]).
     fn chunk(&self) -> usize {
         const COLUMNS: usize = 1024;
-        let threads = rayon::current_num_threads().max(1);
-        let wanted = (self.n * self.p()).div_ceil(COLUMNS).max(1);
-        let chunks = wanted.div_ceil(threads) * threads;
-        self.n.div_ceil(chunks.min(self.n)).max(1)
+        COLUMNS.div_ceil(self.p()).clamp(1, self.n.max(1))
     }
 
     /// Range of output columns `ox` whose input column `ox·s + kj − pad` lies
@@ -235,66 +233,104 @@ pub fn backward(
     geo: &Geometry,
     need: [bool; 3],
 ) -> Grads {
-    let (p, co, cog, kk) = (geo.p(), geo.co, geo.cog(), geo.kk());
+    let (co, kk) = (geo.co, geo.kk());
     let [need_x, need_w, need_b] = need;
     let nb = geo.chunk();
     let chunks = geo.n.div_ceil(nb);
     let image = geo.c * geo.h * geo.w;
+    // Chunks go to at most LANES lanes, each summing its chunks' weight and
+    // bias gradients in order; lanes are then summed in order. The sums are
+    // thus fixed by the geometry (not by rayon's scheduling or the thread
+    // count): training is reproducible and resumes bit-exactly.
+    const LANES: usize = 16;
+    let per_lane = chunks.div_ceil(LANES.min(chunks));
+    let lanes = chunks.div_ceil(per_lane);
     let mut dx = if need_x { vec![0.0f32; geo.n * image] } else { Vec::new() };
-    let dx_parts: Vec<&mut [f32]> = if need_x {
-        dx.chunks_mut(nb * image).collect()
+    let dx_lanes: Vec<&mut [f32]> = if need_x {
+        dx.chunks_mut(per_lane * nb * image).collect()
     } else {
-        (0..chunks).map(|_| Default::default()).collect()
+        (0..lanes).map(|_| Default::default()).collect()
     };
-    let wlen = co * kk;
-    let zero = || (vec![0.0f32; if need_w { wlen } else { 0 }], vec![0.0f32; if need_b { co } else { 0 }]);
-    let (dw, db) = dx_parts
+    let partials: Vec<(Vec<f32>, Vec<f32>)> = dx_lanes
         .into_par_iter()
         .enumerate()
-        .fold(zero, |(mut dw, mut db), (i, dx)| {
-            let n0 = i * nb;
-            let nb = nb.min(geo.n - n0);
-            let width = nb * p;
-            // the chunk's output gradient as [co, nb·p], ReLU-masked
-            let mut dyc = vec![0.0f32; co * width];
-            for o in 0..co {
-                for b in 0..nb {
-                    let at = ((n0 + b) * co + o) * p;
-                    let dst = &mut dyc[o * width + b * p..][..p];
-                    match relu_out {
-                        Some(y) => dst.iter_mut().zip(&dy[at..at + p]).zip(&y[at..at + p]).for_each(|((d, g), y)| {
-                            *d = if *y > 0.0 { *g } else { 0.0 }
-                        }),
-                        None => dst.copy_from_slice(&dy[at..at + p]),
-                    }
-                }
-            }
-            if need_b {
-                for (o, d) in db.iter_mut().enumerate() {
-                    *d += dyc[o * width..(o + 1) * width].iter().sum::<f32>();
-                }
-            }
-            let mut cols = vec![0.0f32; kk * width];
-            for g in 0..geo.groups {
-                let dyg = Mat::new(&dyc[g * cog * width..(g + 1) * cog * width], cog, width);
-                if need_w {
-                    im2col(x, geo, n0, nb, g, &mut cols);
-                    sgemm(&mut dw[g * cog * kk..(g + 1) * cog * kk], dyg, Mat::new(&cols, kk, width).t(), true);
-                }
-                if need_x {
-                    let wg = Mat::new(&weight[g * cog * kk..(g + 1) * cog * kk], cog, kk);
-                    sgemm(&mut cols, wg.t(), dyg, false);
-                    col2im(&cols, geo, nb, g, dx);
-                }
+        .map(|(lane, dx_lane)| {
+            let mut dw = vec![0.0f32; if need_w { co * kk } else { 0 }];
+            let mut db = vec![0.0f32; if need_b { co } else { 0 }];
+            for i in lane * per_lane..((lane + 1) * per_lane).min(chunks) {
+                let n0 = i * nb;
+                let nb_here = nb.min(geo.n - n0);
+                let dx = if need_x {
+                    let at = (i - lane * per_lane) * nb * image;
+                    &mut dx_lane[at..at + nb_here * image]
+                } else {
+                    &mut []
+                };
+                chunk_backward(ChunkArgs { x, weight, dy, relu_out, geo, n0, nb: nb_here }, need, &mut dw, &mut db, dx);
             }
             (dw, db)
         })
-        .reduce(zero, |(mut a, mut b), (c, d)| {
-            a.iter_mut().zip(&c).for_each(|(x, y)| *x += y);
-            b.iter_mut().zip(&d).for_each(|(x, y)| *x += y);
-            (a, b)
-        });
+        .collect();
+    let mut parts = partials.into_iter();
+    let (mut dw, mut db) = parts.next().unwrap_or_default();
+    for (w, b) in parts {
+        dw.iter_mut().zip(&w).for_each(|(a, v)| *a += v);
+        db.iter_mut().zip(&b).for_each(|(a, v)| *a += v);
+    }
     Grads { x: need_x.then_some(dx), weight: need_w.then_some(dw), bias: need_b.then_some(db) }
+}
+
+/// Inputs of one chunk's backward pass: images `n0 .. n0 + nb`.
+struct ChunkArgs<'a> {
+    x: &'a [f32],
+    weight: &'a [f32],
+    dy: &'a [f32],
+    relu_out: Option<&'a [f32]>,
+    geo: &'a Geometry,
+    n0: usize,
+    nb: usize,
+}
+
+/// One chunk's backward: adds its weight and bias gradients to `dw`, `db`
+/// and writes its images' input gradient into `dx` (those images only).
+fn chunk_backward(a: ChunkArgs, [need_x, need_w, need_b]: [bool; 3], dw: &mut [f32], db: &mut [f32], dx: &mut [f32]) {
+    let ChunkArgs { x, weight, dy, relu_out, geo, n0, nb } = a;
+    let (p, co, cog, kk) = (geo.p(), geo.co, geo.cog(), geo.kk());
+    let width = nb * p;
+    // the chunk's output gradient as [co, nb·p], ReLU-masked
+    let mut dyc = vec![0.0f32; co * width];
+    for o in 0..co {
+        for b in 0..nb {
+            let at = ((n0 + b) * co + o) * p;
+            let dst = &mut dyc[o * width + b * p..][..p];
+            match relu_out {
+                Some(y) => dst
+                    .iter_mut()
+                    .zip(&dy[at..at + p])
+                    .zip(&y[at..at + p])
+                    .for_each(|((d, g), y)| *d = if *y > 0.0 { *g } else { 0.0 }),
+                None => dst.copy_from_slice(&dy[at..at + p]),
+            }
+        }
+    }
+    if need_b {
+        for (o, d) in db.iter_mut().enumerate() {
+            *d += dyc[o * width..(o + 1) * width].iter().sum::<f32>();
+        }
+    }
+    let mut cols = vec![0.0f32; kk * width];
+    for g in 0..geo.groups {
+        let dyg = Mat::new(&dyc[g * cog * width..(g + 1) * cog * width], cog, width);
+        if need_w {
+            im2col(x, geo, n0, nb, g, &mut cols);
+            sgemm(&mut dw[g * cog * kk..(g + 1) * cog * kk], dyg, Mat::new(&cols, kk, width).t(), true);
+        }
+        if need_x {
+            let wg = Mat::new(&weight[g * cog * kk..(g + 1) * cog * kk], cog, kk);
+            sgemm(&mut cols, wg.t(), dyg, false);
+            col2im(&cols, geo, nb, g, dx);
+        }
+    }
 }
 
 /// The backend extension: one fused convolution (+ ReLU) op. Implemented for

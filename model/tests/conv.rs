@@ -110,3 +110,22 @@ fn plain_flex_device_forward_matches() {
     let x = Tensor::<4>::from_data(random(&mut rng, [c.n, c.c, c.h, c.w]), &device);
     assert_close("inference output", conv2d_relu(&l, x.clone()), relu(l.forward(x)));
 }
+
+#[test]
+fn gradients_are_bit_identical_for_any_thread_count() {
+    let geo = case(40, 8, 7, 12, [3, 1, 1, 2]);
+    let mut rng = StdRng::seed_from_u64(11);
+    let values = |rng: &mut StdRng, n: usize| (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect::<Vec<_>>();
+    let x = values(&mut rng, geo.n * geo.c * geo.h * geo.w);
+    let w = values(&mut rng, geo.co * geo.c / geo.groups * geo.k * geo.k);
+    let dy = values(&mut rng, geo.n * geo.co * geo.ho() * geo.wo());
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+        pool.install(|| {
+            let y = model::conv::forward(&x, &w, &vec![0.1; geo.co], &geo, true);
+            let g = model::conv::backward(&x, &w, &dy, Some(&y), &geo, [true, true, true]);
+            (y, g.x, g.weight, g.bias)
+        })
+    };
+    assert_eq!(run(1), run(3), "results depend on the thread count");
+}
