@@ -156,12 +156,10 @@ fn breakdown(preset: &str, o: &Opts) {
         );
         total += both;
         // the convolution alone (layers 1-5): what the block's pooling, LRN and ReLU add is the difference
-        let conv = |net: &model::AlexNet, x: Tensor<4>| match k {
-            1 => net.conv1.forward(x),
-            2 => net.conv2.forward(x),
-            3 => net.conv3.forward(x),
-            4 => net.conv4.forward(x),
-            _ => net.conv5.forward(x),
+        // (through the op the network uses: `model::conv` on flex, burn's elsewhere)
+        let conv = |net: &model::AlexNet, x: Tensor<4>| {
+            let layer = [&net.conv1, &net.conv2, &net.conv3, &net.conv4, &net.conv5][k - 1];
+            model::conv::conv2d(layer, x)
         };
         let (cf, cb) = match (k, &x, &xa) {
             (1..=5, model::Act::Map(x), model::Act::Map(xa)) => {

@@ -22,7 +22,8 @@ use rand_distr::Distribution;
 use crate::conv::conv2d_relu;
 use crate::error::{Error, Result};
 use crate::layers::{LAYER_NAMES, check_range};
-use crate::lrn::{LrnConfig, LrnImpl, burn_lrn, lrn_slices};
+use crate::lrn::{LrnConfig, LrnImpl, burn_lrn, lrn, lrn_slices};
+use crate::pool::max_pool;
 
 /// One convolutional layer.
 #[derive(Config, Debug, PartialEq)]
@@ -381,12 +382,8 @@ impl AlexNet {
     }
 
     fn norm(&self, x: Tensor<4>) -> Tensor<4> {
-        if self.lrn_slices {
-            let cfg = LrnConfig { size: self.lrn_size, alpha: self.lrn_alpha, beta: self.lrn_beta, k: self.lrn_k };
-            lrn_slices(x, &cfg)
-        } else {
-            self.lrn_burn.forward(x)
-        }
+        let cfg = LrnConfig { size: self.lrn_size, alpha: self.lrn_alpha, beta: self.lrn_beta, k: self.lrn_k };
+        lrn(x, &cfg, |x| if self.lrn_slices { lrn_slices(x, &cfg) } else { self.lrn_burn.forward(x) })
     }
 
     /// Layer k (1-based) applied to the output of layer k − 1. `dropout`
@@ -395,11 +392,11 @@ impl AlexNet {
         let drop = |t: Tensor<2>, k: usize| self.drop(t, k, dropout);
         match (k, x) {
             // [b, 3, S, S] -> [b, c1, s1, s1]
-            (1, Act::Map(x)) => Act::Map(self.norm(self.pool.forward(conv2d_relu(&self.conv1, x)))),
-            (2, Act::Map(x)) => Act::Map(self.norm(self.pool.forward(conv2d_relu(&self.conv2, x)))),
+            (1, Act::Map(x)) => Act::Map(self.norm(max_pool(&self.pool, conv2d_relu(&self.conv1, x)))),
+            (2, Act::Map(x)) => Act::Map(self.norm(max_pool(&self.pool, conv2d_relu(&self.conv2, x)))),
             (3, Act::Map(x)) => Act::Map(conv2d_relu(&self.conv3, x)),
             (4, Act::Map(x)) => Act::Map(conv2d_relu(&self.conv4, x)),
-            (5, Act::Map(x)) => Act::Map(self.pool.forward(conv2d_relu(&self.conv5, x))),
+            (5, Act::Map(x)) => Act::Map(max_pool(&self.pool, conv2d_relu(&self.conv5, x))),
             // [b, c5 * s5 * s5] -> [b, fc6]
             (6, x) => Act::Flat(drop(relu(self.fc6.forward(x.flat())), 6)),
             (7, x) => Act::Flat(drop(relu(self.fc7.forward(x.flat())), 7)),

@@ -349,7 +349,7 @@ pub trait ConvRelu: Backend {
 }
 
 /// A flex tensor's f32 elements in row-major order.
-fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+pub(crate) fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     let n = t.layout().num_elements();
     if t.is_contiguous() && t.layout().start_offset() == 0 {
         std::borrow::Cow::Borrowed(&t.storage::<f32>()[..n])
@@ -358,7 +358,7 @@ fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     }
 }
 
-fn flex_tensor(data: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
+pub(crate) fn flex_tensor(data: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(data, shape))
 }
 
@@ -438,10 +438,15 @@ impl<C: CheckpointStrategy> ConvRelu for Autodiff<Flex, C> {
     }
 }
 
+/// Whether `x` is an f32 tensor on the flex backend (with or without
+/// autodiff): where this crate's custom ops run.
+pub(crate) fn on_flex<const D: usize>(x: &Tensor<D>) -> bool {
+    x.dtype() == DType::F32 && x.device().inner() == Device::flex()
+}
+
 /// Whether `layer` applied to `x` can run as the fused flex op: a flex
 /// device, f32, a bias, square kernel/stride, symmetric padding, no dilation.
 fn fused_geometry(layer: &Conv2d, x: &Tensor<4>, fuse_relu: bool) -> Option<[usize; 4]> {
-    let on_flex = x.device().inner() == Device::flex();
     let [k0, k1] = layer.kernel_size;
     let [s0, s1] = layer.stride;
     let pad = match layer.padding {
@@ -449,7 +454,7 @@ fn fused_geometry(layer: &Conv2d, x: &Tensor<4>, fuse_relu: bool) -> Option<[usi
         PaddingConfig2d::Valid => 0,
         _ => return None,
     };
-    (on_flex && x.dtype() == DType::F32 && layer.bias.is_some() && k0 == k1 && s0 == s1 && layer.dilation == [1, 1])
+    (on_flex(x) && layer.bias.is_some() && k0 == k1 && s0 == s1 && layer.dilation == [1, 1])
         .then_some([s0, pad, layer.groups, fuse_relu as usize])
 }
 

@@ -27,6 +27,7 @@ pub mod sgemm;
 mod error;
 pub mod layers;
 pub mod lrn;
+pub mod pool;
 
 pub use alexnet::{Act, AlexNet, AlexNetConfig, ConvSpec, FillerScale};
 pub use checkpoint::ParamStore;

@@ -1,14 +1,18 @@
-//! The fused flex convolution (+ ReLU) against burn's reference `Conv2d`
-//! followed by ReLU: outputs and all three gradients, every AlexNet-like
-//! geometry (stride 4, grouped, padded, odd sizes), with and without
-//! frozen inputs or weights.
+//! The custom flex ops against burn's reference layers, value and
+//! gradients: the fused convolution (+ ReLU) against `Conv2d` + ReLU on
+//! every AlexNet-like geometry (stride 4, grouped, padded, odd sizes, frozen
+//! inputs or weights); max pooling against `MaxPool2d` in ceil mode; LRN
+//! against the composed slice implementation.
 
 use burn::module::Param;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::MaxPool2dConfig;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use model::conv::{Geometry, conv2d, conv2d_relu};
+use model::lrn::{LrnConfig, lrn, lrn_slices};
+use model::pool::max_pool;
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 
 fn random(rng: &mut StdRng, shape: [usize; 4]) -> TensorData {
@@ -128,4 +132,38 @@ fn gradients_are_bit_identical_for_any_thread_count() {
         })
     };
     assert_eq!(run(1), run(3), "results depend on the thread count");
+}
+
+/// Value and input gradient of `ours` against `reference` on a random input.
+fn check_unary(shape: [usize; 4], seed: u64, ours: impl Fn(Tensor<4>) -> Tensor<4>, reference: impl Fn(Tensor<4>) -> Tensor<4>) {
+    let device = Device::flex().autodiff();
+    let mut rng = StdRng::seed_from_u64(seed);
+    // scaled so LRN's normaliser is far from 1
+    let x0 = Tensor::<4>::from_data(random(&mut rng, shape), &device).mul_scalar(30.0);
+    let (xa, xb) = (x0.clone().require_grad(), x0.require_grad());
+    let (ya, yb) = (ours(xa.clone()), reference(xb.clone()));
+    assert_eq!(ya.dims(), yb.dims());
+    let r = Tensor::<4>::from_data(random(&mut rng, yb.dims()), &device);
+    assert_close("output", ya.clone(), yb.clone());
+    let (ga, gb) = ((ya * r.clone()).sum().backward(), (yb * r).sum().backward());
+    assert_close("dx", xa.grad(&ga).expect("dx"), xb.grad(&gb).expect("dx"));
+}
+
+#[test]
+fn max_pool_matches_burn_in_ceil_mode() {
+    let pool = MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).with_ceil_mode(true).init();
+    for (shape, seed) in [([3, 4, 32, 32], 1), ([2, 5, 13, 13], 2), ([2, 3, 8, 9], 3), ([1, 2, 55, 55], 4)] {
+        check_unary(shape, seed, |x| max_pool(&pool, x), |x| pool.forward(x));
+    }
+}
+
+#[test]
+fn lrn_matches_the_composed_slices() {
+    let cfg = LrnConfig::new();
+    for (shape, seed) in [([2, 7, 5, 5], 5), ([3, 64, 4, 4], 6), ([1, 3, 6, 6], 7)] {
+        check_unary(shape, seed, |x| lrn(x, &cfg, |_| unreachable!("flex runs the custom op")), |x| lrn_slices(x, &cfg));
+    }
+    // a window wider than the channel count, and β off Caffe's 0.75
+    let odd = LrnConfig { size: 7, alpha: 3e-3, beta: 0.6, k: 2.0 };
+    check_unary([2, 4, 3, 3], 8, |x| lrn(x, &odd, |_| unreachable!()), |x| lrn_slices(x, &odd));
 }

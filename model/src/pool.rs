@@ -1,0 +1,143 @@
+//! Caffe's max pooling (no padding, windows clipped at the border: ceil
+//! mode) as one custom op on the `flex` backend, forward and backward.
+//!
+//! burn-flex's pooling plus the autodiff graph around it cost about as much
+//! as the convolution on AlexNet's first blocks; this op keeps the argmax
+//! of each window from the forward pass and scatters the gradient to it.
+//! [`max_pool`] runs it on flex and burn's `MaxPool2d` elsewhere; the tests
+//! compare both. Ties go to the first maximum in row-major window order.
+
+use std::sync::Arc;
+
+use burn::backend::autodiff::{
+    Autodiff,
+    checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
+    grads::Gradients,
+    ops::{Backward, Ops, OpsKind},
+};
+use burn::backend::flex::FlexTensor;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, Flex, backend_extension};
+use burn::nn::PaddingConfig2d;
+use burn::nn::pool::MaxPool2d;
+use burn::prelude::*;
+use burn::tensor::DType;
+use rayon::prelude::*;
+
+use crate::conv::{flex_tensor, on_flex, values};
+
+/// Output side of a ceil-mode, unpadded pooling window.
+pub fn pooled(size: usize, kernel: usize, stride: usize) -> usize {
+    (size.saturating_sub(kernel)).div_ceil(stride) + 1
+}
+
+/// Forward: the pooled planes and, per output, the argmax's index in its plane.
+pub fn forward(x: &[f32], [n, c, h, w]: [usize; 4], kernel: usize, stride: usize) -> (Vec<f32>, Vec<u32>) {
+    let (ho, wo) = (pooled(h, kernel, stride), pooled(w, kernel, stride));
+    let mut out = vec![0.0f32; n * c * ho * wo];
+    let mut arg = vec![0u32; n * c * ho * wo];
+    out.par_chunks_mut(ho * wo).zip(arg.par_chunks_mut(ho * wo)).enumerate().for_each(|(plane, (out, arg))| {
+        let src = &x[plane * h * w..(plane + 1) * h * w];
+        for oy in 0..ho {
+            let (y0, y1) = (oy * stride, (oy * stride + kernel).min(h));
+            for ox in 0..wo {
+                let (x0, x1) = (ox * stride, (ox * stride + kernel).min(w));
+                let (mut best, mut at) = (f32::NEG_INFINITY, y0 * w + x0);
+                for y in y0..y1 {
+                    for (i, v) in src[y * w + x0..y * w + x1].iter().enumerate() {
+                        if *v > best {
+                            (best, at) = (*v, y * w + x0 + i);
+                        }
+                    }
+                }
+                out[oy * wo + ox] = best;
+                arg[oy * wo + ox] = at as u32;
+            }
+        }
+    });
+    (out, arg)
+}
+
+/// Backward: each output's gradient added at its argmax.
+pub fn backward(dy: &[f32], arg: &[u32], planes: usize, plane_in: usize) -> Vec<f32> {
+    let plane_out = arg.len() / planes.max(1);
+    let mut dx = vec![0.0f32; planes * plane_in];
+    dx.par_chunks_mut(plane_in).enumerate().for_each(|(p, dx)| {
+        let range = p * plane_out..(p + 1) * plane_out;
+        for (g, a) in dy[range.clone()].iter().zip(&arg[range]) {
+            dx[*a as usize] += g;
+        }
+    });
+    dx
+}
+
+/// The backend extension: Caffe max pooling, `[kernel, stride]`.
+#[backend_extension(Flex, Autodiff)]
+pub trait MaxPoolCaffe: Backend {
+    /// Max pooling of `[n, c, h, w]` with square `kernel` and `stride`,
+    /// no padding, ceil mode.
+    fn max_pool_caffe(x: FloatTensor<Self>, window: [usize; 2]) -> FloatTensor<Self>;
+}
+
+fn dims(t: &FlexTensor) -> [usize; 4] {
+    let s = t.layout().shape();
+    [s[0], s[1], s[2], s[3]]
+}
+
+fn pool_flex(x: &FlexTensor, [kernel, stride]: [usize; 2]) -> (FlexTensor, Vec<u32>) {
+    assert!(x.dtype() == DType::F32, "max_pool_caffe runs in f32 only");
+    let [n, c, h, w] = dims(x);
+    let (out, arg) = forward(&values(x), [n, c, h, w], kernel, stride);
+    (flex_tensor(out, vec![n, c, pooled(h, kernel, stride), pooled(w, kernel, stride)]), arg)
+}
+
+impl MaxPoolCaffe for Flex {
+    fn max_pool_caffe(x: FlexTensor, window: [usize; 2]) -> FlexTensor {
+        pool_flex(&x, window).0
+    }
+}
+
+/// Argmax per output and the input shape.
+type State = (Arc<Vec<u32>>, [usize; 4]);
+
+#[derive(Debug)]
+struct MaxPoolBackward;
+
+impl Backward<Flex, 1> for MaxPoolBackward {
+    type State = State;
+
+    fn backward(self, ops: Ops<State, 1>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let [node] = ops.parents;
+        let dy = grads.consume::<Flex>(&ops.node);
+        let (arg, [n, c, h, w]) = ops.state;
+        if let Some(node) = node {
+            let dx = backward(&values(&dy), &arg, n * c, h * w);
+            grads.register::<Flex>(node.id, flex_tensor(dx, vec![n, c, h, w]));
+        }
+    }
+}
+
+impl<C: CheckpointStrategy> MaxPoolCaffe for Autodiff<Flex, C> {
+    fn max_pool_caffe(x: FloatTensor<Self>, window: [usize; 2]) -> FloatTensor<Self> {
+        match MaxPoolBackward.prepare::<C>([x.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let (out, arg) = pool_flex(x.primitive(), window);
+                prep.finish((Arc::new(arg), dims(x.primitive())), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::max_pool_caffe(x.into_primitive(), window)),
+        }
+    }
+}
+
+/// `pool(x)`: the custom op on flex for square, unpadded, undilated
+/// ceil-mode pooling; burn's `MaxPool2d` otherwise.
+pub fn max_pool(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
+    let [k0, k1] = pool.kernel_size;
+    let [s0, s1] = pool.stride;
+    let plain = k0 == k1 && s0 == s1 && pool.dilation == [1, 1] && matches!(pool.padding, PaddingConfig2d::Valid);
+    if plain && pool.ceil_mode && on_flex(&x) {
+        Tensor::from_dispatch(<burn::backend::Dispatch as MaxPoolCaffe>::max_pool_caffe(x.into_dispatch(), [k0, s0]))
+    } else {
+        pool.forward(x)
+    }
+}
