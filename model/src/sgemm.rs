@@ -124,10 +124,19 @@ fn pack_a(a: &Mat, i0: usize, mc: usize, k0: usize, kc: usize, out: &mut Vec<f32
     out.resize(panels * MR * kc, 0.0);
     for p in 0..panels {
         let panel = &mut out[p * MR * kc..(p + 1) * MR * kc];
-        for r in 0..MR.min(mc - p * MR) {
-            let i = i0 + p * MR + r;
+        let height = MR.min(mc - p * MR);
+        let i = i0 + p * MR;
+        if a.rs == 1 {
+            // columns of `a` are contiguous (a transposed row-major matrix)
             for kk in 0..kc {
-                panel[kk * MR + r] = a.at(i, k0 + kk);
+                let start = (k0 + kk) * a.cs + i;
+                panel[kk * MR..kk * MR + height].copy_from_slice(&a.data[start..start + height]);
+            }
+        } else {
+            for r in 0..height {
+                for kk in 0..kc {
+                    panel[kk * MR + r] = a.at(i + r, k0 + kk);
+                }
             }
         }
     }
@@ -143,14 +152,23 @@ fn pack_b(b: &Mat, k0: usize, kc: usize, j0: usize, nc: usize, out: &mut Vec<f32
         let panel = &mut out[q * NR * kc..(q + 1) * NR * kc];
         let width = NR.min(nc - q * NR);
         let j = j0 + q * NR;
-        for kk in 0..kc {
-            let row = &mut panel[kk * NR..kk * NR + width];
-            if b.cs == 1 {
+        if b.cs == 1 {
+            for kk in 0..kc {
                 let start = (k0 + kk) * b.rs + j;
-                row.copy_from_slice(&b.data[start..start + width]);
-            } else {
-                for (c, v) in row.iter_mut().enumerate() {
-                    *v = b.at(k0 + kk, j + c);
+                panel[kk * NR..kk * NR + width].copy_from_slice(&b.data[start..start + width]);
+            }
+        } else if b.rs == 1 {
+            // columns of `b` are contiguous: read each once, write strided in L1
+            for c in 0..width {
+                let start = (j + c) * b.cs + k0;
+                for (kk, v) in b.data[start..start + kc].iter().enumerate() {
+                    panel[kk * NR + c] = *v;
+                }
+            }
+        } else {
+            for kk in 0..kc {
+                for c in 0..width {
+                    panel[kk * NR + c] = b.at(k0 + kk, j + c);
                 }
             }
         }
