@@ -55,7 +55,30 @@ impl Crop {
 /// Crop a stored `size × size` HWC image, subtract `mean` (HWC, stored size)
 /// at the crop location, then mirror, writing CHW floats into `out`
 /// (`3 × crop × crop`), as Caffe's data transformer did.
+///
+/// Runs the same code compiled for AVX2 where the CPU has it (the default
+/// target is baseline x86-64, whose 4-lane vectors halve this loop's speed).
 pub fn crop_into(pixels: &[u8], size: usize, mean: &[f32], crop: usize, c: Crop, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 was detected on this CPU just above.
+        #[allow(unsafe_code)]
+        unsafe {
+            crop_avx2(pixels, size, mean, crop, c, out)
+        };
+        return;
+    }
+    crop_portable(pixels, size, mean, crop, c, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn crop_avx2(pixels: &[u8], size: usize, mean: &[f32], crop: usize, c: Crop, out: &mut [f32]) {
+    crop_portable(pixels, size, mean, crop, c, out);
+}
+
+#[inline(always)]
+fn crop_portable(pixels: &[u8], size: usize, mean: &[f32], crop: usize, c: Crop, out: &mut [f32]) {
     debug_assert_eq!(pixels.len(), size * size * 3);
     debug_assert_eq!(out.len(), crop * crop * 3);
     // per output row: subtract the mean over the contiguous HWC source row
