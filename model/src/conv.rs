@@ -103,40 +103,38 @@ impl Geometry {
     }
 }
 
-/// Caffe's `im2col` for images `n0 .. n0 + nb`, group `g`: `cols` is
-/// `[kk, nb · p]` row-major, row `(ci, ki, kj)`, column `(image, oy, ox)`.
-fn im2col(x: &[f32], geo: &Geometry, n0: usize, nb: usize, g: usize, cols: &mut [f32]) {
+/// One run of `wo` column-matrix entries: kernel tap `row = (ci, ki, kj)`,
+/// image `b` of the chunk, output row `oy`.
+struct Run {
+    /// Offset of the run in the `[kk, nb · p]` column matrix.
+    at: usize,
+    /// Image of the chunk and input channel.
+    b: usize,
+    c: usize,
+    /// The input row and the output columns `lo..hi` that read inside the
+    /// image, the first of them at input column `ix0`; `None` when the
+    /// whole run reads padding.
+    inside: Option<(usize, usize, usize, usize)>,
+}
+
+/// Every run of group `g`'s column matrix for a chunk of `nb` images, in
+/// memory order: the one walk [`im2col`] and [`col2im`] share.
+fn runs(geo: &Geometry, nb: usize, g: usize, mut f: impl FnMut(Run)) {
     let (ho, wo, p, k, s) = (geo.ho(), geo.wo(), geo.p(), geo.k, geo.stride);
-    let (h, w, hw) = (geo.h, geo.w, geo.h * geo.w);
     let width = nb * p;
     for ci in 0..geo.cg() {
         let c = g * geo.cg() + ci;
         for ki in 0..k {
-            let (oy_lo, oy_hi) = geo.valid(ki, h, ho);
+            let (oy_lo, oy_hi) = geo.valid(ki, geo.h, ho);
             for kj in 0..k {
-                let (ox_lo, ox_hi) = geo.valid(kj, w, wo);
+                let (ox_lo, ox_hi) = geo.valid(kj, geo.w, wo);
                 let row = (ci * k + ki) * k + kj;
-                let dst_row = &mut cols[row * width..(row + 1) * width];
                 for b in 0..nb {
-                    let img = &x[((n0 + b) * geo.c + c) * hw..][..hw];
                     for oy in 0..ho {
-                        let dst = &mut dst_row[b * p + oy * wo..][..wo];
-                        if oy < oy_lo || oy >= oy_hi {
-                            dst.fill(0.0);
-                            continue;
-                        }
-                        let iy = oy * s + ki - geo.pad;
-                        let src = &img[iy * w..][..w];
-                        dst[..ox_lo].fill(0.0);
-                        dst[ox_hi..].fill(0.0);
-                        let ix0 = ox_lo * s + kj - geo.pad;
-                        if s == 1 {
-                            dst[ox_lo..ox_hi].copy_from_slice(&src[ix0..ix0 + (ox_hi - ox_lo)]);
-                        } else {
-                            for (d, ix) in dst[ox_lo..ox_hi].iter_mut().zip((ix0..).step_by(s)) {
-                                *d = src[ix];
-                            }
-                        }
+                        let at = row * width + b * p + oy * wo;
+                        let inside = (oy >= oy_lo && oy < oy_hi)
+                            .then(|| (oy * s + ki - geo.pad, ox_lo, ox_hi, ox_lo * s + kj - geo.pad));
+                        f(Run { at, b, c, inside });
                     }
                 }
             }
@@ -144,41 +142,41 @@ fn im2col(x: &[f32], geo: &Geometry, n0: usize, nb: usize, g: usize, cols: &mut 
     }
 }
 
+/// Caffe's `im2col` for images `n0 .. n0 + nb`, group `g`: `cols` is
+/// `[kk, nb · p]` row-major, row `(ci, ki, kj)`, column `(image, oy, ox)`.
+fn im2col(x: &[f32], geo: &Geometry, n0: usize, nb: usize, g: usize, cols: &mut [f32]) {
+    let (wo, w, hw, s) = (geo.wo(), geo.w, geo.h * geo.w, geo.stride);
+    runs(geo, nb, g, |Run { at, b, c, inside }| {
+        let dst = &mut cols[at..at + wo];
+        let Some((iy, lo, hi, ix0)) = inside else {
+            dst.fill(0.0);
+            return;
+        };
+        let src = &x[((n0 + b) * geo.c + c) * hw + iy * w..][..w];
+        dst[..lo].fill(0.0);
+        dst[hi..].fill(0.0);
+        if s == 1 {
+            dst[lo..hi].copy_from_slice(&src[ix0..ix0 + (hi - lo)]);
+        } else {
+            dst[lo..hi].iter_mut().zip((ix0..).step_by(s)).for_each(|(d, ix)| *d = src[ix]);
+        }
+    });
+}
+
 /// The adjoint of [`im2col`]: add column gradients back onto the input
 /// gradient of images `n0 .. n0 + nb` (`dx` holds only those images).
 fn col2im(cols: &[f32], geo: &Geometry, nb: usize, g: usize, dx: &mut [f32]) {
-    let (ho, wo, p, k, s) = (geo.ho(), geo.wo(), geo.p(), geo.k, geo.stride);
-    let (h, w, hw) = (geo.h, geo.w, geo.h * geo.w);
-    let width = nb * p;
-    for ci in 0..geo.cg() {
-        let c = g * geo.cg() + ci;
-        for ki in 0..k {
-            let (oy_lo, oy_hi) = geo.valid(ki, h, ho);
-            for kj in 0..k {
-                let (ox_lo, ox_hi) = geo.valid(kj, w, wo);
-                let row = (ci * k + ki) * k + kj;
-                let src_row = &cols[row * width..(row + 1) * width];
-                for b in 0..nb {
-                    let img = &mut dx[(b * geo.c + c) * hw..][..hw];
-                    for oy in oy_lo..oy_hi {
-                        let src = &src_row[b * p + oy * wo..][..wo];
-                        let iy = oy * s + ki - geo.pad;
-                        let dst = &mut img[iy * w..][..w];
-                        let ix0 = ox_lo * s + kj - geo.pad;
-                        if s == 1 {
-                            for (d, v) in dst[ix0..ix0 + (ox_hi - ox_lo)].iter_mut().zip(&src[ox_lo..ox_hi]) {
-                                *d += v;
-                            }
-                        } else {
-                            for (v, ix) in src[ox_lo..ox_hi].iter().zip((ix0..).step_by(s)) {
-                                dst[ix] += v;
-                            }
-                        }
-                    }
-                }
-            }
+    let (w, hw, s) = (geo.w, geo.h * geo.w, geo.stride);
+    runs(geo, nb, g, |Run { at, b, c, inside }| {
+        let Some((iy, lo, hi, ix0)) = inside else { return };
+        let src = &cols[at + lo..at + hi];
+        let dst = &mut dx[(b * geo.c + c) * hw + iy * w..][..w];
+        if s == 1 {
+            dst[ix0..ix0 + (hi - lo)].iter_mut().zip(src).for_each(|(d, v)| *d += v);
+        } else {
+            src.iter().zip((ix0..).step_by(s)).for_each(|(v, ix)| dst[ix] += v);
         }
-    }
+    });
 }
 
 /// Forward: `relu?(conv(x, w) + bias)` as a contiguous `[n, co, ho, wo]` vector.
