@@ -256,6 +256,7 @@ fn tables(presets: &[&str], o: &Opts) {
 }
 
 fn main() {
+    model::backend::keep_freed_memory();
     let mut args = std::env::args().skip(1).peekable();
     let mut o = Opts {
         backend: Backend::Flex,

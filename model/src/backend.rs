@@ -77,3 +77,22 @@ impl Backend {
         }
     }
 }
+
+/// Keep freed memory in the process for reuse (glibc on Linux; elsewhere
+/// nothing). Training allocates the same large activation and gradient
+/// buffers every step; glibc serves blocks over 32 MiB with fresh `mmap`s and
+/// returns them on free, so every step page-faults them in again (measured:
+/// Caffe max-pool backward on a `[128, 64, 32, 32]` input, 62 ms → 2 ms;
+/// the pinned network trains 7% faster). This turns `mmap` allocation and
+/// heap trimming off (one arena for all threads was tried too: 5–10% slower
+/// on the small networks of the default sweep). Call it once at program
+/// start, before threads allocate.
+pub fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `mallopt` only sets allocator parameters; valid for any values.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::mallopt(libc::M_MMAP_MAX, 0);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+    }
+}
