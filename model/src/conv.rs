@@ -145,6 +145,9 @@ fn runs(geo: &Geometry, nb: usize, g: usize, mut f: impl FnMut(Run)) {
 /// Caffe's `im2col` for images `n0 .. n0 + nb`, group `g`: `cols` is
 /// `[kk, nb · p]` row-major, row `(ci, ki, kj)`, column `(image, oy, ox)`.
 fn im2col(x: &[f32], geo: &Geometry, n0: usize, nb: usize, g: usize, cols: &mut [f32]) {
+    if geo.stride == 1 {
+        return im2col_stride1(x, geo, n0, nb, g, cols);
+    }
     let (wo, w, hw, s) = (geo.wo(), geo.w, geo.h * geo.w, geo.stride);
     runs(geo, nb, g, |Run { at, b, c, inside }| {
         let dst = &mut cols[at..at + wo];
@@ -163,9 +166,42 @@ fn im2col(x: &[f32], geo: &Geometry, n0: usize, nb: usize, g: usize, cols: &mut 
     });
 }
 
+/// [`im2col`] for stride 1 (every layer but CaffeNet's conv1): each input
+/// plane is copied once into a zero-bordered buffer, after which every run
+/// is one plain copy, without border logic.
+fn im2col_stride1(x: &[f32], geo: &Geometry, n0: usize, nb: usize, g: usize, cols: &mut [f32]) {
+    let (ho, wo, p, k, pad) = (geo.ho(), geo.wo(), geo.p(), geo.k, geo.pad);
+    let (h, w, hw) = (geo.h, geo.w, geo.h * geo.w);
+    let (hp, wp) = (h + 2 * pad, w + 2 * pad);
+    let width = nb * p;
+    let mut plane = vec![0.0f32; hp * wp];
+    for ci in 0..geo.cg() {
+        let c = g * geo.cg() + ci;
+        for b in 0..nb {
+            let img = &x[((n0 + b) * geo.c + c) * hw..][..hw];
+            for y in 0..h {
+                plane[(y + pad) * wp + pad..][..w].copy_from_slice(&img[y * w..][..w]);
+            }
+            for ki in 0..k {
+                for kj in 0..k {
+                    let row = (ci * k + ki) * k + kj;
+                    let dst = &mut cols[row * width + b * p..][..p];
+                    for (oy, d) in dst.chunks_exact_mut(wo).enumerate() {
+                        d.copy_from_slice(&plane[(oy + ki) * wp + kj..][..wo]);
+                    }
+                    debug_assert_eq!(dst.len(), ho * wo);
+                }
+            }
+        }
+    }
+}
+
 /// The adjoint of [`im2col`]: add column gradients back onto the input
 /// gradient of images `n0 .. n0 + nb` (`dx` holds only those images).
 fn col2im(cols: &[f32], geo: &Geometry, nb: usize, g: usize, dx: &mut [f32]) {
+    if geo.stride == 1 {
+        return col2im_stride1(cols, geo, nb, g, dx);
+    }
     let (w, hw, s) = (geo.w, geo.h * geo.w, geo.stride);
     runs(geo, nb, g, |Run { at, b, c, inside }| {
         let Some((iy, lo, hi, ix0)) = inside else { return };
@@ -177,6 +213,35 @@ fn col2im(cols: &[f32], geo: &Geometry, nb: usize, g: usize, dx: &mut [f32]) {
             src.iter().zip((ix0..).step_by(s)).for_each(|(v, ix)| dst[ix] += v);
         }
     });
+}
+
+/// [`col2im`] for stride 1: runs are added into a zero-bordered plane,
+/// whose interior is then added onto the input gradient.
+fn col2im_stride1(cols: &[f32], geo: &Geometry, nb: usize, g: usize, dx: &mut [f32]) {
+    let (wo, p, k, pad) = (geo.wo(), geo.p(), geo.k, geo.pad);
+    let (h, w, hw) = (geo.h, geo.w, geo.h * geo.w);
+    let (hp, wp) = (h + 2 * pad, w + 2 * pad);
+    let width = nb * p;
+    let mut plane = vec![0.0f32; hp * wp];
+    for ci in 0..geo.cg() {
+        let c = g * geo.cg() + ci;
+        for b in 0..nb {
+            plane.fill(0.0);
+            for ki in 0..k {
+                for kj in 0..k {
+                    let row = (ci * k + ki) * k + kj;
+                    let src = &cols[row * width + b * p..][..p];
+                    for (oy, r) in src.chunks_exact(wo).enumerate() {
+                        plane[(oy + ki) * wp + kj..][..wo].iter_mut().zip(r).for_each(|(d, v)| *d += v);
+                    }
+                }
+            }
+            let img = &mut dx[(b * geo.c + c) * hw..][..hw];
+            for y in 0..h {
+                img[y * w..][..w].iter_mut().zip(&plane[(y + pad) * wp + pad..][..w]).for_each(|(d, v)| *d += v);
+            }
+        }
+    }
 }
 
 /// Forward: `relu?(conv(x, w) + bias)` as a contiguous `[n, co, ho, wo]` vector.
