@@ -166,30 +166,55 @@ fn im2col(x: &[f32], geo: &Geometry, n0: usize, nb: usize, g: usize, cols: &mut 
     });
 }
 
-/// [`im2col`] for stride 1 (every layer but CaffeNet's conv1): each input
-/// plane is copied once into a zero-bordered buffer, after which every run
-/// is one plain copy, without border logic.
+/// The stride-1 layout [`im2col_stride1`] and [`col2im_stride1`] share: one
+/// input plane at a time in a zero-bordered buffer, from which every run of
+/// the column matrix is one plain copy of `wo` values per output row.
+struct Padded {
+    wp: usize,
+    pad: usize,
+    k: usize,
+    wo: usize,
+    p: usize,
+    width: usize,
+}
+
+impl Padded {
+    /// The layout for a chunk of `nb` images, and the zeroed plane buffer.
+    fn new(geo: &Geometry, nb: usize) -> (Self, Vec<f32>) {
+        let (hp, wp) = (geo.h + 2 * geo.pad, geo.w + 2 * geo.pad);
+        let lay = Padded { wp, pad: geo.pad, k: geo.k, wo: geo.wo(), p: geo.p(), width: nb * geo.p() };
+        (lay, vec![0.0f32; hp * wp])
+    }
+
+    /// Offset in the plane buffer of input row `y`'s first value.
+    fn interior(&self, y: usize) -> usize {
+        (y + self.pad) * self.wp + self.pad
+    }
+
+    /// For each kernel tap of in-group channel `ci`: the offset of image
+    /// `b`'s run in the column matrix and of the run's first row in the plane.
+    fn taps(&self, ci: usize, b: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let k = self.k;
+        (0..k).flat_map(move |ki| {
+            (0..k).map(move |kj| (((ci * k + ki) * k + kj) * self.width + b * self.p, ki * self.wp + kj))
+        })
+    }
+}
+
+/// [`im2col`] for stride 1 (every layer but CaffeNet's conv1), through [`Padded`].
 fn im2col_stride1(x: &[f32], geo: &Geometry, n0: usize, nb: usize, g: usize, cols: &mut [f32]) {
-    let (ho, wo, p, k, pad) = (geo.ho(), geo.wo(), geo.p(), geo.k, geo.pad);
-    let (h, w, hw) = (geo.h, geo.w, geo.h * geo.w);
-    let (hp, wp) = (h + 2 * pad, w + 2 * pad);
-    let width = nb * p;
-    let mut plane = vec![0.0f32; hp * wp];
+    let (lay, mut plane) = Padded::new(geo, nb);
+    let (w, hw) = (geo.w, geo.h * geo.w);
     for ci in 0..geo.cg() {
         let c = g * geo.cg() + ci;
         for b in 0..nb {
             let img = &x[((n0 + b) * geo.c + c) * hw..][..hw];
-            for y in 0..h {
-                plane[(y + pad) * wp + pad..][..w].copy_from_slice(&img[y * w..][..w]);
+            for (y, row) in img.chunks_exact(w).enumerate() {
+                plane[lay.interior(y)..][..w].copy_from_slice(row);
             }
-            for ki in 0..k {
-                for kj in 0..k {
-                    let row = (ci * k + ki) * k + kj;
-                    let dst = &mut cols[row * width + b * p..][..p];
-                    for (oy, d) in dst.chunks_exact_mut(wo).enumerate() {
-                        d.copy_from_slice(&plane[(oy + ki) * wp + kj..][..wo]);
-                    }
-                    debug_assert_eq!(dst.len(), ho * wo);
+            for (at, off) in lay.taps(ci, b) {
+                for (oy, d) in cols[at..at + lay.p].chunks_exact_mut(lay.wo).enumerate() {
+                    d.copy_from_slice(&plane[off + oy * lay.wp..][..lay.wo]);
                 }
             }
         }
@@ -215,30 +240,23 @@ fn col2im(cols: &[f32], geo: &Geometry, nb: usize, g: usize, dx: &mut [f32]) {
     });
 }
 
-/// [`col2im`] for stride 1: runs are added into a zero-bordered plane,
-/// whose interior is then added onto the input gradient.
+/// [`col2im`] for stride 1: runs are added into a zero-bordered plane
+/// ([`Padded`]), whose interior is then added onto the input gradient.
 fn col2im_stride1(cols: &[f32], geo: &Geometry, nb: usize, g: usize, dx: &mut [f32]) {
-    let (wo, p, k, pad) = (geo.wo(), geo.p(), geo.k, geo.pad);
-    let (h, w, hw) = (geo.h, geo.w, geo.h * geo.w);
-    let (hp, wp) = (h + 2 * pad, w + 2 * pad);
-    let width = nb * p;
-    let mut plane = vec![0.0f32; hp * wp];
+    let (lay, mut plane) = Padded::new(geo, nb);
+    let (w, hw) = (geo.w, geo.h * geo.w);
     for ci in 0..geo.cg() {
         let c = g * geo.cg() + ci;
         for b in 0..nb {
             plane.fill(0.0);
-            for ki in 0..k {
-                for kj in 0..k {
-                    let row = (ci * k + ki) * k + kj;
-                    let src = &cols[row * width + b * p..][..p];
-                    for (oy, r) in src.chunks_exact(wo).enumerate() {
-                        plane[(oy + ki) * wp + kj..][..wo].iter_mut().zip(r).for_each(|(d, v)| *d += v);
-                    }
+            for (at, off) in lay.taps(ci, b) {
+                for (oy, r) in cols[at..at + lay.p].chunks_exact(lay.wo).enumerate() {
+                    plane[off + oy * lay.wp..][..lay.wo].iter_mut().zip(r).for_each(|(d, v)| *d += v);
                 }
             }
             let img = &mut dx[(b * geo.c + c) * hw..][..hw];
-            for y in 0..h {
-                img[y * w..][..w].iter_mut().zip(&plane[(y + pad) * wp + pad..][..w]).for_each(|(d, v)| *d += v);
+            for (y, row) in img.chunks_exact_mut(w).enumerate() {
+                row.iter_mut().zip(&plane[lay.interior(y)..][..w]).for_each(|(d, v)| *d += v);
             }
         }
     }
