@@ -118,7 +118,8 @@ struct Run {
 }
 
 /// Every run of group `g`'s column matrix for a chunk of `nb` images, in
-/// memory order: the one walk [`im2col`] and [`col2im`] share.
+/// memory order: the one walk [`im2col`] and [`col2im`] share for strides
+/// above 1 (stride 1 goes through [`Padded`]).
 fn runs(geo: &Geometry, nb: usize, g: usize, mut f: impl FnMut(Run)) {
     let (ho, wo, p, k, s) = (geo.ho(), geo.wo(), geo.p(), geo.k, geo.stride);
     let width = nb * p;
@@ -158,11 +159,7 @@ fn im2col(x: &[f32], geo: &Geometry, n0: usize, nb: usize, g: usize, cols: &mut 
         let src = &x[((n0 + b) * geo.c + c) * hw + iy * w..][..w];
         dst[..lo].fill(0.0);
         dst[hi..].fill(0.0);
-        if s == 1 {
-            dst[lo..hi].copy_from_slice(&src[ix0..ix0 + (hi - lo)]);
-        } else {
-            dst[lo..hi].iter_mut().zip((ix0..).step_by(s)).for_each(|(d, ix)| *d = src[ix]);
-        }
+        dst[lo..hi].iter_mut().zip((ix0..).step_by(s)).for_each(|(d, ix)| *d = src[ix]);
     });
 }
 
@@ -232,11 +229,7 @@ fn col2im(cols: &[f32], geo: &Geometry, nb: usize, g: usize, dx: &mut [f32]) {
         let Some((iy, lo, hi, ix0)) = inside else { return };
         let src = &cols[at + lo..at + hi];
         let dst = &mut dx[(b * geo.c + c) * hw + iy * w..][..w];
-        if s == 1 {
-            dst[ix0..ix0 + (hi - lo)].iter_mut().zip(src).for_each(|(d, v)| *d += v);
-        } else {
-            src.iter().zip((ix0..).step_by(s)).for_each(|(v, ix)| dst[ix] += v);
-        }
+        src.iter().zip((ix0..).step_by(s)).for_each(|(v, ix)| dst[ix] += v);
     });
 }
 
@@ -439,14 +432,20 @@ pub(crate) fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     }
 }
 
+/// A 4-d flex tensor's dimensions.
+pub(crate) fn shape4(t: &FlexTensor) -> [usize; 4] {
+    let s = t.layout().shape();
+    [s[0], s[1], s[2], s[3]]
+}
+
 pub(crate) fn flex_tensor(data: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(data, shape))
 }
 
 /// The geometry of `x` convolved with `weight`.
 fn geometry_of(x: &FlexTensor, weight: &FlexTensor, [stride, pad, groups, _]: [usize; 4]) -> Geometry {
-    let (xs, ws) = (x.layout().shape(), weight.layout().shape());
-    Geometry { n: xs[0], c: xs[1], h: xs[2], w: xs[3], co: ws[0], k: ws[2], stride, pad, groups }
+    let ([n, c, h, w], [co, _, k, _]) = (shape4(x), shape4(weight));
+    Geometry { n, c, h, w, co, k, stride, pad, groups }
 }
 
 impl ConvRelu for Flex {
@@ -526,7 +525,8 @@ pub(crate) fn on_flex<const D: usize>(x: &Tensor<D>) -> bool {
 }
 
 /// Whether `layer` applied to `x` can run as the fused flex op: a flex
-/// device, f32, a bias, square kernel/stride, symmetric padding, no dilation.
+/// device, f32, square kernel/stride, symmetric padding, no dilation (the
+/// op also needs a bias, which [`conv2d_maybe_relu`] checks as it takes it).
 fn fused_geometry(layer: &Conv2d, x: &Tensor<4>, fuse_relu: bool) -> Option<[usize; 4]> {
     let [k0, k1] = layer.kernel_size;
     let [s0, s1] = layer.stride;
@@ -535,7 +535,7 @@ fn fused_geometry(layer: &Conv2d, x: &Tensor<4>, fuse_relu: bool) -> Option<[usi
         PaddingConfig2d::Valid => 0,
         _ => return None,
     };
-    (on_flex(x) && layer.bias.is_some() && k0 == k1 && s0 == s1 && layer.dilation == [1, 1])
+    (on_flex(x) && k0 == k1 && s0 == s1 && layer.dilation == [1, 1])
         .then_some([s0, pad, layer.groups, fuse_relu as usize])
 }
 

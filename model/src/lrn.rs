@@ -28,7 +28,7 @@ use burn::prelude::*;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::conv::{flex_tensor, on_flex, values};
+use crate::conv::{flex_tensor, on_flex, shape4, values};
 
 /// Which LRN implementation a network uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,11 +152,6 @@ pub fn lrn_backward(x: &[f32], scale: &[f32], dy: &[f32], [_, c, h, w]: [usize; 
 pub trait LrnCaffe: Backend {
     /// Across-channel LRN of `[n, c, h, w]`.
     fn lrn_caffe(x: FloatTensor<Self>, params: [f64; 4]) -> FloatTensor<Self>;
-}
-
-fn shape4(t: &FlexTensor) -> [usize; 4] {
-    let s = t.layout().shape();
-    [s[0], s[1], s[2], s[3]]
 }
 
 impl LrnCaffe for Flex {

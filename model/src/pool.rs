@@ -24,7 +24,7 @@ use burn::prelude::*;
 use burn::tensor::DType;
 use rayon::prelude::*;
 
-use crate::conv::{flex_tensor, on_flex, values};
+use crate::conv::{flex_tensor, on_flex, shape4, values};
 
 /// Output side of a ceil-mode, unpadded pooling window.
 pub fn pooled(size: usize, kernel: usize, stride: usize) -> usize {
@@ -79,14 +79,9 @@ pub trait MaxPoolCaffe: Backend {
     fn max_pool_caffe(x: FloatTensor<Self>, window: [usize; 2]) -> FloatTensor<Self>;
 }
 
-fn dims(t: &FlexTensor) -> [usize; 4] {
-    let s = t.layout().shape();
-    [s[0], s[1], s[2], s[3]]
-}
-
 fn pool_flex(x: &FlexTensor, [kernel, stride]: [usize; 2]) -> (FlexTensor, Vec<u32>) {
     assert!(x.dtype() == DType::F32, "max_pool_caffe runs in f32 only");
-    let [n, c, h, w] = dims(x);
+    let [n, c, h, w] = shape4(x);
     let (out, arg) = forward(&values(x), [n, c, h, w], kernel, stride);
     (flex_tensor(out, vec![n, c, pooled(h, kernel, stride), pooled(w, kernel, stride)]), arg)
 }
@@ -122,7 +117,7 @@ impl<C: CheckpointStrategy> MaxPoolCaffe for Autodiff<Flex, C> {
         match MaxPoolBackward.prepare::<C>([x.node()]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
                 let (out, arg) = pool_flex(x.primitive(), window);
-                prep.finish((Arc::new(arg), dims(x.primitive())), out)
+                prep.finish((Arc::new(arg), shape4(x.primitive())), out)
             }
             OpsKind::UnTracked(prep) => prep.finish(Flex::max_pool_caffe(x.into_primitive(), window)),
         }
