@@ -116,59 +116,36 @@ const MC: usize = 120;
 /// Columns of `B` packed at once.
 const NC: usize = 3072;
 
-/// Pack `a[i0 .. i0 + mc, k0 .. k0 + kc]` into `MR`-row panels, k-major,
-/// zero-padded to a multiple of `MR` rows.
-fn pack_a(a: &Mat, i0: usize, mc: usize, k0: usize, kc: usize, out: &mut Vec<f32>) {
-    let panels = mc.div_ceil(MR);
+/// Pack `m[k0 .. k0 + kc, j0 .. j0 + nc]` into `R`-column panels, k-major
+/// (`panel[kk · R + c]`), zero-padded to a multiple of `R` columns. `B` is
+/// packed as it is (`R = NR`); `A` as its transpose (`R = MR`), so that an
+/// `A` panel holds `MR` rows side by side.
+fn pack<const R: usize>(m: &Mat, k0: usize, kc: usize, j0: usize, nc: usize, out: &mut Vec<f32>) {
+    let panels = nc.div_ceil(R);
     out.clear();
-    out.resize(panels * MR * kc, 0.0);
-    for p in 0..panels {
-        let panel = &mut out[p * MR * kc..(p + 1) * MR * kc];
-        let height = MR.min(mc - p * MR);
-        let i = i0 + p * MR;
-        if a.rs == 1 {
-            // columns of `a` are contiguous (a transposed row-major matrix)
-            for kk in 0..kc {
-                let start = (k0 + kk) * a.cs + i;
-                panel[kk * MR..kk * MR + height].copy_from_slice(&a.data[start..start + height]);
-            }
-        } else {
-            for r in 0..height {
-                for kk in 0..kc {
-                    panel[kk * MR + r] = a.at(i + r, k0 + kk);
-                }
-            }
-        }
-    }
-}
-
-/// Pack `b[k0 .. k0 + kc, j0 .. j0 + nc]` into `NR`-column panels, k-major,
-/// zero-padded to a multiple of `NR` columns.
-fn pack_b(b: &Mat, k0: usize, kc: usize, j0: usize, nc: usize, out: &mut Vec<f32>) {
-    let panels = nc.div_ceil(NR);
-    out.clear();
-    out.resize(panels * NR * kc, 0.0);
+    out.resize(panels * R * kc, 0.0);
     for q in 0..panels {
-        let panel = &mut out[q * NR * kc..(q + 1) * NR * kc];
-        let width = NR.min(nc - q * NR);
-        let j = j0 + q * NR;
-        if b.cs == 1 {
+        let panel = &mut out[q * R * kc..(q + 1) * R * kc];
+        let width = R.min(nc - q * R);
+        let j = j0 + q * R;
+        if m.cs == 1 {
+            // rows of `m` are contiguous
             for kk in 0..kc {
-                let start = (k0 + kk) * b.rs + j;
-                panel[kk * NR..kk * NR + width].copy_from_slice(&b.data[start..start + width]);
+                let start = (k0 + kk) * m.rs + j;
+                panel[kk * R..kk * R + width].copy_from_slice(&m.data[start..start + width]);
             }
-        } else if b.rs == 1 {
-            // columns of `b` are contiguous: read each once, write strided in L1
+        } else if m.rs == 1 {
+            // columns of `m` are contiguous: read each once, write strided in L1
             for c in 0..width {
-                let start = (j + c) * b.cs + k0;
-                for (kk, v) in b.data[start..start + kc].iter().enumerate() {
-                    panel[kk * NR + c] = *v;
+                let start = (j + c) * m.cs + k0;
+                for (kk, v) in m.data[start..start + kc].iter().enumerate() {
+                    panel[kk * R + c] = *v;
                 }
             }
         } else {
             for kk in 0..kc {
                 for c in 0..width {
-                    panel[kk * NR + c] = b.at(k0 + kk, j + c);
+                    panel[kk * R + c] = m.at(k0 + kk, j + c);
                 }
             }
         }
@@ -190,11 +167,11 @@ mod avx512 {
             let nc = NC.min(n - j0);
             for k0 in (0..k).step_by(KC) {
                 let kc = KC.min(k - k0);
-                pack_b(&b, k0, kc, j0, nc, &mut pb);
+                pack::<NR>(&b, k0, kc, j0, nc, &mut pb);
                 let add = accumulate || k0 > 0;
                 for i0 in (0..m).step_by(MC) {
                     let mc = MC.min(m - i0);
-                    pack_a(&a, i0, mc, k0, kc, &mut pa);
+                    pack::<MR>(&a.t(), k0, kc, i0, mc, &mut pa);
                     for q in 0..nc.div_ceil(NR) {
                         let bp = &pb[q * NR * kc..(q + 1) * NR * kc];
                         let (j, width) = (j0 + q * NR, NR.min(nc - q * NR));
