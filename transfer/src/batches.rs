@@ -120,10 +120,10 @@ impl Batch {
     }
 }
 
-/// `0..len` in consecutive chunks of `size` indices (the last may be shorter).
-pub fn index_chunks(len: usize, size: usize) -> impl Iterator<Item = Vec<usize>> {
+/// `0..len` in consecutive ranges of `size` indices (the last may be shorter).
+pub fn index_chunks(len: usize, size: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
     let size = size.max(1);
-    (0..len).step_by(size).map(move |start| (start..(start + size).min(len)).collect())
+    (0..len).step_by(size).map(move |start| start..(start + size).min(len))
 }
 
 /// The permutation of `0..n` for one epoch.

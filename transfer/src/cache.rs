@@ -42,6 +42,11 @@ use crate::error::{Error, Result};
 /// Passes when a job asks for caching without saying how many.
 pub const DEFAULT_PASSES: usize = 2;
 
+/// [`DEFAULT_PASSES`], as serde's `default` for job and sweep files.
+pub fn default_passes() -> usize {
+    DEFAULT_PASSES
+}
+
 /// Caches larger than this go to a memory-mapped file.
 pub const MEMORY_LIMIT: usize = 2 << 30;
 
@@ -128,7 +133,8 @@ impl PrefixCache {
             Sink::File(std::io::BufWriter::new(std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?))
         };
         for k in 0..passes {
-            for idx in index_chunks(len, train_batch) {
+            for range in index_chunks(len, train_batch) {
+                let idx: Vec<usize> = range.collect();
                 let crops: Vec<Crop> = idx.iter().map(|&i| asm.train_crop(stored, (k * len + i) as u64)).collect();
                 let out = prefix_rows(fnet, layer, train, asm, &idx, &crops, device)?;
                 match &mut sink {
@@ -149,7 +155,8 @@ impl PrefixCache {
         };
         let mut test_rows = Vec::with_capacity(test.len() * per);
         let centre = Crop::centre(test.size(), asm.crop);
-        for idx in index_chunks(test.len(), test_batch) {
+        for range in index_chunks(test.len(), test_batch) {
+            let idx: Vec<usize> = range.collect();
             test_rows.extend(prefix_rows(fnet, layer, test, asm, &idx, &vec![centre; idx.len()], device)?);
         }
         Ok(PrefixCache {
@@ -198,11 +205,9 @@ impl PrefixCache {
 
     /// Test batches in evaluation order: (the cached layer's output, labels).
     pub fn test_batches<'a>(&'a self, device: &'a Device) -> impl Iterator<Item = (Act, Vec<i64>)> + 'a {
-        let len = self.test_labels.len();
-        (0..len).step_by(self.test_batch).map(move |start| {
-            let end = (start + self.test_batch).min(len);
-            let rows = self.test[start * self.per..end * self.per].to_vec();
-            (self.act(rows, end - start, device), self.test_labels[start..end].to_vec())
+        index_chunks(self.test_labels.len(), self.test_batch).map(move |r| {
+            let rows = self.test[r.start * self.per..r.end * self.per].to_vec();
+            (self.act(rows, r.len(), device), self.test_labels[r].to_vec())
         })
     }
 }

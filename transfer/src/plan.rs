@@ -118,13 +118,10 @@ pub struct SweepConfig {
     #[serde(default)]
     pub cache_prefix: bool,
     /// Augmented passes each prefix cache holds.
-    #[serde(default = "default_cache_passes")]
+    #[serde(default = "crate::cache::default_passes")]
     pub cache_passes: usize,
 }
 
-fn default_cache_passes() -> usize {
-    crate::cache::DEFAULT_PASSES
-}
 
 fn half() -> f64 {
     0.5

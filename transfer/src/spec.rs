@@ -205,13 +205,10 @@ pub struct JobSpec {
     /// jobs only; see `cache`). Recorded as `cached_prefix`.
     pub cache_prefix: bool,
     /// Augmented passes the prefix cache holds (epoch e reads pass e mod passes).
-    #[serde(default = "default_cache_passes")]
+    #[serde(default = "crate::cache::default_passes")]
     pub cache_passes: usize,
 }
 
-fn default_cache_passes() -> usize {
-    crate::cache::DEFAULT_PASSES
-}
 
 impl JobSpec {
     /// Read a job file.

@@ -230,7 +230,8 @@ fn build_model(job: &JobSpec, cfg: &AlexNetConfig, device: &Device) -> Result<Al
 pub fn evaluate(net: &AlexNet, test: &Store, asm: &Assembly, batch: usize, device: &Device) -> Result<(f64, f64, f64)> {
     let crop = Crop::centre(test.size(), asm.crop);
     let mut score = Score::default();
-    for idx in index_chunks(test.len(), batch) {
+    for range in index_chunks(test.len(), batch) {
+        let idx: Vec<usize> = range.collect();
         let (x, labels) = asm.assemble(test, &idx, &vec![crop; idx.len()])?.into_tensor(asm.crop, device);
         score.add(net.forward(x), &labels);
     }
