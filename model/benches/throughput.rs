@@ -21,14 +21,9 @@ use burn::prelude::*;
 use model::lrn::{LrnConfig, burn_lrn, lrn_slices};
 use model::{AlexNetConfig, backend::Backend};
 
-/// Process CPU-seconds (user + system, all threads) from `/proc/self/stat`,
-/// in clock ticks of 10 ms; 0 where there is no procfs.
+/// Process CPU-seconds (all threads); 0 where there is no procfs.
 fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // fields after the parenthesised command name; utime and stime are the 14th and 15th
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<f64> = rest.split_whitespace().skip(11).take(2).filter_map(|v| v.parse().ok()).collect();
-    f.iter().sum::<f64>() / 100.0
+    model::backend::process_cpu_seconds().unwrap_or(0.0)
 }
 
 /// Median wall seconds per call and CPU-seconds per call over `steps` calls

@@ -5,6 +5,11 @@
 //! `CUDARC_CUDA_VERSION` names the toolkit, e.g. `13000`) and `tch` (libtorch
 //! on CPU and CUDA through burn-tch, which pins torch 2.9.0 and is gone from
 //! burn 0.23).
+//!
+//! Also the process-level side of running on the CPU, shared by the
+//! binaries, the jobs and the benches: the allocator setting
+//! ([`keep_freed_memory`]) and the process's CPU time
+//! ([`process_cpu_seconds`]), the cost every record and bench reports.
 
 use burn::prelude::*;
 
@@ -99,5 +104,32 @@ pub fn keep_freed_memory() {
     unsafe {
         libc::mallopt(libc::M_MMAP_MAX, 0);
         libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+    }
+}
+
+/// CPU seconds (user + system) of this process so far, from `/proc/self/stat`
+/// (all threads; Linux reports in USER_HZ = 100 ticks per second). `None`
+/// where `/proc` is unavailable.
+pub fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cpu_time_moves_forward() {
+        let a = super::process_cpu_seconds().expect("linux /proc");
+        let mut x = 0u64;
+        for i in 0..30_000_000u64 {
+            x = x.wrapping_add(i * i);
+        }
+        std::hint::black_box(x);
+        let b = super::process_cpu_seconds().expect("linux /proc");
+        assert!(b >= a);
     }
 }

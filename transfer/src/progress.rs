@@ -75,29 +75,6 @@ impl JobProgress {
     }
 }
 
-/// CPU seconds (user + system) of this process so far, from `/proc/self/stat`
-/// (all threads; Linux reports in USER_HZ = 100 ticks per second). `None`
-/// where `/proc` is unavailable.
-pub fn process_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let utime: f64 = f.get(11)?.parse().ok()?;
-    let stime: f64 = f.get(12)?.parse().ok()?;
-    Some((utime + stime) / 100.0)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn cpu_time_moves_forward() {
-        let a = super::process_cpu_seconds().expect("linux /proc");
-        let mut x = 0u64;
-        for i in 0..30_000_000u64 {
-            x = x.wrapping_add(i * i);
-        }
-        std::hint::black_box(x);
-        let b = super::process_cpu_seconds().expect("linux /proc");
-        assert!(b >= a);
-    }
-}
+/// CPU seconds of this process so far (defined beside the other process-level
+/// runtime settings in `model::backend`, which the benches share).
+pub use model::backend::process_cpu_seconds;
