@@ -64,11 +64,19 @@ pub struct Row {
     pub flop_per_img: f64,
 }
 
+/// The `key=value` fields of each line of `text` that starts with `tag`
+/// (`RESULT`, `BLOCK`), with the line.
+fn tagged<'a>(text: &'a str, tag: &'a str) -> impl Iterator<Item = (BTreeMap<&'a str, &'a str>, &'a str)> + 'a {
+    text.lines().filter_map(move |line| {
+        let rest = line.strip_prefix(tag)?.strip_prefix(' ')?;
+        Some((rest.split_whitespace().filter_map(|t| t.split_once('=')).collect(), line))
+    })
+}
+
 /// Parse the `RESULT` lines of either side.
 pub fn parse_results(text: &str, round: usize) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
-    for line in text.lines().filter(|l| l.starts_with("RESULT ")) {
-        let kv: BTreeMap<&str, &str> = line[7..].split_whitespace().filter_map(|t| t.split_once('=')).collect();
+    for (kv, line) in tagged(text, "RESULT") {
         let get = |k: &str| kv.get(k).copied().with_context(|| format!("RESULT line without `{k}`: {line}"));
         let num = |k: &str| -> Result<f64> { get(k)?.parse().with_context(|| format!("`{k}` is not a number in: {line}")) };
         rows.push(Row {
@@ -221,10 +229,18 @@ fn write_config(root: &Path, o: &Options, preset: &str) -> Result<PathBuf> {
     Ok(json)
 }
 
+/// The PyTorch side on the network in `json`, with `extra` arguments and
+/// the measurement's steps.
+fn torch(root: &Path, o: &Options, py: &Path, json: &Path, preset: &str, extra: &[&str]) -> Command {
+    let mut c = Command::new(py);
+    c.arg(root.join("xtask/bench/torch_alexnet.py")).arg(json).args(["--device", &o.torch_device]).args(extra);
+    c.args(o.step_args(preset));
+    c
+}
+
 /// Run the comparison; returns the rows.
 pub fn compare(root: &Path, o: &Options) -> Result<Vec<Row>> {
     std::fs::create_dir_all(&o.out).with_context(|| format!("creating {}", o.out.display()))?;
-    let script = root.join("xtask/bench/torch_alexnet.py");
     let python = match &o.python {
         Some(py) => {
             let v = run_capture(
@@ -266,14 +282,9 @@ pub fn compare(root: &Path, o: &Options) -> Result<Vec<Row>> {
                 })
                 .collect();
             if let Some(py) = &python {
-                let mut c = Command::new(py);
-                c.arg(&script).arg(&json).args(["--device", &o.torch_device, "--threads", &o.threads.to_string()]);
-                c.args(o.step_args(preset));
-                sides.push(("pytorch".into(), c));
+                sides.push(("pytorch".into(), torch(root, o, py, &json, preset, &["--threads", &o.threads.to_string()])));
                 if o.torch_device.starts_with("cuda") {
-                    let mut c = Command::new(py);
-                    c.arg(&script).arg(&json).args(["--device", &o.torch_device, "--tf32"]).args(o.step_args(preset));
-                    sides.push(("pytorch-tf32".into(), c));
+                    sides.push(("pytorch-tf32".into(), torch(root, o, py, &json, preset, &["--tf32"])));
                 }
             }
             if round % 2 == 0 {
@@ -316,15 +327,12 @@ pub fn breakdown(root: &Path, o: &Options) -> Result<()> {
     c.args(o.step_args(preset));
     let mut text = run_capture(c, "throughput --breakdown")?;
     if let Some(py) = &o.python {
-        let mut c = Command::new(py);
-        c.arg(root.join("xtask/bench/torch_alexnet.py")).arg(&json).arg("--breakdown");
-        c.args(["--device", &o.torch_device, "--threads", &o.threads.to_string()]).args(o.step_args(preset));
+        let c = torch(root, o, py, &json, preset, &["--breakdown", "--threads", &o.threads.to_string()]);
         text.push_str(&run_capture(c, "torch_alexnet.py --breakdown")?);
     }
     // layer -> engine -> (fwd, fwd+bwd, conv fwd, conv fwd+bwd)
     let mut t: BTreeMap<String, BTreeMap<String, [f64; 4]>> = BTreeMap::new();
-    for line in text.lines().filter(|l| l.starts_with("BLOCK ")) {
-        let kv: BTreeMap<&str, &str> = line[6..].split_whitespace().filter_map(|x| x.split_once('=')).collect();
+    for (kv, _) in tagged(&text, "BLOCK") {
         let num = |k: &str| kv.get(k).and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN);
         let engine = if kv.get("engine").is_some_and(|e| e.starts_with("pytorch")) { "pytorch" } else { "ours" };
         let v = [num("fwd_ms"), num("fwdbwd_ms"), num("conv_fwd_ms"), num("conv_fwdbwd_ms")];
