@@ -4,10 +4,10 @@
 //! cheaper way of running the grid (the frozen-prefix cache, another
 //! backend) gives the same answers, and what it saves.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
+use polars::prelude::*;
 
 use crate::error::Result;
 use crate::load;
@@ -46,34 +46,22 @@ pub struct Comparison {
     pub total_cpu: [f64; 2],
 }
 
-type Cells = BTreeMap<(String, String, String, i32, bool), (usize, f64, f64)>;
+/// What identifies a cell of the grid.
+const KEYS: [&str; 5] = ["family", "arm", "target_half", "n", "fine_tuned"];
 
-fn cells(path: &Path) -> Result<(Cells, f64)> {
+/// Per cell of the usable runs under `path`: networks, mean top-1 and mean
+/// CPU-seconds; and the total CPU-seconds.
+fn cells(path: &Path) -> Result<(LazyFrame, f64)> {
     let all = load::runs(&load::record_files(path)?)?.collect()?;
     let ok = crate::summary::usable(&all)?;
-    let h = ok.height();
-    let s = |c: &str| -> Result<Vec<String>> {
-        let ca = ok.column(c)?.str()?;
-        Ok((0..h).map(|i| ca.get(i).unwrap_or("").to_string()).collect())
-    };
-    let f = |c: &str| -> Result<Vec<f64>> {
-        let ca = ok.column(c)?.f64()?;
-        Ok((0..h).map(|i| ca.get(i).unwrap_or(f64::NAN)).collect())
-    };
-    let (family, arm, target) = (s("family")?, s("arm")?, s("target_half")?);
-    let (nc, fc) = (ok.column("n")?.i32()?, ok.column("fine_tuned")?.bool()?);
-    let n: Vec<i32> = (0..h).map(|i| nc.get(i).unwrap_or(0)).collect();
-    let ft: Vec<bool> = (0..h).map(|i| fc.get(i).unwrap_or(false)).collect();
-    let (top1, cpu) = (f("top1")?, f("cpu_seconds")?);
-    let mut out = Cells::new();
-    for i in 0..ok.height() {
-        let e = out.entry((family[i].clone(), arm[i].clone(), target[i].clone(), n[i], ft[i])).or_insert((0, 0.0, 0.0));
-        e.0 += 1;
-        e.1 += top1[i];
-        e.2 += cpu[i];
-    }
-    let total = cpu.iter().filter(|c| c.is_finite()).sum();
-    Ok((out, total))
+    let cpu = ok.column("cpu_seconds")?.f64()?;
+    let total = (0..cpu.len()).filter_map(|i| cpu.get(i)).filter(|c| c.is_finite()).sum();
+    let cells = ok.lazy().group_by(KEYS.map(col)).agg([
+        col("top1").count().cast(DataType::UInt64).alias("count"),
+        col("top1").mean().alias("top1"),
+        col("cpu_seconds").mean().alias("cpu"),
+    ]);
+    Ok((cells, total))
 }
 
 /// Compare the run records under `a` with those under `b` (files or folders,
@@ -81,17 +69,26 @@ fn cells(path: &Path) -> Result<(Cells, f64)> {
 pub fn compare_sweeps(a: &Path, b: &Path) -> Result<Comparison> {
     let (ca, ta) = cells(a)?;
     let (cb, tb) = cells(b)?;
-    let cells = ca
-        .iter()
-        .filter_map(|(key, &(na, sa, ca_))| {
-            let &(nb, sb, cb_) = cb.get(key)?;
-            let (family, arm, target, n, ft) = key;
-            Some(CellPair {
-                cell: format!("{family}/{arm}{}/{target}/n{n}", if *ft && !arm.ends_with('+') { "+" } else { "" }),
-                count: [na, nb],
-                top1: [sa / na as f64, sb / nb as f64],
-                cpu: [ca_ / na as f64, cb_ / nb as f64],
-            })
+    let both = ca
+        .join(cb, KEYS.map(col), KEYS.map(col), JoinArgs::new(JoinType::Inner).with_suffix(Some("_b".into())))
+        .sort(KEYS, SortMultipleOptions::default())
+        .collect()?;
+    let s = |c: &str| -> Result<StringChunked> { Ok(both.column(c)?.str()?.clone()) };
+    let f = |c: &str| -> Result<Float64Chunked> { Ok(both.column(c)?.f64()?.clone()) };
+    let u = |c: &str| -> Result<UInt64Chunked> { Ok(both.column(c)?.u64()?.clone()) };
+    let (family, arm, target) = (s("family")?, s("arm")?, s("target_half")?);
+    let (n, ft) = (both.column("n")?.i32()?.clone(), both.column("fine_tuned")?.bool()?.clone());
+    let (count, count_b, top1, top1_b, cpu, cpu_b) = (u("count")?, u("count_b")?, f("top1")?, f("top1_b")?, f("cpu")?, f("cpu_b")?);
+    let cells = (0..both.height())
+        .map(|i| {
+            let arm = arm.get(i).unwrap_or("");
+            let plus = if ft.get(i).unwrap_or(false) && !arm.ends_with('+') { "+" } else { "" };
+            CellPair {
+                cell: format!("{}/{arm}{plus}/{}/n{}", family.get(i).unwrap_or(""), target.get(i).unwrap_or(""), n.get(i).unwrap_or(0)),
+                count: [count.get(i).unwrap_or(0) as usize, count_b.get(i).unwrap_or(0) as usize],
+                top1: [top1.get(i).unwrap_or(f64::NAN), top1_b.get(i).unwrap_or(f64::NAN)],
+                cpu: [cpu.get(i).unwrap_or(f64::NAN), cpu_b.get(i).unwrap_or(f64::NAN)],
+            }
         })
         .collect();
     Ok(Comparison { cells, total_cpu: [ta, tb] })
