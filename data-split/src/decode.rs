@@ -17,12 +17,12 @@ pub fn decode_bytes(bytes: &[u8], path: &Path) -> Result<Image> {
     if bytes.starts_with(&[0xFF, 0xD8]) {
         let opts = DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::RGB);
         let mut dec = JpegDecoder::new_with_options(ZCursor::new(bytes), opts);
-        if let Ok(pixels) = dec.decode() {
-            if let Some(info) = dec.info() {
-                let (w, h) = (info.width as usize, info.height as usize);
-                if pixels.len() == w * h * 3 {
-                    return Ok(Image { width: w, height: h, pixels });
-                }
+        if let Ok(pixels) = dec.decode()
+            && let Some(info) = dec.info()
+        {
+            let (w, h) = (info.width as usize, info.height as usize);
+            if pixels.len() == w * h * 3 {
+                return Ok(Image { width: w, height: h, pixels });
             }
         }
     }

@@ -124,6 +124,10 @@ impl Part {
             aspect: rng.range(0.6, 1.4),
             angle: rng.range(0.0, std::f32::consts::PI),
             colour: PALETTE[rng.below(PALETTE.len())],
+            // 6.28 and 3.14 below are literal parts of the synthetic data's
+            // definition, not approximations of τ and π: the built-in data
+            // set (and every result computed on it) depends on them.
+            #[allow(clippy::approx_constant)]
             phase: rng.range(0.0, 6.28),
         }
     }
@@ -162,6 +166,7 @@ impl Part {
                 2 => on(au < 0.9 && av < 0.9 && ((u * 2.2).rem_euclid(1.0) < 0.22 || (v * 2.2).rem_euclid(1.0) < 0.22)),
                 3 => on((au < 0.2 && av < 0.95) || (av < 0.2 && au < 0.95)),
                 _ => {
+                    #[allow(clippy::approx_constant)] // a fixed threshold of the data set (see `phase`)
                     let sides = if self.phase > 3.14 { 6.0 } else { 3.0 };
                     let sector = std::f32::consts::TAU / sides;
                     let a = (th + sector * 0.5).rem_euclid(sector) - sector * 0.5;

@@ -97,10 +97,10 @@ impl WordNet {
             if roots.contains(&o) {
                 return Ok(true);
             }
-            if seen.insert(o) {
-                if let Some((_, h)) = self.synsets.get(&o) {
-                    stack.extend(h);
-                }
+            if seen.insert(o)
+                && let Some((_, h)) = self.synsets.get(&o)
+            {
+                stack.extend(h);
             }
         }
         Ok(false)

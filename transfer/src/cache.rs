@@ -183,6 +183,11 @@ impl PrefixCache {
         }
     }
 
+    /// Training images the cache holds (each in every pass).
+    pub fn train_images(&self) -> usize {
+        self.train_len
+    }
+
     /// The cached rows of training samples `gs` (sample numbers) of images
     /// `idx`, as layer `layer`'s output, and their labels.
     pub fn train_batch(&self, idx: &[usize], gs: &[u64], device: &Device) -> (Act, Vec<i64>) {

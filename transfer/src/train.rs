@@ -281,6 +281,94 @@ impl Score {
     }
 }
 
+/// Where each training step's input comes from: one variant per way a job
+/// runs, chosen once before the loop.
+enum Feed {
+    /// Every layer trains (bases, fine-tuned jobs, reduced data): fed
+    /// batches go through the whole autodiff network.
+    Whole(Prefetcher),
+    /// Layers 1..n are frozen: fed batches run through `prefix`, a copy of
+    /// them on the plain backend (no backward pass), then the rest trains.
+    Frozen { prefix: AlexNet, n: usize, batches: Prefetcher },
+    /// Layers 1..n are frozen and their output was computed once per image
+    /// and augmented pass (see [`crate::cache`]): batches come from there.
+    Cached {
+        prefix: AlexNet,
+        n: usize,
+        cache: Box<PrefixCache>,
+        /// Training batch size.
+        batch: usize,
+        /// The current epoch's permutation, as [`Assembly::train_plan`] keeps it.
+        order: Option<(u64, Vec<usize>)>,
+    },
+}
+
+impl Feed {
+    /// The feed for `job`, producing iterations `start..stop`; builds the
+    /// prefix cache when the job asks for one.
+    #[allow(clippy::too_many_arguments)]
+    fn start(job: &JobSpec, p: &Prepared, asm: &Assembly, net: &AlexNet, start: u64, stop: u64, inner: &Device, progress: &mut JobProgress) -> Result<Feed> {
+        let n = job.frozen_layers();
+        let bs = job.schedule.batch_size;
+        let batches = || Prefetcher::start(p.train.clone(), asm.clone(), bs, start, stop, 4);
+        if n == 0 {
+            return Ok(Feed::Whole(batches()));
+        }
+        let prefix = net.valid();
+        if !job.cache_prefix {
+            return Ok(Feed::Frozen { prefix, n, batches: batches() });
+        }
+        progress.say(&format!(
+            "caching layer {}'s output: {} augmented passes of {} images",
+            crate::cache::cached_layer(n),
+            job.cache_passes,
+            p.train.len()
+        ));
+        let sizes = [bs, job.schedule.test_batch];
+        let cache = PrefixCache::build(&prefix, &p.config, n, job.cache_passes, &p.train, &p.test, asm, sizes, &job.dir, inner)?;
+        Ok(Feed::Cached { prefix, n, cache: Box::new(cache), batch: bs, order: None })
+    }
+
+    /// Logits and labels of training iteration `it`: `net` runs on the
+    /// autodiff `device`, frozen layers on the plain `inner` one.
+    fn step(&mut self, net: &AlexNet, it: u64, dropout_seed: u64, asm: &Assembly, device: &Device, inner: &Device) -> Result<(Tensor<2>, Vec<i64>)> {
+        Ok(match self {
+            Feed::Whole(batches) => {
+                let (x, labels) = batches.next()?.into_tensor(asm.crop, device);
+                (net.forward_train(x, dropout_seed), labels)
+            }
+            Feed::Frozen { prefix, n, batches } => {
+                let (x, labels) = batches.next()?.into_tensor(asm.crop, inner);
+                let act = prefix.forward_range(Act::Map(x), 0, *n, Some(dropout_seed)).into_autodiff();
+                (net.forward_range(act, *n, 8, Some(dropout_seed)).flat(), labels)
+            }
+            Feed::Cached { prefix, n, cache, batch, order } => {
+                let (idx, gs) = asm.train_plan(cache.train_images(), *batch, it, order);
+                let (act, labels) = cache.train_batch(&idx, &gs, inner);
+                let act = cache.frozen_rest(prefix, act, dropout_seed).into_autodiff();
+                (net.forward_range(act, *n, 8, Some(dropout_seed)).flat(), labels)
+            }
+        })
+    }
+
+    /// Test top-1, top-5 and mean loss of `net`: from the cache's test
+    /// activations when there is one, else from the test store.
+    fn evaluate(&self, net: &AlexNet, test: &Store, asm: &Assembly, batch: usize, device: &Device) -> Result<(f64, f64, f64)> {
+        match self {
+            Feed::Cached { cache, .. } => Ok(evaluate_cached(net, cache, device)),
+            _ => evaluate(net, test, asm, batch, device),
+        }
+    }
+
+    /// Seconds the training loop waited for batches so far.
+    fn waited(&self) -> f64 {
+        match self {
+            Feed::Whole(batches) | Feed::Frozen { batches, .. } => batches.waited().as_secs_f64(),
+            Feed::Cached { .. } => 0.0,
+        }
+    }
+}
+
 /// Run (or resume, or find done) one job.
 pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
     job.validate()?;
@@ -314,7 +402,6 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
         sgd.load_state(&velocity, &inner);
         state = s;
     }
-    let frozen = job.frozen_layers();
     let asm = Assembly { mean: p.mean.clone(), crop: job.preprocess.crop, mirror: job.preprocess.mirror, seed: job.seed };
     let end = sched.max_iter;
     let stop = opts.stop_after.map_or(end, |k| (state.iteration + k).min(end));
@@ -324,50 +411,14 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
     }
     let loss_fn = burn::nn::loss::CrossEntropyLossConfig::new().init(&device);
     let eval_every = sched.eval_every();
-    let mut frozen_net = (frozen > 0).then(|| net.valid());
-    // frozen layers once per image and augmented pass (see `cache`)
-    let cache = match (&frozen_net, job.cache_prefix) {
-        (Some(fnet), true) => {
-            progress.say(&format!(
-                "caching layer {}'s output: {} augmented passes of {} images",
-                crate::cache::cached_layer(frozen),
-                job.cache_passes,
-                p.train.len()
-            ));
-            Some(PrefixCache::build(fnet, &p.config, frozen, job.cache_passes, &p.train, &p.test, &asm, [sched.batch_size, sched.test_batch], &job.dir, &inner)?)
-        }
-        _ => None,
-    };
-    let mut feed = match cache {
-        None => Some(Prefetcher::start(p.train.clone(), asm.clone(), sched.batch_size, state.iteration, stop, 4)),
-        Some(_) => None,
-    };
-    let waited = |feed: &Option<Prefetcher>| feed.as_ref().map_or(0.0, |f| f.waited().as_secs_f64());
-    let mut order = None;
+    let mut feed = Feed::start(job, &p, &asm, &net, state.iteration, stop, &inner, &mut progress)?;
     let mut window = Instant::now();
     let mut window_images = 0usize;
     while state.iteration < stop {
         let it = state.iteration;
         let lr = step_lr(sched.base_lr, sched.gamma, sched.step_size, it);
         let dropout_seed = model::alexnet::layer_seed(job.seed ^ 0xD0D0, it as usize);
-        let (logits, batch_labels) = match (&cache, &frozen_net, &mut feed) {
-            (Some(c), Some(fnet), _) => {
-                let (idx, gs) = asm.train_plan(p.train.len(), sched.batch_size, it, &mut order);
-                let (act, labels) = c.train_batch(&idx, &gs, &inner);
-                let act = c.frozen_rest(fnet, act, dropout_seed).into_autodiff();
-                (net.forward_range(act, frozen, 8, Some(dropout_seed)).flat(), labels)
-            }
-            (None, Some(fnet), Some(feed)) => {
-                let (x, labels) = feed.next()?.into_tensor(job.preprocess.crop, &inner);
-                let act = fnet.forward_range(Act::Map(x), 0, frozen, Some(dropout_seed)).into_autodiff();
-                (net.forward_range(act, frozen, 8, Some(dropout_seed)).flat(), labels)
-            }
-            (_, _, Some(feed)) => {
-                let (x, labels) = feed.next()?.into_tensor(job.preprocess.crop, &device);
-                (net.forward_train(x, dropout_seed), labels)
-            }
-            _ => unreachable!("a cache exists only for a frozen prefix; otherwise batches are fed"),
-        };
+        let (logits, batch_labels) = feed.step(&net, it, dropout_seed, &asm, &device, &inner)?;
         let bs = batch_labels.len();
         let labels = Tensor::<1, Int>::from_data(TensorData::new(batch_labels, [bs]), &device);
         let loss = loss_fn.forward(logits, labels);
@@ -378,7 +429,7 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
         if !loss_value.is_finite() {
             progress.finish();
             let err = Error::Diverged { job: job.id.clone(), iteration: it, value: loss_value };
-            let mut rec = record(job, &p, &state, opts, String::new(), t0, cpu0, waited(&feed));
+            let mut rec = record(job, &p, &state, opts, String::new(), t0, cpu0, feed.waited());
             rec.status = "failed".into();
             rec.failure = Some(err.to_string());
             for m in [&mut rec.top1, &mut rec.top1_last, &mut rec.top1_max, &mut rec.top5, &mut rec.top5_last, &mut rec.test_loss_last] {
@@ -390,9 +441,6 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
         }
         let grads = GradientsParams::from_grads(loss.backward(), &net);
         net = sgd.step(net, grads, lr);
-        if job.fine_tune || frozen == 0 {
-            frozen_net = None;
-        }
         state.iteration += 1;
         state.loss_sum += loss_value;
         state.loss_count += 1;
@@ -404,10 +452,7 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
             window_images = 0;
         }
         if state.iteration % eval_every == 0 || state.iteration == end {
-            let (top1, top5, test_loss) = match &cache {
-                Some(c) => evaluate_cached(&net.valid(), c, &inner),
-                None => evaluate(&net.valid(), &p.test, &asm, sched.test_batch, &inner)?,
-            };
+            let (top1, top5, test_loss) = feed.evaluate(&net.valid(), &p.test, &asm, sched.test_batch, &inner)?;
             state.last_train_loss = state.loss_sum / state.loss_count.max(1) as f64;
             state.loss_sum = 0.0;
             state.loss_count = 0;
@@ -423,7 +468,7 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
         }
         let at_stop = state.iteration == stop && stop < end;
         if state.iteration % sched.checkpoint_every == 0 || at_stop {
-            save_checkpoint(&files, &net, &sgd, &mut state, t0, cpu0, waited(&feed))?;
+            save_checkpoint(&files, &net, &sgd, &mut state, t0, cpu0, feed.waited())?;
         }
     }
     progress.finish();
@@ -431,7 +476,7 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
         return Ok(Outcome::Stopped { iteration: state.iteration });
     }
     let hash = save_model(&net, &p.config, &files.final_params())?;
-    let rec = record(job, &p, &state, opts, hash, t0, cpu0, waited(&feed));
+    let rec = record(job, &p, &state, opts, hash, t0, cpu0, feed.waited());
     write_run(&job.records, &rec, &state.evals, &job_json)?;
     // prune intermediate checkpoints; transfers need the bases' final weights
     prune_checkpoints(&files);
