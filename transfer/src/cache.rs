@@ -47,6 +47,9 @@ pub fn default_passes() -> usize {
     DEFAULT_PASSES
 }
 
+/// File name of a cached job's [`CacheInfo`], in its folder.
+pub const CACHE_INFO: &str = "cache.json";
+
 /// Caches larger than this go to a memory-mapped file.
 pub const MEMORY_LIMIT: usize = 2 << 30;
 
@@ -82,6 +85,35 @@ impl Drop for Rows {
             let _ = std::fs::remove_file(path);
         }
     }
+}
+
+/// What a built cache holds and what building it cost: written as
+/// `cache.json` in the job's folder, so a researcher can see where a cached
+/// job's time went (and `cargo xtask cache-check` what the layers above the
+/// cache cost on their own).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CacheInfo {
+    /// Frozen layers.
+    pub n: usize,
+    /// Layer whose output is held.
+    pub layer: usize,
+    /// Augmented passes of the training set.
+    pub passes: usize,
+    /// Training images (each held once per pass).
+    pub train_images: usize,
+    /// Test images (centre crops, held once).
+    pub test_images: usize,
+    /// Floats per image: the cached layer's output size.
+    pub floats_per_image: usize,
+    /// Bytes held, training and test rows together.
+    pub bytes: usize,
+    /// `memory`, or `file` (memory-mapped) above [`MEMORY_LIMIT`].
+    pub storage: String,
+    /// Process CPU-seconds spent building it (frozen layers over every pass
+    /// and the test set).
+    pub build_cpu_seconds: f64,
+    /// Wall seconds spent building it.
+    pub build_wall_seconds: f64,
 }
 
 /// Cached activations of a frozen prefix.
@@ -186,6 +218,27 @@ impl PrefixCache {
     /// Training images the cache holds (each in every pass).
     pub fn train_images(&self) -> usize {
         self.train_len
+    }
+
+    /// What the cache holds; the build's cost is the caller's to fill in.
+    pub fn info(&self) -> CacheInfo {
+        let train = self.train.as_slice().len();
+        CacheInfo {
+            n: self.n,
+            layer: self.layer,
+            passes: self.passes,
+            train_images: self.train_len,
+            test_images: self.test_labels.len(),
+            floats_per_image: self.per,
+            bytes: (train + self.test.len()) * 4,
+            storage: match self.train {
+                Rows::Memory(_) => "memory",
+                Rows::Mapped { .. } => "file",
+            }
+            .into(),
+            build_cpu_seconds: 0.0,
+            build_wall_seconds: 0.0,
+        }
     }
 
     /// The cached rows of training samples `gs` (sample numbers) of images
