@@ -3,6 +3,12 @@
 //! of each, their difference and ratio, and the totals. Used to check that a
 //! cheaper way of running the grid (the frozen-prefix cache, another
 //! backend) gives the same answers, and what it saves.
+//!
+//! Where B's jobs built a frozen-prefix cache (`jobs/<run_id>/cache.json`
+//! in B's sweep folder), the table adds the mean CPU-seconds of that build
+//! and a **bound**: A's CPU-seconds over B's without the build, i.e. the
+//! ratio a cache that cost nothing to build would reach. It is what the
+//! layers above the cache (and the job's fixed costs) allow at most.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -23,6 +29,9 @@ pub struct CellPair {
     pub top1: [f64; 2],
     /// Mean CPU-seconds per job in A and in B.
     pub cpu: [f64; 2],
+    /// Mean CPU-seconds B's jobs spent building a prefix cache (NaN where
+    /// none was built).
+    pub cache_build: f64,
 }
 
 impl CellPair {
@@ -34,6 +43,12 @@ impl CellPair {
     /// A's CPU-seconds over B's.
     pub fn cpu_ratio(&self) -> f64 {
         self.cpu[0] / self.cpu[1]
+    }
+
+    /// A's CPU-seconds over B's less B's cache build: the most any prefix
+    /// cache could save in this cell (NaN without a cache).
+    pub fn free_cache_bound(&self) -> f64 {
+        self.cpu[0] / (self.cpu[1] - self.cache_build)
     }
 }
 
@@ -49,17 +64,27 @@ pub struct Comparison {
 /// What identifies a cell of the grid.
 const KEYS: [&str; 5] = ["family", "arm", "target_half", "n", "fine_tuned"];
 
-/// Per cell of the usable runs under `path`: networks, mean top-1 and mean
-/// CPU-seconds; and the total CPU-seconds.
+/// CPU-seconds the job `run_id` of the sweep folder `sweep` spent building
+/// its prefix cache, from its `cache.json`; `None` without one.
+fn cache_build_seconds(sweep: &Path, run_id: &str) -> Option<f64> {
+    let text = std::fs::read_to_string(sweep.join("jobs").join(run_id).join("cache.json")).ok()?;
+    serde_json::from_str::<serde_json::Value>(&text).ok()?.get("build_cpu_seconds")?.as_f64()
+}
+
+/// Per cell of the usable runs under `path`: networks, mean top-1, mean
+/// CPU-seconds and mean cache build CPU-seconds; and the total CPU-seconds.
 fn cells(path: &Path) -> Result<(LazyFrame, f64)> {
     let all = load::runs(&load::record_files(path)?)?.collect()?;
-    let ok = crate::summary::usable(&all)?;
+    let mut ok = crate::summary::usable(&all)?;
     let cpu = ok.column("cpu_seconds")?.f64()?;
     let total = (0..cpu.len()).filter_map(|i| cpu.get(i)).filter(|c| c.is_finite()).sum();
+    let build: Float64Chunked = ok.column("run_id")?.str()?.iter().map(|id| id.and_then(|id| cache_build_seconds(path, id))).collect();
+    ok.with_column(build.with_name("cache_build".into()).into_column())?;
     let cells = ok.lazy().group_by(KEYS.map(col)).agg([
         col("top1").count().cast(DataType::UInt64).alias("count"),
         col("top1").mean().alias("top1"),
         col("cpu_seconds").mean().alias("cpu"),
+        col("cache_build").mean().alias("cache_build"),
     ]);
     Ok((cells, total))
 }
@@ -79,6 +104,7 @@ pub fn compare_sweeps(a: &Path, b: &Path) -> Result<Comparison> {
     let (family, arm, target) = (s("family")?, s("arm")?, s("target_half")?);
     let (n, ft) = (both.column("n")?.i32()?.clone(), both.column("fine_tuned")?.bool()?.clone());
     let (count, count_b, top1, top1_b, cpu, cpu_b) = (u("count")?, u("count_b")?, f("top1")?, f("top1_b")?, f("cpu")?, f("cpu_b")?);
+    let build_b = f("cache_build_b")?;
     let cells = (0..both.height())
         .map(|i| {
             let arm = arm.get(i).unwrap_or("");
@@ -88,6 +114,7 @@ pub fn compare_sweeps(a: &Path, b: &Path) -> Result<Comparison> {
                 count: [count.get(i).unwrap_or(0) as usize, count_b.get(i).unwrap_or(0) as usize],
                 top1: [top1.get(i).unwrap_or(f64::NAN), top1_b.get(i).unwrap_or(f64::NAN)],
                 cpu: [cpu.get(i).unwrap_or(f64::NAN), cpu_b.get(i).unwrap_or(f64::NAN)],
+                cache_build: build_b.get(i).unwrap_or(f64::NAN),
             }
         })
         .collect();
@@ -95,17 +122,19 @@ pub fn compare_sweeps(a: &Path, b: &Path) -> Result<Comparison> {
 }
 
 impl Comparison {
-    /// A plain-text table.
+    /// A plain-text table; the cache columns only where B built caches.
     pub fn render(&self, names: [&str; 2]) -> String {
         let mut s = String::new();
         let [a, b] = names;
-        let _ = writeln!(
+        let cached = self.cells.iter().any(|c| c.cache_build.is_finite());
+        let _ = write!(
             s,
             "{:<28} {:>5} {:>9} {:>9} {:>8} {:>11} {:>11} {:>7}",
             "cell", "nets", &format!("top1 {a}"), &format!("top1 {b}"), "diff pp", &format!("CPU-s {a}"), &format!("CPU-s {b}"), "ratio"
         );
+        let _ = writeln!(s, "{}", if cached { format!(" {:>11} {:>7}", "cache build", "bound") } else { String::new() });
         for c in &self.cells {
-            let _ = writeln!(
+            let _ = write!(
                 s,
                 "{:<28} {:>5} {:>9.4} {:>9.4} {:>+8.2} {:>11.1} {:>11.1} {:>6.2}x",
                 c.cell,
@@ -117,6 +146,15 @@ impl Comparison {
                 c.cpu[1],
                 c.cpu_ratio()
             );
+            let extra = match (cached, c.cache_build.is_finite()) {
+                (true, true) => format!(" {:>11.2} {:>6.2}x", c.cache_build, c.free_cache_bound()),
+                (true, false) => format!(" {:>11} {:>7}", "-", "-"),
+                (false, _) => String::new(),
+            };
+            let _ = writeln!(s, "{extra}");
+        }
+        if cached {
+            let _ = writeln!(s, "bound: the ratio with {b}'s cache build taken out, the most any prefix cache could save");
         }
         let _ = writeln!(
             s,

@@ -17,6 +17,7 @@ struct Row<'a> {
     n: i32,
     top1: f64,
     status: &'a str,
+    cpu: f64,
 }
 
 fn write(path: &Path, rows: &[Row<'_>], version: i32, dataset: &str, drop: Option<&str>) {
@@ -35,6 +36,7 @@ fn write(path: &Path, rows: &[Row<'_>], version: i32, dataset: &str, drop: Optio
         ("status", DataType::Utf8, s(&|r| r.status.into())),
         ("top1", DataType::Float64, Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.top1)))),
         ("test_loss_last", DataType::Float64, Arc::new(Float64Array::from_iter_values(rows.iter().map(|_| 1.0)))),
+        ("cpu_seconds", DataType::Float64, Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.cpu)))),
     ];
     let cols: Vec<_> = cols.into_iter().filter(|c| Some(c.0) != drop).collect();
     let schema = Arc::new(Schema::new(cols.iter().map(|c| Field::new(c.0, c.1.clone(), false)).collect::<Vec<_>>()));
@@ -46,11 +48,11 @@ fn write(path: &Path, rows: &[Row<'_>], version: i32, dataset: &str, drop: Optio
 
 fn rows() -> Vec<Row<'static>> {
     vec![
-        Row { id: "r0-base-A", arm: "base", target: "A", n: 0, top1: 0.80, status: "ok" },
-        Row { id: "r0-base-B", arm: "base", target: "B", n: 0, top1: 0.70, status: "ok" },
-        Row { id: "r0-selffer-B-n3", arm: "BnB", target: "B", n: 3, top1: 0.72, status: "ok" },
-        Row { id: "r0-transfer-A-B-n3", arm: "AnB", target: "B", n: 3, top1: 0.65, status: "ok" },
-        Row { id: "r0-transfer-A-B-n7", arm: "AnB", target: "B", n: 7, top1: f64::NAN, status: "failed" },
+        Row { id: "r0-base-A", arm: "base", target: "A", n: 0, top1: 0.80, status: "ok", cpu: 10.0 },
+        Row { id: "r0-base-B", arm: "base", target: "B", n: 0, top1: 0.70, status: "ok", cpu: 10.0 },
+        Row { id: "r0-selffer-B-n3", arm: "BnB", target: "B", n: 3, top1: 0.72, status: "ok", cpu: 6.0 },
+        Row { id: "r0-transfer-A-B-n3", arm: "AnB", target: "B", n: 3, top1: 0.65, status: "ok", cpu: 6.0 },
+        Row { id: "r0-transfer-A-B-n7", arm: "AnB", target: "B", n: 7, top1: f64::NAN, status: "failed", cpu: 1.0 },
     ]
 }
 
@@ -99,6 +101,42 @@ fn missing_columns_other_versions_and_mixed_data_sets_are_refused() {
     let mut o = opts(vec![p, q], dir.path());
     o.allow_mixed = true;
     analyze(&o).expect("allowed when asked");
+}
+
+#[test]
+fn compare_gives_per_cell_ratios_and_the_bound_of_a_free_cache() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // B: the transfer jobs took half the CPU-seconds and one more point of top-1
+    let sweep = |name: &str, cheaper: bool| {
+        let root = dir.path().join(name);
+        let runs = root.join("records/runs");
+        std::fs::create_dir_all(&runs).expect("mkdir");
+        for (i, mut r) in rows().into_iter().enumerate() {
+            if cheaper && r.arm == "AnB" {
+                r.cpu /= 2.0;
+                r.top1 += 0.01;
+            }
+            write(&runs.join(format!("{i}.parquet")), &[r], 1, "synthetic", None);
+        }
+        root
+    };
+    let (a, b) = (sweep("uncached", false), sweep("cached", true));
+    let job = b.join("jobs/r0-transfer-A-B-n3");
+    std::fs::create_dir_all(&job).expect("mkdir");
+    std::fs::write(job.join("cache.json"), r#"{"n": 3, "layer": 3, "build_cpu_seconds": 1.0}"#).expect("cache.json");
+    let c = analysis::compare::compare_sweeps(&a, &b).expect("compare");
+    let cell = |name: &str| c.cells.iter().find(|c| c.cell == name).unwrap_or_else(|| panic!("{name} in {:?}", c.cells));
+    let anb = cell("random/AnB/B/n3");
+    assert_eq!(anb.count, [1, 1]);
+    assert!((anb.top1_diff_pp() - 1.0).abs() < 1e-9, "{anb:?}");
+    assert_eq!((anb.cpu_ratio(), anb.cache_build, anb.free_cache_bound()), (2.0, 1.0, 3.0), "6 / (3 - 1)");
+    assert!(cell("random/base/A/n0").cache_build.is_nan() && cell("random/BnB/B/n3").free_cache_bound().is_nan());
+    assert!(!c.cells.iter().any(|c| c.cell.ends_with("n7")), "the failed job is in no cell");
+    assert_eq!(c.total_cpu, [32.0, 29.0], "failed jobs left out of the totals");
+    let table = c.render(["uncached", "cached"]);
+    assert!(table.contains("cache build") && table.contains("3.00x") && table.contains("bound:"), "{table}");
+    let plain = analysis::compare::compare_sweeps(&a, &a).expect("compare").render(["a", "b"]);
+    assert!(!plain.contains("bound"), "no cache columns without caches: {plain}");
 }
 
 #[test]
