@@ -220,7 +220,7 @@ impl Prefetcher {
     }
 
     /// The next batch; time spent waiting is counted.
-    pub fn next(&mut self) -> Result<Batch> {
+    pub fn next_batch(&mut self) -> Result<Batch> {
         let t = Instant::now();
         let b = self.rx.recv().map_err(|_| Error::Executor("the prefetch thread stopped".into()))?;
         self.waited += t.elapsed();
@@ -259,10 +259,10 @@ mod tests {
         let mean = Arc::new(st.mean().expect("mean"));
         let asm = Assembly { mean, crop: 6, mirror: true, seed: 9 };
         let mut full = Prefetcher::start(st.clone(), asm.clone(), 5, 0, 6, 2);
-        let all: Vec<Batch> = (0..6).map(|_| full.next().expect("batch")).collect();
+        let all: Vec<Batch> = (0..6).map(|_| full.next_batch().expect("batch")).collect();
         let mut resumed = Prefetcher::start(st, asm, 5, 3, 6, 2);
         for b in &all[3..] {
-            assert_eq!(&resumed.next().expect("batch"), b);
+            assert_eq!(&resumed.next_batch().expect("batch"), b);
         }
         assert_eq!(all[0].images.len(), 5 * 3 * 36);
     }

@@ -424,13 +424,13 @@ impl Plan {
     pub fn write(&self, force: bool) -> Result<()> {
         let path = self.out.join("plan.json");
         let json = serde_json::to_string_pretty(self).expect("plan serialises");
-        if let Ok(existing) = std::fs::read_to_string(&path) {
-            if existing != json && !force {
-                return Err(Error::Plan(format!(
-                    "{} holds a different plan; use another --out, or --force to replace it (finished jobs with the same id are kept)",
-                    path.display()
-                )));
-            }
+        if let Ok(existing) = std::fs::read_to_string(&path)
+            && existing != json && !force
+        {
+            return Err(Error::Plan(format!(
+                "{} holds a different plan; use another --out, or --force to replace it (finished jobs with the same id are kept)",
+                path.display()
+            )));
         }
         crate::record::atomic_write(&path, |f| std::io::Write::write_all(f, json.as_bytes()))
     }

@@ -210,11 +210,11 @@ pub fn sweep_similarity(plan: &Plan, probe: usize) -> Result<Option<PathBuf>> {
                 rows.push((format!("{}:{}-vs-{}", j.family, o.0.target_half, j.target_half), o.1, mine.clone(), cka));
             }
         }
-        if let (Arm::Transfer | Arm::Selffer, Some(src)) = (j.arm, &j.source) {
-            if src.checkpoint.is_file() {
-                let cka = compare_checkpoints(&src.checkpoint, &mine, j, probe)?;
-                rows.push((format!("{}:source-vs-{}", j.family, j.id), src.checkpoint.clone(), mine, cka));
-            }
+        if let (Arm::Transfer | Arm::Selffer, Some(src)) = (j.arm, &j.source)
+            && src.checkpoint.is_file()
+        {
+            let cka = compare_checkpoints(&src.checkpoint, &mine, j, probe)?;
+            rows.push((format!("{}:source-vs-{}", j.family, j.id), src.checkpoint.clone(), mine, cka));
         }
     }
     if rows.is_empty() {

@@ -133,14 +133,14 @@ struct Prepared {
 }
 
 fn prepare(job: &JobSpec) -> Result<Prepared> {
-    if let Some(src) = &job.source {
-        if !src.checkpoint.is_file() {
-            return Err(Error::Source {
-                job: job.id.clone(),
-                path: src.checkpoint.clone(),
-                message: "missing: has the source base finished?".into(),
-            });
-        }
+    if let Some(src) = &job.source
+        && !src.checkpoint.is_file()
+    {
+        return Err(Error::Source {
+            job: job.id.clone(),
+            path: src.checkpoint.clone(),
+            message: "missing: has the source base finished?".into(),
+        });
     }
     let ds = data_split::DataSet::open(&job.data)?;
     let split = resolve_split(&job.split, &job.data, &ds)?;
@@ -148,10 +148,10 @@ fn prepare(job: &JobSpec) -> Result<Prepared> {
         let names: Vec<&str> = split.halves.iter().map(|h| h.name.as_str()).collect();
         Error::job(&job.id, format!("target half `{}` is not in the split (halves: {})", job.target_half, names.join(", ")))
     })?;
-    if let Some(src) = &job.source {
-        if split.half(&src.half).is_none() {
-            return Err(Error::job(&job.id, format!("source half `{}` is not in the split", src.half)));
-        }
+    if let Some(src) = &job.source
+        && split.half(&src.half).is_none()
+    {
+        return Err(Error::job(&job.id, format!("source half `{}` is not in the split", src.half)));
     }
     let num_classes = half.len();
     let num_outputs = match job.outputs {
@@ -347,11 +347,11 @@ impl Feed {
     fn step(&mut self, net: &AlexNet, it: u64, dropout_seed: u64, asm: &Assembly, device: &Device, inner: &Device) -> Result<(Tensor<2>, Vec<i64>)> {
         Ok(match self {
             Feed::Whole(batches) => {
-                let (x, labels) = batches.next()?.into_tensor(asm.crop, device);
+                let (x, labels) = batches.next_batch()?.into_tensor(asm.crop, device);
                 (net.forward_train(x, dropout_seed), labels)
             }
             Feed::Frozen { prefix, n, batches } => {
-                let (x, labels) = batches.next()?.into_tensor(asm.crop, inner);
+                let (x, labels) = batches.next_batch()?.into_tensor(asm.crop, inner);
                 let act = prefix.forward_range(Act::Map(x), 0, *n, Some(dropout_seed)).into_autodiff();
                 (net.forward_range(act, *n, 8, Some(dropout_seed)).flat(), labels)
             }
@@ -386,12 +386,11 @@ impl Feed {
 pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
     job.validate()?;
     let run_file = run_path(&job.records, &job.id);
-    if run_file.exists() {
-        if let Ok(r) = read_run(&run_file) {
-            if r.run_id == job.id {
-                return Ok(Outcome::Done(Box::new(r)));
-            }
-        }
+    if run_file.exists()
+        && let Ok(r) = read_run(&run_file)
+        && r.run_id == job.id
+    {
+        return Ok(Outcome::Done(Box::new(r)));
     }
     std::fs::create_dir_all(&job.dir).map_err(|e| Error::io(&job.dir, e))?;
     let job_json = serde_json::to_string_pretty(job).expect("job serialises");
@@ -437,8 +436,8 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
         let loss = loss_fn.forward(logits, labels);
         let mut loss_value = loss.clone().into_data().convert::<f64>().as_slice::<f64>().expect("f64")[0];
         if opts.inject_nan_at == Some(it) {
-            loss_value = f64::NAN;
-        }
+        loss_value = f64::NAN;
+    }
         if !loss_value.is_finite() {
             progress.finish();
             let err = Error::Diverged { job: job.id.clone(), iteration: it, value: loss_value };
