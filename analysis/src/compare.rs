@@ -4,12 +4,14 @@
 //! cheaper way of running the grid (the frozen-prefix cache, another
 //! backend) gives the same answers, and what it saves.
 //!
-//! Where B's jobs built a frozen-prefix cache (`jobs/<run_id>/cache.json`
-//! in B's sweep folder), the table adds the mean CPU-seconds of that build
-//! and a **bound**: A's CPU-seconds over B's without the build, i.e. the
+//! Given the CPU-seconds B's jobs spent building a frozen-prefix cache (by
+//! run id; the caller reads them, e.g. with `transfer::cache::sweep_cache_infos`,
+//! so this crate still reads only run records), the table adds their mean per
+//! cell and a **bound**: A's CPU-seconds over B's without the build, i.e. the
 //! ratio a cache that cost nothing to build would reach. It is what the
 //! layers above the cache (and the job's fixed costs) allow at most.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -64,21 +66,15 @@ pub struct Comparison {
 /// What identifies a cell of the grid.
 const KEYS: [&str; 5] = ["family", "arm", "target_half", "n", "fine_tuned"];
 
-/// CPU-seconds the job `run_id` of the sweep folder `sweep` spent building
-/// its prefix cache, from its `cache.json`; `None` without one.
-fn cache_build_seconds(sweep: &Path, run_id: &str) -> Option<f64> {
-    let text = std::fs::read_to_string(sweep.join("jobs").join(run_id).join("cache.json")).ok()?;
-    serde_json::from_str::<serde_json::Value>(&text).ok()?.get("build_cpu_seconds")?.as_f64()
-}
-
 /// Per cell of the usable runs under `path`: networks, mean top-1, mean
-/// CPU-seconds and mean cache build CPU-seconds; and the total CPU-seconds.
-fn cells(path: &Path) -> Result<(LazyFrame, f64)> {
+/// CPU-seconds and mean cache build CPU-seconds (from `builds`, by run id);
+/// and the total CPU-seconds.
+fn cells(path: &Path, builds: &BTreeMap<String, f64>) -> Result<(LazyFrame, f64)> {
     let all = load::runs(&load::record_files(path)?)?.collect()?;
     let mut ok = crate::summary::usable(&all)?;
     let cpu = ok.column("cpu_seconds")?.f64()?;
     let total = (0..cpu.len()).filter_map(|i| cpu.get(i)).filter(|c| c.is_finite()).sum();
-    let build: Float64Chunked = ok.column("run_id")?.str()?.iter().map(|id| id.and_then(|id| cache_build_seconds(path, id))).collect();
+    let build: Float64Chunked = ok.column("run_id")?.str()?.iter().map(|id| id.and_then(|id| builds.get(id).copied())).collect();
     ok.with_column(build.with_name("cache_build".into()).into_column())?;
     let cells = ok.lazy().group_by(KEYS.map(col)).agg([
         col("top1").count().cast(DataType::UInt64).alias("count"),
@@ -90,10 +86,11 @@ fn cells(path: &Path) -> Result<(LazyFrame, f64)> {
 }
 
 /// Compare the run records under `a` with those under `b` (files or folders,
-/// as `analyze --runs` takes them).
-pub fn compare_sweeps(a: &Path, b: &Path) -> Result<Comparison> {
-    let (ca, ta) = cells(a)?;
-    let (cb, tb) = cells(b)?;
+/// as `analyze --runs` takes them); `b_cache_builds` holds the CPU-seconds
+/// each of B's jobs spent building a prefix cache, by run id (empty: none).
+pub fn compare_sweeps(a: &Path, b: &Path, b_cache_builds: &BTreeMap<String, f64>) -> Result<Comparison> {
+    let (ca, ta) = cells(a, &BTreeMap::new())?;
+    let (cb, tb) = cells(b, b_cache_builds)?;
     let both = ca
         .join(cb, KEYS.map(col), KEYS.map(col), JoinArgs::new(JoinType::Inner).with_suffix(Some("_b".into())))
         .sort(KEYS, SortMultipleOptions::default())

@@ -121,10 +121,8 @@ fn compare_gives_per_cell_ratios_and_the_bound_of_a_free_cache() {
         root
     };
     let (a, b) = (sweep("uncached", false), sweep("cached", true));
-    let job = b.join("jobs/r0-transfer-A-B-n3");
-    std::fs::create_dir_all(&job).expect("mkdir");
-    std::fs::write(job.join("cache.json"), r#"{"n": 3, "layer": 3, "build_cpu_seconds": 1.0}"#).expect("cache.json");
-    let c = analysis::compare::compare_sweeps(&a, &b).expect("compare");
+    let builds = [("r0-transfer-A-B-n3".to_string(), 1.0)].into_iter().collect();
+    let c = analysis::compare::compare_sweeps(&a, &b, &builds).expect("compare");
     let cell = |name: &str| c.cells.iter().find(|c| c.cell == name).unwrap_or_else(|| panic!("{name} in {:?}", c.cells));
     let anb = cell("random/AnB/B/n3");
     assert_eq!(anb.count, [1, 1]);
@@ -135,7 +133,7 @@ fn compare_gives_per_cell_ratios_and_the_bound_of_a_free_cache() {
     assert_eq!(c.total_cpu, [32.0, 29.0], "failed jobs left out of the totals");
     let table = c.render(["uncached", "cached"]);
     assert!(table.contains("cache build") && table.contains("3.00x") && table.contains("bound:"), "{table}");
-    let plain = analysis::compare::compare_sweeps(&a, &a).expect("compare").render(["a", "b"]);
+    let plain = analysis::compare::compare_sweeps(&a, &a, &Default::default()).expect("compare").render(["a", "b"]);
     assert!(!plain.contains("bound"), "no cache columns without caches: {plain}");
 }
 

@@ -336,7 +336,8 @@ fn sweep(a: SweepArgs) -> Result<ExitCode> {
 }
 
 fn compare(a: CompareArgs) -> Result<ExitCode> {
-    let c = analysis::compare::compare_sweeps(&a.a, &a.b)?;
+    let builds = transfer::cache::sweep_cache_infos(&a.b).into_iter().map(|(id, info)| (id, info.build_cpu_seconds)).collect();
+    let c = analysis::compare::compare_sweeps(&a.a, &a.b, &builds)?;
     if c.cells.is_empty() {
         bail!("{} and {} have no cell in common", a.a.display(), a.b.display());
     }

@@ -50,6 +50,21 @@ pub fn default_passes() -> usize {
 /// File name of a cached job's [`CacheInfo`], in its folder.
 pub const CACHE_INFO: &str = "cache.json";
 
+/// The [`CacheInfo`] of every job under the sweep folder `sweep` that built
+/// a prefix cache (`jobs/<run_id>/cache.json`), by run id. Unreadable or
+/// malformed files are left out: they describe no usable cache.
+pub fn sweep_cache_infos(sweep: &Path) -> std::collections::BTreeMap<String, CacheInfo> {
+    let Ok(entries) = std::fs::read_dir(sweep.join("jobs")) else { return Default::default() };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let text = std::fs::read_to_string(e.path().join(CACHE_INFO)).ok()?;
+            let info = serde_json::from_str::<CacheInfo>(&text).ok()?;
+            Some((e.file_name().to_string_lossy().into_owned(), info))
+        })
+        .collect()
+}
+
 /// Caches larger than this go to a memory-mapped file.
 pub const MEMORY_LIMIT: usize = 2 << 30;
 

@@ -196,4 +196,13 @@ fn cached_prefix_trains_as_uncached_when_nothing_is_augmented() {
         assert_eq!(curve(&plans[0]).len(), curve(&plans[1]).len());
         assert!(!spec.dir.join("prefix-cache.f32").exists());
     }
+    // each cached job says what it held and what building it cost
+    let infos = transfer::cache::sweep_cache_infos(dirs[1].path());
+    assert_eq!(infos.keys().map(String::as_str).collect::<Vec<_>>(), ["r0-selffer-B-n7", "r0-transfer-A-B-n3"]);
+    let n3 = &infos["r0-transfer-A-B-n3"];
+    assert_eq!((n3.n, n3.layer, n3.passes, n3.storage.as_str()), (3, 3, 3, "memory"));
+    assert_eq!(n3.bytes, (n3.passes * n3.train_images + n3.test_images) * n3.floats_per_image * 4);
+    assert!(n3.build_cpu_seconds >= 0.0 && n3.build_wall_seconds > 0.0, "{n3:?}");
+    assert_eq!((infos["r0-selffer-B-n7"].n, infos["r0-selffer-B-n7"].layer), (7, 6), "fc7 is cached before its dropout");
+    assert!(transfer::cache::sweep_cache_infos(dirs[0].path()).is_empty(), "uncached jobs write none");
 }
