@@ -294,7 +294,7 @@ enum Feed {
     /// and augmented pass (see [`crate::cache`]): batches come from there.
     Cached {
         prefix: AlexNet,
-        n: usize,
+        /// Holds the frozen layer count too (`cache.n`).
         cache: Box<PrefixCache>,
         /// Training batch size.
         batch: usize,
@@ -339,7 +339,7 @@ impl Feed {
             info.build_cpu_seconds
         ));
         write_json(&job.dir.join(CACHE_INFO), &info)?;
-        Ok(Feed::Cached { prefix, n, cache: Box::new(cache), batch: bs, order: None })
+        Ok(Feed::Cached { prefix, cache: Box::new(cache), batch: bs, order: None })
     }
 
     /// Logits and labels of training iteration `it`: `net` runs on the
@@ -355,11 +355,11 @@ impl Feed {
                 let act = prefix.forward_range(Act::Map(x), 0, *n, Some(dropout_seed)).into_autodiff();
                 (net.forward_range(act, *n, 8, Some(dropout_seed)).flat(), labels)
             }
-            Feed::Cached { prefix, n, cache, batch, order } => {
+            Feed::Cached { prefix, cache, batch, order } => {
                 let (idx, gs) = asm.train_plan(cache.train_images(), *batch, it, order);
                 let (act, labels) = cache.train_batch(&idx, &gs, inner);
                 let act = cache.frozen_rest(prefix, act, dropout_seed).into_autodiff();
-                (net.forward_range(act, *n, 8, Some(dropout_seed)).flat(), labels)
+                (net.forward_range(act, cache.n, 8, Some(dropout_seed)).flat(), labels)
             }
         })
     }
