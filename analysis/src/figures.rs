@@ -146,6 +146,14 @@ fn y_range(series: &[Series]) -> (f64, f64) {
 /// Network-level points: (n, top1) per network of an arm.
 pub type Networks<'a> = &'a [(String, String, i32, f64)];
 
+/// Named series of (x, y) points: a training curve per run, or CKA per
+/// layer per network pair.
+pub type NamedSeries = (String, Vec<(f64, f64)>);
+
+/// One cell of the random-frozen (`nolearn`) control: n, arm, and mean
+/// top-1, test loss and training loss.
+pub type NolearnPoint = (i32, String, f64, f64, f64);
+
 /// Paper Fig. 2 top: one marker per network at the authors' offsets.
 pub fn fig2_top(name: &str, nets: Networks<'_>) -> Figure {
     let pts = |arm: &str, dx: f64| -> Vec<(f64, f64)> {
@@ -281,7 +289,7 @@ pub fn reduced(name: &str, rows: &[SummaryRow], origin: &str) -> Figure {
 /// The nolearn panel: test and train loss (mean of the authors' lowest 10
 /// for the paper; last values for runs) and top-1 error against n, n = 0
 /// being the whole-set base.
-pub fn nolearn(name: &str, nets: &[(i32, String, f64, f64, f64)]) -> Figure {
+pub fn nolearn(name: &str, nets: &[NolearnPoint]) -> Figure {
     // (n, arm, top1, test_loss, train_loss)
     let mut rows: Vec<_> = nets.to_vec();
     rows.sort_by_key(|r| r.0);
@@ -296,7 +304,7 @@ pub fn nolearn(name: &str, nets: &[(i32, String, f64, f64, f64)]) -> Figure {
 }
 
 /// Learning curves: test top-1 against iteration, one line per run.
-pub fn curves(name: &str, runs: &[(String, Vec<(f64, f64)>)]) -> Figure {
+pub fn curves(name: &str, runs: &[NamedSeries]) -> Figure {
     let palette = [DARK_BLUE, DARK_RED, ORANGE, LIGHT_BLUE, LIGHT_RED, YELLOW, BLACK, RGBColor(0, 140, 0)];
     let series: Vec<Series> = runs
         .iter()
@@ -520,7 +528,7 @@ pub fn render(fig: &Figure, dir: &Path) -> Result<Vec<PathBuf>> {
 
 /// CKA per layer between independently trained bases, next to the
 /// normalised transfer curve of the same splits (AnB / base by n).
-pub fn cka_vs_transfer(name: &str, pairs: &[(String, Vec<(f64, f64)>)], rows: &[SummaryRow], origin: &str) -> Figure {
+pub fn cka_vs_transfer(name: &str, pairs: &[NamedSeries], rows: &[SummaryRow], origin: &str) -> Figure {
     // colours as in the right panel and Fig. 3: random split red, natural/man-made orange
     let palette = [DARK_BLUE, LIGHT_BLUE, LIGHT_RED, BLACK];
     let cka: Vec<Series> = pairs

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::figures::{self, Figure, render};
+use crate::figures::{self, Figure, NamedSeries, NolearnPoint, render};
 use crate::load;
 use crate::summary::{self, DecompRow, Excluded, SummaryRow, cell};
 
@@ -58,7 +58,7 @@ pub fn networks(ok: &DataFrame, origin: &str) -> Result<Vec<(String, String, i32
         .collect())
 }
 
-fn nolearn_points(ok: &DataFrame, origin: &str) -> Result<Vec<(i32, String, f64, f64, f64)>> {
+fn nolearn_points(ok: &DataFrame, origin: &str) -> Result<Vec<NolearnPoint>> {
     let df = ok
         .clone()
         .lazy()
@@ -72,7 +72,7 @@ fn nolearn_points(ok: &DataFrame, origin: &str) -> Result<Vec<(i32, String, f64,
         .collect())
 }
 
-fn curve_series(opts: &AnalyzeOptions, origin: &str) -> Result<Vec<(String, Vec<(f64, f64)>)>> {
+fn curve_series(opts: &AnalyzeOptions, origin: &str) -> Result<Vec<NamedSeries>> {
     let df = if origin == "paper" {
         load::paper_curves()?
             .lazy()
@@ -116,8 +116,8 @@ fn curve_series(opts: &AnalyzeOptions, origin: &str) -> Result<Vec<(String, Vec<
 }
 
 /// CKA per layer of the base pairs from `<sweep>/similarity/cka.parquet`, if any.
-pub fn cka_pairs(opts: &AnalyzeOptions) -> Result<Vec<(String, Vec<(f64, f64)>)>> {
-    let mut out: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+pub fn cka_pairs(opts: &AnalyzeOptions) -> Result<Vec<NamedSeries>> {
+    let mut out: Vec<NamedSeries> = Vec::new();
     for p in &opts.runs {
         let f = p.join("similarity/cka.parquet");
         if !f.is_file() {
