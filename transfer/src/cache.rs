@@ -38,6 +38,7 @@ use model::{Act, AlexNet, AlexNetConfig};
 
 use crate::batches::{Assembly, Store, index_chunks};
 use crate::error::{Error, Result};
+use crate::progress::process_cpu_seconds;
 
 /// Passes when a job asks for caching without saying how many.
 pub const DEFAULT_PASSES: usize = 2;
@@ -147,6 +148,8 @@ pub struct PrefixCache {
     test: Vec<f32>,
     test_labels: Vec<i64>,
     test_batch: usize,
+    /// What [`PrefixCache::build`] took: process CPU-seconds and wall seconds.
+    build_seconds: [f64; 2],
 }
 
 /// Prefix output of `idx` with `crops`, as rows of `per` floats.
@@ -169,6 +172,7 @@ impl PrefixCache {
         if passes == 0 {
             return Err(Error::Executor("a prefix cache needs at least one pass".into()));
         }
+        let (t0, cpu0) = (std::time::Instant::now(), process_cpu_seconds().unwrap_or(0.0));
         let layer = cached_layer(n);
         let shape = cfg.output_shape(layer);
         let per: usize = shape.iter().product();
@@ -218,6 +222,7 @@ impl PrefixCache {
             test: test_rows,
             test_labels: (0..test.len()).map(|i| test.label(i) as i64).collect(),
             test_batch,
+            build_seconds: [process_cpu_seconds().unwrap_or(0.0) - cpu0, t0.elapsed().as_secs_f64()],
         })
     }
 
@@ -235,7 +240,7 @@ impl PrefixCache {
         self.train_len
     }
 
-    /// What the cache holds; the build's cost is the caller's to fill in.
+    /// What the cache holds and what building it cost.
     pub fn info(&self) -> CacheInfo {
         let train = self.train.as_slice().len();
         CacheInfo {
@@ -251,8 +256,8 @@ impl PrefixCache {
                 Rows::Mapped { .. } => "file",
             }
             .into(),
-            build_cpu_seconds: 0.0,
-            build_wall_seconds: 0.0,
+            build_cpu_seconds: self.build_seconds[0],
+            build_wall_seconds: self.build_seconds[1],
         }
     }
 

@@ -122,7 +122,6 @@ pub struct SweepConfig {
     pub cache_passes: usize,
 }
 
-
 fn half() -> f64 {
     0.5
 }

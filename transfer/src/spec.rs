@@ -209,7 +209,6 @@ pub struct JobSpec {
     pub cache_passes: usize,
 }
 
-
 impl JobSpec {
     /// Read a job file.
     pub fn read(path: &Path) -> Result<Self> {

@@ -29,7 +29,7 @@ use model::{Act, AlexNet, AlexNetConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::batches::{Assembly, Prefetcher, Store, index_chunks};
-use crate::cache::{CACHE_INFO, CacheInfo, PrefixCache};
+use crate::cache::{CACHE_INFO, PrefixCache};
 use crate::error::{Error, Result};
 use crate::progress::{JobProgress, ProgressMode, process_cpu_seconds};
 use crate::record::{CurvePoint, RunRecord, mean_of_best, read_run, run_path, write_run};
@@ -325,13 +325,8 @@ impl Feed {
             p.train.len()
         ));
         let sizes = [bs, job.schedule.test_batch];
-        let (t0, cpu0) = (Instant::now(), process_cpu_seconds().unwrap_or(0.0));
         let cache = PrefixCache::build(&prefix, &p.config, n, job.cache_passes, &p.train, &p.test, asm, sizes, &job.dir, inner)?;
-        let info = CacheInfo {
-            build_cpu_seconds: process_cpu_seconds().unwrap_or(0.0) - cpu0,
-            build_wall_seconds: t0.elapsed().as_secs_f64(),
-            ..cache.info()
-        };
+        let info = cache.info();
         progress.say(&format!(
             "cache built: {:.1} MiB in {}, {:.1} CPU-s",
             info.bytes as f64 / (1 << 20) as f64,
