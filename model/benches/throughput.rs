@@ -6,6 +6,7 @@
 //! ... -- --compare PRESET [--backend B] [--steps N] [--warmup N]           RESULT lines (xtask bench)
 //! ... -- --config-json PRESET                                              the network, for the PyTorch script
 //! ... -- --breakdown PRESET [--backend B]                                   milliseconds per layer block, forward and forward+backward
+//! ... -- --cache-bound [PRESET...]                                           the most a frozen-prefix cache can save, per n (FLOPs, not timed)
 //! ```
 //!
 //! `BATCH` (default 128) and `STEPS` change the work per preset;
@@ -100,7 +101,23 @@ fn time_preset(cfg: &AlexNetConfig, o: &Opts, steps: usize) -> [(f64, f64); 2] {
 /// Training FLOPs per image: forward, input gradients and weight gradients,
 /// less conv1's input gradient (nothing needs it).
 fn train_flops(cfg: &AlexNetConfig) -> u64 {
-    3 * cfg.flops_per_image() - 2 * cfg.macs()[0]
+    2 * cfg.step_macs(0)
+}
+
+/// `--cache-bound [PRESET...]`: per preset and frozen prefix n, the MFLOP of
+/// one training step per image without and with a prefix cache that cost
+/// nothing to build, and their ratio ([`AlexNetConfig::cache_bound`]): the
+/// most any cache can save there. Arithmetic only, nothing is timed.
+fn cache_bounds(presets: &[&str]) {
+    println!("{:<9} {:>2} {:>14} {:>12} {:>7}", "preset", "n", "step MFLOP", "cached", "bound");
+    for p in presets {
+        let cfg = AlexNetConfig::preset(p, outputs(p)).expect("preset");
+        for n in 1..=7 {
+            let step = 2.0 * cfg.step_macs(n) as f64 / 1e6;
+            let bound = cfg.cache_bound(n);
+            println!("{p:<9} {n:>2} {step:>14.1} {:>12.1} {bound:>6.2}x", step / bound);
+        }
+    }
 }
 
 /// `--breakdown PRESET`: where a training step's time goes. Each layer block
@@ -260,6 +277,7 @@ fn main() {
         warmup: 3,
     };
     let (mut presets, mut compare_preset, mut json_preset, mut breakdown_preset) = (Vec::new(), None, None, None);
+    let mut bounds = false;
     while let Some(a) = args.next() {
         let mut value = |name: &str| args.next().unwrap_or_else(|| panic!("{name} needs a value"));
         match a.as_str() {
@@ -270,6 +288,7 @@ fn main() {
             "--compare" => compare_preset = Some(value("--compare")),
             "--config-json" => json_preset = Some(value("--config-json")),
             "--breakdown" => breakdown_preset = Some(value("--breakdown")),
+            "--cache-bound" => bounds = true,
             "--bench" => {} // what `cargo bench` passes
             s if s.starts_with('-') => panic!("unknown option {s}"),
             s => presets.push(s.to_string()),
@@ -284,6 +303,6 @@ fn main() {
         breakdown(&p, &o);
     } else {
         let presets: Vec<&str> = if presets.is_empty() { vec!["tiny", "cifar", "bench", "caffenet"] } else { presets.iter().map(String::as_str).collect() };
-        tables(&presets, &o);
+        if bounds { cache_bounds(&presets) } else { tables(&presets, &o) }
     }
 }

@@ -211,6 +211,36 @@ impl AlexNetConfig {
         2 * self.macs().iter().sum::<u64>()
     }
 
+    /// Multiply–accumulates of one training step per image with layers
+    /// `1..=frozen` frozen (0: the whole net trains): the forward pass
+    /// through all 8 layers, the weight gradients of layers `frozen+1..=8`,
+    /// and the input gradients of layers `frozen+2..=8`. Layer `frozen+1`'s
+    /// input gradient would flow only into frozen layers (or the image), so
+    /// no step computes it. Pooling, LRN and the update are not counted.
+    ///
+    /// # Panics
+    /// When `frozen > 7`.
+    pub fn step_macs(&self, frozen: usize) -> u64 {
+        assert!(frozen <= 7, "a step trains at least layer 8");
+        let macs = self.macs();
+        let forward: u64 = macs.iter().sum();
+        let weights: u64 = macs[frozen..].iter().sum();
+        let inputs: u64 = macs[frozen + 1..].iter().sum();
+        forward + weights + inputs
+    }
+
+    /// The most a frozen-prefix cache of any design can save on a step with
+    /// layers `1..=frozen` frozen, counted in multiply–accumulates: the step
+    /// ([`Self::step_macs`]) over the step without the frozen layers'
+    /// forward pass, which is all a cache can take away. The layers above
+    /// still train forward and backward every step, so this ratio, not the
+    /// cache, limits the saving where the frozen prefix is cheap (low `frozen`).
+    pub fn cache_bound(&self, frozen: usize) -> f64 {
+        let step = self.step_macs(frozen);
+        let prefix: u64 = self.macs()[..frozen].iter().sum();
+        step as f64 / (step - prefix) as f64
+    }
+
     /// Fan-in of each layer.
     pub fn fan_in(&self) -> [usize; 8] {
         let mut out = [0; 8];
@@ -545,5 +575,30 @@ mod tests {
         assert!((5_000_000..20_000_000).contains(&tiny), "{tiny}");
         assert!((60_000_000..200_000_000).contains(&cifar), "{cifar}");
         assert!((1_300_000_000..1_600_000_000).contains(&caffenet), "{caffenet}");
+    }
+
+    #[test]
+    fn step_macs_count_what_a_frozen_step_computes() {
+        let cfg = AlexNetConfig::preset("bench", 10).expect("preset");
+        let m = cfg.macs();
+        let total: u64 = m.iter().sum();
+        // whole net: forward, every weight gradient, every input gradient but conv1's
+        assert_eq!(cfg.step_macs(0), 3 * total - m[0]);
+        // frozen 1..7: forward, then fc8's weight gradient alone
+        assert_eq!(cfg.step_macs(7), total + m[7]);
+        // frozen 1..3: layers 4..8's weights, layers 5..8's inputs
+        assert_eq!(cfg.step_macs(3), total + m[3..].iter().sum::<u64>() + m[4..].iter().sum::<u64>());
+        assert_eq!(cfg.cache_bound(0), 1.0);
+    }
+
+    #[test]
+    fn the_cache_bound_grows_with_the_frozen_prefix_and_is_small_at_layer_one() {
+        for (preset, outputs) in [("tiny", 10), ("cifar", 10), ("bench", 10), ("caffenet", 1000)] {
+            let cfg = AlexNetConfig::preset(preset, outputs).expect("preset");
+            let bounds: Vec<f64> = (1..=7).map(|n| cfg.cache_bound(n)).collect();
+            assert!(bounds.windows(2).all(|w| w[1] > w[0]), "{preset}: {bounds:?}");
+            // conv1 is a small part of any step of these nets: no cache makes n = 1 even 1.5x cheaper
+            assert!(bounds[0] > 1.0 && bounds[0] < 1.5, "{preset}: {bounds:?}");
+        }
     }
 }
