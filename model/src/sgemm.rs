@@ -1,13 +1,21 @@
 //! Single-precision matrix multiply for the convolution op ([`crate::conv`]):
 //! `C = (accumulate ? C : 0) + A · B`, `C` row-major, `A` and `B` any
-//! strided views (so transposes cost nothing to express).
+//! strided views (so transposes cost nothing to express); `B` may also be
+//! any [`Operand`] that can gather a block of itself, such as the
+//! convolution's `im2col` matrix computed on the fly.
 //!
 //! On CPUs with AVX-512 it runs a BLIS-style kernel written here: `B` packed
 //! into 32-column panels (two zmm registers wide) that stay in L1, `A`
 //! packed into 12-row panels, a 12 × 32 register tile of 24 accumulators.
-//! Measured on this project's 2-core AMD EPYC (Zen 5), one thread: 181
-//! GFLOP/s at 1024³ against 66 for the `gemm` crate that burn-flex uses
-//! (`cargo run -p transferability-model --example sgemm -- 1024 1024 1024`).
+//! Measured on this project's 2-core AMD EPYC (Zen 5), one thread, in the
+//! workspace's `dev` profile: 200–235 GFLOP/s on the convolutions' shapes
+//! (about 80% of the core's FMA peak), against 225–255 for the `gemm` crate
+//! that burn-flex uses on plain row-major matrices (`cargo run --profile dev
+//! -p transferability-model --example sgemm -- 384 1728 1024`). This kernel
+//! is kept because it packs any [`Operand`], which spares the convolution
+//! writing out its `im2col` matrix, and because the `gemm` crate is slow on
+//! the weight gradient's transposed operand: with the `gemm` crate and a
+//! written-out `im2col` the pinned network trains 15% slower (forward equal).
 //! Elsewhere it falls back to the `gemm` crate. Single-threaded: callers
 //! parallelise over independent chunks.
 #![allow(unsafe_code)]
@@ -48,13 +56,75 @@ impl<'a> Mat<'a> {
     }
 }
 
+/// The right-hand operand of [`sgemm_of`]: a matrix the kernel reads one
+/// block at a time. A [`Mat`] is one; so is a matrix computed on the fly
+/// from another layout (the convolution's lowered input,
+/// `conv::Lowered`), which then never has to be written out whole.
+pub trait Operand {
+    /// Rows.
+    fn rows(&self) -> usize;
+    /// Columns.
+    fn cols(&self) -> usize;
+    /// Write `self[i0 .. i0 + h, j0 .. j0 + w]` to `out[i · ld + j]`.
+    fn gather(&self, i0: usize, h: usize, j0: usize, w: usize, out: &mut [f32], ld: usize);
+    /// Itself as a strided view, where it is one.
+    fn as_mat(&self) -> Option<Mat<'_>> {
+        None
+    }
+}
+
+impl Operand for Mat<'_> {
+    fn rows(&self) -> usize {
+        self.rows
+    }
+    fn cols(&self) -> usize {
+        self.cols
+    }
+    fn gather(&self, i0: usize, h: usize, j0: usize, w: usize, out: &mut [f32], ld: usize) {
+        if self.cs == 1 {
+            // rows are contiguous
+            for i in 0..h {
+                let start = (i0 + i) * self.rs + j0;
+                out[i * ld..i * ld + w].copy_from_slice(&self.data[start..start + w]);
+            }
+        } else if self.rs == 1 {
+            // columns are contiguous: read each once, write strided
+            for j in 0..w {
+                let start = (j0 + j) * self.cs + i0;
+                for (i, v) in self.data[start..start + h].iter().enumerate() {
+                    out[i * ld + j] = *v;
+                }
+            }
+        } else {
+            for i in 0..h {
+                for j in 0..w {
+                    out[i * ld + j] = self.at(i0 + i, j0 + j);
+                }
+            }
+        }
+    }
+    fn as_mat(&self) -> Option<Mat<'_>> {
+        Some(*self)
+    }
+}
+
 /// `dst = (accumulate ? dst : 0) + a · b`, `dst` row-major `a.rows × b.cols`.
 ///
 /// # Panics
 /// When the shapes disagree or a view reaches outside its slice.
 pub fn sgemm(dst: &mut [f32], a: Mat, b: Mat, accumulate: bool) {
-    let (m, k, n) = (a.rows, a.cols, b.cols);
-    assert!(b.rows == k && dst.len() == m * n && a.fits() && b.fits(), "sgemm: shapes do not match");
+    assert!(b.fits(), "sgemm: shapes do not match");
+    sgemm_of(dst, a, &b, accumulate)
+}
+
+/// [`sgemm`] with any [`Operand`] on the right: `b` is read a block at a
+/// time into the packed panels, or, without AVX-512, gathered whole first.
+///
+/// # Panics
+/// When the shapes disagree or `a` reaches outside its slice.
+pub fn sgemm_of<B: Operand>(dst: &mut [f32], a: Mat, b: &B, accumulate: bool) {
+    let (m, k, n) = (a.rows, a.cols, b.cols());
+    assert!(b.rows() == k && dst.len() == m * n && a.fits(), "sgemm: shapes do not match");
     if m == 0 || n == 0 {
         return;
     }
@@ -70,7 +140,21 @@ pub fn sgemm(dst: &mut [f32], a: Mat, b: Mat, accumulate: bool) {
         unsafe { avx512::sgemm(dst, a, b, accumulate) };
         return;
     }
-    portable(dst, a, b, accumulate);
+    portable_of(dst, a, b, accumulate)
+}
+
+/// [`portable`] with any [`Operand`]: one that is no [`Mat`] is gathered
+/// whole first.
+pub fn portable_of<B: Operand>(dst: &mut [f32], a: Mat, b: &B, accumulate: bool) {
+    match b.as_mat() {
+        Some(bm) => portable(dst, a, bm, accumulate),
+        None => {
+            let (k, n) = (b.rows(), b.cols());
+            let mut whole = vec![0.0f32; k * n];
+            b.gather(0, k, 0, n, &mut whole, n);
+            portable(dst, a, Mat::new(&whole, k, n), accumulate)
+        }
+    }
 }
 
 /// The `gemm` crate (burn-flex's own matmul), for CPUs without AVX-512.
@@ -120,35 +204,19 @@ const NC: usize = 3072;
 /// (`panel[kk · R + c]`), zero-padded to a multiple of `R` columns. `B` is
 /// packed as it is (`R = NR`); `A` as its transpose (`R = MR`), so that an
 /// `A` panel holds `MR` rows side by side.
-fn pack<const R: usize>(m: &Mat, k0: usize, kc: usize, j0: usize, nc: usize, out: &mut Vec<f32>) {
+fn pack<const R: usize, O: Operand>(m: &O, k0: usize, kc: usize, j0: usize, nc: usize, out: &mut Vec<f32>) {
     let panels = nc.div_ceil(R);
-    out.clear();
-    out.resize(panels * R * kc, 0.0);
+    // every value is written below, so the buffer only ever grows
+    if out.len() < panels * R * kc {
+        out.resize(panels * R * kc, 0.0);
+    }
     for q in 0..panels {
         let panel = &mut out[q * R * kc..(q + 1) * R * kc];
         let width = R.min(nc - q * R);
-        let j = j0 + q * R;
-        if m.cs == 1 {
-            // rows of `m` are contiguous
-            for kk in 0..kc {
-                let start = (k0 + kk) * m.rs + j;
-                panel[kk * R..kk * R + width].copy_from_slice(&m.data[start..start + width]);
-            }
-        } else if m.rs == 1 {
-            // columns of `m` are contiguous: read each once, write strided in L1
-            for c in 0..width {
-                let start = (j + c) * m.cs + k0;
-                for (kk, v) in m.data[start..start + kc].iter().enumerate() {
-                    panel[kk * R + c] = *v;
-                }
-            }
-        } else {
-            for kk in 0..kc {
-                for c in 0..width {
-                    panel[kk * R + c] = m.at(k0 + kk, j + c);
-                }
-            }
+        if width < R {
+            panel.fill(0.0);
         }
+        m.gather(k0, kc, j0 + q * R, width, panel, R);
     }
 }
 
@@ -159,19 +227,19 @@ mod avx512 {
 
     /// The blocked product. Caller guarantees AVX-512F and valid views.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn sgemm(dst: &mut [f32], a: Mat, b: Mat, accumulate: bool) {
-        let (m, k, n) = (a.rows, a.cols, b.cols);
+    pub(super) unsafe fn sgemm<B: Operand>(dst: &mut [f32], a: Mat, b: &B, accumulate: bool) {
+        let (m, k, n) = (a.rows, a.cols, b.cols());
         let (mut pa, mut pb) = (Vec::new(), Vec::new());
         let mut tile = [0.0f32; MR * NR];
         for j0 in (0..n).step_by(NC) {
             let nc = NC.min(n - j0);
             for k0 in (0..k).step_by(KC) {
                 let kc = KC.min(k - k0);
-                pack::<NR>(&b, k0, kc, j0, nc, &mut pb);
+                pack::<NR, B>(b, k0, kc, j0, nc, &mut pb);
                 let add = accumulate || k0 > 0;
                 for i0 in (0..m).step_by(MC) {
                     let mc = MC.min(m - i0);
-                    pack::<MR>(&a.t(), k0, kc, i0, mc, &mut pa);
+                    pack::<MR, Mat>(&a.t(), k0, kc, i0, mc, &mut pa);
                     for q in 0..nc.div_ceil(NR) {
                         let bp = &pb[q * NR * kc..(q + 1) * NR * kc];
                         let (j, width) = (j0 + q * NR, NR.min(nc - q * NR));
