@@ -441,6 +441,31 @@ struct ChunkArgs<'a> {
     nb: usize,
 }
 
+/// `sums[o] += Σ rows[o·width .. (o+1)·width]`, each row summed in order from
+/// −0.0 exactly as `iter().sum::<f32>()` does, so the bias gradient is
+/// bit-identical to that; but eight rows at a time, so the additions of
+/// different rows overlap instead of each waiting on the one before (one
+/// row alone is a chain of dependent additions).
+fn row_sums(rows: &[f32], width: usize, sums: &mut [f32]) {
+    const AT_ONCE: usize = 8;
+    for (block, out) in sums.chunks_mut(AT_ONCE).enumerate() {
+        let rows = &rows[block * AT_ONCE * width..][..out.len() * width];
+        let mut acc = [-0.0f32; AT_ONCE];
+        if out.len() == AT_ONCE {
+            for i in 0..width {
+                for (r, a) in acc.iter_mut().enumerate() {
+                    *a += rows[r * width + i];
+                }
+            }
+        } else {
+            for (r, a) in acc.iter_mut().take(out.len()).enumerate() {
+                *a = rows[r * width..(r + 1) * width].iter().sum::<f32>();
+            }
+        }
+        out.iter_mut().zip(acc).for_each(|(o, a)| *o += a);
+    }
+}
+
 /// One chunk's backward: adds its weight and bias gradients to `dw`, `db`
 /// and writes its images' input gradient into `dx` (those images only).
 fn chunk_backward(a: ChunkArgs, [need_x, need_w, need_b]: [bool; 3], dw: &mut [f32], db: &mut [f32], dx: &mut [f32]) {
@@ -464,9 +489,7 @@ fn chunk_backward(a: ChunkArgs, [need_x, need_w, need_b]: [bool; 3], dw: &mut [f
         }
     }
     if need_b {
-        for (o, d) in db.iter_mut().enumerate() {
-            *d += dyc[o * width..(o + 1) * width].iter().sum::<f32>();
-        }
+        row_sums(&dyc, width, db);
     }
     let bordered = if need_w { bordered(x, geo, n0, nb) } else { Vec::new() };
     let mut cols = vec![0.0f32; if need_x { kk * width } else { 0 }];
@@ -704,6 +727,21 @@ mod tests {
                 sgemm_of(&mut fast, Mat::new(&a, 3, rows), &view, false);
                 crate::sgemm::portable_of(&mut slow, Mat::new(&a, 3, rows), &view, false);
                 assert_eq!(fast, slow, "{geo:?} transposed {transposed}");
+            }
+        }
+    }
+
+    #[test]
+    fn row_sums_are_bit_identical_to_iterator_sums() {
+        for (n, width) in [(8, 5), (19, 37), (3, 1000), (16, 0)] {
+            // values spanning magnitudes, so any change of order changes the rounding
+            let rows: Vec<f32> = (0..n * width).map(|i| ((i * 7919) % 1009) as f32 * 1.37e-3 * if i % 3 == 0 { 1e4 } else { -1.0 }).collect();
+            let start: Vec<f32> = (0..n).map(|o| o as f32 * 0.1).collect();
+            let mut got = start.clone();
+            row_sums(&rows, width, &mut got);
+            for o in 0..n {
+                let want = start[o] + rows[o * width..(o + 1) * width].iter().sum::<f32>();
+                assert_eq!(got[o].to_bits(), want.to_bits(), "row {o} of {n}x{width}");
             }
         }
     }

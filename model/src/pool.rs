@@ -136,3 +136,52 @@ pub fn max_pool(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
         pool.forward(x)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rule by its definition: each window in row-major order, the first
+    /// strictly greatest value.
+    fn by_definition(x: &[f32], [n, c, h, w]: [usize; 4], k: usize, s: usize) -> (Vec<f32>, Vec<u32>) {
+        let (ho, wo) = (pooled(h, k, s), pooled(w, k, s));
+        let (mut out, mut arg) = (Vec::new(), Vec::new());
+        for plane in 0..n * c {
+            for oy in 0..ho {
+                for ox in 0..wo {
+                    let (mut best, mut at) = (f32::NEG_INFINITY, oy * s * w + ox * s);
+                    for y in oy * s..(oy * s + k).min(h) {
+                        for xx in ox * s..(ox * s + k).min(w) {
+                            if x[plane * h * w + y * w + xx] > best {
+                                (best, at) = (x[plane * h * w + y * w + xx], y * w + xx);
+                            }
+                        }
+                    }
+                    out.push(best);
+                    arg.push(at as u32);
+                }
+            }
+        }
+        (out, arg)
+    }
+
+    #[test]
+    fn ties_go_to_the_first_maximum_in_every_window_shape() {
+        for (shape, k, s) in [([2, 3, 8, 9], 3, 2), ([1, 2, 13, 13], 3, 2), ([1, 2, 7, 6], 2, 2), ([1, 1, 6, 5], 3, 1), ([1, 1, 2, 2], 3, 2)] {
+            let len = shape.iter().product::<usize>();
+            // few distinct values, half of them ReLU zeros: ties everywhere; NaN and −∞ too
+            let x: Vec<f32> = (0..len)
+                .map(|i| match (i * 7919) % 11 {
+                    0..=4 => 0.0,
+                    5 => f32::NAN,
+                    6 => f32::NEG_INFINITY,
+                    v => v as f32,
+                })
+                .collect();
+            let (out, arg) = forward(&x, shape, k, s);
+            let (want_out, want_arg) = by_definition(&x, shape, k, s);
+            assert_eq!(arg, want_arg, "{shape:?} k {k} s {s}");
+            assert!(out.iter().zip(&want_out).all(|(a, b)| a.to_bits() == b.to_bits()), "{shape:?} k {k} s {s}");
+        }
+    }
+}
