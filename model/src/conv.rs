@@ -39,6 +39,7 @@ use burn::tensor::activation::relu;
 use rayon::prelude::*;
 
 use crate::sgemm::{Mat, Operand, sgemm, sgemm_of};
+use crate::simd::avx512_twin;
 
 /// Shape of one convolution: input `[n, c, h, w]`, weight
 /// `[co, c / groups, k, k]`, square stride and symmetric zero padding.
@@ -311,6 +312,7 @@ fn col2im(cols: &[f32], geo: &Geometry, nb: usize, g: usize, dx: &mut [f32]) {
 
 /// [`col2im`] for stride 1: runs are added into a zero-bordered plane
 /// ([`Padded`]), whose interior is then added onto the input gradient.
+#[inline(always)]
 fn col2im_stride1(cols: &[f32], geo: &Geometry, nb: usize, g: usize, dx: &mut [f32]) {
     let (lay, mut plane) = Padded::new(geo, nb);
     let (w, hw) = (geo.w, geo.h * geo.w);
@@ -333,33 +335,45 @@ fn col2im_stride1(cols: &[f32], geo: &Geometry, nb: usize, g: usize, dx: &mut [f
 
 /// Forward: `relu?(conv(x, w) + bias)` as a contiguous `[n, co, ho, wo]` vector.
 pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], geo: &Geometry, fuse_relu: bool) -> Vec<f32> {
-    let (p, co, cog, kk) = (geo.p(), geo.co, geo.cog(), geo.kk());
+    let (p, co) = (geo.p(), geo.co);
     let nb = geo.chunk();
     let mut out = vec![0.0f32; geo.n * co * p];
     out.par_chunks_mut(nb * co * p).enumerate().for_each(|(i, out)| {
-        let (n0, nb) = (i * nb, out.len() / (co * p));
-        let width = nb * p;
-        let bordered = bordered(x, geo, n0, nb);
-        let mut res = vec![0.0f32; cog * width];
-        for g in 0..geo.groups {
-            let cols = Lowered { bordered: &bordered, geo, nb, g, transposed: false };
-            let wg = Mat::new(&weight[g * cog * kk..(g + 1) * cog * kk], cog, kk);
-            sgemm_of(&mut res, wg, &cols, false);
-            for o in 0..cog {
-                let (oc, b_o) = (g * cog + o, bias[g * cog + o]);
-                for b in 0..nb {
-                    let src = &res[o * width + b * p..][..p];
-                    let dst = &mut out[(b * co + oc) * p..][..p];
-                    if fuse_relu {
-                        dst.iter_mut().zip(src).for_each(|(d, v)| *d = (v + b_o).max(0.0));
-                    } else {
-                        dst.iter_mut().zip(src).for_each(|(d, v)| *d = v + b_o);
-                    }
+        chunk_forward_fast(Chunk { x, weight, geo, n0: i * nb, nb: out.len() / (co * p) }, bias, fuse_relu, out)
+    });
+    out
+}
+
+avx512_twin! {
+    /// [`chunk_forward`], built for AVX-512 where the CPU has it ([`crate::simd`]).
+    fn chunk_forward_fast(c: Chunk, bias: &[f32], fuse_relu: bool, out: &mut [f32]) => chunk_forward
+}
+
+/// One chunk's forward pass into `out` (those images only).
+#[inline(always)]
+fn chunk_forward(c: Chunk, bias: &[f32], fuse_relu: bool, out: &mut [f32]) {
+    let Chunk { x, weight, geo, n0, nb } = c;
+    let (p, co, cog, kk) = (geo.p(), geo.co, geo.cog(), geo.kk());
+    let width = nb * p;
+    let bordered = bordered(x, geo, n0, nb);
+    let mut res = vec![0.0f32; cog * width];
+    for g in 0..geo.groups {
+        let cols = Lowered { bordered: &bordered, geo, nb, g, transposed: false };
+        let wg = Mat::new(&weight[g * cog * kk..(g + 1) * cog * kk], cog, kk);
+        sgemm_of(&mut res, wg, &cols, false);
+        for o in 0..cog {
+            let (oc, b_o) = (g * cog + o, bias[g * cog + o]);
+            for b in 0..nb {
+                let src = &res[o * width + b * p..][..p];
+                let dst = &mut out[(b * co + oc) * p..][..p];
+                if fuse_relu {
+                    dst.iter_mut().zip(src).for_each(|(d, v)| *d = (v + b_o).max(0.0));
+                } else {
+                    dst.iter_mut().zip(src).for_each(|(d, v)| *d = v + b_o);
                 }
             }
         }
-    });
-    out
+    }
 }
 
 /// Gradients of [`forward`], each only where asked for.
@@ -416,7 +430,7 @@ pub fn backward(
                 } else {
                     &mut []
                 };
-                chunk_backward(ChunkArgs { x, weight, dy, relu_out, geo, n0, nb: nb_here }, need, &mut dw, &mut db, dx);
+                chunk_backward_fast(Chunk { x, weight, geo, n0, nb: nb_here }, dy, relu_out, need, &mut dw, &mut db, dx);
             }
             (dw, db)
         })
@@ -430,12 +444,10 @@ pub fn backward(
     Grads { x: need_x.then_some(dx), weight: need_w.then_some(dw), bias: need_b.then_some(db) }
 }
 
-/// Inputs of one chunk's backward pass: images `n0 .. n0 + nb`.
-struct ChunkArgs<'a> {
+/// One chunk of a convolution: images `n0 .. n0 + nb` of `x`, and the weight.
+struct Chunk<'a> {
     x: &'a [f32],
     weight: &'a [f32],
-    dy: &'a [f32],
-    relu_out: Option<&'a [f32]>,
     geo: &'a Geometry,
     n0: usize,
     nb: usize,
@@ -446,6 +458,7 @@ struct ChunkArgs<'a> {
 /// bit-identical to that; but eight rows at a time, so the additions of
 /// different rows overlap instead of each waiting on the one before (one
 /// row alone is a chain of dependent additions).
+#[inline(always)]
 fn row_sums(rows: &[f32], width: usize, sums: &mut [f32]) {
     const AT_ONCE: usize = 8;
     for (block, out) in sums.chunks_mut(AT_ONCE).enumerate() {
@@ -466,10 +479,34 @@ fn row_sums(rows: &[f32], width: usize, sums: &mut [f32]) {
     }
 }
 
+avx512_twin! {
+    /// [`chunk_backward`], built for AVX-512 where the CPU has it ([`crate::simd`]).
+    fn chunk_backward_fast(
+        c: Chunk,
+        dy: &[f32],
+        relu_out: Option<&[f32]>,
+        need: [bool; 3],
+        dw: &mut [f32],
+        db: &mut [f32],
+        dx: &mut [f32],
+    ) => chunk_backward
+}
+
 /// One chunk's backward: adds its weight and bias gradients to `dw`, `db`
 /// and writes its images' input gradient into `dx` (those images only).
-fn chunk_backward(a: ChunkArgs, [need_x, need_w, need_b]: [bool; 3], dw: &mut [f32], db: &mut [f32], dx: &mut [f32]) {
-    let ChunkArgs { x, weight, dy, relu_out, geo, n0, nb } = a;
+/// `dy` is the whole batch's output gradient, masked where `relu_out` (the
+/// fused ReLU's output) is off.
+#[inline(always)]
+fn chunk_backward(
+    c: Chunk,
+    dy: &[f32],
+    relu_out: Option<&[f32]>,
+    [need_x, need_w, need_b]: [bool; 3],
+    dw: &mut [f32],
+    db: &mut [f32],
+    dx: &mut [f32],
+) {
+    let Chunk { x, weight, geo, n0, nb } = c;
     let (p, co, cog, kk) = (geo.p(), geo.co, geo.cog(), geo.kk());
     let width = nb * p;
     // the chunk's output gradient as [co, nb·p], ReLU-masked
@@ -729,6 +766,34 @@ mod tests {
                 assert_eq!(fast, slow, "{geo:?} transposed {transposed}");
             }
         }
+    }
+
+    #[test]
+    fn the_avx512_build_of_a_chunk_gives_the_same_bits_as_the_plain_one() {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            let geo = Geometry { n: 3, c: 4, h: 9, w: 9, co: 6, k: 3, stride: 1, pad: 1, groups: 2 };
+            let len = |v: usize| -> Vec<f32> { (0..v).map(|i| ((i * 7919) % 2003) as f32 / 1001.0 - 1.0).collect() };
+            let (x, weight, bias) = (len(geo.n * geo.c * 81), len(geo.co * geo.kk()), len(geo.co));
+            let out_len = geo.n * geo.co * geo.p();
+            let (dy, relu) = (len(out_len), len(out_len));
+            let chunk = || Chunk { x: &x, weight: &weight, geo: &geo, n0: 1, nb: 2 };
+            let run = |wide: bool| {
+                let mut out = vec![0.0f32; 2 * geo.co * geo.p()];
+                let (mut dw, mut db, mut dx) = (vec![0.0f32; geo.co * geo.kk()], vec![0.0f32; geo.co], vec![0.0f32; 2 * geo.c * 81]);
+                if wide {
+                    chunk_forward_fast(chunk(), &bias, true, &mut out);
+                    chunk_backward_fast(chunk(), &dy, Some(&relu), [true; 3], &mut dw, &mut db, &mut dx);
+                } else {
+                    chunk_forward(chunk(), &bias, true, &mut out);
+                    chunk_backward(chunk(), &dy, Some(&relu), [true; 3], &mut dw, &mut db, &mut dx);
+                }
+                [out, dw, db, dx].map(|v| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>())
+            };
+            assert_eq!(run(true), run(false));
+            return;
+        }
+        println!("skipped: this CPU has no AVX-512, so there is only the plain build");
     }
 
     #[test]

@@ -28,6 +28,7 @@ mod error;
 pub mod layers;
 pub mod lrn;
 pub mod pool;
+mod simd;
 
 pub use alexnet::{Act, AlexNet, AlexNetConfig, ConvSpec, FillerScale};
 pub use checkpoint::ParamStore;

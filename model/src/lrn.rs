@@ -29,6 +29,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::conv::{flex_tensor, on_flex, shape4, values};
+use crate::simd::avx512_twin;
 
 /// Which LRN implementation a network uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,10 +101,10 @@ fn window_sum(planes: &[f32], c: usize, hw: usize, half: usize, ci: usize, out: 
 }
 
 /// One image's work of the custom op, forward or backward. Its loops are
-/// compiled twice, plain and for AVX-512 (chosen at run time): the same
+/// built twice, plain and for AVX-512 ([`crate::simd`]): the same
 /// operations in the same order (square roots and divisions are exact in
-/// every width, and nothing is fused), so both give the same bits; the
-/// AVX-512 build makes the forward pass 3× faster on the pinned network.
+/// every width), so both give the same bits; the AVX-512 build makes both
+/// passes about 3× faster on the pinned network's shapes.
 #[derive(Clone, Copy)]
 struct Image {
     c: usize,
@@ -153,44 +154,16 @@ impl Image {
         }
     }
 
-    /// [`Self::forward`], the AVX-512 build where the CPU has it.
-    fn forward_fast(self, x: &[f32], y: &mut [f32], scale: &mut [f32]) {
-        #[cfg(target_arch = "x86_64")]
-        #[allow(unsafe_code)]
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: AVX-512F was detected on this CPU just above.
-            return unsafe { avx512::forward(self, x, y, scale) };
-        }
-        self.forward(x, y, scale)
-    }
-
-    /// [`Self::backward`], the AVX-512 build where the CPU has it.
-    fn backward_fast(self, x: &[f32], scale: &[f32], dy: &[f32], dx: &mut [f32]) {
-        #[cfg(target_arch = "x86_64")]
-        #[allow(unsafe_code)]
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: AVX-512F was detected on this CPU just above.
-            return unsafe { avx512::backward(self, x, scale, dy, dx) };
-        }
-        self.backward(x, scale, dy, dx)
-    }
 }
 
-/// [`Image`]'s loops compiled for AVX-512.
-#[cfg(target_arch = "x86_64")]
-#[allow(unsafe_code)]
-mod avx512 {
-    use super::Image;
+avx512_twin! {
+    /// [`Image::forward`], built for AVX-512 where the CPU has it ([`crate::simd`]).
+    fn image_forward(im: Image, x: &[f32], y: &mut [f32], scale: &mut [f32]) => Image::forward
+}
 
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn forward(im: Image, x: &[f32], y: &mut [f32], scale: &mut [f32]) {
-        im.forward(x, y, scale)
-    }
-
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn backward(im: Image, x: &[f32], scale: &[f32], dy: &[f32], dx: &mut [f32]) {
-        im.backward(x, scale, dy, dx)
-    }
+avx512_twin! {
+    /// [`Image::backward`], built for AVX-512 where the CPU has it ([`crate::simd`]).
+    fn image_backward(im: Image, x: &[f32], scale: &[f32], dy: &[f32], dx: &mut [f32]) => Image::backward
 }
 
 /// Forward of the custom op: `(y, scale)` with
@@ -201,7 +174,7 @@ pub fn lrn_forward(x: &[f32], shape: [usize; 4], params: [f64; 4]) -> (Vec<f32>,
     let mut y = vec![0.0f32; x.len()];
     let mut scale = vec![0.0f32; x.len()];
     y.par_chunks_mut(image).zip(scale.par_chunks_mut(image)).enumerate().for_each(|(i, (y, scale))| {
-        im.forward_fast(&x[i * image..(i + 1) * image], y, scale);
+        image_forward(im, &x[i * image..(i + 1) * image], y, scale);
     });
     (y, scale)
 }
@@ -213,7 +186,7 @@ pub fn lrn_backward(x: &[f32], scale: &[f32], dy: &[f32], shape: [usize; 4], par
     let mut dx = vec![0.0f32; x.len()];
     dx.par_chunks_mut(image).enumerate().for_each(|(i, dx)| {
         let range = i * image..(i + 1) * image;
-        im.backward_fast(&x[range.clone()], &scale[range.clone()], &dy[range], dx);
+        image_backward(im, &x[range.clone()], &scale[range.clone()], &dy[range], dx);
     });
     dx
 }
@@ -316,12 +289,9 @@ mod tests {
                 let (mut y2, mut scale2, mut dx2) = (vec![0.0; len], vec![0.0; len], vec![0.0; len]);
                 im.forward(&x, &mut y, &mut scale);
                 im.backward(&x, &scale, &dy, &mut dx);
-                #[allow(unsafe_code)]
-                // SAFETY: AVX-512F was detected above.
-                unsafe {
-                    avx512::forward(im, &x, &mut y2, &mut scale2);
-                    avx512::backward(im, &x, &scale2, &dy, &mut dx2);
-                }
+                // on this CPU these run the AVX-512 build
+                image_forward(im, &x, &mut y2, &mut scale2);
+                image_backward(im, &x, &scale2, &dy, &mut dx2);
                 let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
                 assert_eq!((bits(&y), bits(&scale), bits(&dx)), (bits(&y2), bits(&scale2), bits(&dx2)), "{params:?}");
             }
