@@ -95,57 +95,6 @@ impl Geometry {
         const COLUMNS: usize = 1024;
         COLUMNS.div_ceil(self.p()).clamp(1, self.n.max(1))
     }
-
-    /// Range of output columns `ox` whose input column `ox·s + kj − pad` lies
-    /// inside the image.
-    fn valid(&self, kj: usize, size: usize, out: usize) -> (usize, usize) {
-        let s = self.stride as isize;
-        let off = kj as isize - self.pad as isize;
-        // first ox with ox·s + off >= 0; last ox with ox·s + off <= size − 1
-        let lo = if off >= 0 { 0 } else { ((-off) + s - 1) / s };
-        let hi = ((size as isize - 1 - off).div_euclid(s) + 1).clamp(0, out as isize);
-        (lo.min(out as isize) as usize, hi.max(lo) as usize)
-    }
-}
-
-/// One run of `wo` column-matrix entries: kernel tap `row = (ci, ki, kj)`,
-/// image `b` of the chunk, output row `oy`.
-struct Run {
-    /// Offset of the run in the `[kk, nb · p]` column matrix.
-    at: usize,
-    /// Image of the chunk and input channel.
-    b: usize,
-    c: usize,
-    /// The input row and the output columns `lo..hi` that read inside the
-    /// image, the first of them at input column `ix0`; `None` when the
-    /// whole run reads padding.
-    inside: Option<(usize, usize, usize, usize)>,
-}
-
-/// Every run of group `g`'s column matrix for a chunk of `nb` images, in
-/// memory order: the walk of [`col2im`] for strides above 1 (stride 1 goes
-/// through [`Padded`]).
-fn runs(geo: &Geometry, nb: usize, g: usize, mut f: impl FnMut(Run)) {
-    let (ho, wo, p, k, s) = (geo.ho(), geo.wo(), geo.p(), geo.k, geo.stride);
-    let width = nb * p;
-    for ci in 0..geo.cg() {
-        let c = g * geo.cg() + ci;
-        for ki in 0..k {
-            let (oy_lo, oy_hi) = geo.valid(ki, geo.h, ho);
-            for kj in 0..k {
-                let (ox_lo, ox_hi) = geo.valid(kj, geo.w, wo);
-                let row = (ci * k + ki) * k + kj;
-                for b in 0..nb {
-                    for oy in 0..ho {
-                        let at = row * width + b * p + oy * wo;
-                        let inside = (oy >= oy_lo && oy < oy_hi)
-                            .then(|| (oy * s + ki - geo.pad, ox_lo, ox_hi, ox_lo * s + kj - geo.pad));
-                        f(Run { at, b, c, inside });
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// The zero-bordered copy of images `n0 .. n0 + nb` that [`Lowered`]
@@ -161,20 +110,30 @@ fn bordered(x: &[f32], geo: &Geometry, n0: usize, nb: usize) -> Vec<f32> {
     out
 }
 
-/// Caffe's `im2col` matrix of group `g` of a chunk, `[kk, nb · p]` (row
-/// `(ci, ki, kj)`, column `(image, oy, ox)`), or its transpose for the
-/// weight gradient, as an [`Operand`]: the GEMM gathers each block it packs
-/// straight from the chunk's [`bordered`] images, so the matrix (9–25
-/// times the input) is never written out and read back.
-struct Lowered<'a> {
-    bordered: &'a [f32],
+/// The adjoint of [`bordered`]: add the interior of a bordered gradient
+/// (`[nb, c, h + 2·pad, w + 2·pad]`) onto `dx` (`[nb, c, h, w]`); the
+/// border, which only padding was read from, is dropped.
+fn add_interior(bordered: &[f32], geo: &Geometry, dx: &mut [f32]) {
+    let (hp, wp, hw) = (geo.h + 2 * geo.pad, geo.w + 2 * geo.pad, geo.h * geo.w);
+    for (img, plane) in dx.chunks_exact_mut(hw).zip(bordered.chunks_exact(hp * wp)) {
+        for (y, row) in img.chunks_exact_mut(geo.w).enumerate() {
+            row.iter_mut().zip(&plane[(y + geo.pad) * wp + geo.pad..][..geo.w]).for_each(|(d, v)| *d += v);
+        }
+    }
+}
+
+/// Where Caffe's `im2col` matrix of group `g` of a chunk of `nb` images,
+/// `[kk, nb · p]` (row `(ci, ki, kj)`, column `(image, oy, ox)`), reads the
+/// chunk's [`bordered`] images: entry `(r, q)` lies at `tap(r)` plus the
+/// bordered offset of output pixel `q` (see `runs`).
+#[derive(Clone, Copy)]
+struct Lowering<'a> {
     geo: &'a Geometry,
     nb: usize,
     g: usize,
-    transposed: bool,
 }
 
-impl Lowered<'_> {
+impl Lowering<'_> {
     /// Offset in the bordered images of kernel tap `r = (ci, ki, kj)`.
     fn tap(&self, r: usize) -> usize {
         let (k, wp, hp) = (self.geo.k, self.geo.w + 2 * self.geo.pad, self.geo.h + 2 * self.geo.pad);
@@ -199,6 +158,36 @@ impl Lowered<'_> {
         }
         out
     }
+
+    /// The adjoint of the lowering, Caffe's `col2im`: add every entry of the
+    /// column gradient `cols` (`[kk, nb · p]`) onto the bordered position it
+    /// was read from, tap by tap in row order. [`add_interior`] then takes
+    /// the sums onto the input gradient.
+    fn add_back(&self, cols: &[f32], bordered: &mut [f32]) {
+        let (s, width) = (self.geo.stride, self.nb * self.geo.p());
+        let runs = self.runs(0, width);
+        for (r, row) in cols.chunks_exact(width).enumerate() {
+            let t = self.tap(r);
+            for &(at, from, len) in &runs {
+                let src = &row[at..at + len];
+                if s == 1 {
+                    bordered[from + t..][..len].iter_mut().zip(src).for_each(|(d, v)| *d += v);
+                } else {
+                    bordered[from + t..].iter_mut().step_by(s).zip(src).for_each(|(d, v)| *d += v);
+                }
+            }
+        }
+    }
+}
+
+/// The `im2col` matrix of a [`Lowering`], or its transpose for the weight
+/// gradient, as an [`Operand`]: the GEMM gathers each block it packs
+/// straight from the chunk's [`bordered`] images, so the matrix (9–25
+/// times the input) is never written out and read back.
+struct Lowered<'a> {
+    lowering: Lowering<'a>,
+    bordered: &'a [f32],
+    transposed: bool,
 }
 
 /// `dst.copy_from_slice(src)` for the short runs [`Lowered`] gathers (one
@@ -224,18 +213,21 @@ fn copy_run(dst: &mut [f32], src: &[f32]) {
 
 impl Operand for Lowered<'_> {
     fn rows(&self) -> usize {
-        if self.transposed { self.nb * self.geo.p() } else { self.geo.kk() }
+        let Lowering { geo, nb, .. } = self.lowering;
+        if self.transposed { nb * geo.p() } else { geo.kk() }
     }
     fn cols(&self) -> usize {
-        if self.transposed { self.geo.kk() } else { self.nb * self.geo.p() }
+        let Lowering { geo, nb, .. } = self.lowering;
+        if self.transposed { geo.kk() } else { nb * geo.p() }
     }
     fn gather(&self, i0: usize, h: usize, j0: usize, w: usize, out: &mut [f32], ld: usize) {
-        let (src, s) = (self.bordered, self.geo.stride);
+        let (src, lw) = (self.bordered, self.lowering);
+        let s = lw.geo.stride;
         if !self.transposed {
             // rows are taps, columns pixels: each row a few runs of pixels
-            let runs = self.runs(j0, w);
+            let runs = lw.runs(j0, w);
             for i in 0..h {
-                let t = self.tap(i0 + i);
+                let t = lw.tap(i0 + i);
                 for &(at, from, len) in &runs {
                     let dst = &mut out[i * ld + at..][..len];
                     if s == 1 {
@@ -247,87 +239,14 @@ impl Operand for Lowered<'_> {
             }
         } else {
             // rows are pixels, columns taps: each row gathers its taps
-            let runs = self.runs(i0, h);
-            let taps: Vec<usize> = (j0..j0 + w).map(|j| self.tap(j)).collect();
+            let runs = lw.runs(i0, h);
+            let taps: Vec<usize> = (j0..j0 + w).map(|j| lw.tap(j)).collect();
             for &(at, from, len) in &runs {
                 for i in 0..len {
                     let base = from + i * s;
                     let row = &mut out[(at + i) * ld..][..w];
                     row.iter_mut().zip(&taps).for_each(|(d, t)| *d = src[base + t]);
                 }
-            }
-        }
-    }
-}
-
-/// The stride-1 layout of [`col2im_stride1`]: one input plane at a time in
-/// a zero-bordered buffer, onto which every run of the column matrix is one
-/// plain add of `wo` values per output row.
-struct Padded {
-    wp: usize,
-    pad: usize,
-    k: usize,
-    wo: usize,
-    p: usize,
-    width: usize,
-}
-
-impl Padded {
-    /// The layout for a chunk of `nb` images, and the zeroed plane buffer.
-    fn new(geo: &Geometry, nb: usize) -> (Self, Vec<f32>) {
-        let (hp, wp) = (geo.h + 2 * geo.pad, geo.w + 2 * geo.pad);
-        let lay = Padded { wp, pad: geo.pad, k: geo.k, wo: geo.wo(), p: geo.p(), width: nb * geo.p() };
-        (lay, vec![0.0f32; hp * wp])
-    }
-
-    /// Offset in the plane buffer of input row `y`'s first value.
-    fn interior(&self, y: usize) -> usize {
-        (y + self.pad) * self.wp + self.pad
-    }
-
-    /// For each kernel tap of in-group channel `ci`: the offset of image
-    /// `b`'s run in the column matrix and of the run's first row in the plane.
-    fn taps(&self, ci: usize, b: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
-        let k = self.k;
-        (0..k).flat_map(move |ki| {
-            (0..k).map(move |kj| (((ci * k + ki) * k + kj) * self.width + b * self.p, ki * self.wp + kj))
-        })
-    }
-}
-
-/// The adjoint of the `im2col` lowering ([`Lowered`]): add column gradients back onto the input
-/// gradient of images `n0 .. n0 + nb` (`dx` holds only those images).
-fn col2im(cols: &[f32], geo: &Geometry, nb: usize, g: usize, dx: &mut [f32]) {
-    if geo.stride == 1 {
-        return col2im_stride1(cols, geo, nb, g, dx);
-    }
-    let (w, hw, s) = (geo.w, geo.h * geo.w, geo.stride);
-    runs(geo, nb, g, |Run { at, b, c, inside }| {
-        let Some((iy, lo, hi, ix0)) = inside else { return };
-        let src = &cols[at + lo..at + hi];
-        let dst = &mut dx[(b * geo.c + c) * hw + iy * w..][..w];
-        src.iter().zip((ix0..).step_by(s)).for_each(|(v, ix)| dst[ix] += v);
-    });
-}
-
-/// [`col2im`] for stride 1: runs are added into a zero-bordered plane
-/// ([`Padded`]), whose interior is then added onto the input gradient.
-#[inline(always)]
-fn col2im_stride1(cols: &[f32], geo: &Geometry, nb: usize, g: usize, dx: &mut [f32]) {
-    let (lay, mut plane) = Padded::new(geo, nb);
-    let (w, hw) = (geo.w, geo.h * geo.w);
-    for ci in 0..geo.cg() {
-        let c = g * geo.cg() + ci;
-        for b in 0..nb {
-            plane.fill(0.0);
-            for (at, off) in lay.taps(ci, b) {
-                for (oy, r) in cols[at..at + lay.p].chunks_exact(lay.wo).enumerate() {
-                    plane[off + oy * lay.wp..][..lay.wo].iter_mut().zip(r).for_each(|(d, v)| *d += v);
-                }
-            }
-            let img = &mut dx[(b * geo.c + c) * hw..][..hw];
-            for (y, row) in img.chunks_exact_mut(w).enumerate() {
-                row.iter_mut().zip(&plane[lay.interior(y)..][..w]).for_each(|(d, v)| *d += v);
             }
         }
     }
@@ -358,7 +277,7 @@ fn chunk_forward(c: Chunk, bias: &[f32], fuse_relu: bool, out: &mut [f32]) {
     let bordered = bordered(x, geo, n0, nb);
     let mut res = vec![0.0f32; cog * width];
     for g in 0..geo.groups {
-        let cols = Lowered { bordered: &bordered, geo, nb, g, transposed: false };
+        let cols = Lowered { lowering: Lowering { geo, nb, g }, bordered: &bordered, transposed: false };
         let wg = Mat::new(&weight[g * cog * kk..(g + 1) * cog * kk], cog, kk);
         sgemm_of(&mut res, wg, &cols, false);
         for o in 0..cog {
@@ -529,18 +448,25 @@ fn chunk_backward(
         row_sums(&dyc, width, db);
     }
     let bordered = if need_w { bordered(x, geo, n0, nb) } else { Vec::new() };
+    // the input gradient, bordered like the input, and one group's column gradient
+    let (hp, wp) = (geo.h + 2 * geo.pad, geo.w + 2 * geo.pad);
+    let mut dbordered = vec![0.0f32; if need_x { nb * geo.c * hp * wp } else { 0 }];
     let mut cols = vec![0.0f32; if need_x { kk * width } else { 0 }];
     for g in 0..geo.groups {
+        let lowering = Lowering { geo, nb, g };
         let dyg = Mat::new(&dyc[g * cog * width..(g + 1) * cog * width], cog, width);
         if need_w {
-            let cols_t = Lowered { bordered: &bordered, geo, nb, g, transposed: true };
+            let cols_t = Lowered { lowering, bordered: &bordered, transposed: true };
             sgemm_of(&mut dw[g * cog * kk..(g + 1) * cog * kk], dyg, &cols_t, true);
         }
         if need_x {
             let wg = Mat::new(&weight[g * cog * kk..(g + 1) * cog * kk], cog, kk);
             sgemm(&mut cols, wg.t(), dyg, false);
-            col2im(&cols, geo, nb, g, dx);
+            lowering.add_back(&cols, &mut dbordered);
         }
+    }
+    if need_x {
+        add_interior(&dbordered, geo, dx);
     }
 }
 
@@ -731,7 +657,7 @@ mod tests {
     }
 
     #[test]
-    fn lowered_blocks_are_blocks_of_im2col_and_the_portable_product_agrees() {
+    fn lowered_blocks_are_blocks_of_im2col_its_adjoint_adds_back_and_the_portable_product_agrees() {
         for (geo, n0, nb, g) in [
             (Geometry { n: 5, c: 4, h: 7, w: 6, co: 6, k: 3, stride: 1, pad: 1, groups: 2 }, 1, 3, 1),
             (Geometry { n: 3, c: 3, h: 11, w: 11, co: 4, k: 5, stride: 2, pad: 2, groups: 1 }, 0, 3, 0),
@@ -742,7 +668,7 @@ mod tests {
             let (kk, width) = (geo.kk(), nb * geo.p());
             let bordered = bordered(&x, &geo, n0, nb);
             for transposed in [false, true] {
-                let view = Lowered { bordered: &bordered, geo: &geo, nb, g, transposed };
+                let view = Lowered { lowering: Lowering { geo: &geo, nb, g }, bordered: &bordered, transposed };
                 let (rows, cols) = (view.rows(), view.cols());
                 assert_eq!((rows, cols), if transposed { (width, kk) } else { (kk, width) });
                 let at = |i: usize, j: usize| if transposed { want[j * width + i] } else { want[i * width + j] };
@@ -765,6 +691,22 @@ mod tests {
                 crate::sgemm::portable_of(&mut slow, Mat::new(&a, 3, rows), &view, false);
                 assert_eq!(fast, slow, "{geo:?} transposed {transposed}");
             }
+            // the adjoint: every column entry added back where im2col read it
+            let grads: Vec<f32> = (0..kk * width).map(|i| (i % 13) as f32 - 6.0).collect();
+            let image = geo.c * geo.h * geo.w;
+            let mut want_dx = vec![0.0f32; nb * image];
+            for (i, &v) in want.iter().enumerate() {
+                // the inputs are 1, 2, 3, ...: a nonzero entry names the value it read
+                if v != 0.0 {
+                    want_dx[v as usize - 1 - n0 * image] += grads[i];
+                }
+            }
+            let (hp, wp) = (geo.h + 2 * geo.pad, geo.w + 2 * geo.pad);
+            let mut back = vec![0.0f32; nb * geo.c * hp * wp];
+            Lowering { geo: &geo, nb, g }.add_back(&grads, &mut back);
+            let mut dx = vec![0.0f32; nb * image];
+            add_interior(&back, &geo, &mut dx);
+            assert_eq!(dx, want_dx, "{geo:?}");
         }
     }
 
@@ -807,24 +749,6 @@ mod tests {
             for o in 0..n {
                 let want = start[o] + rows[o * width..(o + 1) * width].iter().sum::<f32>();
                 assert_eq!(got[o].to_bits(), want.to_bits(), "row {o} of {n}x{width}");
-            }
-        }
-    }
-
-    #[test]
-    fn valid_range_matches_the_definition() {
-        for (k, stride, pad, size) in [(3, 1, 1, 7), (5, 1, 2, 5), (11, 4, 0, 27), (3, 2, 1, 8), (5, 3, 4, 6)] {
-            let geo = Geometry { n: 1, c: 1, h: size, w: size, co: 1, k, stride, pad, groups: 1 };
-            let out = geo.wo();
-            for kj in 0..k {
-                let inside: Vec<usize> = (0..out)
-                    .filter(|&o| {
-                        let i = (o * stride + kj) as isize - pad as isize;
-                        i >= 0 && (i as usize) < size
-                    })
-                    .collect();
-                let (lo, hi) = geo.valid(kj, size, out);
-                assert_eq!((lo..hi).collect::<Vec<_>>(), inside, "k {k} s {stride} p {pad} size {size} kj {kj}");
             }
         }
     }
