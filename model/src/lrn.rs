@@ -153,7 +153,6 @@ impl Image {
             }
         }
     }
-
 }
 
 avx512_twin! {
