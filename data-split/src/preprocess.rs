@@ -56,12 +56,12 @@ impl Crop {
 /// at the crop location, then mirror, writing CHW floats into `out`
 /// (`3 × crop × crop`), as Caffe's data transformer did.
 ///
-/// Runs the same code compiled for AVX2 where the CPU has it (the default
+/// Runs the same code compiled for AVX2 where [`isa::active`] allows it (the default
 /// target is baseline x86-64, whose 4-lane vectors halve this loop's speed).
 pub fn crop_into(pixels: &[u8], size: usize, mean: &[f32], crop: usize, c: Crop, out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: AVX2 was detected on this CPU just above.
+    if isa::avx2() {
+        // SAFETY: `isa::avx2` is true only where the CPU has AVX2.
         #[allow(unsafe_code)]
         unsafe {
             crop_avx2(pixels, size, mean, crop, c, out)

@@ -39,7 +39,7 @@ use burn::tensor::activation::relu;
 use rayon::prelude::*;
 
 use crate::sgemm::{Mat, Operand, sgemm, sgemm_of};
-use crate::simd::avx512_twin;
+use crate::simd::isa_twins;
 
 /// Shape of one convolution: input `[n, c, h, w]`, weight
 /// `[co, c / groups, k, k]`, square stride and symmetric zero padding.
@@ -263,9 +263,9 @@ pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], geo: &Geometry, fuse_rel
     out
 }
 
-avx512_twin! {
-    /// [`chunk_forward`], built for AVX-512 where the CPU has it ([`crate::simd`]).
-    fn chunk_forward_fast(c: Chunk, bias: &[f32], fuse_relu: bool, out: &mut [f32]) => chunk_forward
+isa_twins! {
+    /// [`chunk_forward`], built for the active instruction-set level ([`crate::simd`]).
+    fn chunk_forward_fast / chunk_forward_at(c: Chunk, bias: &[f32], fuse_relu: bool, out: &mut [f32]) => chunk_forward
 }
 
 /// One chunk's forward pass into `out` (those images only).
@@ -398,9 +398,9 @@ fn row_sums(rows: &[f32], width: usize, sums: &mut [f32]) {
     }
 }
 
-avx512_twin! {
-    /// [`chunk_backward`], built for AVX-512 where the CPU has it ([`crate::simd`]).
-    fn chunk_backward_fast(
+isa_twins! {
+    /// [`chunk_backward`], built for the active instruction-set level ([`crate::simd`]).
+    fn chunk_backward_fast / chunk_backward_at(
         c: Chunk,
         dy: &[f32],
         relu_out: Option<&[f32]>,
@@ -711,31 +711,25 @@ mod tests {
     }
 
     #[test]
-    fn the_avx512_build_of_a_chunk_gives_the_same_bits_as_the_plain_one() {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            let geo = Geometry { n: 3, c: 4, h: 9, w: 9, co: 6, k: 3, stride: 1, pad: 1, groups: 2 };
-            let len = |v: usize| -> Vec<f32> { (0..v).map(|i| ((i * 7919) % 2003) as f32 / 1001.0 - 1.0).collect() };
-            let (x, weight, bias) = (len(geo.n * geo.c * 81), len(geo.co * geo.kk()), len(geo.co));
-            let out_len = geo.n * geo.co * geo.p();
-            let (dy, relu) = (len(out_len), len(out_len));
-            let chunk = || Chunk { x: &x, weight: &weight, geo: &geo, n0: 1, nb: 2 };
-            let run = |wide: bool| {
-                let mut out = vec![0.0f32; 2 * geo.co * geo.p()];
-                let (mut dw, mut db, mut dx) = (vec![0.0f32; geo.co * geo.kk()], vec![0.0f32; geo.co], vec![0.0f32; 2 * geo.c * 81]);
-                if wide {
-                    chunk_forward_fast(chunk(), &bias, true, &mut out);
-                    chunk_backward_fast(chunk(), &dy, Some(&relu), [true; 3], &mut dw, &mut db, &mut dx);
-                } else {
-                    chunk_forward(chunk(), &bias, true, &mut out);
-                    chunk_backward(chunk(), &dy, Some(&relu), [true; 3], &mut dw, &mut db, &mut dx);
-                }
-                [out, dw, db, dx].map(|v| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>())
-            };
-            assert_eq!(run(true), run(false));
-            return;
+    fn every_isa_build_of_a_chunk_gives_the_same_bits_as_the_plain_one() {
+        let geo = Geometry { n: 3, c: 4, h: 9, w: 9, co: 6, k: 3, stride: 1, pad: 1, groups: 2 };
+        let len = |v: usize| -> Vec<f32> { (0..v).map(|i| ((i * 7919) % 2003) as f32 / 1001.0 - 1.0).collect() };
+        let (x, weight, bias) = (len(geo.n * geo.c * 81), len(geo.co * geo.kk()), len(geo.co));
+        let out_len = geo.n * geo.co * geo.p();
+        let (dy, relu) = (len(out_len), len(out_len));
+        let chunk = || Chunk { x: &x, weight: &weight, geo: &geo, n0: 1, nb: 2 };
+        let run = |level: isa::Isa| {
+            let mut out = vec![0.0f32; 2 * geo.co * geo.p()];
+            let (mut dw, mut db, mut dx) = (vec![0.0f32; geo.co * geo.kk()], vec![0.0f32; geo.co], vec![0.0f32; 2 * geo.c * 81]);
+            chunk_forward_at(level, chunk(), &bias, true, &mut out);
+            chunk_backward_at(level, chunk(), &dy, Some(&relu), [true; 3], &mut dw, &mut db, &mut dx);
+            [out, dw, db, dx].map(|v| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>())
+        };
+        let plain = run(isa::Isa::Plain);
+        for level in crate::simd::runnable() {
+            assert_eq!(run(level), plain, "{level} build");
         }
-        println!("skipped: this CPU has no AVX-512, so there is only the plain build");
+        println!("chunk builds compared with the plain one: {:?}", crate::simd::runnable());
     }
 
     #[test]

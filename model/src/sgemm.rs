@@ -135,8 +135,8 @@ pub fn sgemm_of<B: Operand>(dst: &mut [f32], a: Mat, b: &B, accumulate: bool) {
         return;
     }
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: AVX-512F was detected on this CPU just above.
+    if isa::avx512() {
+        // SAFETY: `isa::avx512` is true only where the CPU has AVX-512F.
         unsafe { avx512::sgemm(dst, a, b, accumulate) };
         return;
     }

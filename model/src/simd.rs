@@ -1,36 +1,61 @@
-//! Hot loops built twice: plain (the portable baseline every binary
-//! targets) and for AVX-512, chosen at run time.
+//! Hot loops built three times: plain (the portable baseline every binary
+//! targets), for AVX2 + FMA, and for AVX-512; chosen at run time by
+//! [`isa::active`] (so `TRANSFERABILITY_ISA` moves them with the GEMM).
 //!
 //! The workspace builds for the baseline x86-64 so its binaries run on any
 //! machine, which leaves the compiler 4-wide SSE vectors. Where a CPU has
-//! AVX-512 the same loops run 16 wide: ReLU masks, `col2im` adds, LRN's
-//! square roots and divisions. Both builds perform the same IEEE operations
-//! in the same order (the compiler never reassociates or fuses floating
-//! point on its own), so they give the same bits; tests compare them.
+//! AVX2 the same loops run 8 wide, with AVX-512 16 wide: ReLU masks,
+//! `col2im` adds, LRN's square roots and divisions. Every build performs the
+//! same IEEE operations in the same order (Rust never reassociates floating
+//! point, and never fuses a multiply and an add into an FMA on its own, even
+//! where the target has FMA), so they give the same bits; tests compare them.
 
-/// `fn $fast(args) -> R` that runs `$plain(args)` compiled for AVX-512 where
-/// the CPU has it, and as built elsewhere. `$plain` should be
-/// `#[inline(always)]`, so that its loops are compiled inside the AVX-512
-/// copy.
-macro_rules! avx512_twin {
-    ($(#[$m:meta])* $vis:vis fn $fast:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? => $plain:path) => {
+/// `fn $fast(args) -> R` that runs `$plain(args)` compiled for the active
+/// instruction-set level, and `fn $at(level, args) -> R` that runs the build
+/// for `level` (lowered to what the CPU has): the tests compare the builds
+/// through it. `$plain` should be `#[inline(always)]`, so that its loops are
+/// compiled inside each copy.
+macro_rules! isa_twins {
+    ($(#[$m:meta])* $vis:vis fn $fast:ident / $at:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? => $plain:path) => {
         $(#[$m])*
         $vis fn $fast($($arg: $ty),*) $(-> $ret)? {
+            $at(isa::active(), $($arg),*)
+        }
+
+        /// The build of the loop for `level` (capped at the CPU's level).
+        #[allow(dead_code)]
+        $vis fn $at(level: isa::Isa, $($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx512f")]
             #[allow(unsafe_code)]
-            unsafe fn wide($($arg: $ty),*) $(-> $ret)? {
+            unsafe fn wide512($($arg: $ty),*) $(-> $ret)? {
+                $plain($($arg),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,fma")]
+            #[allow(unsafe_code)]
+            unsafe fn wide256($($arg: $ty),*) $(-> $ret)? {
                 $plain($($arg),*)
             }
             #[cfg(target_arch = "x86_64")]
             #[allow(unsafe_code)]
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                // SAFETY: AVX-512F was detected on this CPU just above.
-                return unsafe { wide($($arg),*) };
+            match level.min(isa::detected()) {
+                // SAFETY: the CPU has AVX-512F: `detected` says so.
+                isa::Isa::Avx512 => return unsafe { wide512($($arg),*) },
+                // SAFETY: the CPU has AVX2 and FMA: `detected` says so.
+                isa::Isa::Avx2 => return unsafe { wide256($($arg),*) },
+                isa::Isa::Plain => {}
             }
+            let _ = level;
             $plain($($arg),*)
         }
     };
 }
 
-pub(crate) use avx512_twin;
+pub(crate) use isa_twins;
+
+/// The levels this CPU can run, lowest first: what a same-bits test compares.
+#[cfg(test)]
+pub(crate) fn runnable() -> Vec<isa::Isa> {
+    isa::Isa::ALL.into_iter().filter(|&l| l <= isa::detected()).collect()
+}

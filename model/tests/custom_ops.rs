@@ -167,3 +167,14 @@ fn lrn_matches_the_composed_slices() {
     let odd = LrnConfig { size: 7, alpha: 3e-3, beta: 0.6, k: 2.0 };
     check_unary([2, 4, 3, 3], 8, |x| lrn(x, &odd, |_| unreachable!()), |x| lrn_slices(x, &odd));
 }
+
+/// The thread-count test again under every instruction-set level below this
+/// CPU's best (`TRANSFERABILITY_ISA`, in a child process): the portable GEMM
+/// and plain loops that CPUs without AVX-512 run must keep the guarantee too.
+#[test]
+fn thread_count_independence_holds_on_every_lower_isa() {
+    for level in isa::below_detected() {
+        let out = isa::rerun_under(level, "gradients_are_bit_identical_for_any_thread_count").unwrap_or_else(|e| panic!("{e}"));
+        println!("under TRANSFERABILITY_ISA={level}: {}", out.lines().find(|l| l.contains("test result")).unwrap_or("?"));
+    }
+}
