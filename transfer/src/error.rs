@@ -48,9 +48,13 @@ pub enum Error {
         /// The non-finite value.
         value: f64,
     },
-    /// A run record that is unreadable or of another schema.
+    /// A run record that is unreadable or of another schema, or a file
+    /// that could not be written atomically.
+    #[error(transparent)]
+    Records(#[from] records::Error),
+    /// A file (checkpoint, picture) that lacks what it should hold.
     #[error("{path}: {message}")]
-    Record {
+    File {
         /// The file.
         path: PathBuf,
         /// What is wrong.

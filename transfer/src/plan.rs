@@ -431,7 +431,7 @@ impl Plan {
                 path.display()
             )));
         }
-        crate::record::atomic_write(&path, |f| std::io::Write::write_all(f, json.as_bytes()))
+        Ok(crate::record::atomic_write(&path, |f| std::io::Write::write_all(f, json.as_bytes()))?)
     }
 
     /// The plan as a dependency graph, one line per job.
@@ -477,8 +477,14 @@ mod tests {
         let a = expand(&cfg, Path::new("o")).expect("plan");
         let b = expand(&cfg, Path::new("o")).expect("plan");
         assert_eq!(a, b);
-        assert_eq!(stable_seed(0, "r0-base-A"), stable_seed(0, "r0-base-A"));
-        assert_ne!(stable_seed(0, "r0-base-A"), stable_seed(0, "r0-base-B"));
+        // FNV-1a of the id, pinned: a change here changes every job's seed,
+        // and so every record (computed independently in Python)
+        assert_eq!(stable_seed(0, "r0-base-A"), 1_202_900_300_710_852_825);
+        assert_eq!(stable_seed(0, "r0-base-B"), 1_202_897_002_175_968_192);
+        assert_eq!(stable_seed(0, "r0-transfer-A-B-n3"), 5_530_163_367_414_382_208);
+        assert_eq!(stable_seed(1, "r0-base-A-r1"), 1_679_223_933_943_595_624);
+        let seed = |id: &str| a.jobs.iter().find(|j| j.job.id == id).expect("job").job.seed;
+        assert_eq!(seed("r0-base-A"), 1_202_900_300_710_852_825, "the plan uses the pinned seed");
     }
 
     #[test]

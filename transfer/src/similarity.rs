@@ -116,7 +116,7 @@ pub fn compare_on(a: &Path, b: &Path, data: &DataSpec, split: &SplitSpec, half: 
         let (cfg, params) = read_model(ckpt)?;
         let net = params.apply(cfg.init(&device, 0), |_| true)?;
         let (mean, _) = ParamStore::load(&ckpt.with_file_name("mean.params"))?;
-        let mean = mean.tensors.get("mean").map(|t| t.1.clone()).ok_or_else(|| Error::Record { path: ckpt.into(), message: "no mean image beside it".into() })?;
+        let mean = mean.tensors.get("mean").map(|t| t.1.clone()).ok_or_else(|| Error::File { path: ckpt.into(), message: "no mean image beside it".into() })?;
         let asm = Assembly { mean: Arc::new(mean), crop: pre.crop, mirror: false, seed: 0 };
         let c = Crop::centre(store.size(), asm.crop);
         let batch = asm.assemble(&store, &idx, &vec![c; n])?;
@@ -152,19 +152,19 @@ pub fn write_similarity(path: &Path, rows: &[(String, PathBuf, PathBuf, Vec<f64>
     ];
     let schema = Arc::new(Schema::new(cols.iter().map(|c| Field::new(c.0, c.1.clone(), false)).collect::<Vec<_>>()));
     let batch = RecordBatch::try_new(schema.clone(), cols.into_iter().map(|c| c.2).collect()).expect("columns agree");
-    crate::record::atomic_write(path, |f| {
+    Ok(crate::record::atomic_write(path, |f| {
         let mut w = parquet::arrow::ArrowWriter::try_new(f, schema, None).map_err(std::io::Error::other)?;
         w.write(&batch).map_err(std::io::Error::other)?;
         w.close().map_err(std::io::Error::other)?;
         Ok(())
-    })
+    })?)
 }
 
 /// conv1 filters of a checkpoint as a PNG grid (each filter min–max scaled,
 /// 4× enlarged); for conv2, the first input channels of each group.
 pub fn filter_grid(ckpt: &Path, out: &Path) -> Result<()> {
     let (_, params) = read_model(ckpt)?;
-    let (shape, w) = params.tensors.get("conv1.weight").ok_or_else(|| Error::Record { path: ckpt.into(), message: "no conv1.weight".into() })?;
+    let (shape, w) = params.tensors.get("conv1.weight").ok_or_else(|| Error::File { path: ckpt.into(), message: "no conv1.weight".into() })?;
     let (f, c, kh, kw) = (shape[0], shape[1], shape[2], shape[3]);
     let cols = (f as f64).sqrt().ceil() as usize;
     let rows = f.div_ceil(cols);
@@ -186,7 +186,7 @@ pub fn filter_grid(ckpt: &Path, out: &Path) -> Result<()> {
     if let Some(p) = out.parent() {
         std::fs::create_dir_all(p).map_err(|e| Error::io(p, e))?;
     }
-    img.save(out).map_err(|e| Error::Record { path: out.into(), message: e.to_string() })
+    img.save(out).map_err(|e| Error::File { path: out.into(), message: e.to_string() })
 }
 
 /// After a sweep: CKA for baseA vs baseB of every random split, the natural

@@ -206,3 +206,81 @@ fn cached_prefix_trains_as_uncached_when_nothing_is_augmented() {
     assert_eq!((infos["r0-selffer-B-n7"].n, infos["r0-selffer-B-n7"].layer), (7, 6), "fc7 is cached before its dropout");
     assert!(transfer::cache::sweep_cache_infos(dirs[0].path()).is_empty(), "uncached jobs write none");
 }
+
+/// Kill-and-resume again under every instruction-set level below this CPU's
+/// best (`TRANSFERABILITY_ISA`, in a child process): CPUs without AVX-512
+/// run the `gemm` crate and the plain loops, and resume must be bit-exact
+/// there too.
+#[test]
+fn resume_is_bit_exact_on_every_lower_isa() {
+    for level in isa::below_detected() {
+        let out = isa::rerun_under(level, "killed_and_resumed_job_equals_an_uninterrupted_one").unwrap_or_else(|e| panic!("{e}"));
+        println!("under TRANSFERABILITY_ISA={level}: {}", out.lines().find(|l| l.contains("test result")).unwrap_or("?"));
+    }
+}
+
+/// Upper layers of a transfer job are re-initialised by the path training
+/// takes (`build_model`): not the source's values, not another seed's, and
+/// with the filler's statistics (zero mean, the configured std).
+#[test]
+fn transfer_jobs_reinitialise_the_upper_layers_from_their_own_seed() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let js = jobs(dir.path(), 20);
+    done(run_job(job(&js, "r0-base-A"), &opts()).expect("base"));
+    let spec = job(&js, "r0-transfer-A-B-n3").clone();
+    let cfg = model::AlexNetConfig::preset("tiny", 5).expect("cfg");
+    let device = burn::prelude::Device::flex();
+    let (_, src) = read_model(&job(&js, "r0-base-A").dir.join("final.params")).expect("source");
+    let a = ParamStore::from_module(&transfer::train::build_model(&spec, &cfg, &device).expect("model"));
+    let mut other = spec.clone();
+    other.seed ^= 0x5eed;
+    let b = ParamStore::from_module(&transfer::train::build_model(&other, &cfg, &device).expect("model"));
+    for (path, t) in &a.tensors {
+        let k = layer_of_path(path).expect("layer");
+        if k <= 3 {
+            assert_eq!(t, &src.tensors[path], "{path}: copied from the source");
+            assert_eq!(t, &b.tensors[path], "{path}: copied whatever the seed");
+        } else if path.ends_with("bias") {
+            // Caffe's constant bias filler: the same for every seed, not the source's
+            let (_, want) = cfg.filler(k);
+            assert!(t.1.iter().all(|&x| (x as f64 - want).abs() < 1e-7), "{path}: not the filler's constant {want}");
+            assert_ne!(t, &src.tensors[path], "{path}: still the source's");
+        } else {
+            assert_ne!(t, &src.tensors[path], "{path}: still the source's");
+            assert_ne!(t, &b.tensors[path], "{path}: the same for another seed");
+            {
+                let v = &t.1;
+                let mean = v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64;
+                let sd = (v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / v.len() as f64).sqrt();
+                let (want, _) = cfg.filler(k);
+                assert!(mean.abs() < 4.0 * want / (v.len() as f64).sqrt() + 1e-9, "{path}: mean {mean} vs std {want}");
+                assert!((sd / want - 1.0).abs() < 0.1, "{path}: sd {sd}, filler std {want}");
+            }
+        }
+    }
+}
+
+/// A fine-tuned (`+`) job end to end: every layer trains, the copied ones
+/// from the source's values, and its record says so.
+#[test]
+fn a_fine_tuned_transfer_trains_its_copied_layers_too() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let js = jobs(dir.path(), 160);
+    done(run_job(job(&js, "r0-base-A"), &opts()).expect("base"));
+    let (_, src) = read_model(&job(&js, "r0-base-A").dir.join("final.params")).expect("source");
+    let spec = job(&js, "r0-transfer-ft-A-B-n3");
+    let r = done(run_job(spec, &opts()).expect("AnB+"));
+    assert_eq!((r.arm.as_str(), r.n, r.fine_tuned, r.source_half.as_deref(), r.target_half.as_str()), ("AnB+", 3, true, Some("A"), "B"));
+    assert!(r.top1_max > 0.4, "well above chance (0.2): {}", r.top1_max);
+    let (_, after) = read_model(&spec.dir.join("final.params")).expect("weights");
+    for (path, t) in &after.tensors {
+        assert_ne!(t, &src.tensors[path], "{path}: a fine-tuned job trains every layer");
+    }
+    // fine-tuned from the copy: conv1 ends nearer the source's than the
+    // fresh layer the job's seed would have drawn
+    let fresh = ParamStore::from_module(&model::AlexNetConfig::preset("tiny", 5).expect("cfg").init(&burn::prelude::Device::flex(), spec.seed));
+    let w = "conv1.weight";
+    let dist = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum::<f64>().sqrt();
+    let (to_src, to_fresh) = (dist(&after.tensors[w].1, &src.tensors[w].1), dist(&after.tensors[w].1, &fresh.tensors[w].1));
+    assert!(to_src < to_fresh, "conv1 is {to_src} from the source and {to_fresh} from a fresh start");
+}

@@ -20,7 +20,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-const CRATES: [&str; 6] = ["data-split", "model", "transfer", "analysis", "cli", "xtask"];
+const CRATES: [&str; 8] = ["isa", "records", "data-split", "model", "transfer", "analysis", "cli", "xtask"];
 
 #[test]
 fn every_rust_file_opens_with_a_module_comment() {
@@ -54,4 +54,8 @@ fn layering_invariants_hold() {
     assert!(!deps("analysis").contains("burn"), "analysis must not depend on burn");
     let ds = deps("data-split");
     assert!(!ds.contains("burn") && !ds.contains("polars"), "data-split depends on neither burn nor polars");
+    let rec = deps("records");
+    assert!(!rec.contains("burn") && !rec.contains("polars"), "records is arrow/parquet/serde only");
+    let isa = deps("isa");
+    assert!(!isa.contains("[dependencies]"), "isa depends on nothing");
 }

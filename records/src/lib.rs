@@ -1,0 +1,13 @@
+//! The run-record contract between training (`transfer`) and analysis:
+//! [`RunRecord`] and [`CurvePoint`] as Parquet (one writer, one reader, the
+//! schema version), the authors' metric [`mean_of_best`], the convergence
+//! rule [`plateau`] every record states, and the one atomic file write the
+//! workspace uses. arrow, parquet and serde only: no burn, no polars.
+
+mod convergence;
+mod error;
+mod record;
+
+pub use convergence::{Plateau, plateau};
+pub use error::{Error, Result};
+pub use record::*;

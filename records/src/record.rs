@@ -1,0 +1,496 @@
+//! Run records: the contract between `transfer` (which writes them) and
+//! `analysis` (which reads only them).
+//!
+//! Each job writes two Parquet files (arrow-rs, ZSTD), atomically (temporary
+//! file + rename), so a crash never leaves a half-written record:
+//!
+//! * `records/runs/<run_id>.parquet`: one row, the result ([`RunRecord`]);
+//! * `records/curves/<run_id>.parquet`: one row per evaluation ([`CurvePoint`]).
+//!
+//! Every file carries the `schema_version` column and key-value metadata
+//! (`transferability.schema_version`, `transferability.job` = the job JSON).
+//! The columns are documented in `docs/DATA_DICTIONARY.md`; a test checks
+//! that the dictionary names every column written here. A job is done only
+//! when its run record exists and [`read_run`] validates it.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Version of the run-record schema. Bump on any change of columns or meaning.
+///
+/// Version 2 added `test_images`, `plateau_gain`, `plateau_tolerance` and
+/// `converged` (whether the network's test curve had flattened,
+/// [`plateau`]).
+pub const SCHEMA_VERSION: i32 = 2;
+
+/// One trained network's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Stable job id.
+    pub run_id: String,
+    /// Data set identity, `kind:root`.
+    pub dataset: String,
+    /// Fingerprint of the training files (names and sizes).
+    pub dataset_fingerprint: String,
+    /// Analysis family: `random`, `natman` or `whole`.
+    pub family: String,
+    /// Arm: `base`, `BnB`, `BnB+`, `AnB`, `AnB+`, `nolearn`, `reduced`.
+    pub arm: String,
+    /// Split id within the family (`0` for random seed 0, `natman`, `whole`).
+    pub split: String,
+    /// Half the copied layers came from (none for bases).
+    pub source_half: Option<String>,
+    /// Half the network was trained and tested on.
+    pub target_half: String,
+    /// Copied (or random-frozen) layers; 0 for bases.
+    pub n: i32,
+    /// Examples per class for reduced-data runs.
+    pub k: Option<i32>,
+    /// Copied layers fine-tuned (`+` arms).
+    pub fine_tuned: bool,
+    /// Model preset.
+    pub model: String,
+    /// Classes of the target half.
+    pub num_classes: i32,
+    /// Width of fc8.
+    pub num_outputs: i32,
+    /// Seed of the fresh layers and the data order.
+    pub seed: i64,
+    /// Replicate index.
+    pub replicate: i32,
+    /// `ok` or `failed`.
+    pub status: String,
+    /// Why it failed.
+    pub failure: Option<String>,
+    /// The authors' metric: mean of the 10 best test top-1 evaluations (selects on the test set).
+    pub top1: f64,
+    /// Top-1 of the last evaluation.
+    pub top1_last: f64,
+    /// Best top-1 evaluation.
+    pub top1_max: f64,
+    /// Mean of the 10 best top-5 evaluations.
+    pub top5: f64,
+    /// Top-5 of the last evaluation.
+    pub top5_last: f64,
+    /// Test loss of the last evaluation.
+    pub test_loss_last: f64,
+    /// Mean training loss over the last evaluation interval.
+    pub train_loss_last: f64,
+    /// Number of evaluations.
+    pub n_evals: i32,
+    /// Iterations trained.
+    pub iterations: i64,
+    /// Training batch size.
+    pub batch_size: i32,
+    /// Wall seconds of this job (all attempts).
+    pub wall_seconds: f64,
+    /// CPU seconds of this job's process (all attempts).
+    pub cpu_seconds: f64,
+    /// Seconds the training loop waited for data.
+    pub data_wait_seconds: f64,
+    /// Threads the job used.
+    pub threads: i32,
+    /// Backend name.
+    pub backend: String,
+    /// SHA-256 of the final weights.
+    pub weights_sha256: String,
+    /// Frozen-prefix cache used.
+    pub cached_prefix: bool,
+    /// Test images of the target half (one evaluation's sample size).
+    pub test_images: i32,
+    /// Mean top-1 of the last quarter of evaluations minus that of the
+    /// quarter before ([`plateau`]); NaN with fewer than 4 evaluations.
+    pub plateau_gain: f64,
+    /// The rise still counted as flat: max(0.01, one evaluation's standard error).
+    pub plateau_tolerance: f64,
+    /// `plateau_gain <= plateau_tolerance`: the curve had flattened when training stopped.
+    pub converged: bool,
+}
+
+/// One evaluation during training.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CurvePoint {
+    /// Job id.
+    pub run_id: String,
+    /// Iterations done when evaluated.
+    pub iteration: i64,
+    /// Learning rate at that iteration.
+    pub lr: f64,
+    /// Mean training loss since the previous evaluation.
+    pub train_loss: f64,
+    /// Mean test loss.
+    pub test_loss: f64,
+    /// Test top-1 accuracy.
+    pub top1: f64,
+    /// Test top-5 accuracy.
+    pub top5: f64,
+}
+
+fn s(v: impl IntoIterator<Item = String>) -> ArrayRef {
+    Arc::new(StringArray::from_iter_values(v))
+}
+fn so(v: impl IntoIterator<Item = Option<String>>) -> ArrayRef {
+    Arc::new(v.into_iter().collect::<StringArray>())
+}
+fn f(v: impl IntoIterator<Item = f64>) -> ArrayRef {
+    Arc::new(Float64Array::from_iter_values(v))
+}
+fn i32s(v: impl IntoIterator<Item = i32>) -> ArrayRef {
+    Arc::new(Int32Array::from_iter_values(v))
+}
+fn i32o(v: impl IntoIterator<Item = Option<i32>>) -> ArrayRef {
+    Arc::new(v.into_iter().collect::<Int32Array>())
+}
+fn i64s(v: impl IntoIterator<Item = i64>) -> ArrayRef {
+    Arc::new(Int64Array::from_iter_values(v))
+}
+fn b(v: impl IntoIterator<Item = bool>) -> ArrayRef {
+    Arc::new(v.into_iter().map(Some).collect::<BooleanArray>())
+}
+
+/// The run-record columns: name, type, nullable, array.
+pub fn run_columns(rows: &[RunRecord]) -> Vec<(&'static str, DataType, bool, ArrayRef)> {
+    use DataType::*;
+    let m = |g: fn(&RunRecord) -> String| s(rows.iter().map(g));
+    let fl = |g: fn(&RunRecord) -> f64| f(rows.iter().map(g));
+    vec![
+        ("schema_version", Int32, false, i32s(rows.iter().map(|_| SCHEMA_VERSION))),
+        ("run_id", Utf8, false, m(|r| r.run_id.clone())),
+        ("dataset", Utf8, false, m(|r| r.dataset.clone())),
+        ("dataset_fingerprint", Utf8, false, m(|r| r.dataset_fingerprint.clone())),
+        ("family", Utf8, false, m(|r| r.family.clone())),
+        ("arm", Utf8, false, m(|r| r.arm.clone())),
+        ("split", Utf8, false, m(|r| r.split.clone())),
+        ("source_half", Utf8, true, so(rows.iter().map(|r| r.source_half.clone()))),
+        ("target_half", Utf8, false, m(|r| r.target_half.clone())),
+        ("n", Int32, false, i32s(rows.iter().map(|r| r.n))),
+        ("k", Int32, true, i32o(rows.iter().map(|r| r.k))),
+        ("fine_tuned", Boolean, false, b(rows.iter().map(|r| r.fine_tuned))),
+        ("model", Utf8, false, m(|r| r.model.clone())),
+        ("num_classes", Int32, false, i32s(rows.iter().map(|r| r.num_classes))),
+        ("num_outputs", Int32, false, i32s(rows.iter().map(|r| r.num_outputs))),
+        ("seed", Int64, false, i64s(rows.iter().map(|r| r.seed))),
+        ("replicate", Int32, false, i32s(rows.iter().map(|r| r.replicate))),
+        ("status", Utf8, false, m(|r| r.status.clone())),
+        ("failure", Utf8, true, so(rows.iter().map(|r| r.failure.clone()))),
+        ("top1", Float64, false, fl(|r| r.top1)),
+        ("top1_last", Float64, false, fl(|r| r.top1_last)),
+        ("top1_max", Float64, false, fl(|r| r.top1_max)),
+        ("top5", Float64, false, fl(|r| r.top5)),
+        ("top5_last", Float64, false, fl(|r| r.top5_last)),
+        ("test_loss_last", Float64, false, fl(|r| r.test_loss_last)),
+        ("train_loss_last", Float64, false, fl(|r| r.train_loss_last)),
+        ("n_evals", Int32, false, i32s(rows.iter().map(|r| r.n_evals))),
+        ("iterations", Int64, false, i64s(rows.iter().map(|r| r.iterations))),
+        ("batch_size", Int32, false, i32s(rows.iter().map(|r| r.batch_size))),
+        ("wall_seconds", Float64, false, fl(|r| r.wall_seconds)),
+        ("cpu_seconds", Float64, false, fl(|r| r.cpu_seconds)),
+        ("data_wait_seconds", Float64, false, fl(|r| r.data_wait_seconds)),
+        ("threads", Int32, false, i32s(rows.iter().map(|r| r.threads))),
+        ("backend", Utf8, false, m(|r| r.backend.clone())),
+        ("weights_sha256", Utf8, false, m(|r| r.weights_sha256.clone())),
+        ("cached_prefix", Boolean, false, b(rows.iter().map(|r| r.cached_prefix))),
+        ("test_images", Int32, false, i32s(rows.iter().map(|r| r.test_images))),
+        ("plateau_gain", Float64, false, fl(|r| r.plateau_gain)),
+        ("plateau_tolerance", Float64, false, fl(|r| r.plateau_tolerance)),
+        ("converged", Boolean, false, b(rows.iter().map(|r| r.converged))),
+    ]
+}
+
+/// The curve columns.
+pub fn curve_columns(rows: &[CurvePoint]) -> Vec<(&'static str, DataType, bool, ArrayRef)> {
+    use DataType::*;
+    let fl = |g: fn(&CurvePoint) -> f64| f(rows.iter().map(g));
+    vec![
+        ("schema_version", Int32, false, i32s(rows.iter().map(|_| SCHEMA_VERSION))),
+        ("run_id", Utf8, false, s(rows.iter().map(|r| r.run_id.clone()))),
+        ("iteration", Int64, false, i64s(rows.iter().map(|r| r.iteration))),
+        ("lr", Float64, false, fl(|r| r.lr)),
+        ("train_loss", Float64, false, fl(|r| r.train_loss)),
+        ("test_loss", Float64, false, fl(|r| r.test_loss)),
+        ("top1", Float64, false, fl(|r| r.top1)),
+        ("top5", Float64, false, fl(|r| r.top5)),
+    ]
+}
+
+fn batch(cols: Vec<(&'static str, DataType, bool, ArrayRef)>) -> RecordBatch {
+    let fields: Vec<Field> = cols.iter().map(|(n, t, nullable, _)| Field::new(*n, t.clone(), *nullable)).collect();
+    let arrays = cols.into_iter().map(|c| c.3).collect();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).expect("columns agree with the schema")
+}
+
+/// Write `contents` to `path` through a temporary file in the same folder,
+/// renamed into place only when everything was written and synced. On any
+/// error the temporary file is removed and `path` is untouched.
+pub fn atomic_write(path: &Path, contents: impl FnOnce(&mut File) -> std::io::Result<()>) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = File::create(&tmp)?;
+        contents(&mut f)?;
+        f.flush()?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path, e)
+    })
+}
+
+fn write_parquet(path: &Path, batch: RecordBatch, job_json: &str) -> Result<()> {
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_key_value_metadata(Some(vec![
+            KeyValue::new("transferability.schema_version".into(), SCHEMA_VERSION.to_string()),
+            KeyValue::new("transferability.job".into(), job_json.to_string()),
+        ]))
+        .build();
+    atomic_write(path, |f| {
+        let mut w = ArrowWriter::try_new(f, batch.schema(), Some(props)).map_err(std::io::Error::other)?;
+        w.write(&batch).map_err(std::io::Error::other)?;
+        w.close().map_err(std::io::Error::other)?;
+        Ok(())
+    })
+}
+
+/// Where a run's records live under a records folder.
+pub fn run_path(records: &Path, run_id: &str) -> PathBuf {
+    records.join("runs").join(format!("{run_id}.parquet"))
+}
+
+/// Where a run's curve lives under a records folder.
+pub fn curve_path(records: &Path, run_id: &str) -> PathBuf {
+    records.join("curves").join(format!("{run_id}.parquet"))
+}
+
+/// Write a run's curve, then its result (the result last: it marks the job done).
+pub fn write_run(records: &Path, run: &RunRecord, curve: &[CurvePoint], job_json: &str) -> Result<()> {
+    write_parquet(&curve_path(records, &run.run_id), batch(curve_columns(curve)), job_json)?;
+    write_parquet(&run_path(records, &run.run_id), batch(run_columns(std::slice::from_ref(run))), job_json)
+}
+
+fn read_batches(path: &Path) -> Result<Vec<RecordBatch>> {
+    let bad = |m: String| Error::Record { path: path.to_path_buf(), message: m };
+    let f = File::open(path).map_err(|e| Error::io(path, e))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| bad(format!("not Parquet: {e}")))?.build().map_err(|e| bad(e.to_string()))?;
+    reader.collect::<std::result::Result<Vec<_>, _>>().map_err(|e| bad(e.to_string()))
+}
+
+/// Read and validate a run record: schema version, every column, one row.
+pub fn read_run(path: &Path) -> Result<RunRecord> {
+    let bad = |m: String| Error::Record { path: path.to_path_buf(), message: m };
+    let batches = read_batches(path)?;
+    let b = batches.first().ok_or_else(|| bad("no rows".into()))?;
+    // the version first: a record of another version is named as such, not
+    // by the first column that differs
+    if let Some(v) = b.column_by_name("schema_version").and_then(|c| c.as_any().downcast_ref::<Int32Array>().filter(|a| !a.is_empty()).map(|a| a.value(0)))
+        && v != SCHEMA_VERSION
+    {
+        return Err(bad(format!("schema version {v}, this build reads {SCHEMA_VERSION}")));
+    }
+    for (name, ty, _, _) in run_columns(&[]) {
+        let col = b.column_by_name(name).ok_or_else(|| bad(format!("column `{name}` missing (schema version {SCHEMA_VERSION} expects it)")))?;
+        if col.data_type() != &ty {
+            return Err(bad(format!("column `{name}` is {}, expected {ty}", col.data_type())));
+        }
+    }
+    let get = |n: &str| b.column_by_name(n).expect("checked above").clone();
+    let st = |n: &str| get(n).as_any().downcast_ref::<StringArray>().map(|a| a.value(0).to_string()).unwrap_or_default();
+    let sto = |n: &str| get(n).as_any().downcast_ref::<StringArray>().and_then(|a| (!a.is_null(0)).then(|| a.value(0).to_string()));
+    let fl = |n: &str| get(n).as_any().downcast_ref::<Float64Array>().map_or(f64::NAN, |a| a.value(0));
+    let i3 = |n: &str| get(n).as_any().downcast_ref::<Int32Array>().map_or(0, |a| a.value(0));
+    let i3o = |n: &str| get(n).as_any().downcast_ref::<Int32Array>().and_then(|a| (!a.is_null(0)).then(|| a.value(0)));
+    let i6 = |n: &str| get(n).as_any().downcast_ref::<Int64Array>().map_or(0, |a| a.value(0));
+    let bo = |n: &str| get(n).as_any().downcast_ref::<BooleanArray>().is_some_and(|a| a.value(0));
+    let version = i3("schema_version");
+    if version != SCHEMA_VERSION {
+        return Err(bad(format!("schema version {version}, this build reads {SCHEMA_VERSION}")));
+    }
+    if b.num_rows() != 1 {
+        return Err(bad(format!("expected one row, found {}", b.num_rows())));
+    }
+    Ok(RunRecord {
+        run_id: st("run_id"),
+        dataset: st("dataset"),
+        dataset_fingerprint: st("dataset_fingerprint"),
+        family: st("family"),
+        arm: st("arm"),
+        split: st("split"),
+        source_half: sto("source_half"),
+        target_half: st("target_half"),
+        n: i3("n"),
+        k: i3o("k"),
+        fine_tuned: bo("fine_tuned"),
+        model: st("model"),
+        num_classes: i3("num_classes"),
+        num_outputs: i3("num_outputs"),
+        seed: i6("seed"),
+        replicate: i3("replicate"),
+        status: st("status"),
+        failure: sto("failure"),
+        top1: fl("top1"),
+        top1_last: fl("top1_last"),
+        top1_max: fl("top1_max"),
+        top5: fl("top5"),
+        top5_last: fl("top5_last"),
+        test_loss_last: fl("test_loss_last"),
+        train_loss_last: fl("train_loss_last"),
+        n_evals: i3("n_evals"),
+        iterations: i6("iterations"),
+        batch_size: i3("batch_size"),
+        wall_seconds: fl("wall_seconds"),
+        cpu_seconds: fl("cpu_seconds"),
+        data_wait_seconds: fl("data_wait_seconds"),
+        threads: i3("threads"),
+        backend: st("backend"),
+        weights_sha256: st("weights_sha256"),
+        cached_prefix: bo("cached_prefix"),
+        test_images: i3("test_images"),
+        plateau_gain: fl("plateau_gain"),
+        plateau_tolerance: fl("plateau_tolerance"),
+        converged: bo("converged"),
+    })
+}
+
+/// Read a curve file.
+pub fn read_curve(path: &Path) -> Result<Vec<CurvePoint>> {
+    let mut out = Vec::new();
+    for b in read_batches(path)? {
+        let col = |n: &str| b.column_by_name(n).cloned().ok_or_else(|| Error::Record { path: path.to_path_buf(), message: format!("column `{n}` missing") });
+        let (id, it) = (col("run_id")?, col("iteration")?);
+        let (id, it) = (id.as_any().downcast_ref::<StringArray>(), it.as_any().downcast_ref::<Int64Array>());
+        let fls: Vec<ArrayRef> = ["lr", "train_loss", "test_loss", "top1", "top5"].iter().map(|n| col(n)).collect::<Result<_>>()?;
+        let fv = |k: usize, i: usize| fls[k].as_any().downcast_ref::<Float64Array>().map_or(f64::NAN, |a| a.value(i));
+        let (Some(id), Some(it)) = (id, it) else {
+            return Err(Error::Record { path: path.to_path_buf(), message: "run_id/iteration of the wrong type".into() });
+        };
+        for i in 0..b.num_rows() {
+            out.push(CurvePoint {
+                run_id: id.value(i).to_string(),
+                iteration: it.value(i),
+                lr: fv(0, i),
+                train_loss: fv(1, i),
+                test_loss: fv(2, i),
+                top1: fv(3, i),
+                top5: fv(4, i),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Mean of the `k` largest values (all of them if fewer): the authors' metric with k = 10.
+pub fn mean_of_best(values: &[f64], k: usize) -> f64 {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| b.total_cmp(a));
+    let top = &v[..k.min(v.len())];
+    top.iter().sum::<f64>() / top.len() as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(run_id: &str) -> RunRecord {
+        RunRecord {
+            run_id: run_id.into(),
+            dataset: "synthetic:x".into(),
+            dataset_fingerprint: "abc".into(),
+            family: "random".into(),
+            arm: "AnB".into(),
+            split: "0".into(),
+            source_half: Some("A".into()),
+            target_half: "B".into(),
+            n: 3,
+            k: None,
+            fine_tuned: false,
+            model: "tiny".into(),
+            num_classes: 10,
+            num_outputs: 10,
+            seed: 7,
+            replicate: 0,
+            status: "ok".into(),
+            failure: None,
+            top1: 0.5,
+            top1_last: 0.49,
+            top1_max: 0.52,
+            top5: 0.9,
+            top5_last: 0.9,
+            test_loss_last: 1.2,
+            train_loss_last: 1.0,
+            n_evals: 20,
+            iterations: 400,
+            batch_size: 32,
+            wall_seconds: 10.0,
+            cpu_seconds: 15.0,
+            data_wait_seconds: 0.1,
+            threads: 1,
+            backend: "flex".into(),
+            weights_sha256: "ff".into(),
+            cached_prefix: false,
+            test_images: 300,
+            plateau_gain: 0.002,
+            plateau_tolerance: 0.029,
+            converged: true,
+        }
+    }
+
+    #[test]
+    fn run_and_curve_round_trip() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let r = sample("r0-transfer-A-B-n3");
+        let curve = vec![CurvePoint { run_id: r.run_id.clone(), iteration: 20, lr: 0.01, train_loss: 2.0, test_loss: 2.1, top1: 0.3, top5: 0.7 }];
+        write_run(dir.path(), &r, &curve, "{}").expect("write");
+        assert_eq!(read_run(&run_path(dir.path(), &r.run_id)).expect("read"), r);
+        assert_eq!(read_curve(&curve_path(dir.path(), &r.run_id)).expect("read"), curve);
+    }
+
+    #[test]
+    fn failed_write_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("runs/x.parquet");
+        let e = atomic_write(&p, |f| {
+            f.write_all(b"partial")?;
+            Err(std::io::Error::new(std::io::ErrorKind::StorageFull, "No space left on device"))
+        });
+        assert!(e.err().expect("error").to_string().contains("No space left"));
+        assert!(!p.exists());
+        assert_eq!(std::fs::read_dir(dir.path().join("runs")).expect("dir").count(), 0, "no temporary file remains");
+    }
+
+    #[test]
+    fn dictionary_documents_every_column() {
+        let dict = include_str!("../../docs/DATA_DICTIONARY.md");
+        for (name, ..) in run_columns(&[]).into_iter().chain(curve_columns(&[])) {
+            assert!(dict.contains(&format!("`{name}`")), "DATA_DICTIONARY.md lacks `{name}`");
+        }
+        assert!(dict.contains(&format!("Schema version: {SCHEMA_VERSION}")));
+    }
+
+    #[test]
+    fn authors_metric_is_mean_of_ten_best() {
+        let v: Vec<f64> = (0..30).map(f64::from).collect();
+        assert_eq!(mean_of_best(&v, 10), 24.5);
+        assert_eq!(mean_of_best(&[0.2, 0.4], 10), 0.30000000000000004);
+        assert!(mean_of_best(&[f64::NAN], 10).is_nan());
+    }
+}
