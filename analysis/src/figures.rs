@@ -14,6 +14,7 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 use crate::error::{Error, Result};
+use crate::findings::{Finding, observed};
 use crate::summary::{SummaryRow, cell};
 
 /// Marker shapes.
@@ -94,12 +95,19 @@ pub struct Panel {
     pub series: Vec<Series>,
     /// Text notes at data coordinates.
     pub notes: Vec<(f64, f64, String)>,
+    /// The x axis counts something (layers): ticks only at whole numbers.
+    pub integer_x: bool,
 }
 
 impl Panel {
     /// A panel whose y range fits its series.
     pub fn new(title: &str, x_label: &str, y_label: &str, x: (f64, f64), series: Vec<Series>) -> Self {
-        Panel { title: title.into(), x_label: x_label.into(), y_label: y_label.into(), x, y: y_range(&series), bands: vec![], series, notes: vec![] }
+        Panel { title: title.into(), x_label: x_label.into(), y_label: y_label.into(), x, y: y_range(&series), bands: vec![], series, notes: vec![], integer_x: false }
+    }
+
+    /// The same panel with layer numbers on the x axis (integer ticks).
+    pub fn layers(self) -> Self {
+        Panel { integer_x: true, ..self }
     }
 }
 
@@ -168,7 +176,7 @@ pub fn fig2_top(name: &str, nets: Networks<'_>) -> Figure {
     let mut anbp = Series::new("transfer AnB+", LIGHT_RED, Marker::Diamond, pts("AnB+", 0.27)).scatter();
     anbp.plus = true;
     let series = vec![base, bnb, bnbp, anb, anbp];
-    Figure::single(name, Panel::new("Every network (paper Fig. 2, top)", CHOPPED, TOP1_HIGHER, (-0.5, 7.5), series))
+    Figure::single(name, Panel::new("Every network (paper Fig. 2, top)", CHOPPED, TOP1_HIGHER, (-0.5, 7.5), series).layers())
 }
 
 const CHOPPED: &str = "Layer n at which network is chopped and retrained";
@@ -186,8 +194,11 @@ fn band_between(a: &[(f64, f64)], b: &[(f64, f64)], color: RGBColor, alpha: f64)
     Band { color, alpha, points }
 }
 
-/// Paper Fig. 2 bottom: mean lines, the three shaded regions, numbered notes.
-pub fn fig2_bottom(name: &str, rows: &[SummaryRow], origin: &str) -> Figure {
+/// Paper Fig. 2 bottom: mean lines, the three shaded regions, and the
+/// authors' numbered notes, each only where `found` says its effect is
+/// observed in these networks (a label never claims what the data do not
+/// show).
+pub fn fig2_bottom(name: &str, rows: &[SummaryRow], origin: &str, found: &[Finding]) -> Figure {
     let base = cell(rows, origin, "random", "base", "all", 0).map(|r| r.mean);
     let b = base.unwrap_or(f64::NAN);
     let [bnb, anb, bnbp, anbp] = ["BnB", "AnB", "BnB+", "AnB+"].map(|a| line(rows, origin, "random", a, "all", base));
@@ -211,13 +222,17 @@ pub fn fig2_bottom(name: &str, rows: &[SummaryRow], origin: &str) -> Figure {
     ];
     let y = y_range(&series);
     let at = |pts: &[(f64, f64)], n: f64| pts.iter().find(|p| p.0 == n).map_or(b, |p| p.1);
-    let notes = vec![
-        (4.6, at(&bnb, 5.0) - 0.02 * (y.1 - y.0), "2: co-adaptation".to_string()),
-        (4.6, at(&bnb, 5.0) + 0.06 * (y.1 - y.0), "3: fine-tuning restores".to_string()),
-        (6.2, at(&anb, 7.0) + 0.02 * (y.1 - y.0), "4: specificity".to_string()),
-        (3.0, at(&anbp, 3.0) + 0.03 * (y.1 - y.0), "5: transfer + fine-tuning".to_string()),
-    ];
-    Figure::single(name, Panel { bands, notes, ..Panel::new("Mean of each arm (paper Fig. 2, bottom)", CHOPPED, TOP1_HIGHER, (-0.3, 7.3), series) })
+    let notes = [
+        (1, (4.6, at(&bnb, 5.0) - 0.02 * (y.1 - y.0), "2: co-adaptation")),
+        (3, (4.6, at(&bnb, 5.0) + 0.06 * (y.1 - y.0), "3: fine-tuning restores")),
+        (2, (6.2, at(&anb, 7.0) + 0.02 * (y.1 - y.0), "4: specificity")),
+        (4, (3.0, at(&anbp, 3.0) + 0.03 * (y.1 - y.0), "5: transfer + fine-tuning")),
+    ]
+    .into_iter()
+    .filter(|(finding, _)| observed(found, *finding))
+    .map(|(_, (x, y, text))| (x, y, text.to_string()))
+    .collect();
+    Figure::single(name, Panel { bands, notes, ..Panel::new("Mean of each arm (paper Fig. 2, bottom)", CHOPPED, TOP1_HIGHER, (-0.3, 7.3), series).layers() })
 }
 
 /// Paper Fig. 3: natural/man-made absolute, random frozen features absolute,
@@ -251,7 +266,7 @@ pub fn fig3(name: &str, rows: &[SummaryRow], origin: &str) -> Figure {
         Series::new("random split AnB", DARK_RED, Marker::Diamond, rel(&anb)),
         zero,
     ];
-    let panel = |title: &str, y_label: &str, series: Vec<Series>| Panel::new(title, "Layer n", y_label, (-0.2, 7.3), series);
+    let panel = |title: &str, y_label: &str, series: Vec<Series>| Panel::new(title, "Layer n", y_label, (-0.2, 7.3), series).layers();
     Figure {
         name: name.into(),
         panels: vec![
@@ -299,7 +314,7 @@ pub fn nolearn(name: &str, nets: &[NolearnPoint]) -> Figure {
         Series::new("train loss", DARK_BLUE, Marker::Circle, pick(|r| r.4)),
     ];
     let err = vec![Series::new("top-1 error", YELLOW, Marker::Triangle, pick(|r| 1.0 - r.2))];
-    let panel = |title: &str, y: &str, s: Vec<Series>| Panel::new(title, "Layers 1..n random and frozen", y, (-0.2, 7.3), s);
+    let panel = |title: &str, y: &str, s: Vec<Series>| Panel::new(title, "Layers 1..n random and frozen", y, (-0.2, 7.3), s).layers();
     Figure { name: name.into(), panels: vec![panel("Losses", "Loss", losses), panel("Errors", "Top-1 error", err)], cols: 2, size: (1200, 480) }
 }
 
@@ -325,7 +340,7 @@ pub fn overlay(name: &str, rows: &[SummaryRow]) -> Figure {
             series.push(Series::new(&format!("{origin} {arm} / base"), color, marker, pts));
         }
     }
-    Figure::single(name, Panel::new("Your runs over the authors' (each relative to its own base)", "Layer n", "Top-1 / base top-1", (-0.2, 7.3), series))
+    Figure::single(name, Panel::new("Your runs over the authors' (each relative to its own base)", "Layer n", "Top-1 / base top-1", (-0.2, 7.3), series).layers())
 }
 
 fn font() -> std::result::Result<(), String> {
@@ -432,15 +447,14 @@ where
         .y_label_area_size((60.0 * scale) as u32)
         .build_cartesian_2d(p.x.0..p.x.1, p.y.0..p.y.1)
         .map_err(err)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_desc(&p.x_label)
-        .y_desc(&p.y_label)
-        .label_style(fs(12.0))
-        .axis_desc_style(fs(13.0))
-        .draw()
-        .map_err(err)?;
+    let whole = |x: &f64| if (x - x.round()).abs() < 1e-9 { format!("{}", x.round() as i64) } else { String::new() };
+    let mut mesh = chart.configure_mesh();
+    mesh.disable_x_mesh().x_desc(&p.x_label).y_desc(&p.y_label).label_style(fs(12.0)).axis_desc_style(fs(13.0));
+    if p.integer_x {
+        // layers are counted: no tick at 0.5
+        mesh.x_label_formatter(&whole);
+    }
+    mesh.draw().map_err(err)?;
     for b in &p.bands {
         let pts: Vec<(f64, f64)> = b.points.iter().copied().filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
         if pts.len() >= 3 {
@@ -565,7 +579,7 @@ pub fn cka_vs_transfer(name: &str, pairs: &[NamedSeries], rows: &[SummaryRow], o
             .collect();
         curves.push(Series::new("natural/man-made AnB / base", ORANGE, Marker::Hexagon, pts));
     }
-    let panel = |title: &str, x: &str, y: &str, s: Vec<Series>| Panel::new(title, x, y, (-0.2, 8.3), s);
+    let panel = |title: &str, x: &str, y: &str, s: Vec<Series>| Panel::new(title, x, y, (-0.2, 8.3), s).layers();
     Figure {
         name: name.into(),
         panels: vec![

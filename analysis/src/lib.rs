@@ -20,9 +20,10 @@
 mod error;
 pub mod compare;
 pub mod figures;
+pub mod findings;
 pub mod load;
+pub mod paired;
 pub mod report;
-pub mod stats;
 pub mod summary;
 
 pub use error::{Error, Result};

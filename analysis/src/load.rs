@@ -5,7 +5,10 @@
 //! | `origin` | `runs` (records of this tool) or `paper` (the authors') |
 //! | `run_id`, `dataset`, `dataset_fingerprint` | identity |
 //! | `family`, `arm`, `split`, `source_half`, `target_half`, `n`, `k`, `fine_tuned` | the protocol cell |
+//! | `replicate` | replicate index (the unit of replication is split × replicate) |
 //! | `status`, `top1`, `test_loss`, `train_loss`, `failure`, `cpu_seconds` | the result |
+//! | `converged` | whether the test curve had flattened (`records::plateau`); null where unknown |
+//! | `cached_prefix` | frozen layers came from the prefix cache (K augmented passes per image) |
 //!
 //! Run records are scanned lazily with Polars, file by file, each checked
 //! against the schema of `docs/DATA_DICTIONARY.md` (columns, types,
@@ -18,8 +21,8 @@ use polars::prelude::*;
 
 use crate::error::{Error, Result};
 
-/// The schema version this build reads (see `transfer::record::SCHEMA_VERSION`).
-pub const SCHEMA_VERSION: i32 = 1;
+/// The schema version this build reads: the one `records` writes.
+pub const SCHEMA_VERSION: i32 = records::SCHEMA_VERSION;
 
 /// The authors' per-network results (PROTOCOL.md §e, "CSV notes").
 pub const PAPER_RESULTS: &str = include_str!("../data/paper_results.csv");
@@ -27,7 +30,7 @@ pub const PAPER_RESULTS: &str = include_str!("../data/paper_results.csv");
 pub const PAPER_CURVES: &str = include_str!("../data/paper_curves.csv");
 
 /// Columns (and types) a run record must have for the analysis.
-pub const REQUIRED: [(&str, DataType); 13] = [
+pub const REQUIRED: [(&str, DataType); 16] = [
     ("schema_version", DataType::Int32),
     ("run_id", DataType::String),
     ("dataset", DataType::String),
@@ -37,7 +40,10 @@ pub const REQUIRED: [(&str, DataType); 13] = [
     ("split", DataType::String),
     ("target_half", DataType::String),
     ("n", DataType::Int32),
+    ("replicate", DataType::Int32),
     ("fine_tuned", DataType::Boolean),
+    ("converged", DataType::Boolean),
+    ("cached_prefix", DataType::Boolean),
     ("status", DataType::String),
     ("top1", DataType::Float64),
     ("test_loss_last", DataType::Float64),
@@ -55,6 +61,7 @@ fn canonical(lf: LazyFrame) -> LazyFrame {
         col("source_half").cast(DataType::String),
         col("target_half").cast(DataType::String),
         col("n").cast(DataType::Int32),
+        col("replicate").cast(DataType::Int32),
         col("k").cast(DataType::Int32),
         col("fine_tuned").cast(DataType::Boolean),
         col("status"),
@@ -63,6 +70,8 @@ fn canonical(lf: LazyFrame) -> LazyFrame {
         col("train_loss").cast(DataType::Float64),
         col("failure").cast(DataType::String),
         col("cpu_seconds").cast(DataType::Float64),
+        col("converged").cast(DataType::Boolean),
+        col("cached_prefix").cast(DataType::Boolean),
     ])
 }
 
@@ -74,6 +83,8 @@ pub fn paper() -> Result<LazyFrame> {
         .with_infer_schema_length(Some(500))
         .into_reader_with_file_handle(Cursor::new(PAPER_RESULTS.as_bytes()))
         .finish()?;
+    let converged = paper_convergence(&raw)?;
+    let raw = raw.hstack(&[Column::new("converged".into(), converged)])?;
     let fam = || col("family");
     let family = when(fam().eq(lit("natman_base")).or(fam().eq(lit("natman_transfer"))))
         .then(lit("natman"))
@@ -108,9 +119,35 @@ pub fn paper() -> Result<LazyFrame> {
         col("train_loss_mean_lowest10").alias("train_loss"),
         when(col("has_log")).then(lit(NULL).cast(DataType::String)).otherwise(lit("no training log in the authors' folder (prototxt only)")).alias("failure"),
         lit(f64::NAN).alias("cpu_seconds"),
+        lit(0i32).alias("replicate"),
+        lit(false).alias("cached_prefix"),
     ]);
     let lf = lf.drop(cols(["family"])).rename(["family_out"], ["family"], true);
     Ok(canonical(lf))
+}
+
+/// The convergence verdict ([`records::plateau`]) of each of the authors'
+/// networks that has a test curve, in `raw`'s row order: `num_classes` × 50
+/// validation images per evaluation. Null for networks without a curve.
+fn paper_convergence(raw: &DataFrame) -> Result<Vec<Option<bool>>> {
+    let curves = paper_curves()?.sort(["network", "iteration"], SortMultipleOptions::default())?;
+    let (net, top1) = (curves.column("network")?.str()?, curves.column("top1")?.f64()?);
+    let mut by_net: std::collections::HashMap<&str, Vec<f64>> = std::collections::HashMap::new();
+    for i in 0..curves.height() {
+        if let (Some(n), Some(t)) = (net.get(i), top1.get(i)) {
+            by_net.entry(n).or_default().push(t);
+        }
+    }
+    let names = raw.column("network")?.str()?;
+    let classes = raw.column("num_classes")?.cast(&DataType::Int64)?;
+    let classes = classes.i64()?;
+    Ok((0..raw.height())
+        .map(|i| {
+            let curve = by_net.get(names.get(i)?)?;
+            let images = classes.get(i).unwrap_or(0).max(0) as usize * 50;
+            Some(records::plateau(curve, images).converged)
+        })
+        .collect())
 }
 
 /// Every `*.parquet` run record under `path`: a file, a folder of records,
@@ -149,17 +186,21 @@ pub fn runs(files: &[PathBuf]) -> Result<LazyFrame> {
         let bad = |m: String| Error::Schema { path: f.clone(), message: m };
         let mut lf = scan(f).map_err(|e| bad(format!("not a Parquet run record: {e}")))?;
         let schema = lf.collect_schema().map_err(|e| bad(e.to_string()))?;
+        if schema.get("schema_version") != Some(&DataType::Int32) {
+            return Err(bad("column `schema_version` (Int32) missing: not a run record".into()));
+        }
+        // the version first: a record of another version is named as such
+        let v = lf.clone().select([col("schema_version").max()]).collect()?;
+        let version = v.column("schema_version")?.i32()?.get(0).unwrap_or(-1);
+        if version != SCHEMA_VERSION {
+            return Err(bad(format!("schema version {version}, this build reads version {SCHEMA_VERSION}")));
+        }
         for (name, ty) in REQUIRED.iter() {
             match schema.get(name) {
                 None => return Err(bad(format!("column `{name}` missing (schema version {SCHEMA_VERSION} requires it)"))),
                 Some(t) if t != ty => return Err(bad(format!("column `{name}` is {t}, schema version {SCHEMA_VERSION} has {ty}"))),
                 _ => {}
             }
-        }
-        let v = lf.clone().select([col("schema_version").max()]).collect()?;
-        let version = v.column("schema_version")?.i32()?.get(0).unwrap_or(-1);
-        if version != SCHEMA_VERSION {
-            return Err(bad(format!("schema version {version}, this build reads version {SCHEMA_VERSION}")));
         }
         let k = if schema.get("k").is_some() { col("k") } else { lit(NULL).cast(DataType::Int32).alias("k") };
         let src = if schema.get("source_half").is_some() { col("source_half") } else { lit(NULL).cast(DataType::String).alias("source_half") };

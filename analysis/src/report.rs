@@ -8,8 +8,9 @@ use polars::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::figures::{self, Figure, NamedSeries, NolearnPoint, render};
+use crate::findings::{self, Finding};
 use crate::load;
-use crate::summary::{self, DecompRow, Excluded, SummaryRow, cell};
+use crate::summary::{self, Convention, DecompRow, Excluded, SummaryRow, cell};
 
 /// What to analyse.
 #[derive(Debug, Clone)]
@@ -33,6 +34,10 @@ pub struct Outputs {
     pub decomposition: Vec<DecompRow>,
     /// Networks left out, and why.
     pub excluded: Vec<Excluded>,
+    /// The paper's findings judged for each origin (`runs`, `paper`).
+    pub findings: Vec<(String, Vec<Finding>)>,
+    /// Bases whose test curve had not flattened (`origin`, run id).
+    pub unconverged: Vec<(String, String)>,
     /// Figure files (PNG and SVG).
     pub figures: Vec<PathBuf>,
     /// `report.md`.
@@ -145,12 +150,12 @@ pub fn cka_pairs(opts: &AnalyzeOptions) -> Result<Vec<NamedSeries>> {
 }
 
 /// The figures of one origin, built from the summary and the networks.
-pub fn figures_for(opts: &AnalyzeOptions, ok: &DataFrame, rows: &[SummaryRow], origin: &str) -> Result<Vec<Figure>> {
+pub fn figures_for(opts: &AnalyzeOptions, ok: &DataFrame, rows: &[SummaryRow], found: &[Finding], origin: &str) -> Result<Vec<Figure>> {
     let nets = networks(ok, origin)?;
     let p = |s: &str| format!("{origin}_{s}");
     let mut figs = vec![
         figures::fig2_top(&p("fig2_top"), &nets),
-        figures::fig2_bottom(&p("fig2_bottom"), rows, origin),
+        figures::fig2_bottom(&p("fig2_bottom"), rows, origin, found),
         figures::fig3(&p("fig3"), rows, origin),
     ];
     if rows.iter().any(|r| r.origin == origin && r.arm == "reduced") {
@@ -193,13 +198,16 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Outputs> {
     let excluded = summary::excluded(&all)?;
     let rows = summary::summarize(&ok)?;
     let decomposition = summary::decompose(&ok, &rows)?;
+    let unconverged = unconverged_bases(&ok)?;
+    let cached = cached_cells(&ok)?;
     write_frame(&mut summary::summary_frame(&rows)?, &opts.out, "summary")?;
     write_frame(&mut summary::decomposition_frame(&decomposition)?, &opts.out, "decomposition")?;
     let origins: Vec<&str> = ["runs", "paper"].into_iter().filter(|o| rows.iter().any(|r| r.origin == *o)).collect();
     let fig_dir = opts.out.join("figures");
+    let found: Vec<(String, Vec<Finding>)> = origins.iter().map(|o| (o.to_string(), findings::judge_all(&decomposition, o))).collect();
     let mut figs = Vec::new();
-    for o in &origins {
-        figs.extend(figures_for(opts, &ok, &rows, o)?);
+    for (o, f) in &found {
+        figs.extend(figures_for(opts, &ok, &rows, f, o)?);
     }
     if origins.len() == 2 {
         figs.push(figures::overlay("overlay_runs_on_paper", &rows));
@@ -209,7 +217,19 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Outputs> {
         files.extend(render(f, &fig_dir)?);
     }
     let report = opts.out.join("report.md");
-    let mut text = report_md(&rows, &decomposition, &excluded, &figs, &origins);
+    let mut text = report_md(&rows, &decomposition, &excluded, &figs, &found, &unconverged);
+    if !cached.is_empty() {
+        // after the title and the warnings: the second thing a reader must know
+        let note = format!(
+            "## Note: cells that mix cached and uncached networks\n\n\
+             These cells hold networks whose frozen layers came from the prefix cache (`--cache-prefix`): they saw K augmented passes of each image \
+             (`cache.json`), while the bases and fine-tuned networks they are compared with saw a fresh augmentation every epoch. \
+             Their differences from those networks include that difference in augmentation: {}.\n\n",
+            cached.join(", ")
+        );
+        let at = text.find("Top-1 per network is").unwrap_or(0);
+        text.insert_str(at, &note);
+    }
     let pairs = cka_pairs(opts)?;
     if !pairs.is_empty() {
         let _ = writeln!(text, "\n## Layer similarity (linear CKA, debiased)\n\n| pair | {} |\n|---|{}", (1..=8).map(|k| format!("L{k}")).collect::<Vec<_>>().join(" | "), "---|".repeat(8));
@@ -240,69 +260,155 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Outputs> {
         }
     }
     std::fs::write(&report, text).map_err(|e| Error::io(&report, e))?;
-    Ok(Outputs { summary: rows, decomposition, excluded, figures: files, report })
+    Ok(Outputs { summary: rows, decomposition, excluded, findings: found, unconverged, figures: files, report })
+}
+
+/// Cells (family/arm/n) of these runs with a network that used the prefix
+/// cache: each is compared with uncached bases and fine-tuned arms.
+fn cached_cells(ok: &DataFrame) -> Result<Vec<String>> {
+    let df = ok
+        .clone()
+        .lazy()
+        .filter(col("origin").eq(lit("runs")).and(col("cached_prefix").eq(lit(true))))
+        .group_by([col("family"), col("arm"), col("n")])
+        .agg([col("run_id").count().alias("networks")])
+        .sort(["family", "arm", "n"], SortMultipleOptions::default())
+        .collect()?;
+    let (f, a, n) = (df.column("family")?.str()?, df.column("arm")?.str()?, df.column("n")?.i32()?);
+    Ok((0..df.height()).map(|i| format!("{}/{}/n{}", f.get(i).unwrap_or(""), a.get(i).unwrap_or(""), n.get(i).unwrap_or(0))).collect())
+}
+
+/// Bases whose record says their test curve had not flattened.
+fn unconverged_bases(ok: &DataFrame) -> Result<Vec<(String, String)>> {
+    let df = ok
+        .clone()
+        .lazy()
+        .filter(col("arm").eq(lit("base")).and(col("converged").eq(lit(false))))
+        .select([col("origin"), col("run_id")])
+        .sort(["origin", "run_id"], SortMultipleOptions::default())
+        .collect()?;
+    let (o, r) = (df.column("origin")?.str()?, df.column("run_id")?.str()?);
+    Ok((0..df.height()).map(|i| (o.get(i).unwrap_or("").to_string(), r.get(i).unwrap_or("").to_string())).collect())
+}
+
+/// The authors' own convention on their data: every arm against the mean
+/// of all bases, Table 1 pooled over networks. It reproduces their numbers.
+fn pooled_tables(s: &mut String, rows: &[SummaryRow], dec: &[DecompRow], o: &str) {
+    let pooled = |name: &str, lo: i32, hi: i32| dec.iter().find(|d| d.origin == o && d.convention == Convention::Pooled && d.quantity == name && d.n_from == lo && d.n_to == hi);
+    let _ = writeln!(s, "### The authors' convention (pooled: every arm against the mean of all bases; no intervals)\n");
+    let _ = writeln!(s, "| n | co-adaptation (base − BnB) | specificity (BnB − AnB) | AnB − base |\n|---|---|---|---|");
+    for n in 1..=7 {
+        let v = |q: &str| pooled(q, n, n).map_or("–".into(), |d| format!("{:+.3}", d.value));
+        if cell(rows, o, "random", "AnB", "all", n).is_some() {
+            let _ = writeln!(s, "| {n} | {} | {} | {} |", v("coadaptation"), v("specificity"), v("transfer_drop"));
+        }
+    }
+    let _ = writeln!(s, "\n| pooled over networks (Table 1) | layers 1–7 | 3–7 | 5–7 |\n|---|---|---|---|");
+    for (name, label) in [
+        ("lasting_boost_vs_base", "AnB+ − base"),
+        ("lasting_boost_vs_selffer_ft", "AnB+ − BnB+"),
+        ("AnB+_vs_own_base", "AnB+ − own target-half base"),
+        ("BnB+_vs_own_base", "BnB+ − own target-half base"),
+    ] {
+        let v = |lo: i32| pooled(name, lo, 7).map_or("–".into(), |d| format!("{:+.3} ({})", d.value, d.count));
+        let _ = writeln!(s, "| {label} | {} | {} | {} |", v(1), v(3), v(5));
+    }
+    let nat: Vec<String> = (1..=7).filter_map(|n| pooled("natman_drop", n, n).map(|d| format!("n{n} {:+.3}", d.value))).collect();
+    if !nat.is_empty() {
+        let _ = writeln!(s, "\nNatural / man-made, mean of both targets minus mean of both bases: {}.", nat.join(", "));
+    }
+    let _ = writeln!(s);
+}
+
+/// `value [low, high]` of a paired row, or the value alone.
+fn with_ci(d: &DecompRow) -> String {
+    match (d.ci_low, d.ci_high) {
+        (Some(lo), Some(hi)) => format!("{:+.3} [{lo:+.3}, {hi:+.3}]", d.value),
+        _ => format!("{:+.3}", d.value),
+    }
 }
 
 fn fmt(v: Option<f64>) -> String {
     v.filter(|x| x.is_finite()).map_or("–".into(), |x| format!("{x:.3}"))
 }
 
-fn report_md(rows: &[SummaryRow], dec: &[DecompRow], excluded: &[Excluded], figs: &[Figure], origins: &[&str]) -> String {
+fn report_md(rows: &[SummaryRow], dec: &[DecompRow], excluded: &[Excluded], figs: &[Figure], found: &[(String, Vec<Finding>)], unconverged: &[(String, String)]) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# Transferability report\n");
+    if !unconverged.is_empty() {
+        let _ = writeln!(s, "## Warning: {} base{} had not converged\n", unconverged.len(), if unconverged.len() == 1 { "" } else { "s" });
+        let _ = writeln!(
+            s,
+            "Their test curves still rose over the last quarter of their evaluations (by more than max(0.01, one evaluation's standard error); \
+             `plateau_gain` and `plateau_tolerance` in their records). Every comparison with them (co-adaptation, the lasting boost, \
+             every arm on their target half) is **not meaningful**, and the findings that rest on them say so. \
+             Train longer: raise `schedule.max_iter` (with `schedule.step_size`, the rate drop) in the sweep configuration (`--config FILE`) and run it into a new `--out`.\n"
+        );
+        for (o, id) in unconverged {
+            let _ = writeln!(s, "- {o} `{id}`");
+        }
+        let _ = writeln!(s);
+    }
     let _ = writeln!(
         s,
         "Top-1 per network is the authors' metric: the mean of the 10 best test evaluations (all of them if fewer). \
-         It selects on the test set, as the authors' notebook did; `top1_last` in the run records is the unselected alternative.\n"
+         It selects on the test set, as the authors' notebook did; `top1_last` in the run records is the unselected alternative.\n\n\
+         **Units and intervals.** Networks of one split and replicate share their bases, so the independent unit is a split × replicate. \
+         Differences are *paired*: each network is compared with the network it is defined against on its own target half within its unit, \
+         averaged within the unit; the interval is a 95% Student-t interval over units (none with fewer than 2). \
+         A difference is a finding only when its interval excludes 0.\n"
     );
-    for o in origins {
-        let label = if *o == "paper" { "The authors' networks (Yosinski et al. 2014, ILSVRC-2012)" } else { "These runs" };
+    for (o, found) in found {
+        let o = o.as_str();
+        let label = if o == "paper" { "The authors' networks (Yosinski et al. 2014, ILSVRC-2012)" } else { "These runs" };
         let _ = writeln!(s, "## {label}\n");
+        let _ = writeln!(s, "### Findings\n\n| # | the paper's finding | paper | {} | numbers (paired; value [95% interval]) |\n|---|---|---|---|---|", if o == "paper" { "their networks, by split" } else { "these runs" });
+        for f in found {
+            let _ = writeln!(s, "| {} | {} | {} | **{}** | {} |", f.number, f.claim, f.paper, f.verdict, if f.evidence.is_empty() { "–".into() } else { f.evidence.clone() });
+        }
+        let _ = writeln!(s);
         let get = |f: &str, a: &str, t: &str, n: i32| cell(rows, o, f, a, t, n);
+        let paired = |name: &str, lo: i32, hi: i32| dec.iter().find(|d| d.origin == o && d.convention == Convention::Paired && d.quantity == name && d.n_from == lo && d.n_to == hi);
         if let Some(base) = get("random", "base", "all", 0) {
-            let _ = writeln!(s, "Random halves: base {:.3} (sd {}, {} networks, 95% CI {}–{}).\n", base.mean, fmt(Some(base.sd)), base.count, fmt(base.ci_low), fmt(base.ci_high));
-            let _ = writeln!(s, "| n | BnB | BnB+ | AnB | AnB+ | co-adaptation (base − BnB) | specificity (BnB − AnB) |");
-            let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+            let _ = writeln!(s, "Random halves: bases {:.3} ({} networks, {} units, 95% interval over units {}–{}).\n", base.mean, base.count, base.units, fmt(base.ci_low), fmt(base.ci_high));
+            let units = dec.iter().filter(|d| d.origin == o && d.convention == Convention::Paired && d.quantity == "coadaptation").map(|d| d.units).max().unwrap_or(0);
+            let _ = writeln!(s, "### Decomposition (paired with each network's own target-half base; {units} units)\n");
+            let _ = writeln!(s, "| n | BnB | BnB+ | AnB | AnB+ | co-adaptation (base − BnB) | specificity (BnB − AnB) | AnB − base | AnB+ − base |");
+            let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
             for n in 1..=7 {
                 let m = |a: &str| get("random", a, "all", n).map(|r| r.mean);
                 let c = |a: &str| get("random", a, "all", n).map_or(0, |r| r.count);
-                let q = |name: &str| dec.iter().find(|d| d.origin == *o && d.quantity == name && d.n_from == n && d.n_to == n).map(|d| d.value);
+                let q = |name: &str| paired(name, n, n).map_or("–".into(), with_ci);
                 if ["BnB", "BnB+", "AnB", "AnB+"].iter().all(|a| m(a).is_none()) {
                     continue;
                 }
                 let _ = writeln!(
                     s,
-                    "| {n} | {} ({}) | {} ({}) | {} ({}) | {} ({}) | {} | {} |",
+                    "| {n} | {} ({}) | {} ({}) | {} ({}) | {} ({}) | {} | {} | {} | {} |",
                     fmt(m("BnB")), c("BnB"), fmt(m("BnB+")), c("BnB+"), fmt(m("AnB")), c("AnB"), fmt(m("AnB+")), c("AnB+"),
-                    fmt(q("coadaptation")), fmt(q("specificity"))
+                    q("coadaptation"), q("specificity"), q("transfer_drop"), q("lasting_boost_vs_base")
                 );
             }
-            let _ = writeln!(s, "\n(brackets: networks averaged)\n");
-            let _ = writeln!(s, "| pooled over networks | layers 1–7 | 3–7 | 5–7 |\n|---|---|---|---|");
-            for (name, label) in [
-                ("lasting_boost_vs_base", "AnB+ − base"),
-                ("lasting_boost_vs_selffer_ft", "AnB+ − BnB+"),
-                ("AnB+_vs_own_base", "AnB+ − own target-half base"),
-                ("BnB+_vs_own_base", "BnB+ − own target-half base"),
-                ("AnB_vs_own_base", "AnB − own target-half base"),
-                ("BnB_vs_own_base", "BnB − own target-half base"),
-            ] {
-                let v = |lo: i32| dec.iter().find(|d| d.origin == *o && d.quantity == name && d.n_from == lo && d.n_to == 7).map(|d| format!("{:+.3} ({})", d.value, d.count)).unwrap_or("–".into());
+            let _ = writeln!(s, "\n(arm columns: mean top-1 over networks, networks in brackets)\n");
+            let _ = writeln!(s, "| pooled over layers, paired within units | 1–7 | 3–7 | 5–7 |\n|---|---|---|---|");
+            for (name, label) in [("lasting_boost_vs_base", "AnB+ − own base"), ("lasting_boost_vs_selffer_ft", "AnB+ − BnB+"), ("selffer_ft_vs_base", "BnB+ − own base")] {
+                let v = |lo: i32| paired(name, lo, 7).map_or("–".into(), with_ci);
                 let _ = writeln!(s, "| {label} | {} | {} | {} |", v(1), v(3), v(5));
             }
             let _ = writeln!(s);
+            if o == "paper" {
+                pooled_tables(&mut s, rows, dec, o);
+            }
         }
-        let nat: Vec<String> = (1..=7)
-            .filter_map(|n| dec.iter().find(|d| d.origin == *o && d.quantity == "natman_drop" && d.n_from == n).map(|d| format!("n{n} {:+.3}", d.value)))
-            .collect();
+        let nat: Vec<String> = (1..=7).filter_map(|n| paired("natman_drop", n, n).map(|d| format!("n{n} {}", with_ci(d)))).collect();
         if !nat.is_empty() {
-            let _ = writeln!(s, "Natural / man-made, mean of both targets minus mean of both bases: {}.\n", nat.join(", "));
+            let _ = writeln!(s, "Natural / man-made, AnB − own target base (paired within replicate): {}.\n", nat.join(", "));
         }
         let nl: Vec<String> = (1..=7).filter_map(|n| get("whole", "nolearn", "all", n).map(|r| format!("n{n} {:.3}", r.mean))).collect();
         if !nl.is_empty() {
             let _ = writeln!(s, "Random frozen layers (nolearn), whole-set base {}: {}.\n", fmt(get("whole", "base", "all", 0).map(|r| r.mean)), nl.join(", "));
         }
-        let red: Vec<String> = rows.iter().filter(|r| r.origin == *o && r.arm == "reduced").filter_map(|r| r.k.map(|k| format!("k={k} {:.3}", r.mean))).collect();
+        let red: Vec<String> = rows.iter().filter(|r| r.origin == o && r.arm == "reduced").filter_map(|r| r.k.map(|k| format!("k={k} {:.3}", r.mean))).collect();
         if !red.is_empty() {
             let _ = writeln!(s, "Reduced data: {}.\n", red.join(", "));
         }
@@ -317,10 +423,10 @@ fn report_md(rows: &[SummaryRow], dec: &[DecompRow], excluded: &[Excluded], figs
     for e in excluded.iter().take(50) {
         let _ = writeln!(s, "- {} `{}`: {}", e.origin, e.run_id, e.reason);
     }
-    let single: Vec<String> = rows.iter().filter(|r| r.count == 1).map(|r| format!("{}/{}/{}/n{}", r.family, r.arm, r.target, r.n)).collect();
+    let single: Vec<String> = rows.iter().filter(|r| r.origin == "runs" && r.units < 2).map(|r| format!("{}/{}/{}/n{}", r.family, r.arm, r.target, r.n)).collect();
     if !single.is_empty() {
-        let _ = writeln!(s, "\nCells with a single network (no interval): {}.", single.join(", "));
+        let _ = writeln!(s, "\nCells of these runs from a single unit (no interval): {}.", single.join(", "));
     }
-    let _ = writeln!(s, "\nTables: `summary.csv`/`.parquet` (family, arm, target, n, k, mean, sd, count, ci_low, ci_high), `decomposition.csv`/`.parquet`.");
+    let _ = writeln!(s, "\nTables: `summary.csv`/`.parquet` (family, arm, target, n, k, mean, sd, count, units, ci_low, ci_high), `decomposition.csv`/`.parquet` (convention `paired` or `pooled`, quantity, n_from, n_to, value, relative, count, units, ci_low, ci_high, unconverged).");
     s
 }

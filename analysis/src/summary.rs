@@ -3,22 +3,27 @@
 //! Cells: `random` pools both target halves and every split (the authors'
 //! lines: the n = 0 point is the mean of all bases); `natman` keeps the
 //! target (`natural`, `manmade`); `whole` has the whole-set base, `nolearn`
-//! by n and `reduced` by k. For each cell: mean, sd, count and a 95%
-//! Student-t interval (none for a single network). Failed networks and NaN
-//! metrics are excluded and counted.
+//! by n and `reduced` by k. For each cell: mean and sd over networks,
+//! count, and a 95% interval over independent units ([`crate::paired`]:
+//! the networks of one split and replicate are averaged first), clipped to
+//! [0, 1]; none with fewer than 2 units. Failed networks and NaN metrics
+//! are excluded and counted.
 //!
-//! The decomposition (Yosinski et al. 2014, §4.1 and Table 1):
-//! co-adaptation loss = base − BnB, specificity = BnB − AnB, fine-tuning
-//! recovery BnB+ − BnB and AnB+ − AnB, lasting boost AnB+ − base and
-//! AnB+ − BnB+ pooled over *networks* in layers 1–7, 3–7 and 5–7 (as the
-//! authors' Table 1), and the same relative to each network's own
-//! target-half base.
+//! The decomposition (Yosinski et al. 2014, §4.1 and Table 1) in two
+//! conventions, each row labelled:
+//! * `paired` (every origin; the default for user runs): each network
+//!   against the network it is defined against on its own target half,
+//!   averaged within a unit, a t interval over units ([`crate::paired`]);
+//! * `pooled` (the authors' data only, `analyze --paper`): the authors'
+//!   convention: cell means, every arm against the mean of *all* bases,
+//!   Table 1 pooled over networks in layers 1–7, 3–7 and 5–7; it
+//!   reproduces their numbers exactly and has no interval.
 
 use polars::prelude::*;
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::stats::ci95;
+use crate::paired::{Estimate, Lookup, Net, Pair, Units, nets};
 
 /// One cell of the summary.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -41,7 +46,9 @@ pub struct SummaryRow {
     pub sd: f64,
     /// Networks.
     pub count: usize,
-    /// 95% interval, low end (None for one network).
+    /// Independent units (split × replicate) the networks come from.
+    pub units: usize,
+    /// 95% interval over units, clipped to [0, 1] (None for fewer than 2 units).
     pub ci_low: Option<f64>,
     /// 95% interval, high end.
     pub ci_high: Option<f64>,
@@ -114,22 +121,31 @@ pub fn summarize(ok: &DataFrame) -> Result<Vec<SummaryRow>> {
     let mean = df.column("mean")?.f64()?.clone();
     let sd = df.column("sd")?.f64()?.clone();
     let count = df.column("count")?.u64()?.clone();
+    let all = nets(ok)?;
     Ok((0..df.height())
         .map(|i| {
             let (m, sdv, c) = (mean.get(i).unwrap_or(f64::NAN), sd.get(i).unwrap_or(f64::NAN), count.get(i).unwrap_or(0) as usize);
-            let ci = ci95(m, sdv, c);
+            let (o, f, a, t, nn, kk) = (origin.get(i).unwrap_or(""), family.get(i).unwrap_or(""), arm.get(i).unwrap_or(""), target.get(i).unwrap_or(""), n.get(i).unwrap_or(0), k.get(i));
+            // reduced cells differ by k, which the unit lookup does not key: their networks are their units
+            let est = if a == "reduced" {
+                Estimate { mean: m, sd: sdv, units: c, ci_low: None, ci_high: None }
+            } else {
+                let (units, _) = Units::new(&all, o);
+                Estimate::over_units(&units.cell_values(f, a, nn, |x| t == "all" || x == t)).clipped(0.0, 1.0)
+            };
             SummaryRow {
-                origin: origin.get(i).unwrap_or("").into(),
-                family: family.get(i).unwrap_or("").into(),
-                arm: arm.get(i).unwrap_or("").into(),
-                target: target.get(i).unwrap_or("").into(),
-                n: n.get(i).unwrap_or(0),
-                k: k.get(i),
+                origin: o.into(),
+                family: f.into(),
+                arm: a.into(),
+                target: t.into(),
+                n: nn,
+                k: kk,
                 mean: m,
                 sd: if c < 2 { f64::NAN } else { sdv },
                 count: c,
-                ci_low: ci.map(|x| x.0),
-                ci_high: ci.map(|x| x.1),
+                units: est.units,
+                ci_low: est.ci_low,
+                ci_high: est.ci_high,
             }
         })
         .collect())
@@ -140,11 +156,34 @@ pub fn cell<'a>(rows: &'a [SummaryRow], origin: &str, family: &str, arm: &str, t
     rows.iter().find(|r| r.origin == origin && r.family == family && r.arm == arm && r.target == target && r.n == n)
 }
 
+/// How a decomposition row compares networks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Convention {
+    /// Each network against its own target half's base (or selffer) within
+    /// a unit; mean and t interval over units.
+    Paired,
+    /// The authors': cell means against the mean of all bases, pooled over
+    /// networks; no interval.
+    Pooled,
+}
+
+impl Convention {
+    /// The label in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Convention::Paired => "paired",
+            Convention::Pooled => "pooled",
+        }
+    }
+}
+
 /// One quantity of the decomposition.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DecompRow {
     /// `runs` or `paper`.
     pub origin: String,
+    /// How networks are compared.
+    pub convention: Convention,
     /// What is measured, e.g. `coadaptation` (base − BnB).
     pub quantity: String,
     /// First layer n of the range (equal to `n_to` for per-n quantities).
@@ -155,8 +194,24 @@ pub struct DecompRow {
     pub value: f64,
     /// `value` divided by the base it is measured against.
     pub relative: f64,
-    /// Networks behind the value (of the arm measured).
+    /// Networks behind the value (of the arm measured; pooled rows), or
+    /// units (paired rows).
     pub count: usize,
+    /// Independent units (paired rows; 0 for pooled ones).
+    pub units: usize,
+    /// 95% interval over units, low end (paired rows with ≥ 2 units).
+    pub ci_low: Option<f64>,
+    /// 95% interval, high end.
+    pub ci_high: Option<f64>,
+    /// Units whose base had not converged: their comparisons are not meaningful.
+    pub unconverged: usize,
+}
+
+impl DecompRow {
+    /// The row as an estimate (its interval's side of zero: [`Estimate::sign`]).
+    pub fn estimate(&self) -> Estimate {
+        Estimate { mean: self.value, sd: f64::NAN, units: self.units, ci_low: self.ci_low, ci_high: self.ci_high }
+    }
 }
 
 fn mean_count(lf: LazyFrame) -> Result<(f64, usize)> {
@@ -164,8 +219,22 @@ fn mean_count(lf: LazyFrame) -> Result<(f64, usize)> {
     Ok((df.column("m")?.f64()?.get(0).unwrap_or(f64::NAN), df.column("c")?.u64()?.get(0).unwrap_or(0) as usize))
 }
 
-/// The decomposition of every origin present.
+/// The decomposition of every origin present: paired rows for every
+/// origin, and the authors' pooled rows for their own data.
 pub fn decompose(ok: &DataFrame, rows: &[SummaryRow]) -> Result<Vec<DecompRow>> {
+    let mut out = pooled(ok, rows)?;
+    let all = nets(ok)?;
+    let mut origins: Vec<&str> = rows.iter().map(|r| r.origin.as_str()).collect();
+    origins.sort_unstable();
+    origins.dedup();
+    for o in origins {
+        out.extend(paired_rows(&all, o));
+    }
+    Ok(out)
+}
+
+/// The authors' convention (their data only).
+fn pooled(ok: &DataFrame, rows: &[SummaryRow]) -> Result<Vec<DecompRow>> {
     let mut out = Vec::new();
     let origins: Vec<String> = {
         let mut v: Vec<String> = rows.iter().map(|r| r.origin.clone()).collect();
@@ -178,8 +247,25 @@ pub fn decompose(ok: &DataFrame, rows: &[SummaryRow]) -> Result<Vec<DecompRow>> 
         let o = origin.as_str();
         let get = |family: &str, arm: &str, target: &str, n: i32| cell(rows, o, family, arm, target, n).map(|r| (r.mean, r.count));
         let mut push = |quantity: &str, n_from: i32, n_to: i32, value: f64, base: f64, count: usize| {
-            out.push(DecompRow { origin: o.into(), quantity: quantity.into(), n_from, n_to, value, relative: value / base, count });
+            out.push(DecompRow {
+                origin: o.into(),
+                convention: Convention::Pooled,
+                quantity: quantity.into(),
+                n_from,
+                n_to,
+                value,
+                relative: value / base,
+                count,
+                units: 0,
+                ci_low: None,
+                ci_high: None,
+                unconverged: 0,
+            });
         };
+        if o != "paper" {
+            // user runs: the paired convention only (below)
+            continue;
+        }
         // random-split decomposition per n
         if let Some((base, _)) = get("random", "base", "all", 0) {
             for n in 1..=7 {
@@ -208,11 +294,12 @@ pub fn decompose(ok: &DataFrame, rows: &[SummaryRow]) -> Result<Vec<DecompRow>> 
             let bases = random
                 .clone()
                 .filter(col("arm").eq(lit("base")))
-                .select([col("split"), col("target_half"), col("top1").alias("own_base")]);
+                .select([col("split"), col("replicate"), col("target_half"), col("top1").alias("own_base")]);
+            // one base per (split, replicate, target): a replicate's networks meet their own replicate's base
             let with_own = random.clone().join(
                 bases,
-                [col("split"), col("target_half")],
-                [col("split"), col("target_half")],
+                [col("split"), col("replicate"), col("target_half")],
+                [col("split"), col("replicate"), col("target_half")],
                 JoinArgs::new(JoinType::Left),
             );
             for (lo, hi) in [(1, 7), (3, 7), (5, 7)] {
@@ -255,6 +342,111 @@ pub fn decompose(ok: &DataFrame, rows: &[SummaryRow]) -> Result<Vec<DecompRow>> 
     Ok(out)
 }
 
+/// The layers n present for `arm` in `family` of one origin's networks.
+fn layers_of(nets: &[Net], origin: &str, family: &str) -> Vec<i32> {
+    let mut ns: Vec<i32> = nets.iter().filter(|n| n.origin == origin && n.family == family && n.n > 0).map(|n| n.n).collect();
+    ns.sort_unstable();
+    ns.dedup();
+    ns
+}
+
+/// The ranges of layers the lasting boost is pooled over (the authors'
+/// Table 1), where the grid has layers in them.
+pub const BOOST_RANGES: [(i32, i32); 3] = [(1, 7), (3, 7), (5, 7)];
+
+/// The paired convention of one origin ([`crate::paired`]).
+fn paired_rows(all: &[Net], o: &str) -> Vec<DecompRow> {
+    let (units, _) = Units::new(all, o);
+    let mut out = Vec::new();
+    let base_mean = |family: &str| {
+        let v: Vec<f64> = all.iter().filter(|n| n.origin == o && n.family == family && n.arm == "base").map(|n| n.top1).collect();
+        v.iter().sum::<f64>() / v.len().max(1) as f64
+    };
+    let mut push = |quantity: &str, n_from: i32, n_to: i32, (values, stale): (Vec<f64>, usize), base: f64| {
+        if values.is_empty() {
+            return;
+        }
+        let e = Estimate::over_units(&values);
+        out.push(DecompRow {
+            origin: o.into(),
+            convention: Convention::Paired,
+            quantity: quantity.into(),
+            n_from,
+            n_to,
+            value: e.mean,
+            relative: e.mean / base,
+            count: e.units,
+            units: e.units,
+            ci_low: e.ci_low,
+            ci_high: e.ci_high,
+            unconverged: stale,
+        });
+    };
+    type Quantity = fn(&Lookup<'_, '_>, &str, i32) -> Option<Pair>;
+    // (name, family, pair) of every per-n quantity
+    let per_n: [(&str, &str, Quantity); 9] = [
+        ("coadaptation", "random", |u, t, n| u.diff(("base", t, 0), ("BnB", t, n))),
+        ("specificity", "random", |u, t, n| u.diff(("BnB", t, n), ("AnB", t, n))),
+        ("transfer_drop", "random", |u, t, n| u.diff(("AnB", t, n), ("base", t, 0))),
+        ("finetune_recovery_selffer", "random", |u, t, n| u.diff(("BnB+", t, n), ("BnB", t, n))),
+        ("finetune_recovery_transfer", "random", |u, t, n| u.diff(("AnB+", t, n), ("AnB", t, n))),
+        ("selffer_ft_vs_base", "random", |u, t, n| u.diff(("BnB+", t, n), ("base", t, 0))),
+        ("lasting_boost_vs_base", "random", |u, t, n| u.diff(("AnB+", t, n), ("base", t, 0))),
+        ("natman_drop", "natman", |u, t, n| u.diff(("AnB", t, n), ("base", t, 0))),
+        ("nolearn_drop", "whole", |u, t, n| u.diff(("nolearn", t, n), ("base", t, 0))),
+    ];
+    for (name, family, pair) in per_n {
+        let base = base_mean(family);
+        for n in layers_of(all, o, family) {
+            push(name, n, n, units.paired(family, &[n], pair), base);
+        }
+    }
+    let base = base_mean("random");
+    let ns = layers_of(all, o, "random");
+    // pooled over ranges of n, within each unit
+    let ranged: [(&str, Quantity); 3] = [
+        ("lasting_boost_vs_base", |u, t, n| u.diff(("AnB+", t, n), ("base", t, 0))),
+        ("lasting_boost_vs_selffer_ft", |u, t, n| u.diff(("AnB+", t, n), ("BnB+", t, n))),
+        ("selffer_ft_vs_base", |u, t, n| u.diff(("BnB+", t, n), ("base", t, 0))),
+    ];
+    for (lo, hi) in BOOST_RANGES {
+        let in_range: Vec<i32> = ns.iter().copied().filter(|n| (lo..=hi).contains(n)).collect();
+        if in_range.is_empty() {
+            continue;
+        }
+        for (name, pair) in ranged {
+            push(name, lo, hi, units.paired("random", &in_range, pair), base);
+        }
+    }
+    // specificity grows with n: its value at the top layer minus at the bottom one, per unit
+    if let (Some(&lo), Some(&hi)) = (ns.first(), ns.last())
+        && lo < hi
+    {
+        let spec = |u: &Lookup<'_, '_>, t: &str, n: i32| u.diff(("BnB", t, n), ("AnB", t, n));
+        let growth = units.paired("random", &[lo], |u, t, _| {
+            let (top, bottom) = (spec(u, t, hi)?, spec(u, t, lo)?);
+            Some(Pair { value: top.value - bottom.value, converged: top.converged && bottom.converged })
+        });
+        push("specificity_growth", lo, hi, growth, base);
+    }
+    // dissimilar halves transfer worse: per replicate, the natman drop minus
+    // the random-split transfer drop (mean over that replicate's splits)
+    let nat_ns = layers_of(all, o, "natman");
+    for n in nat_ns.iter().copied().filter(|n| ns.contains(n)) {
+        let (nat, s1) = units.paired_by_unit("natman", &[n], |u, t, n| u.diff(("AnB", t, n), ("base", t, 0)));
+        let (rnd, s2) = units.paired_by_unit("random", &[n], |u, t, n| u.diff(("AnB", t, n), ("base", t, 0)));
+        let values: Vec<f64> = nat
+            .iter()
+            .filter_map(|((_, _, r), v)| {
+                let same: Vec<f64> = rnd.iter().filter(|((_, _, q), _)| q == r).map(|(_, x)| *x).collect();
+                (!same.is_empty()).then(|| v - same.iter().sum::<f64>() / same.len() as f64)
+            })
+            .collect();
+        push("natman_minus_random_drop", n, n, (values, s1 + s2), base);
+    }
+    out
+}
+
 /// The summary as a DataFrame (columns of `summary.csv`).
 pub fn summary_frame(rows: &[SummaryRow]) -> Result<DataFrame> {
     Ok(df!(
@@ -267,6 +459,7 @@ pub fn summary_frame(rows: &[SummaryRow]) -> Result<DataFrame> {
         "mean" => rows.iter().map(|r| r.mean).collect::<Vec<_>>(),
         "sd" => rows.iter().map(|r| r.sd).collect::<Vec<_>>(),
         "count" => rows.iter().map(|r| r.count as u64).collect::<Vec<_>>(),
+        "units" => rows.iter().map(|r| r.units as u64).collect::<Vec<_>>(),
         "ci_low" => rows.iter().map(|r| r.ci_low).collect::<Vec<_>>(),
         "ci_high" => rows.iter().map(|r| r.ci_high).collect::<Vec<_>>(),
     )?)
@@ -276,11 +469,16 @@ pub fn summary_frame(rows: &[SummaryRow]) -> Result<DataFrame> {
 pub fn decomposition_frame(rows: &[DecompRow]) -> Result<DataFrame> {
     Ok(df!(
         "origin" => rows.iter().map(|r| r.origin.clone()).collect::<Vec<_>>(),
+        "convention" => rows.iter().map(|r| r.convention.name()).collect::<Vec<_>>(),
         "quantity" => rows.iter().map(|r| r.quantity.clone()).collect::<Vec<_>>(),
         "n_from" => rows.iter().map(|r| r.n_from).collect::<Vec<_>>(),
         "n_to" => rows.iter().map(|r| r.n_to).collect::<Vec<_>>(),
         "value" => rows.iter().map(|r| r.value).collect::<Vec<_>>(),
         "relative" => rows.iter().map(|r| r.relative).collect::<Vec<_>>(),
         "count" => rows.iter().map(|r| r.count as u64).collect::<Vec<_>>(),
+        "units" => rows.iter().map(|r| r.units as u64).collect::<Vec<_>>(),
+        "ci_low" => rows.iter().map(|r| r.ci_low).collect::<Vec<_>>(),
+        "ci_high" => rows.iter().map(|r| r.ci_high).collect::<Vec<_>>(),
+        "unconverged" => rows.iter().map(|r| r.unconverged as u64).collect::<Vec<_>>(),
     )?)
 }

@@ -18,6 +18,7 @@ struct Row<'a> {
     top1: f64,
     status: &'a str,
     cpu: f64,
+    cached: bool,
 }
 
 fn write(path: &Path, rows: &[Row<'_>], version: i32, dataset: &str, drop: Option<&str>) {
@@ -32,6 +33,9 @@ fn write(path: &Path, rows: &[Row<'_>], version: i32, dataset: &str, drop: Optio
         ("split", DataType::Utf8, s(&|_| "0".into())),
         ("target_half", DataType::Utf8, s(&|r| r.target.into())),
         ("n", DataType::Int32, Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.n)))),
+        ("replicate", DataType::Int32, Arc::new(Int32Array::from_iter_values(rows.iter().map(|_| 0)))),
+        ("converged", DataType::Boolean, Arc::new(rows.iter().map(|_| Some(true)).collect::<BooleanArray>())),
+        ("cached_prefix", DataType::Boolean, Arc::new(rows.iter().map(|r| Some(r.cached)).collect::<BooleanArray>())),
         ("fine_tuned", DataType::Boolean, Arc::new(rows.iter().map(|r| Some(r.arm.ends_with('+'))).collect::<BooleanArray>())),
         ("status", DataType::Utf8, s(&|r| r.status.into())),
         ("top1", DataType::Float64, Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.top1)))),
@@ -48,11 +52,11 @@ fn write(path: &Path, rows: &[Row<'_>], version: i32, dataset: &str, drop: Optio
 
 fn rows() -> Vec<Row<'static>> {
     vec![
-        Row { id: "r0-base-A", arm: "base", target: "A", n: 0, top1: 0.80, status: "ok", cpu: 10.0 },
-        Row { id: "r0-base-B", arm: "base", target: "B", n: 0, top1: 0.70, status: "ok", cpu: 10.0 },
-        Row { id: "r0-selffer-B-n3", arm: "BnB", target: "B", n: 3, top1: 0.72, status: "ok", cpu: 6.0 },
-        Row { id: "r0-transfer-A-B-n3", arm: "AnB", target: "B", n: 3, top1: 0.65, status: "ok", cpu: 6.0 },
-        Row { id: "r0-transfer-A-B-n7", arm: "AnB", target: "B", n: 7, top1: f64::NAN, status: "failed", cpu: 1.0 },
+        Row { id: "r0-base-A", arm: "base", target: "A", n: 0, top1: 0.80, status: "ok", cpu: 10.0, cached: false },
+        Row { id: "r0-base-B", arm: "base", target: "B", n: 0, top1: 0.70, status: "ok", cpu: 10.0, cached: false },
+        Row { id: "r0-selffer-B-n3", arm: "BnB", target: "B", n: 3, top1: 0.72, status: "ok", cpu: 6.0, cached: false },
+        Row { id: "r0-transfer-A-B-n3", arm: "AnB", target: "B", n: 3, top1: 0.65, status: "ok", cpu: 6.0, cached: false },
+        Row { id: "r0-transfer-A-B-n7", arm: "AnB", target: "B", n: 7, top1: f64::NAN, status: "failed", cpu: 1.0, cached: false },
     ]
 }
 
@@ -61,41 +65,61 @@ fn opts(runs: Vec<std::path::PathBuf>, out: &Path) -> AnalyzeOptions {
 }
 
 #[test]
-fn records_are_analysed_failed_ones_excluded_and_single_networks_have_no_interval() {
+fn records_are_analysed_failed_ones_excluded_and_single_units_have_no_interval() {
     let dir = tempfile::tempdir().expect("tmp");
     let runs = dir.path().join("records/runs");
     std::fs::create_dir_all(&runs).expect("mkdir");
     for (i, r) in rows().into_iter().enumerate() {
-        write(&runs.join(format!("{i}.parquet")), &[r], 1, "synthetic", None);
+        write(&runs.join(format!("{i}.parquet")), &[r], 2, "synthetic", None);
     }
     let out = analyze(&opts(vec![dir.path().into()], &dir.path().join("report"))).expect("analyze");
     assert_eq!(out.excluded.len(), 1);
     assert_eq!(out.excluded[0].run_id, "r0-transfer-A-B-n7");
     let base = out.summary.iter().find(|r| r.arm == "base").expect("base");
-    assert_eq!((base.count, (base.mean * 100.0).round()), (2, 75.0));
-    assert!(base.ci_low.is_some());
+    assert_eq!((base.count, base.units, (base.mean * 100.0).round()), (2, 1, 75.0));
+    assert!(base.ci_low.is_none(), "two bases of one split are one unit: no interval");
     let bnb = out.summary.iter().find(|r| r.arm == "BnB").expect("BnB");
     assert_eq!(bnb.count, 1);
     assert!(bnb.ci_low.is_none() && bnb.sd.is_nan(), "a single network has no interval");
     let spec = out.decomposition.iter().find(|d| d.quantity == "specificity" && d.n_from == 3).expect("specificity");
     assert!((spec.value - 0.07).abs() < 1e-12);
+    assert_eq!(spec.convention, analysis::summary::Convention::Paired);
+    // BnB on B is measured against base B (0.70), not the mean of both bases (0.75)
+    let co = out.decomposition.iter().find(|d| d.quantity == "coadaptation" && d.n_from == 3).expect("co-adaptation");
+    assert!((co.value - (0.70 - 0.72)).abs() < 1e-12, "{co:?}");
     let report = std::fs::read_to_string(&out.report).expect("report");
-    assert!(report.contains("1 excluded") && report.contains("single network"), "{report}");
+    assert!(report.contains("1 excluded") && report.contains("single unit"), "{report}");
+    assert!(report.contains("### Findings") && report.contains("**inconclusive**"), "{report}");
+}
+
+#[test]
+fn cells_with_cached_networks_are_flagged() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let runs = dir.path().join("records/runs");
+    std::fs::create_dir_all(&runs).expect("mkdir");
+    for (i, mut r) in rows().into_iter().enumerate() {
+        r.cached = r.arm == "AnB";
+        write(&runs.join(format!("{i}.parquet")), &[r], 2, "synthetic", None);
+    }
+    let out = analyze(&opts(vec![dir.path().into()], &dir.path().join("report"))).expect("analyze");
+    let report = std::fs::read_to_string(&out.report).expect("report");
+    assert!(report.contains("mix cached and uncached") && report.contains("random/AnB/n3"), "{report}");
+    assert!(!report.contains("random/BnB/n3"), "BnB used no cache: {report}");
 }
 
 #[test]
 fn missing_columns_other_versions_and_mixed_data_sets_are_refused() {
     let dir = tempfile::tempdir().expect("tmp");
     let p = dir.path().join("bad.parquet");
-    write(&p, &rows(), 1, "synthetic", Some("top1"));
+    write(&p, &rows(), 2, "synthetic", Some("top1"));
     let e = analyze(&opts(vec![p.clone()], dir.path())).err().expect("error").to_string();
-    assert!(e.contains("bad.parquet") && e.contains("column `top1` missing") && e.contains("schema version 1"), "{e}");
-    write(&p, &rows(), 2, "synthetic", None);
-    let e = analyze(&opts(vec![p.clone()], dir.path())).err().expect("error").to_string();
-    assert!(e.contains("schema version 2") && e.contains("reads version 1"), "{e}");
-    let q = dir.path().join("other.parquet");
+    assert!(e.contains("bad.parquet") && e.contains("column `top1` missing") && e.contains("schema version 2"), "{e}");
     write(&p, &rows(), 1, "synthetic", None);
-    write(&q, &rows(), 1, "cifar10", None);
+    let e = analyze(&opts(vec![p.clone()], dir.path())).err().expect("error").to_string();
+    assert!(e.contains("schema version 1") && e.contains("reads version 2"), "{e}");
+    let q = dir.path().join("other.parquet");
+    write(&p, &rows(), 2, "synthetic", None);
+    write(&q, &rows(), 2, "cifar10", None);
     let e = analyze(&opts(vec![p.clone(), q.clone()], dir.path())).err().expect("error").to_string();
     assert!(e.contains("2 different data sets") && e.contains("--allow-mixed"), "{e}");
     let mut o = opts(vec![p, q], dir.path());
@@ -116,7 +140,7 @@ fn compare_gives_per_cell_ratios_and_the_bound_of_a_free_cache() {
                 r.cpu /= 2.0;
                 r.top1 += 0.01;
             }
-            write(&runs.join(format!("{i}.parquet")), &[r], 1, "synthetic", None);
+            write(&runs.join(format!("{i}.parquet")), &[r], 2, "synthetic", None);
         }
         root
     };
@@ -147,7 +171,7 @@ fn pyarrow_reads_our_parquet() {
     let o = std::process::Command::new("python3").args(["-c", script, &dir.path().join("summary.parquet").display().to_string()]).output().expect("python");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(text.trim(), format!("{} origin,family,arm,target,n,k,mean,sd,count,ci_low,ci_high", out.summary.len()));
+    assert_eq!(text.trim(), format!("{} origin,family,arm,target,n,k,mean,sd,count,units,ci_low,ci_high", out.summary.len()));
 }
 
 /// The analysis crate does not depend on `data-split`; the same rule as
