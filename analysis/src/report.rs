@@ -320,6 +320,11 @@ fn pooled_tables(s: &mut String, rows: &[SummaryRow], dec: &[DecompRow], o: &str
     let _ = writeln!(s);
 }
 
+/// `1 unit`, `3 units`.
+fn plural(k: usize, what: &str) -> String {
+    format!("{k} {what}{}", if k == 1 { "" } else { "s" })
+}
+
 /// `value [low, high]` of a paired row, or the value alone.
 fn with_ci(d: &DecompRow) -> String {
     match (d.ci_low, d.ci_high) {
@@ -370,9 +375,13 @@ fn report_md(rows: &[SummaryRow], dec: &[DecompRow], excluded: &[Excluded], figs
         let get = |f: &str, a: &str, t: &str, n: i32| cell(rows, o, f, a, t, n);
         let paired = |name: &str, lo: i32, hi: i32| dec.iter().find(|d| d.origin == o && d.convention == Convention::Paired && d.quantity == name && d.n_from == lo && d.n_to == hi);
         if let Some(base) = get("random", "base", "all", 0) {
-            let _ = writeln!(s, "Random halves: bases {:.3} ({} networks, {} units, 95% interval over units {}–{}).\n", base.mean, base.count, base.units, fmt(base.ci_low), fmt(base.ci_high));
+            let interval = match (base.ci_low, base.ci_high) {
+                (Some(lo), Some(hi)) => format!("95% interval over units {lo:.3}–{hi:.3}"),
+                _ => "no interval: fewer than 2 units".into(),
+            };
+            let _ = writeln!(s, "Random halves: bases {:.3} ({} networks, {}; {interval}).\n", base.mean, base.count, plural(base.units, "unit"));
             let units = dec.iter().filter(|d| d.origin == o && d.convention == Convention::Paired && d.quantity == "coadaptation").map(|d| d.units).max().unwrap_or(0);
-            let _ = writeln!(s, "### Decomposition (paired with each network's own target-half base; {units} units)\n");
+            let _ = writeln!(s, "### Decomposition (paired with each network's own target-half base; {})\n", plural(units, "unit"));
             let _ = writeln!(s, "| n | BnB | BnB+ | AnB | AnB+ | co-adaptation (base − BnB) | specificity (BnB − AnB) | AnB − base | AnB+ − base |");
             let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
             for n in 1..=7 {

@@ -16,8 +16,12 @@
 //! writing out its `im2col` matrix, and because the `gemm` crate is slow on
 //! the weight gradient's transposed operand: with the `gemm` crate and a
 //! written-out `im2col` the pinned network trains 15% slower (forward equal).
-//! Elsewhere it falls back to the `gemm` crate. Single-threaded: callers
-//! parallelise over independent chunks.
+//! With AVX2 and FMA (and no AVX-512, or `TRANSFERABILITY_ISA=avx2`) the
+//! same blocked loops run a 6 × 16 tile of 12 ymm accumulators (15 of the
+//! 16 ymm registers), `B` in 16-column panels. Elsewhere (and under
+//! `TRANSFERABILITY_ISA=plain`) it falls back to the `gemm` crate. The
+//! level comes from [`isa::active`]; [`sgemm_at`] runs a given one.
+//! Single-threaded: callers parallelise over independent chunks.
 #![allow(unsafe_code)]
 
 /// A strided matrix view: element `(i, j)` is `data[i · rs + j · cs]`.
@@ -118,11 +122,21 @@ pub fn sgemm(dst: &mut [f32], a: Mat, b: Mat, accumulate: bool) {
 }
 
 /// [`sgemm`] with any [`Operand`] on the right: `b` is read a block at a
-/// time into the packed panels, or, without AVX-512, gathered whole first.
+/// time into the packed panels, or, without AVX2, gathered whole first.
 ///
 /// # Panics
 /// When the shapes disagree or `a` reaches outside its slice.
 pub fn sgemm_of<B: Operand>(dst: &mut [f32], a: Mat, b: &B, accumulate: bool) {
+    sgemm_at(isa::active(), dst, a, b, accumulate)
+}
+
+/// [`sgemm_of`] on the kernel of `level` (lowered to what the CPU has):
+/// the packed AVX-512 or AVX2 kernel, or the `gemm` crate. The tests run
+/// every level the CPU can.
+///
+/// # Panics
+/// As [`sgemm_of`].
+pub fn sgemm_at<B: Operand>(level: isa::Isa, dst: &mut [f32], a: Mat, b: &B, accumulate: bool) {
     let (m, k, n) = (a.rows, a.cols, b.cols());
     assert!(b.rows() == k && dst.len() == m * n && a.fits(), "sgemm: shapes do not match");
     if m == 0 || n == 0 {
@@ -135,11 +149,14 @@ pub fn sgemm_of<B: Operand>(dst: &mut [f32], a: Mat, b: &B, accumulate: bool) {
         return;
     }
     #[cfg(target_arch = "x86_64")]
-    if isa::avx512() {
-        // SAFETY: `isa::avx512` is true only where the CPU has AVX-512F.
-        unsafe { avx512::sgemm(dst, a, b, accumulate) };
-        return;
+    match level.min(isa::detected()) {
+        // SAFETY: `detected` says the CPU has AVX-512F.
+        isa::Isa::Avx512 => return unsafe { avx512::sgemm(dst, a, b, accumulate) },
+        // SAFETY: `detected` says the CPU has AVX2 and FMA.
+        isa::Isa::Avx2 => return unsafe { avx2::sgemm(dst, a, b, accumulate) },
+        isa::Isa::Plain => {}
     }
+    let _ = level;
     portable_of(dst, a, b, accumulate)
 }
 
@@ -157,7 +174,8 @@ pub fn portable_of<B: Operand>(dst: &mut [f32], a: Mat, b: &B, accumulate: bool)
     }
 }
 
-/// The `gemm` crate (burn-flex's own matmul), for CPUs without AVX-512.
+/// The `gemm` crate (burn-flex's own matmul), for CPUs without AVX2 (and
+/// `TRANSFERABILITY_ISA=plain`).
 pub fn portable(dst: &mut [f32], a: Mat, b: Mat, accumulate: bool) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert!(b.rows == k && dst.len() == m * n && a.fits() && b.fits(), "sgemm: shapes do not match");
@@ -189,13 +207,11 @@ pub fn portable(dst: &mut [f32], a: Mat, b: Mat, accumulate: bool) {
     }
 }
 
-/// Rows of the register tile.
-const MR: usize = 12;
-/// Columns of the register tile (two 16-lane zmm registers).
-const NR: usize = 32;
-/// Depth of one packed block: a `KC × NR` panel of `B` is 32 KiB (L1).
+/// Depth of one packed block: a `KC × NR` panel of `B` stays in L1 (32 KiB
+/// for AVX-512's 32 columns, 16 KiB for AVX2's 16).
 const KC: usize = 256;
-/// Rows of `A` packed at once (a multiple of `MR`): 120 × 256 × 4 B = 120 KiB (L2).
+/// Rows of `A` packed at once (a multiple of both tiles' `MR`, 12 and 6):
+/// 120 × 256 × 4 B = 120 KiB (L2).
 const MC: usize = 120;
 /// Columns of `B` packed at once.
 const NC: usize = 3072;
@@ -220,50 +236,57 @@ fn pack<const R: usize, O: Operand>(m: &O, k0: usize, kc: usize, j0: usize, nc: 
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-mod avx512 {
-    use super::*;
-    use std::arch::x86_64::*;
+/// A register-tile kernel: `c[0..MR, 0..NR] (+)= a_panel · b_panel` over
+/// depth `kc`, `c` with row stride `ldc`.
+///
+/// # Safety
+/// `a` holds `kc · MR` values, `b` `kc · NR`, `c` `MR` rows of `NR` values
+/// at stride `ldc`, and the CPU has the kernel's instruction set.
+type Kernel = unsafe fn(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, add: bool);
 
-    /// The blocked product. Caller guarantees AVX-512F and valid views.
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn sgemm<B: Operand>(dst: &mut [f32], a: Mat, b: &B, accumulate: bool) {
-        let (m, k, n) = (a.rows, a.cols, b.cols());
-        let (mut pa, mut pb) = (Vec::new(), Vec::new());
-        let mut tile = [0.0f32; MR * NR];
-        for j0 in (0..n).step_by(NC) {
-            let nc = NC.min(n - j0);
-            for k0 in (0..k).step_by(KC) {
-                let kc = KC.min(k - k0);
-                pack::<NR, B>(b, k0, kc, j0, nc, &mut pb);
-                let add = accumulate || k0 > 0;
-                for i0 in (0..m).step_by(MC) {
-                    let mc = MC.min(m - i0);
-                    pack::<MR, Mat>(&a.t(), k0, kc, i0, mc, &mut pa);
-                    for q in 0..nc.div_ceil(NR) {
-                        let bp = &pb[q * NR * kc..(q + 1) * NR * kc];
-                        let (j, width) = (j0 + q * NR, NR.min(nc - q * NR));
-                        for p in 0..mc.div_ceil(MR) {
-                            let ap = &pa[p * MR * kc..(p + 1) * MR * kc];
-                            let (i, height) = (i0 + p * MR, MR.min(mc - p * MR));
-                            if height == MR && width == NR {
-                                // the whole tile lies inside dst: rows i..i+MR, columns j..j+NR
-                                let last = (i + MR - 1) * n + j + NR;
-                                assert!(last <= dst.len());
-                                // SAFETY: packed panels hold kc·MR and kc·NR values; the
-                                // tile's last element is checked just above.
-                                unsafe { kernel(kc, ap.as_ptr(), bp.as_ptr(), dst.as_mut_ptr().add(i * n + j), n, add) };
-                            } else {
-                                // SAFETY: `tile` is MR × NR with row stride NR.
-                                unsafe { kernel(kc, ap.as_ptr(), bp.as_ptr(), tile.as_mut_ptr(), NR, false) };
-                                for r in 0..height {
-                                    let row = &mut dst[(i + r) * n + j..(i + r) * n + j + width];
-                                    let src = &tile[r * NR..r * NR + width];
-                                    if add {
-                                        row.iter_mut().zip(src).for_each(|(d, s)| *d += s);
-                                    } else {
-                                        row.copy_from_slice(src);
-                                    }
+/// The blocked product (BLIS's loop order) around an `MR × NR` register
+/// tile `kernel`.
+///
+/// # Safety
+/// The CPU must have `kernel`'s instruction set.
+#[cfg(target_arch = "x86_64")]
+unsafe fn blocked<const MR: usize, const NR: usize, B: Operand>(dst: &mut [f32], a: Mat, b: &B, accumulate: bool, kernel: Kernel) {
+    let (m, k, n) = (a.rows, a.cols, b.cols());
+    let (mut pa, mut pb) = (Vec::new(), Vec::new());
+    let mut tile = vec![0.0f32; MR * NR];
+    for j0 in (0..n).step_by(NC) {
+        let nc = NC.min(n - j0);
+        for k0 in (0..k).step_by(KC) {
+            let kc = KC.min(k - k0);
+            pack::<NR, B>(b, k0, kc, j0, nc, &mut pb);
+            let add = accumulate || k0 > 0;
+            for i0 in (0..m).step_by(MC) {
+                let mc = MC.min(m - i0);
+                pack::<MR, Mat>(&a.t(), k0, kc, i0, mc, &mut pa);
+                for q in 0..nc.div_ceil(NR) {
+                    let bp = &pb[q * NR * kc..(q + 1) * NR * kc];
+                    let (j, width) = (j0 + q * NR, NR.min(nc - q * NR));
+                    for p in 0..mc.div_ceil(MR) {
+                        let ap = &pa[p * MR * kc..(p + 1) * MR * kc];
+                        let (i, height) = (i0 + p * MR, MR.min(mc - p * MR));
+                        if height == MR && width == NR {
+                            // the whole tile lies inside dst: rows i..i+MR, columns j..j+NR
+                            let last = (i + MR - 1) * n + j + NR;
+                            assert!(last <= dst.len());
+                            // SAFETY: packed panels hold kc·MR and kc·NR values; the
+                            // tile's last element is checked just above; the caller
+                            // guarantees the instruction set.
+                            unsafe { kernel(kc, ap.as_ptr(), bp.as_ptr(), dst.as_mut_ptr().add(i * n + j), n, add) };
+                        } else {
+                            // SAFETY: `tile` is MR × NR with row stride NR.
+                            unsafe { kernel(kc, ap.as_ptr(), bp.as_ptr(), tile.as_mut_ptr(), NR, false) };
+                            for r in 0..height {
+                                let row = &mut dst[(i + r) * n + j..(i + r) * n + j + width];
+                                let src = &tile[r * NR..r * NR + width];
+                                if add {
+                                    row.iter_mut().zip(src).for_each(|(d, s)| *d += s);
+                                } else {
+                                    row.copy_from_slice(src);
                                 }
                             }
                         }
@@ -272,12 +295,31 @@ mod avx512 {
             }
         }
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::*;
+    use std::arch::x86_64::*;
+
+    /// Rows of the register tile.
+    pub(super) const MR: usize = 12;
+    /// Columns of the register tile (two 16-lane zmm registers).
+    pub(super) const NR: usize = 32;
+
+    /// The blocked product on a 12 × 32 tile of 24 zmm accumulators.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F.
+    pub(super) unsafe fn sgemm<B: Operand>(dst: &mut [f32], a: Mat, b: &B, accumulate: bool) {
+        // SAFETY: the caller guarantees AVX-512F.
+        unsafe { blocked::<MR, NR, B>(dst, a, b, accumulate, kernel) }
+    }
 
     /// `c[0..MR, 0..NR] (+)= a_panel · b_panel` over depth `kc`; `c` has row stride `ldc`.
     /// The 24 accumulators are named locals (an array of them makes LLVM
     /// spill to the stack every iteration).
     #[target_feature(enable = "avx512f")]
-    #[inline]
     unsafe fn kernel(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, add: bool) {
         macro_rules! tile {
             ($(($r:literal, $x:ident, $y:ident)),*) => {{
@@ -316,6 +358,63 @@ mod avx512 {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::*;
+    use std::arch::x86_64::*;
+
+    /// Rows of the register tile.
+    pub(super) const MR: usize = 6;
+    /// Columns of the register tile (two 8-lane ymm registers).
+    pub(super) const NR: usize = 16;
+
+    /// The blocked product on a 6 × 16 tile: 12 ymm accumulators, two for
+    /// the `B` row and one broadcast, 15 of the 16 ymm registers.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2 and FMA.
+    pub(super) unsafe fn sgemm<B: Operand>(dst: &mut [f32], a: Mat, b: &B, accumulate: bool) {
+        // SAFETY: the caller guarantees AVX2 and FMA.
+        unsafe { blocked::<MR, NR, B>(dst, a, b, accumulate, kernel) }
+    }
+
+    /// `c[0..MR, 0..NR] (+)= a_panel · b_panel` over depth `kc`; `c` has row stride `ldc`.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn kernel(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, add: bool) {
+        macro_rules! tile {
+            ($(($r:literal, $x:ident, $y:ident)),*) => {{
+                $(let mut $x = _mm256_setzero_ps(); let mut $y = _mm256_setzero_ps();)*
+                for kk in 0..kc {
+                    // SAFETY: a holds kc·MR values, b kc·NR.
+                    unsafe {
+                        let b0 = _mm256_loadu_ps(b.add(kk * NR));
+                        let b1 = _mm256_loadu_ps(b.add(kk * NR + 8));
+                        let ak = a.add(kk * MR);
+                        $(
+                            let av = _mm256_broadcast_ss(&*ak.add($r));
+                            $x = _mm256_fmadd_ps(av, b0, $x);
+                            $y = _mm256_fmadd_ps(av, b1, $y);
+                        )*
+                    }
+                }
+                $(
+                    // SAFETY: c has MR rows of NR values at stride ldc.
+                    unsafe {
+                        let row = c.add($r * ldc);
+                        if add {
+                            $x = _mm256_add_ps($x, _mm256_loadu_ps(row));
+                            $y = _mm256_add_ps($y, _mm256_loadu_ps(row.add(8)));
+                        }
+                        _mm256_storeu_ps(row, $x);
+                        _mm256_storeu_ps(row.add(8), $y);
+                    }
+                )*
+            }};
+        }
+        tile!((0, c0a, c0b), (1, c1a, c1b), (2, c2a, c2b), (3, c3a, c3b), (4, c4a, c4b), (5, c5a, c5b));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,12 +448,14 @@ mod tests {
             ];
             for (a, b) in views {
                 let want = naive(&a, &b);
-                for accumulate in [false, true] {
-                    let mut got = prior.clone();
-                    sgemm(&mut got, a, b, accumulate);
-                    for (idx, (g, w)) in got.iter().zip(&want).enumerate() {
-                        let w = if accumulate { w + prior[idx] } else { *w };
-                        assert!((g - w).abs() <= 1e-4 * (k as f32).sqrt().max(1.0) * 4.0, "{m}x{k}x{n} at {idx}: {g} vs {w}");
+                for level in isa::Isa::ALL.into_iter().filter(|&l| l <= isa::detected()) {
+                    for accumulate in [false, true] {
+                        let mut got = prior.clone();
+                        sgemm_at(level, &mut got, a, &b, accumulate);
+                        for (idx, (g, w)) in got.iter().zip(&want).enumerate() {
+                            let w = if accumulate { w + prior[idx] } else { *w };
+                            assert!((g - w).abs() <= 1e-4 * (k as f32).sqrt().max(1.0) * 4.0, "{level}: {m}x{k}x{n} at {idx}: {g} vs {w}");
+                        }
                     }
                 }
             }
