@@ -192,6 +192,14 @@ pub fn filter_grid(ckpt: &Path, out: &Path) -> Result<()> {
 /// After a sweep: CKA for baseA vs baseB of every random split, the natural
 /// vs man-made bases, and every transferred network (whose final weights
 /// were kept) against its source base; written to `OUT/similarity/cka.parquet`.
+/// The independent unit a job belongs to, as CKA pairs name it: the
+/// family, and for random halves the split (`random/0`), with `-r<i>` for
+/// replicates beyond the first; pairs of different units never share a name.
+fn unit_name(j: &crate::JobSpec) -> String {
+    let rep = if j.replicate == 0 { String::new() } else { format!("-r{}", j.replicate) };
+    if j.family == "random" { format!("random/{}{rep}", j.split_id) } else { format!("{}{rep}", j.family) }
+}
+
 /// Also conv1 filter pictures of every base into `OUT/report/filters/`.
 /// Returns the Parquet path, or `None` when no pair was available.
 pub fn sweep_similarity(plan: &Plan, probe: usize) -> Result<Option<PathBuf>> {
@@ -207,7 +215,7 @@ pub fn sweep_similarity(plan: &Plan, probe: usize) -> Result<Option<PathBuf>> {
             });
             if let Some(o) = other.and_then(|o| final_of(&o.id).map(|p| (o, p))) {
                 let cka = compare_checkpoints(&o.1, &mine, j, probe)?;
-                rows.push((format!("{}:{}-vs-{}", j.family, o.0.target_half, j.target_half), o.1, mine.clone(), cka));
+                rows.push((format!("{}:{}-vs-{}", unit_name(j), o.0.target_half, j.target_half), o.1, mine.clone(), cka));
             }
         }
         if let (Arm::Transfer | Arm::Selffer, Some(src)) = (j.arm, &j.source)

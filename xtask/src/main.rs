@@ -36,10 +36,30 @@ fn root() -> PathBuf {
     }
 }
 
+/// A `cargo` command for the workspace, without the variables `cargo run`
+/// set for this process (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, ...). Build
+/// scripts that read them (ring's declares `rerun-if-env-changed` for
+/// `CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME` and the version parts) would see
+/// xtask's values instead of none, and cargo would rebuild them and all
+/// that depends on them (polars, through object_store): every `cargo xtask
+/// sweep` after a plain `cargo build` recompiled the analysis stack.
 fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.current_dir(root());
+    for (key, _) in std::env::vars_os() {
+        let k = key.to_string_lossy();
+        if set_by_cargo_run(&k) {
+            c.env_remove(&key);
+        }
+    }
     c
+}
+
+/// Whether `cargo run` sets `key` for the program it runs (and a plain
+/// shell has it unset).
+fn set_by_cargo_run(key: &str) -> bool {
+    key.starts_with("CARGO_PKG_")
+        || matches!(key, "CARGO_MANIFEST_DIR" | "CARGO_MANIFEST_PATH" | "CARGO_MANIFEST_LINKS" | "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE" | "OUT_DIR")
 }
 
 fn status(mut c: Command) -> Result<ExitCode> {
@@ -158,9 +178,13 @@ struct CacheCheckArgs {
     uncached: Option<PathBuf>,
 }
 
+/// `cargo run` of the `transferability` binary, with cargo's own progress
+/// shown: a first build takes many minutes on a small machine, and a
+/// silent terminal looks hung.
 fn transferability(args: &[&str]) -> Command {
+    eprintln!("xtask: building the `transferability` binary if needed (a first build takes 15-35 minutes on 2 cores; cargo's progress follows), then running it");
     let mut c = cargo();
-    c.args(["run", "--quiet", "-p", "transferability-cli", "--bin", "transferability", "--"]).args(args);
+    c.args(["run", "-p", "transferability-cli", "--bin", "transferability", "--"]).args(args);
     c
 }
 
