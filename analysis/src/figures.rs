@@ -95,7 +95,7 @@ pub struct Panel {
     pub series: Vec<Series>,
     /// Text notes at data coordinates.
     pub notes: Vec<(f64, f64, String)>,
-    /// The x axis counts something (layers): ticks only at whole numbers.
+    /// The x axis counts something (layers, iterations): ticks only at whole numbers.
     pub integer_x: bool,
 }
 
@@ -105,8 +105,9 @@ impl Panel {
         Panel { title: title.into(), x_label: x_label.into(), y_label: y_label.into(), x, y: y_range(&series), bands: vec![], series, notes: vec![], integer_x: false }
     }
 
-    /// The same panel with layer numbers on the x axis (integer ticks).
-    pub fn layers(self) -> Self {
+    /// The same panel with a counted x axis (layers, iterations): ticks
+    /// labelled only at whole numbers, without decimals.
+    pub fn integer_ticks(self) -> Self {
         Panel { integer_x: true, ..self }
     }
 }
@@ -176,7 +177,7 @@ pub fn fig2_top(name: &str, nets: Networks<'_>) -> Figure {
     let mut anbp = Series::new("transfer AnB+", LIGHT_RED, Marker::Diamond, pts("AnB+", 0.27)).scatter();
     anbp.plus = true;
     let series = vec![base, bnb, bnbp, anb, anbp];
-    Figure::single(name, Panel::new("Every network (paper Fig. 2, top)", CHOPPED, TOP1_HIGHER, (-0.5, 7.5), series).layers())
+    Figure::single(name, Panel::new("Every network (paper Fig. 2, top)", CHOPPED, TOP1_HIGHER, (-0.5, 7.5), series).integer_ticks())
 }
 
 const CHOPPED: &str = "Layer n at which network is chopped and retrained";
@@ -232,7 +233,7 @@ pub fn fig2_bottom(name: &str, rows: &[SummaryRow], origin: &str, found: &[Findi
     .filter(|(finding, _)| observed(found, *finding))
     .map(|(_, (x, y, text))| (x, y, text.to_string()))
     .collect();
-    Figure::single(name, Panel { bands, notes, ..Panel::new("Mean of each arm (paper Fig. 2, bottom)", CHOPPED, TOP1_HIGHER, (-0.3, 7.3), series).layers() })
+    Figure::single(name, Panel { bands, notes, ..Panel::new("Mean of each arm (paper Fig. 2, bottom)", CHOPPED, TOP1_HIGHER, (-0.3, 7.3), series).integer_ticks() })
 }
 
 /// Paper Fig. 3: natural/man-made absolute, random frozen features absolute,
@@ -266,7 +267,7 @@ pub fn fig3(name: &str, rows: &[SummaryRow], origin: &str) -> Figure {
         Series::new("random split AnB", DARK_RED, Marker::Diamond, rel(&anb)),
         zero,
     ];
-    let panel = |title: &str, y_label: &str, series: Vec<Series>| Panel::new(title, "Layer n", y_label, (-0.2, 7.3), series).layers();
+    let panel = |title: &str, y_label: &str, series: Vec<Series>| Panel::new(title, "Layer n", y_label, (-0.2, 7.3), series).integer_ticks();
     Figure {
         name: name.into(),
         panels: vec![
@@ -314,7 +315,7 @@ pub fn nolearn(name: &str, nets: &[NolearnPoint]) -> Figure {
         Series::new("train loss", DARK_BLUE, Marker::Circle, pick(|r| r.4)),
     ];
     let err = vec![Series::new("top-1 error", YELLOW, Marker::Triangle, pick(|r| 1.0 - r.2))];
-    let panel = |title: &str, y: &str, s: Vec<Series>| Panel::new(title, "Layers 1..n random and frozen", y, (-0.2, 7.3), s).layers();
+    let panel = |title: &str, y: &str, s: Vec<Series>| Panel::new(title, "Layers 1..n random and frozen", y, (-0.2, 7.3), s).integer_ticks();
     Figure { name: name.into(), panels: vec![panel("Losses", "Loss", losses), panel("Errors", "Top-1 error", err)], cols: 2, size: (1200, 480) }
 }
 
@@ -327,7 +328,7 @@ pub fn curves(name: &str, runs: &[NamedSeries]) -> Figure {
         .map(|(i, (id, pts))| Series::new(if runs.len() <= 10 { id } else { "" }, palette[i % palette.len()], Marker::None, pts.clone()))
         .collect();
     let x = range_of(series.iter().flat_map(|s| s.points.iter().map(|p| p.0)), 0.02);
-    Figure::single(name, Panel::new("Learning curves", "Iteration", "Test top-1", x, series))
+    Figure::single(name, Panel::new("Learning curves", "Iteration", "Test top-1", x, series).integer_ticks())
 }
 
 /// A user's runs over the authors', each normalised to its own random-split base.
@@ -340,7 +341,7 @@ pub fn overlay(name: &str, rows: &[SummaryRow]) -> Figure {
             series.push(Series::new(&format!("{origin} {arm} / base"), color, marker, pts));
         }
     }
-    Figure::single(name, Panel::new("Your runs over the authors' (each relative to its own base)", "Layer n", "Top-1 / base top-1", (-0.2, 7.3), series).layers())
+    Figure::single(name, Panel::new("Your runs over the authors' (each relative to its own base)", "Layer n", "Top-1 / base top-1", (-0.2, 7.3), series).integer_ticks())
 }
 
 fn font() -> std::result::Result<(), String> {
@@ -579,7 +580,7 @@ pub fn cka_vs_transfer(name: &str, pairs: &[NamedSeries], rows: &[SummaryRow], o
             .collect();
         curves.push(Series::new("natural/man-made AnB / base", ORANGE, Marker::Hexagon, pts));
     }
-    let panel = |title: &str, x: &str, y: &str, s: Vec<Series>| Panel::new(title, x, y, (-0.2, 8.3), s).layers();
+    let panel = |title: &str, x: &str, y: &str, s: Vec<Series>| Panel::new(title, x, y, (-0.2, 8.3), s).integer_ticks();
     Figure {
         name: name.into(),
         panels: vec![

@@ -116,6 +116,17 @@ fn analyze_paper_writes_tables_figures_and_report() {
     assert!(header.starts_with("origin,family,arm,target,n,k,mean,sd,count,units,ci_low,ci_high"));
     let report = std::fs::read_to_string(&out.report).expect("report");
     assert!(report.contains("22 excluded") && report.contains("selects on the test set"));
+    // layers are counted: tick labels 0..7, never 6.5 or 7.0
+    let svg = std::fs::read_to_string(dir.path().join("figures/paper_fig2_bottom.svg")).expect("svg");
+    let labels: Vec<&str> = svg.split("</text>").filter_map(|t| t.rsplit('>').next()).map(str::trim).collect();
+    assert!(labels.contains(&"7") && !labels.contains(&"7.0") && !labels.contains(&"6.5"), "layer ticks: {labels:?}");
+    // their networks show findings 1 to 4 (intervals over their 4 splits), so the figure names them
+    for note in ["2: co-adaptation", "4: specificity", "3: fine-tuning restores", "5: transfer + fine-tuning"] {
+        assert!(svg.contains(note), "{note}");
+    }
+    let found = &out.findings.iter().find(|(o, _)| o == "paper").expect("paper findings").1;
+    let verdicts: Vec<String> = found.iter().map(|f| f.verdict.to_string()).collect();
+    assert_eq!(verdicts[..4], ["observed", "observed", "observed", "observed"], "{found:?}");
 }
 
 /// The authors' metric, recomputed from their logged test curves, gives

@@ -90,6 +90,9 @@ fn records_are_analysed_failed_ones_excluded_and_single_units_have_no_interval()
     let report = std::fs::read_to_string(&out.report).expect("report");
     assert!(report.contains("1 excluded") && report.contains("single unit"), "{report}");
     assert!(report.contains("### Findings") && report.contains("**inconclusive**"), "{report}");
+    // one unit: nothing is observed, so the figure claims no effect
+    let svg = std::fs::read_to_string(dir.path().join("report/figures/runs_fig2_bottom.svg")).expect("svg");
+    assert!(!svg.contains("co-adaptation") && !svg.contains("specificity"), "a label for an effect the data do not show");
 }
 
 #[test]
