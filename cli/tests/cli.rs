@@ -221,3 +221,55 @@ fn unreachable_slurm_fails_before_submitting_anything() {
     assert!(e.contains("sinfo"), "{e}");
     assert!(!dir.path().join("jobs").exists() || std::fs::read_dir(dir.path().join("jobs")).expect("dir").count() == 0, "nothing was written for submission");
 }
+
+fn python_with(modules: &str) -> Option<()> {
+    let probe = format!("import {modules}");
+    Command::new("python3").args(["-c", &probe]).output().ok().filter(|o| o.status.success()).map(|_| ())
+}
+
+/// The notebook example (`docs/notebooks/records.py`, and the same code in
+/// `records.ipynb`) on a smoke sweep with two replicates: its Polars cell
+/// means and its pandas paired decomposition with t intervals equal the
+/// Rust analysis's `summary.csv` and `decomposition.csv` to 1e-9, and its
+/// plot is written. Where nbclient is installed the notebook itself runs too.
+#[test]
+fn the_notebook_script_reproduces_the_rust_analysis() {
+    let Some(()) = require(
+        "python3 with polars, pandas, pyarrow, scipy and matplotlib",
+        python_with("polars, pandas, pyarrow, scipy, matplotlib"),
+        "python3 -m pip install polars pandas pyarrow scipy matplotlib",
+    ) else {
+        return;
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace").to_path_buf();
+    let script = root.join("docs/notebooks/records.py");
+    // the notebook holds the script's code, section by section
+    let text = std::fs::read_to_string(&script).expect("script");
+    let nb: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(root.join("docs/notebooks/records.ipynb")).expect("notebook")).expect("json");
+    let code: Vec<String> = nb["cells"]
+        .as_array()
+        .expect("cells")
+        .iter()
+        .filter(|c| c["cell_type"] == "code")
+        .map(|c| c["source"].as_array().expect("source").iter().map(|l| l.as_str().expect("line")).collect())
+        .collect();
+    let sections: Vec<String> = text.split("# %%").skip(1).map(|s| s.split_once('\n').expect("title").1.trim_matches('\n').to_string()).collect();
+    assert_eq!(code, sections, "records.ipynb and records.py have drifted apart");
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let sweep = dir.path().join("sweep");
+    assert!(smoke(&sweep, &["--replicates", "2"]).status.success());
+    let plot = dir.path().join("curve.png");
+    let o = Command::new("python3").arg(&script).arg(&sweep).arg("--plot").arg(&plot).output().expect("python3");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("equal to summary.csv") && out.contains("equal to decomposition.csv"), "{out}");
+    assert!(std::fs::metadata(&plot).expect("plot").len() > 1000, "a PNG was drawn");
+    println!("{}", out.lines().filter(|l| l.contains("equal to")).collect::<Vec<_>>().join("\n"));
+
+    if python_with("nbclient, nbformat, ipykernel").is_some() {
+        let run_nb = "import nbformat, nbclient, sys\nnb = nbformat.read(sys.argv[1], as_version=4)\nnbclient.NotebookClient(nb, timeout=300).execute()\nprint('notebook ran')";
+        let o = Command::new("python3").args(["-c", run_nb]).arg(root.join("docs/notebooks/records.ipynb")).env("TRANSFERABILITY_SWEEP", &sweep).output().expect("python3");
+        assert!(o.status.success(), "the notebook failed: {}", String::from_utf8_lossy(&o.stderr));
+    }
+}
