@@ -115,15 +115,15 @@ fn missing_columns_other_versions_and_mixed_data_sets_are_refused() {
     let dir = tempfile::tempdir().expect("tmp");
     let p = dir.path().join("bad.parquet");
     write(&p, &rows(), 2, "synthetic", Some("top1"));
-    let e = analyze(&opts(vec![p.clone()], dir.path())).err().expect("error").to_string();
+    let e = analyze(&opts(vec![p.clone()], dir.path())).expect_err("error").to_string();
     assert!(e.contains("bad.parquet") && e.contains("column `top1` missing") && e.contains("schema version 2"), "{e}");
     write(&p, &rows(), 1, "synthetic", None);
-    let e = analyze(&opts(vec![p.clone()], dir.path())).err().expect("error").to_string();
+    let e = analyze(&opts(vec![p.clone()], dir.path())).expect_err("error").to_string();
     assert!(e.contains("schema version 1") && e.contains("reads version 2"), "{e}");
     let q = dir.path().join("other.parquet");
     write(&p, &rows(), 2, "synthetic", None);
     write(&q, &rows(), 2, "cifar10", None);
-    let e = analyze(&opts(vec![p.clone(), q.clone()], dir.path())).err().expect("error").to_string();
+    let e = analyze(&opts(vec![p.clone(), q.clone()], dir.path())).expect_err("error").to_string();
     assert!(e.contains("2 different data sets") && e.contains("--allow-mixed"), "{e}");
     let mut o = opts(vec![p, q], dir.path());
     o.allow_mixed = true;

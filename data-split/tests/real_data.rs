@@ -26,7 +26,7 @@ fn wordnet_rule_on_the_real_database() {
     for food_or_sign in ["pizza", "guacamole", "espresso", "street_sign", "traffic_light", "menu"] {
         assert!(lemmas.contains(&food_or_sign), "{food_or_sign} missing from {lemmas:?}");
     }
-    let e = wn.descends_from("n00000001", &[ARTIFACT]).err().expect("unknown WNID").to_string();
+    let e = wn.descends_from("n00000001", &[ARTIFACT]).expect_err("unknown WNID").to_string();
     assert!(e.contains("unknown WNID"), "{e}");
 }
 

@@ -561,10 +561,10 @@ mod tests {
     #[test]
     fn mismatched_input_and_bad_n_are_refused() {
         let net = AlexNetConfig::preset("tiny", 10).expect("preset").init(&Device::flex(), 0);
-        let e = net.activations(Tensor::zeros([2, 3, 32, 32], &Device::flex()), 3).err().expect("error").to_string();
+        let e = net.activations(Tensor::zeros([2, 3, 32, 32], &Device::flex()), 3).expect_err("error").to_string();
         assert!(e.contains("[2, 3, 32, 32]") && e.contains("28, 28"), "{e}");
         assert!(net.freeze_first(9).is_err());
-        assert!(AlexNetConfig::preset("vgg", 10).err().expect("error").to_string().contains("caffenet, cifar, tiny"));
+        assert!(AlexNetConfig::preset("vgg", 10).expect_err("error").to_string().contains("caffenet, cifar, tiny"));
     }
 
     #[test]

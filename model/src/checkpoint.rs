@@ -313,15 +313,15 @@ mod tests {
         let p = dir.path().join("m.params");
         save_model(&cfg.init(&dev, 1), &cfg, &p).expect("save");
         let other = AlexNetConfig::preset("cifar", 7).expect("preset");
-        let e = load_model(&p, &other, &dev, 0, 8).err().expect("error").to_string();
+        let e = load_model(&p, &other, &dev, 0, 8).expect_err("error").to_string();
         assert!(e.contains("architecture differs") && e.contains("conv"), "{e}");
-        let e = load_model(&p, &other, &dev, 0, 3).err().expect("error").to_string();
+        let e = load_model(&p, &other, &dev, 0, 3).expect_err("error").to_string();
         assert!(e.contains("conv1.weight"), "{e}");
         // a different fc8 width loads the first 7 layers fine
         let wider = AlexNetConfig::preset("tiny", 20).expect("preset");
         let net = load_model(&p, &wider, &dev, 0, 7).expect("first seven layers");
         assert_eq!(net.fc8.weight.dims(), [128, 20]);
         std::fs::write(&p, b"junk").expect("write");
-        assert!(load_model(&p, &cfg, &dev, 0, 8).err().expect("error").to_string().contains("bad magic"));
+        assert!(load_model(&p, &cfg, &dev, 0, 8).expect_err("error").to_string().contains("bad magic"));
     }
 }

@@ -23,7 +23,7 @@ macro_rules! isa_twins {
         }
 
         /// The build of the loop for `level` (capped at the CPU's level).
-        #[allow(dead_code)]
+        #[allow(dead_code, clippy::too_many_arguments)]
         $vis fn $at(level: isa::Isa, $($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx512f")]

@@ -60,7 +60,7 @@ fn copying_layers_is_bit_identical_and_leaves_the_rest() {
     }
     // a source of another architecture is refused, naming the layer
     let other = AlexNetConfig::preset("cifar", 10).expect("preset").init(&device, 0);
-    let e = tiny().init(&device, 0).copy_first_from(&other, 2).err().expect("error").to_string();
+    let e = tiny().init(&device, 0).copy_first_from(&other, 2).expect_err("error").to_string();
     assert!(e.contains("conv1"), "{e}");
 }
 

@@ -472,7 +472,7 @@ mod tests {
             f.write_all(b"partial")?;
             Err(std::io::Error::new(std::io::ErrorKind::StorageFull, "No space left on device"))
         });
-        assert!(e.err().expect("error").to_string().contains("No space left"));
+        assert!(e.expect_err("error").to_string().contains("No space left"));
         assert!(!p.exists());
         assert_eq!(std::fs::read_dir(dir.path().join("runs")).expect("dir").count(), 0, "no temporary file remains");
     }

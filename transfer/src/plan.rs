@@ -550,14 +550,14 @@ mod tests {
 
     #[test]
     fn bad_config_keys_and_presets_are_named() {
-        let e = SweepConfig::preset("huge", None).err().expect("error").to_string();
+        let e = SweepConfig::preset("huge", None).expect_err("error").to_string();
         assert!(e.contains("default, smoke, cifar10, cifar100, imagenet-paper"), "{e}");
         let dir = tempfile::tempdir().expect("tmp");
         let p = dir.path().join("c.json");
         let mut v = serde_json::to_value(SweepConfig::preset("smoke", None).expect("preset")).expect("json");
         v["layerz"] = serde_json::json!([1]);
         std::fs::write(&p, v.to_string()).expect("write");
-        let e = SweepConfig::read(&p).err().expect("error").to_string();
+        let e = SweepConfig::read(&p).expect_err("error").to_string();
         assert!(e.contains("layerz") && e.contains("expected one of"), "{e}");
     }
 
@@ -570,7 +570,7 @@ mod tests {
         let mut cfg = SweepConfig::preset("smoke", None).expect("preset");
         cfg.seed = 5;
         let b = expand(&cfg, dir.path()).expect("plan");
-        assert!(b.write(false).err().expect("error").to_string().contains("different plan"));
+        assert!(b.write(false).expect_err("error").to_string().contains("different plan"));
         b.write(true).expect("forced");
     }
 }

@@ -102,7 +102,7 @@ fn nan_loss_gives_a_failed_record() {
     let dir = tempfile::tempdir().expect("tmp");
     let js = jobs(dir.path(), 20);
     let spec = job(&js, "whole-nolearn-n3");
-    let e = run_job(spec, &RunOptions { inject_nan_at: Some(5), ..opts() }).err().expect("diverged").to_string();
+    let e = run_job(spec, &RunOptions { inject_nan_at: Some(5), ..opts() }).expect_err("diverged").to_string();
     assert!(e.contains("loss became NaN at iteration 5"), "{e}");
     let r = transfer::record::read_run(&transfer::record::run_path(&spec.records, &spec.id)).expect("failed record");
     assert_eq!(r.status, "failed");
@@ -114,11 +114,11 @@ fn nan_loss_gives_a_failed_record() {
 fn missing_source_and_too_many_classes_are_clear_errors() {
     let dir = tempfile::tempdir().expect("tmp");
     let js = jobs(dir.path(), 8);
-    let e = run_job(job(&js, "r0-transfer-A-B-n3"), &opts()).err().expect("no base yet").to_string();
+    let e = run_job(job(&js, "r0-transfer-A-B-n3"), &opts()).expect_err("no base yet").to_string();
     assert!(e.contains("r0-base-A") && e.contains("missing"), "{e}");
     let mut spec = job(&js, "r0-base-A").clone();
     spec.outputs = transfer::Outputs::Fixed(3);
-    let e = run_job(&spec, &opts()).err().expect("too many classes").to_string();
+    let e = run_job(&spec, &opts()).expect_err("too many classes").to_string();
     assert!(e.contains("5 classes, more than fc8's 3"), "{e}");
 }
 

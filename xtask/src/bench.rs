@@ -393,17 +393,17 @@ mod tests {
 
     #[test]
     fn parses_and_compares_against_pytorch() {
-        let mut rows = parse_results(OURS, 1).unwrap();
-        rows.extend(parse_results(TORCH, 1).unwrap());
-        rows.extend(parse_results(&OURS.replace("img_s=100.0", "img_s=120.0"), 2).unwrap());
-        rows.extend(parse_results(&OURS.replace("img_s=100.0", "img_s=90.0"), 3).unwrap());
+        let mut rows = parse_results(OURS, 1).expect("present");
+        rows.extend(parse_results(TORCH, 1).expect("parses"));
+        rows.extend(parse_results(&OURS.replace("img_s=100.0", "img_s=120.0"), 2).expect("parses"));
+        rows.extend(parse_results(&OURS.replace("img_s=100.0", "img_s=90.0"), 3).expect("parses"));
         let s = summarise(&rows);
-        let ours = s.iter().find(|r| r.engine == "burn-flex").unwrap();
+        let ours = s.iter().find(|r| r.engine == "burn-flex").expect("present");
         assert_eq!(ours.img_s, 100.0, "median of 90, 100, 120");
         assert_eq!(ours.ratio, Some(0.5));
         assert_eq!(ours.cpu_ratio, Some(0.5));
         assert!((ours.gflop_s - 82.5).abs() < 1e-9);
-        let torch = s.iter().find(|r| r.engine.starts_with("pytorch")).unwrap();
+        let torch = s.iter().find(|r| r.engine.starts_with("pytorch")).expect("present");
         assert_eq!(torch.ratio, Some(1.0));
     }
 
