@@ -254,17 +254,6 @@ fn train(a: TrainArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Training speed measured on this project's 2-core machine by
-/// `cargo xtask bench` (img/s, flex, 2 threads, batch 128, 2026-11-26): the
-/// basis of `--dry-run` estimates.
-fn measured_speed(model: &str) -> f64 {
-    match model {
-        "tiny" => 1009.0,
-        "cifar" => 186.0,
-        _ => 15.7, // caffenet
-    }
-}
-
 fn sweep(a: SweepArgs) -> Result<ExitCode> {
     let mut cfg = match (&a.preset, &a.config) {
         (_, Some(c)) => SweepConfig::read(c)?,
@@ -290,14 +279,21 @@ fn sweep(a: SweepArgs) -> Result<ExitCode> {
         for (k, v) in plan.counts() {
             println!("  {k:<20} {v}");
         }
-        let steps = plan.image_steps();
-        let speed = measured_speed(&cfg.model);
+        let steps = plan.image_steps() as f64;
+        let outputs = match cfg.outputs {
+            transfer::Outputs::Fixed(n) => n,
+            transfer::Outputs::Classes => 10,
+        };
+        eprintln!("calibrating: a few training steps of `{}` on this machine ...", cfg.model);
+        let speed = transfer::plan::calibrate(&cfg.model, outputs, cfg.schedule.batch_size)?;
+        let jobs = a.jobs.max(1) as f64;
         println!(
-            "\n{} jobs, {:.3e} training image-steps; at {speed} img/s (measured for `{}` on a 2-core CPU) about {:.1} hours",
+            "\n{} jobs, {steps:.3e} training image-steps; `{}` trains at {speed:.1} img/s per job thread here (measured just now), \
+             so about {:.2} CPU-hours, {:.2} hours of wall time with {jobs} jobs at once (training only; evaluation adds about a tenth)",
             plan.jobs.len(),
-            steps as f64,
             cfg.model,
-            steps as f64 / speed / 3600.0
+            steps / speed / 3600.0,
+            steps / speed / jobs / 3600.0
         );
         std::fs::create_dir_all(&out)?;
         plan.write(a.force)?;

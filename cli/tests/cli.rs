@@ -166,6 +166,14 @@ fn dry_run_of_the_authors_grid_needs_no_images() {
     let out = ok(&["sweep", "--preset", "imagenet-paper", "--dry-run", "--out", &dir.path().display().to_string()]);
     assert!(out.contains("r0-transfer-ft-B-A-n7 <- r0-base-B"), "graph lists dependencies");
     assert!(out.contains("random/AnB+") && out.contains("268 jobs"), "{out}");
+    // the estimate comes from a speed measured just now: CPU-hours = image-steps / img/s
+    let num_after = |key: &str| -> f64 {
+        let rest = &out[out.find(key).unwrap_or_else(|| panic!("`{key}` in {out}")) + key.len()..];
+        rest.trim_start().split(|c: char| c.is_whitespace() || c == ';').next().expect("number").parse().expect("a number")
+    };
+    let (steps, speed, cpu_h) = (num_after("268 jobs,"), num_after("trains at"), num_after("so about"));
+    assert!(speed > 0.5 && speed < 1e4, "caffenet at {speed} img/s per thread");
+    assert!((cpu_h - steps / speed / 3600.0).abs() < 0.01 * cpu_h, "{out}");
     assert!(dir.path().join("plan.json").is_file());
     let e = err(&["sweep", "--preset", "nonsense", "--dry-run"]);
     assert!(e.contains("valid presets"), "{e}");
