@@ -127,7 +127,14 @@ impl Comparison {
         let _ = write!(
             s,
             "{:<28} {:>5} {:>9} {:>9} {:>8} {:>11} {:>11} {:>7}",
-            "cell", "nets", &format!("top1 {a}"), &format!("top1 {b}"), "diff pp", &format!("CPU-s {a}"), &format!("CPU-s {b}"), "ratio"
+            "cell",
+            "nets",
+            &format!("top1 {a}"),
+            &format!("top1 {b}"),
+            "diff pp",
+            &format!("CPU-s {a}"),
+            &format!("CPU-s {b}"),
+            "ratio"
         );
         let _ = writeln!(s, "{}", if cached { format!(" {:>11} {:>7}", "cache build", "bound") } else { String::new() });
         for c in &self.cells {
@@ -153,13 +160,7 @@ impl Comparison {
         if cached {
             let _ = writeln!(s, "bound: the ratio with {b}'s cache build taken out, the most any prefix cache could save");
         }
-        let _ = writeln!(
-            s,
-            "total CPU-seconds: {a} {:.1}, {b} {:.1} ({:.2}x)",
-            self.total_cpu[0],
-            self.total_cpu[1],
-            self.total_cpu[0] / self.total_cpu[1]
-        );
+        let _ = writeln!(s, "total CPU-seconds: {a} {:.1}, {b} {:.1} ({:.2}x)", self.total_cpu[0], self.total_cpu[1], self.total_cpu[0] / self.total_cpu[1]);
         s
     }
 }

@@ -102,7 +102,17 @@ pub struct Panel {
 impl Panel {
     /// A panel whose y range fits its series.
     pub fn new(title: &str, x_label: &str, y_label: &str, x: (f64, f64), series: Vec<Series>) -> Self {
-        Panel { title: title.into(), x_label: x_label.into(), y_label: y_label.into(), x, y: y_range(&series), bands: vec![], series, notes: vec![], integer_x: false }
+        Panel {
+            title: title.into(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            x,
+            y: y_range(&series),
+            bands: vec![],
+            series,
+            notes: vec![],
+            integer_x: false,
+        }
     }
 
     /// The same panel with a counted x axis (layers, iterations): ticks
@@ -204,11 +214,8 @@ pub fn fig2_bottom(name: &str, rows: &[SummaryRow], origin: &str, found: &[Findi
     let b = base.unwrap_or(f64::NAN);
     let [bnb, anb, bnbp, anbp] = ["BnB", "AnB", "BnB+", "AnB+"].map(|a| line(rows, origin, "random", a, "all", base));
     let base_line = vec![(0.0, b), (7.0, b)];
-    let bands = vec![
-        band_between(&base_line, &anbp, LIGHT_RED, 0.25),
-        band_between(&base_line, &bnb, LIGHT_BLUE, 0.35),
-        band_between(&bnb, &anb, LIGHT_RED, 0.45),
-    ];
+    let bands =
+        vec![band_between(&base_line, &anbp, LIGHT_RED, 0.25), band_between(&base_line, &bnb, LIGHT_BLUE, 0.35), band_between(&bnb, &anb, LIGHT_RED, 0.45)];
     let mut base_s = Series::new("", BLACK, Marker::None, base_line);
     base_s.dashed = true;
     let mut base_pt = Series::new("base", BLACK, Marker::Circle, vec![(0.0, b)]).scatter();
@@ -233,7 +240,10 @@ pub fn fig2_bottom(name: &str, rows: &[SummaryRow], origin: &str, found: &[Findi
     .filter(|(finding, _)| observed(found, *finding))
     .map(|(_, (x, y, text))| (x, y, text.to_string()))
     .collect();
-    Figure::single(name, Panel { bands, notes, ..Panel::new("Mean of each arm (paper Fig. 2, bottom)", CHOPPED, TOP1_HIGHER, (-0.3, 7.3), series).integer_ticks() })
+    Figure::single(
+        name,
+        Panel { bands, notes, ..Panel::new("Mean of each arm (paper Fig. 2, bottom)", CHOPPED, TOP1_HIGHER, (-0.3, 7.3), series).integer_ticks() },
+    )
 }
 
 /// Paper Fig. 3: natural/man-made absolute, random frozen features absolute,
@@ -250,10 +260,7 @@ pub fn fig3(name: &str, rows: &[SummaryRow], origin: &str) -> Figure {
         let b = pts.iter().find(|p| p.0 == 0.0).map_or(f64::NAN, |p| p.1);
         pts.iter().map(|&(x, y)| (x, y - b)).collect()
     };
-    let natman_mean: Vec<(f64, f64)> = target_nat
-        .iter()
-        .filter_map(|&(x, a)| target_man.iter().find(|p| p.0 == x).map(|&(_, b)| (x, (a + b) / 2.0)))
-        .collect();
+    let natman_mean: Vec<(f64, f64)> = target_nat.iter().filter_map(|&(x, a)| target_man.iter().find(|p| p.0 == x).map(|&(_, b)| (x, (a + b) / 2.0))).collect();
     let p1 = vec![
         Series::new("target natural (man-made → natural)", ORANGE, Marker::Hexagon, target_nat.clone()),
         Series::new("target man-made (natural → man-made)", ORANGE, Marker::Square, target_man.clone()),
@@ -282,11 +289,8 @@ pub fn fig3(name: &str, rows: &[SummaryRow], origin: &str) -> Figure {
 
 /// Reduced data: top-1 against examples per class, linear and log–log (log10).
 pub fn reduced(name: &str, rows: &[SummaryRow], origin: &str) -> Figure {
-    let mut pts: Vec<(f64, f64)> = rows
-        .iter()
-        .filter(|r| r.origin == origin && r.family == "whole" && r.arm == "reduced")
-        .filter_map(|r| r.k.map(|k| (k as f64, r.mean)))
-        .collect();
+    let mut pts: Vec<(f64, f64)> =
+        rows.iter().filter(|r| r.origin == origin && r.family == "whole" && r.arm == "reduced").filter_map(|r| r.k.map(|k| (k as f64, r.mean))).collect();
     pts.sort_by(|a, b| a.0.total_cmp(&b.0));
     let logs: Vec<(f64, f64)> = pts.iter().filter(|p| p.0 > 0.0 && p.1 > 0.0).map(|&(x, y)| (x.log10(), y.log10())).collect();
     let lin = vec![Series::new("reduced data", DARK_BLUE, Marker::Circle, pts.clone())];
@@ -295,7 +299,13 @@ pub fn reduced(name: &str, rows: &[SummaryRow], origin: &str) -> Figure {
         name: name.into(),
         panels: vec![
             Panel::new("Reduced training data", "Examples per class", "Top-1 accuracy", range_of(pts.iter().map(|p| p.0), 0.05), lin),
-            Panel::new("Reduced training data, log–log", "log10 examples per class", "log10 top-1 accuracy", range_of(log[0].points.iter().map(|p| p.0), 0.05), log),
+            Panel::new(
+                "Reduced training data, log–log",
+                "log10 examples per class",
+                "log10 top-1 accuracy",
+                range_of(log[0].points.iter().map(|p| p.0), 0.05),
+                log,
+            ),
         ],
         cols: 2,
         size: (1200, 480),
@@ -310,10 +320,7 @@ pub fn nolearn(name: &str, nets: &[NolearnPoint]) -> Figure {
     let mut rows: Vec<_> = nets.to_vec();
     rows.sort_by_key(|r| r.0);
     let pick = |f: fn(&(i32, String, f64, f64, f64)) -> f64| rows.iter().map(|r| (r.0 as f64, f(r))).collect::<Vec<_>>();
-    let losses = vec![
-        Series::new("test loss", DARK_RED, Marker::Triangle, pick(|r| r.3)),
-        Series::new("train loss", DARK_BLUE, Marker::Circle, pick(|r| r.4)),
-    ];
+    let losses = vec![Series::new("test loss", DARK_RED, Marker::Triangle, pick(|r| r.3)), Series::new("train loss", DARK_BLUE, Marker::Circle, pick(|r| r.4))];
     let err = vec![Series::new("top-1 error", YELLOW, Marker::Triangle, pick(|r| 1.0 - r.2))];
     let panel = |title: &str, y: &str, s: Vec<Series>| Panel::new(title, "Layers 1..n random and frozen", y, (-0.2, 7.3), s).integer_ticks();
     Figure { name: name.into(), panels: vec![panel("Losses", "Loss", losses), panel("Errors", "Top-1 error", err)], cols: 2, size: (1200, 480) }
@@ -341,7 +348,10 @@ pub fn overlay(name: &str, rows: &[SummaryRow]) -> Figure {
             series.push(Series::new(&format!("{origin} {arm} / base"), color, marker, pts));
         }
     }
-    Figure::single(name, Panel::new("Your runs over the authors' (each relative to its own base)", "Layer n", "Top-1 / base top-1", (-0.2, 7.3), series).integer_ticks())
+    Figure::single(
+        name,
+        Panel::new("Your runs over the authors' (each relative to its own base)", "Layer n", "Top-1 / base top-1", (-0.2, 7.3), series).integer_ticks(),
+    )
 }
 
 fn font() -> std::result::Result<(), String> {
@@ -369,9 +379,11 @@ fn font() -> std::result::Result<(), String> {
             }
             None
         };
-        let path = candidates.into_iter().find(|p| p.is_file()).or_else(find_any).ok_or_else(|| {
-            "no TrueType font found: install fonts-dejavu-core (Debian) or set TRANSFERABILITY_FONT".to_string()
-        })?;
+        let path = candidates
+            .into_iter()
+            .find(|p| p.is_file())
+            .or_else(find_any)
+            .ok_or_else(|| "no TrueType font found: install fonts-dejavu-core (Debian) or set TRANSFERABILITY_FONT".to_string())?;
         let bytes: &'static [u8] = Box::leak(std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?.into_boxed_slice());
         for style in [FontStyle::Normal, FontStyle::Bold] {
             plotters::style::register_font("sans-serif", style, bytes).map_err(|_| format!("{}: not a usable font", path.display()))?;
@@ -398,10 +410,12 @@ where
             continue;
         }
         let poly = |k: usize, rot: f64| -> Vec<(i32, i32)> {
-            (0..k).map(|i| {
-                let a = rot + i as f64 * std::f64::consts::TAU / k as f64;
-                ((r as f64 * 1.2 * a.cos()) as i32, (r as f64 * 1.2 * a.sin()) as i32)
-            }).collect()
+            (0..k)
+                .map(|i| {
+                    let a = rot + i as f64 * std::f64::consts::TAU / k as f64;
+                    ((r as f64 * 1.2 * a.cos()) as i32, (r as f64 * 1.2 * a.sin()) as i32)
+                })
+                .collect()
         };
         let shape = match s.marker {
             Marker::None => continue,
@@ -427,7 +441,9 @@ where
             let p = r * 2 / 3;
             chart
                 .draw_series(std::iter::once(
-                    EmptyElement::at((x, y)) + PathElement::new(vec![(-p, 0), (p, 0)], BLACK.stroke_width(scale as u32)) + PathElement::new(vec![(0, -p), (0, p)], BLACK.stroke_width(scale as u32)),
+                    EmptyElement::at((x, y))
+                        + PathElement::new(vec![(-p, 0), (p, 0)], BLACK.stroke_width(scale as u32))
+                        + PathElement::new(vec![(0, -p), (0, p)], BLACK.stroke_width(scale as u32)),
                 ))
                 .map_err(err)?;
         }
@@ -524,10 +540,7 @@ pub fn render(fig: &Figure, dir: &Path) -> Result<Vec<PathBuf>> {
     let mut buf = vec![0u8; (w * h * 3) as usize];
     draw(BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area(), fig, 2.0).map_err(fail)?;
     let png = dir.join(format!("{}.png", fig.name));
-    image::RgbImage::from_raw(w, h, buf)
-        .ok_or_else(|| fail("pixel buffer size".into()))?
-        .save(&png)
-        .map_err(|e| fail(format!("{}: {e}", png.display())))?;
+    image::RgbImage::from_raw(w, h, buf).ok_or_else(|| fail("pixel buffer size".into()))?.save(&png).map_err(|e| fail(format!("{}: {e}", png.display())))?;
     let mut csv = String::from("panel,series,x,y\n");
     for p in &fig.panels {
         for s in &p.series {

@@ -197,7 +197,9 @@ mod tests {
 
     #[test]
     fn intervals_decide_and_unconverged_bases_void() {
-        let co = |ci: (f64, f64), stale: usize| vec![row("coadaptation", (3, 3), 0.02, Some(ci), 3, stale), row("coadaptation", (7, 7), -0.1, Some((-0.2, -0.05)), 3, 0)];
+        let co = |ci: (f64, f64), stale: usize| {
+            vec![row("coadaptation", (3, 3), 0.02, Some(ci), 3, stale), row("coadaptation", (7, 7), -0.1, Some((-0.2, -0.05)), 3, 0)]
+        };
         assert_eq!(verdict(&co((0.005, 0.035), 0), 1), Verdict::Observed, "n = 7 is not a middle layer");
         assert_eq!(verdict(&co((-0.01, 0.05), 0), 1), Verdict::Inconclusive);
         assert_eq!(verdict(&co((-0.05, -0.01), 0), 1), Verdict::Opposite);
@@ -219,7 +221,9 @@ mod tests {
 
     #[test]
     fn recovery_is_an_equivalence_within_a_point() {
-        let rows = |lo: f64, hi: f64| vec![row("selffer_ft_vs_base", (1, 7), 0.0, Some((lo, hi)), 3, 0), row("lasting_boost_vs_base", (1, 7), 0.01, Some((-0.005, 0.02)), 3, 0)];
+        let rows = |lo: f64, hi: f64| {
+            vec![row("selffer_ft_vs_base", (1, 7), 0.0, Some((lo, hi)), 3, 0), row("lasting_boost_vs_base", (1, 7), 0.01, Some((-0.005, 0.02)), 3, 0)]
+        };
         assert_eq!(verdict(&rows(-0.008, 0.01), 3), Verdict::Observed);
         assert_eq!(verdict(&rows(-0.03, 0.01), 3), Verdict::Inconclusive);
         assert_eq!(verdict(&rows(-0.05, -0.02), 3), Verdict::Opposite);

@@ -17,8 +17,8 @@
 //! println!("{}", out.report.display());
 //! ```
 
-mod error;
 pub mod compare;
+mod error;
 pub mod figures;
 pub mod findings;
 pub mod load;

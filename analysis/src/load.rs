@@ -225,7 +225,13 @@ pub fn runs(files: &[PathBuf]) -> Result<LazyFrame> {
 
 /// Refuse records of different data sets unless `allow`.
 pub fn check_single_dataset(df: &DataFrame, allow: bool) -> Result<()> {
-    let runs = df.clone().lazy().filter(col("origin").eq(lit("runs"))).select([col("dataset_fingerprint"), col("dataset")]).unique(None, UniqueKeepStrategy::First).collect()?;
+    let runs = df
+        .clone()
+        .lazy()
+        .filter(col("origin").eq(lit("runs")))
+        .select([col("dataset_fingerprint"), col("dataset")])
+        .unique(None, UniqueKeepStrategy::First)
+        .collect()?;
     if runs.height() > 1 && !allow {
         let ds = runs.column("dataset")?.str()?;
         let names: Vec<String> = (0..ds.len()).filter_map(|i| ds.get(i)).map(str::to_string).collect();
@@ -240,8 +246,5 @@ pub fn check_single_dataset(df: &DataFrame, allow: bool) -> Result<()> {
 
 /// The authors' test curves: `network, iteration, top1, loss`.
 pub fn paper_curves() -> Result<DataFrame> {
-    Ok(CsvReadOptions::default()
-        .with_has_header(true)
-        .into_reader_with_file_handle(Cursor::new(PAPER_CURVES.as_bytes()))
-        .finish()?)
+    Ok(CsvReadOptions::default().with_has_header(true).into_reader_with_file_handle(Cursor::new(PAPER_CURVES.as_bytes())).finish()?)
 }

@@ -247,7 +247,17 @@ mod tests {
     use super::*;
 
     fn net(arm: &str, split: &str, target: &str, n: i32, top1: f64) -> Net {
-        Net { origin: "runs".into(), family: "random".into(), arm: arm.into(), split: split.into(), replicate: 0, target: target.into(), n, top1, converged: Some(true) }
+        Net {
+            origin: "runs".into(),
+            family: "random".into(),
+            arm: arm.into(),
+            split: split.into(),
+            replicate: 0,
+            target: target.into(),
+            n,
+            top1,
+            converged: Some(true),
+        }
     }
 
     #[test]
@@ -266,7 +276,14 @@ mod tests {
     /// t(0.975, 2) · sd / √3 = 4.302653 × 0.020817 / 1.732051 = 0.051713.
     #[test]
     fn the_interval_over_three_units_matches_a_hand_computation() {
-        let v = [net("base", "0", "B", 0, 0.80), net("BnB", "0", "B", 3, 0.76), net("base", "1", "B", 0, 0.70), net("BnB", "1", "B", 3, 0.69), net("base", "2", "B", 0, 0.75), net("BnB", "2", "B", 3, 0.70)];
+        let v = [
+            net("base", "0", "B", 0, 0.80),
+            net("BnB", "0", "B", 3, 0.76),
+            net("base", "1", "B", 0, 0.70),
+            net("BnB", "1", "B", 3, 0.69),
+            net("base", "2", "B", 0, 0.75),
+            net("BnB", "2", "B", 3, 0.70),
+        ];
         let (units, dup) = Units::new(&v, "runs");
         assert_eq!(dup, 0);
         let (values, stale) = units.paired("random", &[3], |u, t, n| u.diff(("base", t, 0), ("BnB", t, n)));

@@ -58,9 +58,7 @@ fn write_frame(df: &mut DataFrame, dir: &Path, stem: &str) -> Result<()> {
 pub fn networks(ok: &DataFrame, origin: &str) -> Result<Vec<(String, String, i32, f64)>> {
     let df = ok.clone().lazy().filter(col("origin").eq(lit(origin))).select([col("family"), col("arm"), col("n"), col("top1")]).collect()?;
     let (f, a, n, t) = (df.column("family")?.str()?, df.column("arm")?.str()?, df.column("n")?.i32()?, df.column("top1")?.f64()?);
-    Ok((0..df.height())
-        .map(|i| (f.get(i).unwrap_or("").into(), a.get(i).unwrap_or("").into(), n.get(i).unwrap_or(0), t.get(i).unwrap_or(f64::NAN)))
-        .collect())
+    Ok((0..df.height()).map(|i| (f.get(i).unwrap_or("").into(), a.get(i).unwrap_or("").into(), n.get(i).unwrap_or(0), t.get(i).unwrap_or(f64::NAN))).collect())
 }
 
 fn nolearn_points(ok: &DataFrame, origin: &str) -> Result<Vec<NolearnPoint>> {
@@ -71,24 +69,22 @@ fn nolearn_points(ok: &DataFrame, origin: &str) -> Result<Vec<NolearnPoint>> {
         .group_by([col("n"), col("arm")])
         .agg([col("top1").mean(), col("test_loss").mean(), col("train_loss").mean()])
         .collect()?;
-    let (n, a, t, tl, tr) = (df.column("n")?.i32()?, df.column("arm")?.str()?, df.column("top1")?.f64()?, df.column("test_loss")?.f64()?, df.column("train_loss")?.f64()?);
+    let (n, a, t, tl, tr) =
+        (df.column("n")?.i32()?, df.column("arm")?.str()?, df.column("top1")?.f64()?, df.column("test_loss")?.f64()?, df.column("train_loss")?.f64()?);
     Ok((0..df.height())
-        .map(|i| (n.get(i).unwrap_or(0), a.get(i).unwrap_or("").into(), t.get(i).unwrap_or(f64::NAN), tl.get(i).unwrap_or(f64::NAN), tr.get(i).unwrap_or(f64::NAN)))
+        .map(|i| {
+            (n.get(i).unwrap_or(0), a.get(i).unwrap_or("").into(), t.get(i).unwrap_or(f64::NAN), tl.get(i).unwrap_or(f64::NAN), tr.get(i).unwrap_or(f64::NAN))
+        })
         .collect())
 }
 
 fn curve_series(opts: &AnalyzeOptions, origin: &str) -> Result<Vec<NamedSeries>> {
     let df = if origin == "paper" {
-        load::paper_curves()?
-            .lazy()
-            .select([col("network").alias("run_id"), col("iteration").cast(DataType::Float64), col("top1")])
-            .collect()?
+        load::paper_curves()?.lazy().select([col("network").alias("run_id"), col("iteration").cast(DataType::Float64), col("top1")]).collect()?
     } else {
         let mut frames = Vec::new();
         for p in &opts.runs {
-            let dir = [p.join("records/curves"), p.join("curves"), p.parent().map(|q| q.join("curves")).unwrap_or_default()]
-                .into_iter()
-                .find(|d| d.is_dir());
+            let dir = [p.join("records/curves"), p.join("curves"), p.parent().map(|q| q.join("curves")).unwrap_or_default()].into_iter().find(|d| d.is_dir());
             if let Some(d) = dir {
                 let glob = d.join("*.parquet");
                 let lf = LazyFrame::scan_parquet(PlRefPath::new(glob.to_string_lossy().as_ref()), ScanArgsParquet::default())?;
@@ -153,11 +149,8 @@ pub fn cka_pairs(opts: &AnalyzeOptions) -> Result<Vec<NamedSeries>> {
 pub fn figures_for(opts: &AnalyzeOptions, ok: &DataFrame, rows: &[SummaryRow], found: &[Finding], origin: &str) -> Result<Vec<Figure>> {
     let nets = networks(ok, origin)?;
     let p = |s: &str| format!("{origin}_{s}");
-    let mut figs = vec![
-        figures::fig2_top(&p("fig2_top"), &nets),
-        figures::fig2_bottom(&p("fig2_bottom"), rows, origin, found),
-        figures::fig3(&p("fig3"), rows, origin),
-    ];
+    let mut figs =
+        vec![figures::fig2_top(&p("fig2_top"), &nets), figures::fig2_bottom(&p("fig2_bottom"), rows, origin, found), figures::fig3(&p("fig3"), rows, origin)];
     if rows.iter().any(|r| r.origin == origin && r.arm == "reduced") {
         figs.push(figures::reduced(&p("reduced"), rows, origin));
     }
@@ -232,7 +225,12 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Outputs> {
     }
     let pairs = cka_pairs(opts)?;
     if !pairs.is_empty() {
-        let _ = writeln!(text, "\n## Layer similarity (linear CKA, debiased)\n\n| pair | {} |\n|---|{}", (1..=8).map(|k| format!("L{k}")).collect::<Vec<_>>().join(" | "), "---|".repeat(8));
+        let _ = writeln!(
+            text,
+            "\n## Layer similarity (linear CKA, debiased)\n\n| pair | {} |\n|---|{}",
+            (1..=8).map(|k| format!("L{k}")).collect::<Vec<_>>().join(" | "),
+            "---|".repeat(8)
+        );
         for (p, pts) in &pairs {
             let _ = writeln!(text, "| {p} | {} |", pts.iter().map(|(_, c)| format!("{c:.3}")).collect::<Vec<_>>().join(" | "));
         }
@@ -240,7 +238,12 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Outputs> {
     if !opts.runs.is_empty() {
         let cpu = ok.clone().lazy().filter(col("origin").eq(lit("runs"))).select([col("cpu_seconds").sum()]).collect()?;
         let cpu = cpu.column("cpu_seconds")?.f64()?.get(0).unwrap_or(f64::NAN);
-        let _ = writeln!(text, "\n## Compute\n\n{cpu:.0} CPU-seconds over the {} networks analysed ({:.2} CPU-hours).", ok.clone().lazy().filter(col("origin").eq(lit("runs"))).collect()?.height(), cpu / 3600.0);
+        let _ = writeln!(
+            text,
+            "\n## Compute\n\n{cpu:.0} CPU-seconds over the {} networks analysed ({:.2} CPU-hours).",
+            ok.clone().lazy().filter(col("origin").eq(lit("runs"))).collect()?.height(),
+            cpu / 3600.0
+        );
         for p in &opts.runs {
             if let Ok(cmd) = std::fs::read_to_string(p.join("command.txt")) {
                 let _ = writeln!(text, "\nReproduce with:\n\n```sh\n{}\n```", cmd.trim());
@@ -294,7 +297,9 @@ fn unconverged_bases(ok: &DataFrame) -> Result<Vec<(String, String)>> {
 /// The authors' own convention on their data: every arm against the mean
 /// of all bases, Table 1 pooled over networks. It reproduces their numbers.
 fn pooled_tables(s: &mut String, rows: &[SummaryRow], dec: &[DecompRow], o: &str) {
-    let pooled = |name: &str, lo: i32, hi: i32| dec.iter().find(|d| d.origin == o && d.convention == Convention::Pooled && d.quantity == name && d.n_from == lo && d.n_to == hi);
+    let pooled = |name: &str, lo: i32, hi: i32| {
+        dec.iter().find(|d| d.origin == o && d.convention == Convention::Pooled && d.quantity == name && d.n_from == lo && d.n_to == hi)
+    };
     let _ = writeln!(s, "### The authors' convention (pooled: every arm against the mean of all bases; no intervals)\n");
     let _ = writeln!(s, "| n | co-adaptation (base − BnB) | specificity (BnB − AnB) | AnB − base |\n|---|---|---|---|");
     for n in 1..=7 {
@@ -337,7 +342,14 @@ fn fmt(v: Option<f64>) -> String {
     v.filter(|x| x.is_finite()).map_or("–".into(), |x| format!("{x:.3}"))
 }
 
-fn report_md(rows: &[SummaryRow], dec: &[DecompRow], excluded: &[Excluded], figs: &[Figure], found: &[(String, Vec<Finding>)], unconverged: &[(String, String)]) -> String {
+fn report_md(
+    rows: &[SummaryRow],
+    dec: &[DecompRow],
+    excluded: &[Excluded],
+    figs: &[Figure],
+    found: &[(String, Vec<Finding>)],
+    unconverged: &[(String, String)],
+) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# Transferability report\n");
     if !unconverged.is_empty() {
@@ -367,20 +379,35 @@ fn report_md(rows: &[SummaryRow], dec: &[DecompRow], excluded: &[Excluded], figs
         let o = o.as_str();
         let label = if o == "paper" { "The authors' networks (Yosinski et al. 2014, ILSVRC-2012)" } else { "These runs" };
         let _ = writeln!(s, "## {label}\n");
-        let _ = writeln!(s, "### Findings\n\n| # | the paper's finding | paper | {} | numbers (paired; value [95% interval]) |\n|---|---|---|---|---|", if o == "paper" { "their networks, by split" } else { "these runs" });
+        let _ = writeln!(
+            s,
+            "### Findings\n\n| # | the paper's finding | paper | {} | numbers (paired; value [95% interval]) |\n|---|---|---|---|---|",
+            if o == "paper" { "their networks, by split" } else { "these runs" }
+        );
         for f in found {
-            let _ = writeln!(s, "| {} | {} | {} | **{}** | {} |", f.number, f.claim, f.paper, f.verdict, if f.evidence.is_empty() { "–".into() } else { f.evidence.clone() });
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | **{}** | {} |",
+                f.number,
+                f.claim,
+                f.paper,
+                f.verdict,
+                if f.evidence.is_empty() { "–".into() } else { f.evidence.clone() }
+            );
         }
         let _ = writeln!(s);
         let get = |f: &str, a: &str, t: &str, n: i32| cell(rows, o, f, a, t, n);
-        let paired = |name: &str, lo: i32, hi: i32| dec.iter().find(|d| d.origin == o && d.convention == Convention::Paired && d.quantity == name && d.n_from == lo && d.n_to == hi);
+        let paired = |name: &str, lo: i32, hi: i32| {
+            dec.iter().find(|d| d.origin == o && d.convention == Convention::Paired && d.quantity == name && d.n_from == lo && d.n_to == hi)
+        };
         if let Some(base) = get("random", "base", "all", 0) {
             let interval = match (base.ci_low, base.ci_high) {
                 (Some(lo), Some(hi)) => format!("95% interval over units {lo:.3}–{hi:.3}"),
                 _ => "no interval: fewer than 2 units".into(),
             };
             let _ = writeln!(s, "Random halves: bases {:.3} ({} networks, {}; {interval}).\n", base.mean, base.count, plural(base.units, "unit"));
-            let units = dec.iter().filter(|d| d.origin == o && d.convention == Convention::Paired && d.quantity == "coadaptation").map(|d| d.units).max().unwrap_or(0);
+            let units =
+                dec.iter().filter(|d| d.origin == o && d.convention == Convention::Paired && d.quantity == "coadaptation").map(|d| d.units).max().unwrap_or(0);
             let _ = writeln!(s, "### Decomposition (paired with each network's own target-half base; {})\n", plural(units, "unit"));
             let _ = writeln!(s, "| n | BnB | BnB+ | AnB | AnB+ | co-adaptation (base − BnB) | specificity (BnB − AnB) | AnB − base | AnB+ − base |");
             let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
@@ -394,13 +421,25 @@ fn report_md(rows: &[SummaryRow], dec: &[DecompRow], excluded: &[Excluded], figs
                 let _ = writeln!(
                     s,
                     "| {n} | {} ({}) | {} ({}) | {} ({}) | {} ({}) | {} | {} | {} | {} |",
-                    fmt(m("BnB")), c("BnB"), fmt(m("BnB+")), c("BnB+"), fmt(m("AnB")), c("AnB"), fmt(m("AnB+")), c("AnB+"),
-                    q("coadaptation"), q("specificity"), q("transfer_drop"), q("lasting_boost_vs_base")
+                    fmt(m("BnB")),
+                    c("BnB"),
+                    fmt(m("BnB+")),
+                    c("BnB+"),
+                    fmt(m("AnB")),
+                    c("AnB"),
+                    fmt(m("AnB+")),
+                    c("AnB+"),
+                    q("coadaptation"),
+                    q("specificity"),
+                    q("transfer_drop"),
+                    q("lasting_boost_vs_base")
                 );
             }
             let _ = writeln!(s, "\n(arm columns: mean top-1 over networks, networks in brackets)\n");
             let _ = writeln!(s, "| pooled over layers, paired within units | 1–7 | 3–7 | 5–7 |\n|---|---|---|---|");
-            for (name, label) in [("lasting_boost_vs_base", "AnB+ − own base"), ("lasting_boost_vs_selffer_ft", "AnB+ − BnB+"), ("selffer_ft_vs_base", "BnB+ − own base")] {
+            for (name, label) in
+                [("lasting_boost_vs_base", "AnB+ − own base"), ("lasting_boost_vs_selffer_ft", "AnB+ − BnB+"), ("selffer_ft_vs_base", "BnB+ − own base")]
+            {
                 let v = |lo: i32| paired(name, lo, 7).map_or("–".into(), with_ci);
                 let _ = writeln!(s, "| {label} | {} | {} | {} |", v(1), v(3), v(5));
             }
@@ -417,7 +456,8 @@ fn report_md(rows: &[SummaryRow], dec: &[DecompRow], excluded: &[Excluded], figs
         if !nl.is_empty() {
             let _ = writeln!(s, "Random frozen layers (nolearn), whole-set base {}: {}.\n", fmt(get("whole", "base", "all", 0).map(|r| r.mean)), nl.join(", "));
         }
-        let red: Vec<String> = rows.iter().filter(|r| r.origin == o && r.arm == "reduced").filter_map(|r| r.k.map(|k| format!("k={k} {:.3}", r.mean))).collect();
+        let red: Vec<String> =
+            rows.iter().filter(|r| r.origin == o && r.arm == "reduced").filter_map(|r| r.k.map(|k| format!("k={k} {:.3}", r.mean))).collect();
         if !red.is_empty() {
             let _ = writeln!(s, "Reduced data: {}.\n", red.join(", "));
         }
@@ -432,10 +472,14 @@ fn report_md(rows: &[SummaryRow], dec: &[DecompRow], excluded: &[Excluded], figs
     for e in excluded.iter().take(50) {
         let _ = writeln!(s, "- {} `{}`: {}", e.origin, e.run_id, e.reason);
     }
-    let single: Vec<String> = rows.iter().filter(|r| r.origin == "runs" && r.units < 2).map(|r| format!("{}/{}/{}/n{}", r.family, r.arm, r.target, r.n)).collect();
+    let single: Vec<String> =
+        rows.iter().filter(|r| r.origin == "runs" && r.units < 2).map(|r| format!("{}/{}/{}/n{}", r.family, r.arm, r.target, r.n)).collect();
     if !single.is_empty() {
         let _ = writeln!(s, "\nCells of these runs from a single unit (no interval): {}.", single.join(", "));
     }
-    let _ = writeln!(s, "\nTables: `summary.csv`/`.parquet` (family, arm, target, n, k, mean, sd, count, units, ci_low, ci_high), `decomposition.csv`/`.parquet` (convention `paired` or `pooled`, quantity, n_from, n_to, value, relative, count, units, ci_low, ci_high, unconverged).");
+    let _ = writeln!(
+        s,
+        "\nTables: `summary.csv`/`.parquet` (family, arm, target, n, k, mean, sd, count, units, ci_low, ci_high), `decomposition.csv`/`.parquet` (convention `paired` or `pooled`, quantity, n_from, n_to, value, relative, count, units, ci_low, ci_high, unconverged)."
+    );
     s
 }

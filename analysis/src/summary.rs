@@ -67,11 +67,7 @@ pub struct Excluded {
 
 /// Rows usable for statistics.
 pub fn usable(all: &DataFrame) -> Result<DataFrame> {
-    Ok(all
-        .clone()
-        .lazy()
-        .filter(col("status").eq(lit("ok")).and(col("top1").is_not_null()).and(col("top1").is_not_nan()))
-        .collect()?)
+    Ok(all.clone().lazy().filter(col("status").eq(lit("ok")).and(col("top1").is_not_null()).and(col("top1").is_not_nan())).collect()?)
 }
 
 /// The excluded networks and why.
@@ -107,11 +103,7 @@ pub fn summarize(ok: &DataFrame) -> Result<Vec<SummaryRow>> {
         .lazy()
         .with_column(target_expr().alias("target"))
         .group_by([col("origin"), col("family"), col("arm"), col("target"), col("n"), col("k")])
-        .agg([
-            col("top1").mean().alias("mean"),
-            col("top1").std(1).alias("sd"),
-            col("top1").count().cast(DataType::UInt64).alias("count"),
-        ])
+        .agg([col("top1").mean().alias("mean"), col("top1").std(1).alias("sd"), col("top1").count().cast(DataType::UInt64).alias("count")])
         .sort(["origin", "family", "arm", "target", "n", "k"], SortMultipleOptions::default())
         .collect()?;
     let s = |c: &str| -> Result<StringChunked> { Ok(df.column(c)?.str()?.clone()) };
@@ -125,7 +117,14 @@ pub fn summarize(ok: &DataFrame) -> Result<Vec<SummaryRow>> {
     Ok((0..df.height())
         .map(|i| {
             let (m, sdv, c) = (mean.get(i).unwrap_or(f64::NAN), sd.get(i).unwrap_or(f64::NAN), count.get(i).unwrap_or(0) as usize);
-            let (o, f, a, t, nn, kk) = (origin.get(i).unwrap_or(""), family.get(i).unwrap_or(""), arm.get(i).unwrap_or(""), target.get(i).unwrap_or(""), n.get(i).unwrap_or(0), k.get(i));
+            let (o, f, a, t, nn, kk) = (
+                origin.get(i).unwrap_or(""),
+                family.get(i).unwrap_or(""),
+                arm.get(i).unwrap_or(""),
+                target.get(i).unwrap_or(""),
+                n.get(i).unwrap_or(0),
+                k.get(i),
+            );
             // reduced cells differ by k, which the unit lookup does not key: their networks are their units
             let est = if a == "reduced" {
                 Estimate { mean: m, sd: sdv, units: c, ci_low: None, ci_high: None }
@@ -291,10 +290,8 @@ fn pooled(ok: &DataFrame, rows: &[SummaryRow]) -> Result<Vec<DecompRow>> {
             }
             // pooled over networks, and against each network's own target-half base
             let random = ok.clone().lazy().filter(col("origin").eq(lit(o)).and(col("family").eq(lit("random"))));
-            let bases = random
-                .clone()
-                .filter(col("arm").eq(lit("base")))
-                .select([col("split"), col("replicate"), col("target_half"), col("top1").alias("own_base")]);
+            let bases =
+                random.clone().filter(col("arm").eq(lit("base"))).select([col("split"), col("replicate"), col("target_half"), col("top1").alias("own_base")]);
             // one base per (split, replicate, target): a replicate's networks meet their own replicate's base
             let with_own = random.clone().join(
                 bases,
@@ -303,9 +300,7 @@ fn pooled(ok: &DataFrame, rows: &[SummaryRow]) -> Result<Vec<DecompRow>> {
                 JoinArgs::new(JoinType::Left),
             );
             for (lo, hi) in [(1, 7), (3, 7), (5, 7)] {
-                let arm_in = |arm: &str| {
-                    with_own.clone().filter(col("arm").eq(lit(arm)).and(col("n").gt_eq(lit(lo))).and(col("n").lt_eq(lit(hi))))
-                };
+                let arm_in = |arm: &str| with_own.clone().filter(col("arm").eq(lit(arm)).and(col("n").gt_eq(lit(lo))).and(col("n").lt_eq(lit(hi))));
                 let (ap, ca) = mean_count(arm_in("AnB+").select([col("top1").alias("x")]))?;
                 let (bp, _) = mean_count(arm_in("BnB+").select([col("top1").alias("x")]))?;
                 if ca > 0 {

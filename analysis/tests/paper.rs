@@ -145,7 +145,11 @@ fn mean_of_best_on_the_authors_curves_gives_their_top1() {
         .into_reader_with_file_handle(std::io::Cursor::new(load::PAPER_RESULTS.as_bytes()))
         .finish()
         .expect("results");
-    let (name, want, logged) = (results.column("network").expect("c").str().expect("s"), results.column("top1").expect("c").f64().expect("f"), results.column("has_log").expect("c").bool().expect("b"));
+    let (name, want, logged) = (
+        results.column("network").expect("c").str().expect("s"),
+        results.column("top1").expect("c").f64().expect("f"),
+        results.column("has_log").expect("c").bool().expect("b"),
+    );
     let mut checked = 0;
     for i in 0..results.height() {
         if logged.get(i) != Some(true) {
@@ -167,7 +171,8 @@ fn mean_of_best_on_the_authors_curves_gives_their_top1() {
 #[test]
 fn the_authors_bases_converged() {
     let (ok, _) = paper_rows();
-    let df = ok.lazy().filter(col("arm").eq(lit("base")).and(col("family").eq(lit("random")))).select([col("run_id"), col("converged")]).collect().expect("bases");
+    let df =
+        ok.lazy().filter(col("arm").eq(lit("base")).and(col("family").eq(lit("random")))).select([col("run_id"), col("converged")]).collect().expect("bases");
     let conv = df.column("converged").expect("c").bool().expect("b");
     assert_eq!(df.height(), 8);
     assert!((0..df.height()).all(|i| conv.get(i) == Some(true)), "{df}");

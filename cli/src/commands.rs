@@ -56,12 +56,7 @@ fn classes(c: &ClassSource) -> Result<(Vec<String>, Option<DataSet>, String)> {
 fn write_manifest(split: data_split::ClassSplit, ds: Option<&DataSet>, root: &str, kind: &str, out: &Path) -> Result<()> {
     let identity = match ds {
         Some(ds) => DatasetIdentity::of(&ds.kind, &ds.root, ds.train.as_ref()),
-        None => DatasetIdentity {
-            kind: kind.into(),
-            root: root.into(),
-            fingerprint: String::new(),
-            num_classes: split.halves.iter().map(|h| h.len()).sum(),
-        },
+        None => DatasetIdentity { kind: kind.into(), root: root.into(), fingerprint: String::new(), num_classes: split.halves.iter().map(|h| h.len()).sum() },
     };
     let m = Manifest::new(identity, split);
     m.write(out, ds.map(|d| d.train.as_ref()), ds.map(|d| d.test.as_ref()))?;
@@ -146,7 +141,12 @@ fn data_cmd(c: DataCmd) -> Result<ExitCode> {
             let rule = wn.classify(&wnids, &roots)?;
             let preset = data_split::presets::natman_preset("ilsvrc12")?;
             let d = wn.compare(&wnids, &preset.manmade, &roots)?;
-            println!("WordNet rule ({}): {} of {} ILSVRC-2012 classes descend from the man-made root(s)", roots.join(", "), rule.iter().filter(|&&m| m).count(), wnids.len());
+            println!(
+                "WordNet rule ({}): {} of {} ILSVRC-2012 classes descend from the man-made root(s)",
+                roots.join(", "),
+                rule.iter().filter(|&&m| m).count(),
+                wnids.len()
+            );
             println!("authors' man-made list: {} classes", preset.manmade.len());
             println!("classes the authors added to man-made ({}):", d.added_to_manmade.len());
             for (i, w, l) in &d.added_to_manmade {
@@ -311,11 +311,18 @@ fn sweep(a: SweepArgs) -> Result<ExitCode> {
     let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let report = match a.executor {
         ExecutorArg::Local => executor::run_local(&plan, &LocalOptions { exe, jobs: a.jobs, threads })?,
-        ExecutorArg::Slurm => executor::run_slurm(&plan, &SlurmOptions { exe, cpus_per_task: a.cpus_per_task, sbatch_args: a.sbatch.clone(), poll_seconds: 1.0 })?,
+        ExecutorArg::Slurm => {
+            executor::run_slurm(&plan, &SlurmOptions { exe, cpus_per_task: a.cpus_per_task, sbatch_args: a.sbatch.clone(), poll_seconds: 1.0 })?
+        }
     };
     let done = report.count(|s| matches!(s, JobState::Done));
     let skipped = report.count(|s| matches!(s, JobState::AlreadyDone));
-    eprintln!("\nsweep: {done} trained, {skipped} already done, {} failed, {} not run ({:.0}s)", report.count(|s| matches!(s, JobState::Failed(_))), report.count(|s| matches!(s, JobState::NotRun(_))), report.wall_seconds);
+    eprintln!(
+        "\nsweep: {done} trained, {skipped} already done, {} failed, {} not run ({:.0}s)",
+        report.count(|s| matches!(s, JobState::Failed(_))),
+        report.count(|s| matches!(s, JobState::NotRun(_))),
+        report.wall_seconds
+    );
     for (id, s) in &report.jobs {
         if matches!(s, JobState::Failed(_) | JobState::NotRun(_)) {
             eprintln!("  {id}: {}", executor::describe(s));
@@ -325,7 +332,8 @@ fn sweep(a: SweepArgs) -> Result<ExitCode> {
         if let Some(p) = transfer::similarity::sweep_similarity(&plan, 500)? {
             eprintln!("layer similarity: {}", p.display());
         }
-        let rep = analysis::analyze(&analysis::AnalyzeOptions { runs: vec![out.clone()], reference_paper: false, out: out.join("report"), allow_mixed: false })?;
+        let rep =
+            analysis::analyze(&analysis::AnalyzeOptions { runs: vec![out.clone()], reference_paper: false, out: out.join("report"), allow_mixed: false })?;
         println!("report: {}", rep.report.display());
     }
     Ok(if report.all_done() { ExitCode::SUCCESS } else { ExitCode::from(2) })
@@ -354,10 +362,15 @@ fn analyze(a: AnalyzeArgs) -> Result<ExitCode> {
     }
     let out = analysis::analyze(&opts)?;
     println!("{}", out.report.display());
-    eprintln!("{} summary cells, {} decomposition rows, {} figures, {} networks excluded", out.summary.len(), out.decomposition.len(), out.figures.len(), out.excluded.len());
+    eprintln!(
+        "{} summary cells, {} decomposition rows, {} figures, {} networks excluded",
+        out.summary.len(),
+        out.decomposition.len(),
+        out.figures.len(),
+        out.excluded.len()
+    );
     Ok(ExitCode::SUCCESS)
 }
-
 
 fn similarity(a: SimilarityArgs) -> Result<ExitCode> {
     let data = match &a.data {

@@ -50,11 +50,33 @@ fn split_bad_input_is_refused_without_partial_output() {
     std::fs::write(d.join("a.txt"), "0\n1\n").expect("write");
     std::fs::write(d.join("b.txt"), "1\n2\n").expect("write");
     let out = d.join("custom");
-    let e = err(&["split", "custom", "--classes", "4", "--a", &d.join("a.txt").display().to_string(), "--b", &d.join("b.txt").display().to_string(), "--out", &out.display().to_string()]);
+    let e = err(&[
+        "split",
+        "custom",
+        "--classes",
+        "4",
+        "--a",
+        &d.join("a.txt").display().to_string(),
+        "--b",
+        &d.join("b.txt").display().to_string(),
+        "--out",
+        &out.display().to_string(),
+    ]);
     assert!(e.contains("class 1 is in both"), "{e}");
     assert!(!out.exists(), "no partial manifest");
     std::fs::write(d.join("b.txt"), "2\n12\n").expect("write");
-    let e = err(&["split", "custom", "--classes", "4", "--a", &d.join("a.txt").display().to_string(), "--b", &d.join("b.txt").display().to_string(), "--out", &out.display().to_string()]);
+    let e = err(&[
+        "split",
+        "custom",
+        "--classes",
+        "4",
+        "--a",
+        &d.join("a.txt").display().to_string(),
+        "--b",
+        &d.join("b.txt").display().to_string(),
+        "--out",
+        &out.display().to_string(),
+    ]);
     assert!(e.contains("b.txt:2") && e.contains("out of range"), "{e}");
     // an output holding a different manifest is refused and kept
     let m = d.join("m");
@@ -198,7 +220,8 @@ fn slurm_up() -> Option<PathBuf> {
 
 #[test]
 fn smoke_on_slurm_equals_the_local_executor() {
-    let Some(_) = require("a running Slurm", slurm_up(), "bash ../shared/tools/slurm-local.sh start; eval \"$(bash ../shared/tools/slurm-local.sh env)\"") else {
+    let Some(_) = require("a running Slurm", slurm_up(), "bash ../shared/tools/slurm-local.sh start; eval \"$(bash ../shared/tools/slurm-local.sh env)\"")
+    else {
         return;
     };
     let dir = tempfile::tempdir_in("/tmp").expect("tmp");
@@ -277,7 +300,12 @@ fn the_notebook_script_reproduces_the_rust_analysis() {
 
     if python_with("nbclient, nbformat, ipykernel").is_some() {
         let run_nb = "import nbformat, nbclient, sys\nnb = nbformat.read(sys.argv[1], as_version=4)\nnbclient.NotebookClient(nb, timeout=300).execute()\nprint('notebook ran')";
-        let o = Command::new("python3").args(["-c", run_nb]).arg(root.join("docs/notebooks/records.ipynb")).env("TRANSFERABILITY_SWEEP", &sweep).output().expect("python3");
+        let o = Command::new("python3")
+            .args(["-c", run_nb])
+            .arg(root.join("docs/notebooks/records.ipynb"))
+            .env("TRANSFERABILITY_SWEEP", &sweep)
+            .output()
+            .expect("python3");
         assert!(o.status.success(), "the notebook failed: {}", String::from_utf8_lossy(&o.stderr));
     }
 }

@@ -58,5 +58,8 @@ fn main() {
         augment(p.bytes(j % n), j, out);
     });
     let packed_rate = (5 * n) as f64 / t.elapsed().as_secs_f64();
-    println!("256-px JPEG decode + augment: {jpeg_rate:.0} img/s; packed + augment: {packed_rate:.0} img/s ({:.1}x), {threads} threads", packed_rate / jpeg_rate);
+    println!(
+        "256-px JPEG decode + augment: {jpeg_rate:.0} img/s; packed + augment: {packed_rate:.0} img/s ({:.1}x), {threads} threads",
+        packed_rate / jpeg_rate
+    );
 }

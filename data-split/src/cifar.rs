@@ -66,29 +66,17 @@ impl CifarSource {
                 PIXELS + 1,
                 read_names(&root.join("batches.meta.txt"), &CIFAR10_CLASSES)?,
             ),
-            CifarKind::Cifar100 => (
-                vec![if train { "train.bin" } else { "test.bin" }.into()],
-                PIXELS + 2,
-                read_names(&root.join("fine_label_names.txt"), &CIFAR100_CLASSES)?,
-            ),
+            CifarKind::Cifar100 => {
+                (vec![if train { "train.bin" } else { "test.bin" }.into()], PIXELS + 2, read_names(&root.join("fine_label_names.txt"), &CIFAR100_CLASSES)?)
+            }
         };
-        let mut src = CifarSource {
-            root: root.to_path_buf(),
-            pixels: Vec::new(),
-            labels: Vec::new(),
-            coarse: Vec::new(),
-            names,
-            ids: Vec::new(),
-            files: Vec::new(),
-        };
+        let mut src =
+            CifarSource { root: root.to_path_buf(), pixels: Vec::new(), labels: Vec::new(), coarse: Vec::new(), names, ids: Vec::new(), files: Vec::new() };
         for (fi, f) in files.iter().enumerate() {
             let path = root.join(f);
             let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
             if bytes.is_empty() || bytes.len() % record != 0 {
-                return Err(Error::data(
-                    &path,
-                    format!("length {} is not a multiple of the {record}-byte CIFAR record", bytes.len()),
-                ));
+                return Err(Error::data(&path, format!("length {} is not a multiple of the {record}-byte CIFAR record", bytes.len())));
             }
             src.files.push((f.clone(), bytes.len() as u64));
             for (ri, rec) in bytes.chunks_exact(record).enumerate() {
@@ -97,10 +85,7 @@ impl CifarSource {
                     CifarKind::Cifar100 => (rec[1] as usize, rec[0] as usize),
                 };
                 if label >= src.names.len() {
-                    return Err(Error::data(
-                        &path,
-                        format!("record {ri} has label {label}, expected < {}", src.names.len()),
-                    ));
+                    return Err(Error::data(&path, format!("record {ri} has label {label}, expected < {}", src.names.len())));
                 }
                 let planes = &rec[record - PIXELS..];
                 for p in 0..1024 {

@@ -26,9 +26,7 @@ pub fn decode_bytes(bytes: &[u8], path: &Path) -> Result<Image> {
             }
         }
     }
-    let im = image::load_from_memory(bytes)
-        .map_err(|e| Error::Decode { path: path.to_path_buf(), message: e.to_string() })?
-        .to_rgb8();
+    let im = image::load_from_memory(bytes).map_err(|e| Error::Decode { path: path.to_path_buf(), message: e.to_string() })?.to_rgb8();
     Ok(Image { width: im.width() as usize, height: im.height() as usize, pixels: im.into_raw() })
 }
 

@@ -27,10 +27,7 @@ pub struct FileSource {
 }
 
 fn sorted_dir(path: &Path) -> Result<Vec<std::fs::DirEntry>> {
-    let mut entries: Vec<_> = std::fs::read_dir(path)
-        .map_err(|e| Error::io(path, e))?
-        .collect::<std::io::Result<_>>()
-        .map_err(|e| Error::io(path, e))?;
+    let mut entries: Vec<_> = std::fs::read_dir(path).map_err(|e| Error::io(path, e))?.collect::<std::io::Result<_>>().map_err(|e| Error::io(path, e))?;
     entries.sort_by_key(|e| e.file_name());
     Ok(entries)
 }
@@ -78,18 +75,13 @@ impl FileSource {
             if line.trim().is_empty() {
                 continue;
             }
-            let (rel, label) = line.trim().rsplit_once(char::is_whitespace).ok_or_else(|| {
-                Error::parse(list, i + 1, format!("expected `relative/path label`, found `{}`", line.trim()))
-            })?;
-            let label: usize = label.trim().parse().map_err(|_| {
-                Error::parse(list, i + 1, format!("expected a whole-number label, found `{label}`"))
-            })?;
+            let (rel, label) = line
+                .trim()
+                .rsplit_once(char::is_whitespace)
+                .ok_or_else(|| Error::parse(list, i + 1, format!("expected `relative/path label`, found `{}`", line.trim())))?;
+            let label: usize = label.trim().parse().map_err(|_| Error::parse(list, i + 1, format!("expected a whole-number label, found `{label}`")))?;
             if label >= class_names.len() {
-                return Err(Error::parse(
-                    list,
-                    i + 1,
-                    format!("label {label} out of range 0..{}", class_names.len()),
-                ));
+                return Err(Error::parse(list, i + 1, format!("label {label} out of range 0..{}", class_names.len())));
             }
             let rel = PathBuf::from(rel.trim());
             let size = std::fs::metadata(root.join(&rel)).map_err(|e| Error::io(root.join(&rel), e))?.len();

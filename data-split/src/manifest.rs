@@ -45,12 +45,7 @@ pub struct DatasetIdentity {
 impl DatasetIdentity {
     /// Identity of a source.
     pub fn of(kind: &str, root: &str, src: &dyn Source) -> Self {
-        DatasetIdentity {
-            kind: kind.to_string(),
-            root: root.to_string(),
-            fingerprint: src.fingerprint(),
-            num_classes: src.class_names().len(),
-        }
+        DatasetIdentity { kind: kind.to_string(), root: root.to_string(), fingerprint: src.fingerprint(), num_classes: src.class_names().len() }
     }
 }
 
@@ -72,13 +67,7 @@ pub struct Manifest {
 impl Manifest {
     /// A manifest for `split` of `dataset`.
     pub fn new(dataset: DatasetIdentity, split: ClassSplit) -> Self {
-        let mut m = Manifest {
-            schema: MANIFEST_SCHEMA.into(),
-            version: MANIFEST_VERSION,
-            dataset,
-            split,
-            content_hash: String::new(),
-        };
+        let mut m = Manifest { schema: MANIFEST_SCHEMA.into(), version: MANIFEST_VERSION, dataset, split, content_hash: String::new() };
         m.content_hash = m.compute_hash();
         m
     }
@@ -143,11 +132,7 @@ impl Manifest {
         }
         let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-        let tmp = parent.join(format!(
-            ".{}.tmp-{}",
-            dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-            std::process::id()
-        ));
+        let tmp = parent.join(format!(".{}.tmp-{}", dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), std::process::id()));
         let result = self.write_into(&tmp, train, val).and_then(|()| std::fs::rename(&tmp, dir).map_err(|e| Error::io(dir, e)));
         if result.is_err() {
             let _ = std::fs::remove_dir_all(&tmp);

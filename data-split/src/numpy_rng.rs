@@ -21,9 +21,7 @@ impl Mt19937 {
         let mut mt = [0u32; N];
         mt[0] = seed;
         for i in 1..N {
-            mt[i] = 1_812_433_253u32
-                .wrapping_mul(mt[i - 1] ^ (mt[i - 1] >> 30))
-                .wrapping_add(i as u32);
+            mt[i] = 1_812_433_253u32.wrapping_mul(mt[i - 1] ^ (mt[i - 1] >> 30)).wrapping_add(i as u32);
         }
         Mt19937 { mt, pos: N }
     }
@@ -36,9 +34,7 @@ impl Mt19937 {
         let len = key.len().max(1);
         for _ in 0..N.max(len) {
             let prev = mt[i - 1] ^ (mt[i - 1] >> 30);
-            mt[i] = (mt[i] ^ prev.wrapping_mul(1_664_525))
-                .wrapping_add(key.get(j).copied().unwrap_or(0))
-                .wrapping_add(j as u32);
+            mt[i] = (mt[i] ^ prev.wrapping_mul(1_664_525)).wrapping_add(key.get(j).copied().unwrap_or(0)).wrapping_add(j as u32);
             i += 1;
             j += 1;
             if i >= N {

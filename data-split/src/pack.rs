@@ -41,10 +41,7 @@ pub fn pack(src: &dyn Source, size: usize, dir: &Path, shard_len: usize) -> Resu
     let n = src.len();
     for (s, start) in (0..n).step_by(shard_len.max(1)).enumerate() {
         let end = (start + shard_len).min(n);
-        let imgs: Vec<Vec<u8>> = (start..end)
-            .into_par_iter()
-            .map(|i| Ok(resize(&src.load(i)?, size, size).pixels))
-            .collect::<Result<_>>()?;
+        let imgs: Vec<Vec<u8>> = (start..end).into_par_iter().map(|i| Ok(resize(&src.load(i)?, size, size).pixels)).collect::<Result<_>>()?;
         let mut buf = Vec::with_capacity(imgs.len() * rec);
         imgs.iter().for_each(|p| buf.extend_from_slice(p));
         let p = tmp.join(format!("shard-{s:05}.u8"));
@@ -81,8 +78,7 @@ impl PackedSource {
     pub fn open(dir: &Path) -> Result<Self> {
         let p = dir.join("index.json");
         let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
-        let index: Index = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::Manifest { path: p.clone(), message: format!("not a pack index: {e}") })?;
+        let index: Index = serde_json::from_slice(&bytes).map_err(|e| Error::Manifest { path: p.clone(), message: format!("not a pack index: {e}") })?;
         if index.version != PACK_VERSION {
             return Err(Error::Manifest { path: p, message: format!("pack version {}, expected {PACK_VERSION}", index.version) });
         }

@@ -17,8 +17,7 @@ pub fn resize(im: &Image, width: usize, height: usize) -> Image {
     if im.width == width && im.height == height {
         return im.clone();
     }
-    let src = FirImage::from_vec_u8(im.width as u32, im.height as u32, im.pixels.clone(), PixelType::U8x3)
-        .expect("pixel buffer matches its dimensions");
+    let src = FirImage::from_vec_u8(im.width as u32, im.height as u32, im.pixels.clone(), PixelType::U8x3).expect("pixel buffer matches its dimensions");
     let mut dst = FirImage::new(width as u32, height as u32, PixelType::U8x3);
     let opts = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
     Resizer::new().resize(&src, &mut dst, &opts).expect("same pixel type");

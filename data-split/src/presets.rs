@@ -20,23 +20,110 @@ const ILSVRC12_NATURAL: &str = include_str!("../data/half_nat_idx.txt");
 const ILSVRC12_MANMADE: &str = include_str!("../data/half_man_idx.txt");
 
 /// CIFAR-10 class names in label order.
-pub const CIFAR10_CLASSES: [&str; 10] = [
-    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
-];
+pub const CIFAR10_CLASSES: [&str; 10] = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
 
 /// CIFAR-100 fine class names in label order (as in `fine_label_names.txt`).
 pub const CIFAR100_CLASSES: [&str; 100] = [
-    "apple", "aquarium_fish", "baby", "bear", "beaver", "bed", "bee", "beetle", "bicycle", "bottle",
-    "bowl", "boy", "bridge", "bus", "butterfly", "camel", "can", "castle", "caterpillar", "cattle",
-    "chair", "chimpanzee", "clock", "cloud", "cockroach", "couch", "crab", "crocodile", "cup",
-    "dinosaur", "dolphin", "elephant", "flatfish", "forest", "fox", "girl", "hamster", "house",
-    "kangaroo", "keyboard", "lamp", "lawn_mower", "leopard", "lion", "lizard", "lobster", "man",
-    "maple_tree", "motorcycle", "mountain", "mouse", "mushroom", "oak_tree", "orange", "orchid",
-    "otter", "palm_tree", "pear", "pickup_truck", "pine_tree", "plain", "plate", "poppy",
-    "porcupine", "possum", "rabbit", "raccoon", "ray", "road", "rocket", "rose", "sea", "seal",
-    "shark", "shrew", "skunk", "skyscraper", "snail", "snake", "spider", "squirrel", "streetcar",
-    "sunflower", "sweet_pepper", "table", "tank", "telephone", "television", "tiger", "tractor",
-    "train", "trout", "tulip", "turtle", "wardrobe", "whale", "willow_tree", "wolf", "woman", "worm",
+    "apple",
+    "aquarium_fish",
+    "baby",
+    "bear",
+    "beaver",
+    "bed",
+    "bee",
+    "beetle",
+    "bicycle",
+    "bottle",
+    "bowl",
+    "boy",
+    "bridge",
+    "bus",
+    "butterfly",
+    "camel",
+    "can",
+    "castle",
+    "caterpillar",
+    "cattle",
+    "chair",
+    "chimpanzee",
+    "clock",
+    "cloud",
+    "cockroach",
+    "couch",
+    "crab",
+    "crocodile",
+    "cup",
+    "dinosaur",
+    "dolphin",
+    "elephant",
+    "flatfish",
+    "forest",
+    "fox",
+    "girl",
+    "hamster",
+    "house",
+    "kangaroo",
+    "keyboard",
+    "lamp",
+    "lawn_mower",
+    "leopard",
+    "lion",
+    "lizard",
+    "lobster",
+    "man",
+    "maple_tree",
+    "motorcycle",
+    "mountain",
+    "mouse",
+    "mushroom",
+    "oak_tree",
+    "orange",
+    "orchid",
+    "otter",
+    "palm_tree",
+    "pear",
+    "pickup_truck",
+    "pine_tree",
+    "plain",
+    "plate",
+    "poppy",
+    "porcupine",
+    "possum",
+    "rabbit",
+    "raccoon",
+    "ray",
+    "road",
+    "rocket",
+    "rose",
+    "sea",
+    "seal",
+    "shark",
+    "shrew",
+    "skunk",
+    "skyscraper",
+    "snail",
+    "snake",
+    "spider",
+    "squirrel",
+    "streetcar",
+    "sunflower",
+    "sweet_pepper",
+    "table",
+    "tank",
+    "telephone",
+    "television",
+    "tiger",
+    "tractor",
+    "train",
+    "trout",
+    "tulip",
+    "turtle",
+    "wardrobe",
+    "whale",
+    "willow_tree",
+    "wolf",
+    "woman",
+    "worm",
 ];
 
 /// CIFAR-100 superclasses: (name, natural?, fine classes).
@@ -81,10 +168,7 @@ pub struct NatManPreset {
 pub const NATMAN_PRESETS: [&str; 3] = ["ilsvrc12", "cifar10", "cifar100"];
 
 fn index_lines(text: &str, what: &str) -> Vec<usize> {
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.trim().parse().unwrap_or_else(|_| panic!("shipped list {what} is corrupt")))
-        .collect()
+    text.lines().filter(|l| !l.trim().is_empty()).map(|l| l.trim().parse().unwrap_or_else(|_| panic!("shipped list {what} is corrupt"))).collect()
 }
 
 /// ILSVRC-2012 class names (`WNID words`) in label order.
@@ -121,12 +205,7 @@ pub fn natman_preset(name: &str) -> Result<NatManPreset> {
             }
             natural.sort_unstable();
             manmade.sort_unstable();
-            Ok(NatManPreset {
-                name: "cifar100",
-                class_names: CIFAR100_CLASSES.iter().map(|s| s.to_string()).collect(),
-                natural,
-                manmade,
-            })
+            Ok(NatManPreset { name: "cifar100", class_names: CIFAR100_CLASSES.iter().map(|s| s.to_string()).collect(), natural, manmade })
         }
         other => Err(Error::UnknownPreset { name: other.to_string(), valid: NATMAN_PRESETS.join(", ") }),
     }

@@ -42,11 +42,7 @@ impl Half {
     pub fn new(name: &str, originals: &[usize], class_names: &[String]) -> Self {
         let mut sorted = originals.to_vec();
         sorted.sort_unstable();
-        let classes = sorted
-            .iter()
-            .enumerate()
-            .map(|(label, &original)| ClassEntry { label, original, name: class_names[original].clone() })
-            .collect();
+        let classes = sorted.iter().enumerate().map(|(label, &original)| ClassEntry { label, original, name: class_names[original].clone() }).collect();
         Half { name: name.to_string(), classes }
     }
 
@@ -139,9 +135,7 @@ pub fn half_size(n: usize, fraction: f64) -> Result<usize> {
     }
     let k = (n as f64 * fraction).round_ties_even() as usize;
     if k == 0 || k >= n {
-        return Err(Error::InvalidSplit(format!(
-            "fraction {fraction} of {n} classes leaves an empty half (A would get {k})"
-        )));
+        return Err(Error::InvalidSplit(format!("fraction {fraction} of {n} classes leaves an empty half (A would get {k})")));
     }
     Ok(k)
 }
@@ -151,9 +145,7 @@ pub fn random_half_a(n: usize, fraction: f64, seed: u64, generator: Generator) -
     let k = half_size(n, fraction)?;
     let perm = match generator {
         Generator::NumpyLegacy => {
-            let seed = u32::try_from(seed).map_err(|_| {
-                Error::InvalidSplit(format!("numpy-compatible seeds are 32-bit, got {seed}"))
-            })?;
+            let seed = u32::try_from(seed).map_err(|_| Error::InvalidSplit(format!("numpy-compatible seeds are 32-bit, got {seed}")))?;
             Mt19937::init_by_array(&[seed]).permutation(n)
         }
         Generator::StdRng => {
@@ -172,10 +164,7 @@ pub fn random(class_names: &[String], fraction: f64, seed: u64, generator: Gener
     let n = class_names.len();
     let a = random_half_a(n, fraction, seed, generator)?;
     let b = complement(n, &a);
-    Ok(ClassSplit {
-        mode: SplitMode::Random { seed, fraction, generator },
-        halves: vec![Half::new("A", &a, class_names), Half::new("B", &b, class_names)],
-    })
+    Ok(ClassSplit { mode: SplitMode::Random { seed, fraction, generator }, halves: vec![Half::new("A", &a, class_names), Half::new("B", &b, class_names)] })
 }
 
 /// The sorted complement of `a` in `0..n`.
@@ -189,10 +178,7 @@ pub fn natman(preset: &str) -> Result<ClassSplit> {
     let p = natman_preset(preset)?;
     Ok(ClassSplit {
         mode: SplitMode::Natman { preset: preset.to_string() },
-        halves: vec![
-            Half::new("natural", &p.natural, &p.class_names),
-            Half::new("manmade", &p.manmade, &p.class_names),
-        ],
+        halves: vec![Half::new("natural", &p.natural, &p.class_names), Half::new("manmade", &p.manmade, &p.class_names)],
     })
 }
 
@@ -217,9 +203,7 @@ pub fn read_index_file(path: &Path, num_classes: usize) -> Result<Vec<usize>> {
         if t.is_empty() {
             continue;
         }
-        let v: usize = t.parse().map_err(|_| {
-            Error::parse(path, i + 1, format!("expected a class index (a whole number), found `{t}`"))
-        })?;
+        let v: usize = t.parse().map_err(|_| Error::parse(path, i + 1, format!("expected a class index (a whole number), found `{t}`")))?;
         if v >= num_classes {
             return Err(Error::parse(path, i + 1, format!("class index {v} out of range 0..{num_classes}")));
         }
@@ -241,11 +225,7 @@ pub fn custom(a_path: &Path, b_path: &Path, class_names: &[String]) -> Result<Cl
     let b = read_index_file(b_path, n)?;
     let a_set: BTreeSet<usize> = a.iter().copied().collect();
     if let Some(dup) = b.iter().find(|i| a_set.contains(i)) {
-        return Err(Error::InvalidSplit(format!(
-            "class {dup} is in both {} and {}",
-            a_path.display(),
-            b_path.display()
-        )));
+        return Err(Error::InvalidSplit(format!("class {dup} is in both {} and {}", a_path.display(), b_path.display())));
     }
     Ok(ClassSplit {
         mode: SplitMode::Custom { a: a_path.display().to_string(), b: b_path.display().to_string() },

@@ -37,7 +37,11 @@ fn cifar10_jpg() -> Option<PathBuf> {
 
 #[test]
 fn shared_cifar10_jpegs_read_completely() {
-    let Some(root) = require("the shared CIFAR-10 JPEGs", cifar10_jpg(), "unpack ../shared/data/cifar10-jpg.tar.gz and set TRANSFERABILITY_CIFAR10_JPG to its cifar10/ folder") else {
+    let Some(root) = require(
+        "the shared CIFAR-10 JPEGs",
+        cifar10_jpg(),
+        "unpack ../shared/data/cifar10-jpg.tar.gz and set TRANSFERABILITY_CIFAR10_JPG to its cifar10/ folder",
+    ) else {
         return;
     };
     let ds = DataSet::open(&DataSpec::Path { path: root, skip_corrupt: false }).expect("layout");

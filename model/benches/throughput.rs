@@ -162,10 +162,7 @@ fn breakdown(preset: &str, o: &Opts) {
             model::Act::Flat(t) => model::Act::Flat(t.require_grad()),
             a => a,
         };
-        let (fwd, both) = time(
-            Box::new(|| net.layer(k, x.clone(), Some(1)).flat().sum()),
-            Box::new(|| anet.layer(k, xa.clone(), Some(1)).flat().sum()),
-        );
+        let (fwd, both) = time(Box::new(|| net.layer(k, x.clone(), Some(1)).flat().sum()), Box::new(|| anet.layer(k, xa.clone(), Some(1)).flat().sum()));
         total += both;
         // the convolution alone (layers 1-5): what the block's pooling, LRN and ReLU add is the difference
         // (through the op the network uses: `model::conv` on flex, burn's elsewhere)
@@ -174,9 +171,7 @@ fn breakdown(preset: &str, o: &Opts) {
             model::conv::conv2d(layer, x)
         };
         let (cf, cb) = match (k, &x, &xa) {
-            (1..=5, model::Act::Map(x), model::Act::Map(xa)) => {
-                time(Box::new(|| conv(&net, x.clone()).sum()), Box::new(|| conv(&anet, xa.clone()).sum()))
-            }
+            (1..=5, model::Act::Map(x), model::Act::Map(xa)) => time(Box::new(|| conv(&net, x.clone()).sum()), Box::new(|| conv(&anet, xa.clone()).sum())),
             _ => (f64::NAN, f64::NAN),
         };
         println!(

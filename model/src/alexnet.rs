@@ -138,19 +138,14 @@ impl AlexNetConfig {
     ///   (32 px, 64-192-384-256-256, fc 1024).
     pub fn preset(name: &str, num_outputs: usize) -> Result<Self> {
         let (size, convs, fc) = match name {
-            "caffenet" => (
-                227,
-                vec![conv(96, 11, 4, 0, 1), conv(256, 5, 1, 2, 2), conv(384, 3, 1, 1, 1), conv(384, 3, 1, 1, 2), conv(256, 3, 1, 1, 2)],
-                [4096, 4096],
-            ),
+            "caffenet" => {
+                (227, vec![conv(96, 11, 4, 0, 1), conv(256, 5, 1, 2, 2), conv(384, 3, 1, 1, 1), conv(384, 3, 1, 1, 2), conv(256, 3, 1, 1, 2)], [4096, 4096])
+            }
             "cifar" => small(28, [64, 128, 192, 192, 128], 512),
             "tiny" => small(28, [16, 32, 48, 48, 32], 128),
             "bench" => small(32, [64, 192, 384, 256, 256], 1024),
             other => {
-                return Err(Error::Mismatch {
-                    layer: "preset".into(),
-                    what: format!("unknown model preset `{other}`; valid presets: {}", PRESETS.join(", ")),
-                });
+                return Err(Error::Mismatch { layer: "preset".into(), what: format!("unknown model preset `{other}`; valid presets: {}", PRESETS.join(", ")) });
             }
         };
         let filler = if name == "caffenet" { FillerScale::Caffe } else { FillerScale::FanIn };
@@ -324,10 +319,7 @@ fn filler_tensors<const D: usize>(
     let mut rng = rand::rngs::StdRng::seed_from_u64(layer_seed(seed, k));
     let normal = rand_distr::Normal::new(0.0f32, std as f32).expect("std is positive");
     let w: Vec<f32> = (0..n).map(|_| normal.sample(&mut rng)).collect();
-    (
-        Param::from_data(TensorData::new(w, shape), device),
-        Param::from_data(TensorData::new(vec![bias as f32; bias_len], [bias_len]), device),
-    )
+    (Param::from_data(TensorData::new(w, shape), device), Param::from_data(TensorData::new(vec![bias as f32; bias_len], [bias_len]), device))
 }
 
 /// The network. Fields `conv1..fc8` are the eight layers; parameter paths
@@ -510,10 +502,7 @@ impl AlexNet {
         let (mine, theirs) = (shapes(&self), shapes(src));
         for (path, shape) in &mine {
             if crate::layers::layer_of_path(path).is_some_and(|k| k <= n) && theirs.get(path) != Some(shape) {
-                return Err(Error::Mismatch {
-                    layer: path.clone(),
-                    what: format!("shape {:?} here, {:?} in the source", shape, theirs.get(path)),
-                });
+                return Err(Error::Mismatch { layer: path.clone(), what: format!("shape {:?} here, {:?} in the source", shape, theirs.get(path)) });
             }
         }
         macro_rules! copy {

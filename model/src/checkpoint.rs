@@ -69,11 +69,7 @@ impl ModuleVisitor for Collect<'_> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         let t = param.val();
         let shape = t.dims().to_vec();
-        let values = if self.data {
-            t.into_data().convert::<f32>().as_slice::<f32>().expect("f32 after convert").to_vec()
-        } else {
-            Vec::new()
-        };
+        let values = if self.data { t.into_data().convert::<f32>().as_slice::<f32>().expect("f32 after convert").to_vec() } else { Vec::new() };
         self.out.insert(self.path.join("."), (shape, values));
     }
 }
@@ -160,12 +156,7 @@ impl ParamStore {
 
     /// Only the parameters of layers 1..n.
     pub fn first_layers(&self, n: usize) -> Self {
-        let tensors = self
-            .tensors
-            .iter()
-            .filter(|(p, _)| layer_of_path(p).is_some_and(|k| k <= n))
-            .map(|(p, t)| (p.clone(), t.clone()))
-            .collect();
+        let tensors = self.tensors.iter().filter(|(p, _)| layer_of_path(p).is_some_and(|k| k <= n)).map(|(p, t)| (p.clone(), t.clone())).collect();
         ParamStore { tensors }
     }
 
@@ -213,10 +204,8 @@ impl ParamStore {
         let mut at = MAGIC.len();
         let hlen = u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes")) as usize;
         at += 8;
-        let header: Header = bytes
-            .get(at..at + hlen)
-            .and_then(|h| serde_json::from_slice(h).ok())
-            .ok_or_else(|| bad("header is truncated or not JSON".into()))?;
+        let header: Header =
+            bytes.get(at..at + hlen).and_then(|h| serde_json::from_slice(h).ok()).ok_or_else(|| bad("header is truncated or not JSON".into()))?;
         if header.version != PARAMS_VERSION {
             return Err(bad(format!("format version {}, this build reads {PARAMS_VERSION}", header.version)));
         }
@@ -225,9 +214,7 @@ impl ParamStore {
         let mut tensors = BTreeMap::new();
         for e in header.tensors {
             let n: usize = e.shape.iter().product();
-            let slice = data
-                .get(e.offset * 4..(e.offset + n) * 4)
-                .ok_or_else(|| bad(format!("{}: data truncated", e.path)))?;
+            let slice = data.get(e.offset * 4..(e.offset + n) * 4).ok_or_else(|| bad(format!("{}: data truncated", e.path)))?;
             let v = slice.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
             tensors.insert(e.path, (e.shape, v));
         }
@@ -271,21 +258,15 @@ pub fn config_diff(a: &AlexNetConfig, b: &AlexNetConfig) -> Vec<String> {
 pub fn load_model(path: &Path, expected: &AlexNetConfig, device: &Device, seed: u64, n: usize) -> Result<AlexNet> {
     check_range(n, 0, 8)?;
     let (cfg, store) = read_model(path)?;
-    let diff: Vec<String> = config_diff(expected, &cfg)
-        .into_iter()
-        .filter(|d| n == 8 || !(d.starts_with("num_outputs") || d.starts_with("fc:") && n <= 5))
-        .collect();
+    let diff: Vec<String> =
+        config_diff(expected, &cfg).into_iter().filter(|d| n == 8 || !(d.starts_with("num_outputs") || d.starts_with("fc:") && n <= 5)).collect();
     if !diff.is_empty() && n == 8 {
-        return Err(Error::Checkpoint {
-            path: path.to_path_buf(),
-            message: format!("architecture differs: {}", diff.join("; ")),
-        });
+        return Err(Error::Checkpoint { path: path.to_path_buf(), message: format!("architecture differs: {}", diff.join("; ")) });
     }
     let net = expected.init(device, seed);
-    store.apply(net, |p| layer_of_path(p).is_some_and(|k| k <= n)).map_err(|e| Error::Checkpoint {
-        path: path.to_path_buf(),
-        message: format!("cannot load layers 1..{n}: {e}"),
-    })
+    store
+        .apply(net, |p| layer_of_path(p).is_some_and(|k| k <= n))
+        .map_err(|e| Error::Checkpoint { path: path.to_path_buf(), message: format!("cannot load layers 1..{n}: {e}") })
 }
 
 #[cfg(test)]

@@ -257,9 +257,9 @@ pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], geo: &Geometry, fuse_rel
     let (p, co) = (geo.p(), geo.co);
     let nb = geo.chunk();
     let mut out = vec![0.0f32; geo.n * co * p];
-    out.par_chunks_mut(nb * co * p).enumerate().for_each(|(i, out)| {
-        chunk_forward_fast(Chunk { x, weight, geo, n0: i * nb, nb: out.len() / (co * p) }, bias, fuse_relu, out)
-    });
+    out.par_chunks_mut(nb * co * p)
+        .enumerate()
+        .for_each(|(i, out)| chunk_forward_fast(Chunk { x, weight, geo, n0: i * nb, nb: out.len() / (co * p) }, bias, fuse_relu, out));
     out
 }
 
@@ -308,14 +308,7 @@ pub struct Grads {
 
 /// Backward of [`forward`]. `dy` is the gradient of the output; with
 /// `relu_out` (the fused ReLU's output) it is masked where the ReLU was off.
-pub fn backward(
-    x: &[f32],
-    weight: &[f32],
-    dy: &[f32],
-    relu_out: Option<&[f32]>,
-    geo: &Geometry,
-    need: [bool; 3],
-) -> Grads {
+pub fn backward(x: &[f32], weight: &[f32], dy: &[f32], relu_out: Option<&[f32]>, geo: &Geometry, need: [bool; 3]) -> Grads {
     let (co, kk) = (geo.co, geo.kk());
     let [need_x, need_w, need_b] = need;
     let nb = geo.chunk();
@@ -329,11 +322,7 @@ pub fn backward(
     let per_lane = chunks.div_ceil(LANES.min(chunks));
     let lanes = chunks.div_ceil(per_lane);
     let mut dx = if need_x { vec![0.0f32; geo.n * image] } else { Vec::new() };
-    let dx_lanes: Vec<&mut [f32]> = if need_x {
-        dx.chunks_mut(per_lane * nb * image).collect()
-    } else {
-        (0..lanes).map(|_| Default::default()).collect()
-    };
+    let dx_lanes: Vec<&mut [f32]> = if need_x { dx.chunks_mut(per_lane * nb * image).collect() } else { (0..lanes).map(|_| Default::default()).collect() };
     let partials: Vec<(Vec<f32>, Vec<f32>)> = dx_lanes
         .into_par_iter()
         .enumerate()
@@ -416,15 +405,7 @@ isa_twins! {
 /// `dy` is the whole batch's output gradient, masked where `relu_out` (the
 /// fused ReLU's output) is off.
 #[inline(always)]
-fn chunk_backward(
-    c: Chunk,
-    dy: &[f32],
-    relu_out: Option<&[f32]>,
-    [need_x, need_w, need_b]: [bool; 3],
-    dw: &mut [f32],
-    db: &mut [f32],
-    dx: &mut [f32],
-) {
+fn chunk_backward(c: Chunk, dy: &[f32], relu_out: Option<&[f32]>, [need_x, need_w, need_b]: [bool; 3], dw: &mut [f32], db: &mut [f32], dx: &mut [f32]) {
     let Chunk { x, weight, geo, n0, nb } = c;
     let (p, co, cog, kk) = (geo.p(), geo.co, geo.cog(), geo.kk());
     let width = nb * p;
@@ -435,11 +416,7 @@ fn chunk_backward(
             let at = ((n0 + b) * co + o) * p;
             let dst = &mut dyc[o * width + b * p..][..p];
             match relu_out {
-                Some(y) => dst
-                    .iter_mut()
-                    .zip(&dy[at..at + p])
-                    .zip(&y[at..at + p])
-                    .for_each(|((d, g), y)| *d = if *y > 0.0 { *g } else { 0.0 }),
+                Some(y) => dst.iter_mut().zip(&dy[at..at + p]).zip(&y[at..at + p]).for_each(|((d, g), y)| *d = if *y > 0.0 { *g } else { 0.0 }),
                 None => dst.copy_from_slice(&dy[at..at + p]),
             }
         }
@@ -477,12 +454,7 @@ fn chunk_backward(
 pub trait ConvRelu: Backend {
     /// `relu?(conv2d(x, weight) + bias)`; `geometry` is
     /// `[stride, pad, groups, fuse_relu as usize]`.
-    fn conv2d_relu(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        bias: FloatTensor<Self>,
-        geometry: [usize; 4],
-    ) -> FloatTensor<Self>;
+    fn conv2d_relu(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, geometry: [usize; 4]) -> FloatTensor<Self>;
 }
 
 /// A flex tensor's f32 elements in row-major order.
@@ -536,14 +508,7 @@ impl Backward<Flex, 3> for ConvReluBackward {
         let (x, weight, out, geometry) = ops.state;
         let geo = geometry_of(&x, &weight, geometry);
         let out = out.as_ref().map(values);
-        let g = backward(
-            &values(&x),
-            &values(&weight),
-            &values(&dy),
-            out.as_deref(),
-            &geo,
-            [node_x.is_some(), node_w.is_some(), node_b.is_some()],
-        );
+        let g = backward(&values(&x), &values(&weight), &values(&dy), out.as_deref(), &geo, [node_x.is_some(), node_w.is_some(), node_b.is_some()]);
         let ws = weight.layout().shape().to_vec();
         if let (Some(node), Some(d)) = (node_x, g.x) {
             grads.register::<Flex>(node.id, flex_tensor(d, vec![geo.n, geo.c, geo.h, geo.w]));
@@ -558,12 +523,7 @@ impl Backward<Flex, 3> for ConvReluBackward {
 }
 
 impl<C: CheckpointStrategy> ConvRelu for Autodiff<Flex, C> {
-    fn conv2d_relu(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        bias: FloatTensor<Self>,
-        geometry: [usize; 4],
-    ) -> FloatTensor<Self> {
+    fn conv2d_relu(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, geometry: [usize; 4]) -> FloatTensor<Self> {
         match ConvReluBackward.prepare::<C>([x.node(), weight.node(), bias.node()]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
                 let (xp, wp) = (x.primitive().clone(), weight.primitive().clone());
@@ -571,12 +531,7 @@ impl<C: CheckpointStrategy> ConvRelu for Autodiff<Flex, C> {
                 let kept = (geometry[3] == 1).then(|| out.clone());
                 prep.finish((xp, wp, kept, geometry), out)
             }
-            OpsKind::UnTracked(prep) => prep.finish(Flex::conv2d_relu(
-                x.into_primitive(),
-                weight.into_primitive(),
-                bias.into_primitive(),
-                geometry,
-            )),
+            OpsKind::UnTracked(prep) => prep.finish(Flex::conv2d_relu(x.into_primitive(), weight.into_primitive(), bias.into_primitive(), geometry)),
         }
     }
 }
@@ -598,8 +553,7 @@ fn fused_geometry(layer: &Conv2d, x: &Tensor<4>, fuse_relu: bool) -> Option<[usi
         PaddingConfig2d::Valid => 0,
         _ => return None,
     };
-    (on_flex(x) && k0 == k1 && s0 == s1 && layer.dilation == [1, 1])
-        .then_some([s0, pad, layer.groups, fuse_relu as usize])
+    (on_flex(x) && k0 == k1 && s0 == s1 && layer.dilation == [1, 1]).then_some([s0, pad, layer.groups, fuse_relu as usize])
 }
 
 /// `relu(layer(x))`: the fused op on flex, burn's `Conv2d` + ReLU elsewhere.
@@ -644,8 +598,7 @@ mod tests {
                                 if iy >= 0 && ix >= 0 && (iy as usize) < geo.h && (ix as usize) < geo.w {
                                     let c = g * geo.cg() + ci;
                                     let row = (ci * k + ki) * k + kj;
-                                    cols[row * width + (b * ho + oy) * wo + ox] =
-                                        x[(((n0 + b) * geo.c + c) * geo.h + iy as usize) * geo.w + ix as usize];
+                                    cols[row * width + (b * ho + oy) * wo + ox] = x[(((n0 + b) * geo.c + c) * geo.h + iy as usize) * geo.w + ix as usize];
                                 }
                             }
                         }

@@ -23,11 +23,11 @@ pub mod alexnet;
 pub mod backend;
 pub mod checkpoint;
 pub mod conv;
-pub mod sgemm;
 mod error;
 pub mod layers;
 pub mod lrn;
 pub mod pool;
+pub mod sgemm;
 mod simd;
 
 pub use alexnet::{Act, AlexNet, AlexNetConfig, ConvSpec, FillerScale};

@@ -241,11 +241,7 @@ impl<C: CheckpointStrategy> LrnCaffe for Autodiff<Flex, C> {
 /// LRN of `x`: the custom op on flex; elsewhere `fallback` (a network's
 /// configured tensor-level implementation).
 pub fn lrn(x: Tensor<4>, cfg: &LrnConfig, fallback: impl FnOnce(Tensor<4>) -> Tensor<4>) -> Tensor<4> {
-    if on_flex(&x) {
-        Tensor::from_dispatch(<burn::backend::Dispatch as LrnCaffe>::lrn_caffe(x.into_dispatch(), params(cfg)))
-    } else {
-        fallback(x)
-    }
+    if on_flex(&x) { Tensor::from_dispatch(<burn::backend::Dispatch as LrnCaffe>::lrn_caffe(x.into_dispatch(), params(cfg))) } else { fallback(x) }
 }
 
 /// The reference: a naive loop over Caffe's formula, in f64.

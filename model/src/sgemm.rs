@@ -352,8 +352,18 @@ mod avx512 {
             }};
         }
         tile!(
-            (0, c0a, c0b), (1, c1a, c1b), (2, c2a, c2b), (3, c3a, c3b), (4, c4a, c4b), (5, c5a, c5b),
-            (6, c6a, c6b), (7, c7a, c7b), (8, c8a, c8b), (9, c9a, c9b), (10, c10a, c10b), (11, c11a, c11b)
+            (0, c0a, c0b),
+            (1, c1a, c1b),
+            (2, c2a, c2b),
+            (3, c3a, c3b),
+            (4, c4a, c4b),
+            (5, c5a, c5b),
+            (6, c6a, c6b),
+            (7, c7a, c7b),
+            (8, c8a, c8b),
+            (9, c9a, c9b),
+            (10, c10a, c10b),
+            (11, c11a, c11b)
         );
     }
 }
@@ -442,10 +452,7 @@ mod tests {
             // plain, and each operand as the transpose of its transpose
             let at_data: Vec<f32> = (0..k * m).map(|x| a_data[(x % m) * k + x / m]).collect();
             let bt_data: Vec<f32> = (0..n * k).map(|x| b_data[(x % k) * n + x / k]).collect();
-            let views = [
-                (Mat::new(&a_data, m, k), Mat::new(&b_data, k, n)),
-                (Mat::new(&at_data, k, m).t(), Mat::new(&bt_data, n, k).t()),
-            ];
+            let views = [(Mat::new(&a_data, m, k), Mat::new(&b_data, k, n)), (Mat::new(&at_data, k, m).t(), Mat::new(&bt_data, n, k).t())];
             for (a, b) in views {
                 let want = naive(&a, &b);
                 for level in isa::Isa::ALL.into_iter().filter(|&l| l <= isa::detected()) {

@@ -1,9 +1,9 @@
 //! The layer-indexed building blocks under a real optimiser step: freezing,
 //! copying and re-initialising, checked bit for bit.
 
-use burn::optim::{GradientsParams, SgdConfig};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
+use burn::optim::{GradientsParams, SgdConfig};
 use burn::prelude::*;
 use model::checkpoint::ParamStore;
 use model::layers::layer_of_path;
@@ -19,10 +19,7 @@ fn sgd_step(net: AlexNet, device: &Device) -> AlexNet {
     let loss = burn::nn::loss::CrossEntropyLossConfig::new().init(device).forward(net.forward_train(x, 7), y);
     let grads = GradientsParams::from_grads(loss.backward(), &net);
     let mom = MomentumConfig::new().with_momentum(0.9).with_dampening(0.0);
-    let mut opt = SgdConfig::new()
-        .with_momentum(Some(mom))
-        .with_weight_decay(Some(WeightDecayConfig::new(5e-4)))
-        .init();
+    let mut opt = SgdConfig::new().with_momentum(Some(mom)).with_weight_decay(Some(WeightDecayConfig::new(5e-4))).init();
     opt.step(0.1, net, grads)
 }
 

@@ -41,11 +41,7 @@ pub enum Store {
 impl Store {
     /// Hold `src` at `size × size`, in memory when it fits.
     pub fn open(src: Arc<dyn Source>, size: usize) -> Result<Self> {
-        if src.len() * size * size * 3 <= MEMORY_LIMIT {
-            Ok(Store::Memory(InMemory::load(src.as_ref(), Some(size))?))
-        } else {
-            Ok(Store::Files { src, size })
-        }
+        if src.len() * size * size * 3 <= MEMORY_LIMIT { Ok(Store::Memory(InMemory::load(src.as_ref(), Some(size))?)) } else { Ok(Store::Files { src, size }) }
     }
 
     /// Number of images.
@@ -163,13 +159,10 @@ impl Assembly {
         let per = 3 * self.crop * self.crop;
         let mut images = vec![0f32; idx.len() * per];
         let stored = store.size();
-        images
-            .par_chunks_mut(per)
-            .zip(idx.par_iter().zip(crops.par_iter()))
-            .try_for_each(|(out, (&i, &c))| -> Result<()> {
-                crop_into(&store.pixels(i)?, stored, &self.mean, self.crop, c, out);
-                Ok(())
-            })?;
+        images.par_chunks_mut(per).zip(idx.par_iter().zip(crops.par_iter())).try_for_each(|(out, (&i, &c))| -> Result<()> {
+            crop_into(&store.pixels(i)?, stored, &self.mean, self.crop, c, out);
+            Ok(())
+        })?;
         Ok(Batch { images, labels: idx.iter().map(|&i| store.label(i) as i64).collect() })
     }
 

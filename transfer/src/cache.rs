@@ -167,7 +167,18 @@ impl PrefixCache {
     /// matrix shapes as uncached training and evaluation, so the cached rows
     /// are bit for bit what those compute. Files, when needed, go into `dir`.
     #[allow(clippy::too_many_arguments)]
-    pub fn build(fnet: &AlexNet, cfg: &AlexNetConfig, n: usize, passes: usize, train: &Store, test: &Store, asm: &Assembly, batches: [usize; 2], dir: &Path, device: &Device) -> Result<Self> {
+    pub fn build(
+        fnet: &AlexNet,
+        cfg: &AlexNetConfig,
+        n: usize,
+        passes: usize,
+        train: &Store,
+        test: &Store,
+        asm: &Assembly,
+        batches: [usize; 2],
+        dir: &Path,
+        device: &Device,
+    ) -> Result<Self> {
         let [train_batch, test_batch] = batches.map(|b| b.max(1));
         if passes == 0 {
             return Err(Error::Executor("a prefix cache needs at least one pass".into()));

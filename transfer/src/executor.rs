@@ -152,11 +152,8 @@ pub fn run_local(plan: &Plan, opts: &LocalOptions) -> Result<SweepReport> {
             if !j.deps.iter().all(|d| matches!(state.get(d), Some(JobState::Done | JobState::AlreadyDone))) {
                 continue;
             }
-            let log = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(j.job.dir.join("log.txt"))
-                .map_err(|e| Error::io(j.job.dir.join("log.txt"), e))?;
+            let log =
+                std::fs::OpenOptions::new().create(true).append(true).open(j.job.dir.join("log.txt")).map_err(|e| Error::io(j.job.dir.join("log.txt"), e))?;
             let child = Command::new(&opts.exe)
                 .arg("train")
                 .arg("--job")
@@ -221,10 +218,8 @@ pub struct SlurmOptions {
 }
 
 fn slurm(cmd: &str, args: &[String]) -> Result<String> {
-    let out = Command::new(cmd)
-        .args(args)
-        .output()
-        .map_err(|e| Error::Executor(format!("cannot run `{cmd}` (is Slurm installed and SLURM_CONF set?): {e}")))?;
+    let out =
+        Command::new(cmd).args(args).output().map_err(|e| Error::Executor(format!("cannot run `{cmd}` (is Slurm installed and SLURM_CONF set?): {e}")))?;
     if !out.status.success() {
         return Err(Error::Executor(format!("`{cmd} {}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim())));
     }
@@ -307,8 +302,5 @@ pub fn run_slurm(plan: &Plan, opts: &SlurmOptions) -> Result<SweepReport> {
         };
         state.insert(id.clone(), s);
     }
-    Ok(SweepReport {
-        jobs: plan.jobs.iter().map(|j| (j.job.id.clone(), state[&j.job.id].clone())).collect(),
-        wall_seconds: t0.elapsed().as_secs_f64(),
-    })
+    Ok(SweepReport { jobs: plan.jobs.iter().map(|j| (j.job.id.clone(), state[&j.job.id].clone())).collect(), wall_seconds: t0.elapsed().as_secs_f64() })
 }

@@ -11,10 +11,10 @@
 pub mod batches;
 pub mod cache;
 mod error;
-pub mod progress;
-pub mod record;
 pub mod executor;
 pub mod plan;
+pub mod progress;
+pub mod record;
 pub mod sgd;
 pub mod similarity;
 pub mod spec;

@@ -221,8 +221,7 @@ impl SweepConfig {
     /// A named preset. `data` is required by the presets on real data.
     pub fn preset(name: &str, data: Option<&Path>) -> Result<Self> {
         let need_data = || {
-            data.map(|p| DataSpec::Path { path: p.to_path_buf(), skip_corrupt: false })
-                .ok_or_else(|| Error::Plan(format!("preset `{name}` needs --data PATH")))
+            data.map(|p| DataSpec::Path { path: p.to_path_buf(), skip_corrupt: false }).ok_or_else(|| Error::Plan(format!("preset `{name}` needs --data PATH")))
         };
         let layers: Vec<usize> = (1..=7).collect();
         let cfg = match name {
@@ -237,7 +236,9 @@ impl SweepConfig {
             "default" => {
                 let data = match data {
                     Some(p) => DataSpec::Path { path: p.to_path_buf(), skip_corrupt: false },
-                    None => DataSpec::Synthetic(SyntheticConfig { classes: 20, train_per_class: 300, test_per_class: DEFAULT_TEST_PER_CLASS, size: 32, seed: 0 }),
+                    None => {
+                        DataSpec::Synthetic(SyntheticConfig { classes: 20, train_per_class: 300, test_per_class: DEFAULT_TEST_PER_CLASS, size: 32, seed: 0 })
+                    }
                 };
                 let natman = if matches!(data, DataSpec::Synthetic(_)) { "synthetic" } else { "cifar10" };
                 let mut cfg = paper_like(name, data, "tiny", natman, default_schedule(), DEFAULT_LAYERS.to_vec());
@@ -253,14 +254,9 @@ impl SweepConfig {
                 cfg
             }
             // about 10 epochs of a 25,000-image half at batch 128
-            "cifar10" | "cifar100" => paper_like(
-                name,
-                need_data()?,
-                "cifar",
-                name,
-                Schedule { test_batch: 500, checkpoint_every: 200, ..small_schedule(2000, 128, 20) },
-                layers,
-            ),
+            "cifar10" | "cifar100" => {
+                paper_like(name, need_data()?, "cifar", name, Schedule { test_batch: 500, checkpoint_every: 200, ..small_schedule(2000, 128, 20) }, layers)
+            }
             "imagenet-paper" => SweepConfig {
                 name: name.into(),
                 data: data
@@ -297,9 +293,7 @@ impl SweepConfig {
     /// Read a configuration file (JSON). Unknown keys are refused, naming the valid ones.
     pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        serde_json::from_str(&text).map_err(|e| {
-            Error::Plan(format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))
-        })
+        serde_json::from_str(&text).map_err(|e| Error::Plan(format!("{}:{}:{}: {e}", path.display(), e.line(), e.column())))
     }
 }
 
@@ -346,14 +340,22 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
     let out_abs = out.to_path_buf();
     for r in 0..cfg.replicates {
         let suffix = if r == 0 { String::new() } else { format!("-r{r}") };
-        let mut add = |id: String, arm: Arm, family: &str, split_id: &str, split: SplitSpec, target: &str, source: Option<(&str, String)>, n: usize, ft: bool, per_class: Option<usize>, schedule: &Schedule| {
+        let mut add = |id: String,
+                       arm: Arm,
+                       family: &str,
+                       split_id: &str,
+                       split: SplitSpec,
+                       target: &str,
+                       source: Option<(&str, String)>,
+                       n: usize,
+                       ft: bool,
+                       per_class: Option<usize>,
+                       schedule: &Schedule| {
             let id = format!("{id}{suffix}");
             let dir = out_abs.join("jobs").join(&id);
             let deps = source.as_ref().map(|(_, dep)| vec![format!("{dep}{suffix}")]).unwrap_or_default();
-            let source = source.map(|(half, dep)| SourceSpec {
-                half: half.to_string(),
-                checkpoint: out_abs.join("jobs").join(format!("{dep}{suffix}")).join("final.params"),
-            });
+            let source = source
+                .map(|(half, dep)| SourceSpec { half: half.to_string(), checkpoint: out_abs.join("jobs").join(format!("{dep}{suffix}")).join("final.params") });
             jobs.push(PlannedJob {
                 job: JobSpec {
                     seed: stable_seed(cfg.seed ^ r as u64, &id),
@@ -399,10 +401,34 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
                     for &ft in &variants {
                         let tag = if ft { "-ft" } else { "" };
                         for h in &g.selffer {
-                            add(format!("r{s}-selffer{tag}-{h}-n{n}"), Arm::Selffer, "random", &sid, split.clone(), h, Some((h, format!("r{s}-base-{h}"))), n, ft, None, sch);
+                            add(
+                                format!("r{s}-selffer{tag}-{h}-n{n}"),
+                                Arm::Selffer,
+                                "random",
+                                &sid,
+                                split.clone(),
+                                h,
+                                Some((h, format!("r{s}-base-{h}"))),
+                                n,
+                                ft,
+                                None,
+                                sch,
+                            );
                         }
                         for [a, b] in &g.transfer {
-                            add(format!("r{s}-transfer{tag}-{a}-{b}-n{n}"), Arm::Transfer, "random", &sid, split.clone(), b, Some((a, format!("r{s}-base-{a}"))), n, ft, None, sch);
+                            add(
+                                format!("r{s}-transfer{tag}-{a}-{b}-n{n}"),
+                                Arm::Transfer,
+                                "random",
+                                &sid,
+                                split.clone(),
+                                b,
+                                Some((a, format!("r{s}-base-{a}"))),
+                                n,
+                                ft,
+                                None,
+                                sch,
+                            );
                         }
                     }
                 }
@@ -422,7 +448,19 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
                 for &ft in variants {
                     let tag = if ft { "-ft" } else { "" };
                     for (a, b) in &pairs {
-                        add(format!("natman-transfer{tag}-{a}-{b}-n{n}"), Arm::Transfer, "natman", "natman", split.clone(), b, Some((a, format!("natman-base-{a}"))), n, ft, None, sch);
+                        add(
+                            format!("natman-transfer{tag}-{a}-{b}-n{n}"),
+                            Arm::Transfer,
+                            "natman",
+                            "natman",
+                            split.clone(),
+                            b,
+                            Some((a, format!("natman-base-{a}"))),
+                            n,
+                            ft,
+                            None,
+                            sch,
+                        );
                     }
                 }
             }
@@ -507,7 +545,8 @@ impl Plan {
         let path = self.out.join("plan.json");
         let json = serde_json::to_string_pretty(self).expect("plan serialises");
         if let Ok(existing) = std::fs::read_to_string(&path)
-            && existing != json && !force
+            && existing != json
+            && !force
         {
             return Err(Error::Plan(format!(
                 "{} holds a different plan; use another --out, or --force to replace it (finished jobs with the same id are kept)",
@@ -519,12 +558,7 @@ impl Plan {
 
     /// The plan as a dependency graph, one line per job.
     pub fn graph(&self) -> String {
-        self.jobs
-            .iter()
-            .map(|j| {
-                if j.deps.is_empty() { format!("{}\n", j.job.id) } else { format!("{} <- {}\n", j.job.id, j.deps.join(", ")) }
-            })
-            .collect()
+        self.jobs.iter().map(|j| if j.deps.is_empty() { format!("{}\n", j.job.id) } else { format!("{} <- {}\n", j.job.id, j.deps.join(", ")) }).collect()
     }
 }
 

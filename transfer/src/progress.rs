@@ -33,11 +33,7 @@ impl JobProgress {
         let tty = std::io::stderr().is_terminal();
         let bar = (mode == ProgressMode::Auto && tty).then(|| {
             let b = ProgressBar::new(total);
-            b.set_style(
-                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
-                    .expect("valid template")
-                    .progress_chars("=> "),
-            );
+            b.set_style(ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}").expect("valid template").progress_chars("=> "));
             b.set_prefix(id.to_string());
             b.set_position(start);
             b

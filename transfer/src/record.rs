@@ -2,4 +2,7 @@
 //! contract with `analysis`); re-exported here so jobs and executors name
 //! one module.
 
-pub use records::{CurvePoint, Plateau, RunRecord, SCHEMA_VERSION, atomic_write, curve_columns, curve_path, mean_of_best, plateau, read_curve, read_run, run_columns, run_path, write_run};
+pub use records::{
+    CurvePoint, Plateau, RunRecord, SCHEMA_VERSION, atomic_write, curve_columns, curve_path, mean_of_best, plateau, read_curve, read_run, run_columns,
+    run_path, write_run,
+};

@@ -111,11 +111,7 @@ impl CaffeSgd {
     /// Restore velocities saved by [`CaffeSgd::state`] onto `device` (the inner,
     /// non-autodiff device).
     pub fn load_state(&mut self, state: &ParamStore, device: &Device) {
-        self.velocity = state
-            .tensors
-            .iter()
-            .map(|(p, (_, v))| (p.clone(), Tensor::from_data(TensorData::new(v.clone(), [v.len()]), device)))
-            .collect();
+        self.velocity = state.tensors.iter().map(|(p, (_, v))| (p.clone(), Tensor::from_data(TensorData::new(v.clone(), [v.len()]), device))).collect();
     }
 }
 

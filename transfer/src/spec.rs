@@ -213,10 +213,8 @@ impl JobSpec {
     /// Read a job file.
     pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        serde_json::from_str(&text).map_err(|e| Error::Job {
-            job: path.display().to_string(),
-            message: format!("line {} column {}: {e}", e.line(), e.column()),
-        })
+        serde_json::from_str(&text)
+            .map_err(|e| Error::Job { job: path.display().to_string(), message: format!("line {} column {}: {e}", e.line(), e.column()) })
     }
 
     /// The record's arm label (`base`, `BnB`, `BnB+`, `AnB`, `AnB+`, `nolearn`, `reduced`).
@@ -284,10 +282,7 @@ pub fn resolve_split(spec: &SplitSpec, data: &DataSpec, ds: &DataSet) -> Result<
             let split = data_split::split::natman(preset)?;
             let want = split.halves.iter().map(|h| h.len()).sum::<usize>();
             if want != names.len() {
-                return Err(Error::Plan(format!(
-                    "natural/man-made preset `{preset}` covers {want} classes, the data set has {}",
-                    names.len()
-                )));
+                return Err(Error::Plan(format!("natural/man-made preset `{preset}` covers {want} classes, the data set has {}", names.len())));
             }
             split
         }

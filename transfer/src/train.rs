@@ -136,11 +136,7 @@ fn prepare(job: &JobSpec) -> Result<Prepared> {
     if let Some(src) = &job.source
         && !src.checkpoint.is_file()
     {
-        return Err(Error::Source {
-            job: job.id.clone(),
-            path: src.checkpoint.clone(),
-            message: "missing: has the source base finished?".into(),
-        });
+        return Err(Error::Source { job: job.id.clone(), path: src.checkpoint.clone(), message: "missing: has the source base finished?".into() });
     }
     let ds = data_split::DataSet::open(&job.data)?;
     let split = resolve_split(&job.split, &job.data, &ds)?;
@@ -163,10 +159,7 @@ fn prepare(job: &JobSpec) -> Result<Prepared> {
     }
     let config = AlexNetConfig::preset(&job.model, num_outputs)?;
     if config.image_size != job.preprocess.crop {
-        return Err(Error::job(
-            &job.id,
-            format!("model `{}` takes {}-px inputs, the crop is {}", job.model, config.image_size, job.preprocess.crop),
-        ));
+        return Err(Error::job(&job.id, format!("model `{}` takes {}-px inputs, the crop is {}", job.model, config.image_size, job.preprocess.crop)));
     }
     let train_view = Arc::new(HalfView::new(ds.train.clone(), half, job.per_class));
     let test_view = Arc::new(HalfView::new(ds.test.clone(), half, None));
@@ -180,11 +173,7 @@ fn prepare(job: &JobSpec) -> Result<Prepared> {
     let mean = match &job.source {
         Some(src) => {
             let p = src.checkpoint.with_file_name("mean.params");
-            let (store, _) = ParamStore::load(&p).map_err(|e| Error::Source {
-                job: job.id.clone(),
-                path: p.clone(),
-                message: e.to_string(),
-            })?;
+            let (store, _) = ParamStore::load(&p).map_err(|e| Error::Source { job: job.id.clone(), path: p.clone(), message: e.to_string() })?;
             store.tensors.get("mean").map(|t| t.1.clone()).ok_or_else(|| Error::Source {
                 job: job.id.clone(),
                 path: p,
@@ -200,15 +189,7 @@ fn prepare(job: &JobSpec) -> Result<Prepared> {
     let mut m = ParamStore::default();
     m.tensors.insert("mean".into(), (vec![job.preprocess.stored, job.preprocess.stored, 3], mean.clone()));
     m.save(&files.mean(), serde_json::json!({ "kind": "mean-image" }))?;
-    Ok(Prepared {
-        train,
-        test,
-        mean: Arc::new(mean),
-        num_classes,
-        dataset: format!("{}:{}", ds.kind, ds.root),
-        fingerprint: ds.train.fingerprint(),
-        config,
-    })
+    Ok(Prepared { train, test, mean: Arc::new(mean), num_classes, dataset: format!("{}:{}", ds.kind, ds.root), fingerprint: ds.train.fingerprint(), config })
 }
 
 /// The network a job starts from, as [`run_job`] builds it: fresh (bases,
@@ -217,13 +198,11 @@ fn prepare(job: &JobSpec) -> Result<Prepared> {
 /// random (nolearn); the first n frozen unless fine-tuned.
 pub fn build_model(job: &JobSpec, cfg: &AlexNetConfig, device: &Device) -> Result<AlexNet> {
     let net = match (job.arm, &job.source) {
-        (Arm::Selffer | Arm::Transfer, Some(src)) => {
-            load_model(&src.checkpoint, cfg, device, job.seed, job.n).map_err(|e| Error::Source {
-                job: job.id.clone(),
-                path: src.checkpoint.clone(),
-                message: e.to_string(),
-            })?
-        }
+        (Arm::Selffer | Arm::Transfer, Some(src)) => load_model(&src.checkpoint, cfg, device, job.seed, job.n).map_err(|e| Error::Source {
+            job: job.id.clone(),
+            path: src.checkpoint.clone(),
+            message: e.to_string(),
+        })?,
         _ => cfg.init(device, job.seed),
     };
     Ok(net.freeze_first(job.frozen_layers())?)
@@ -322,21 +301,11 @@ impl Feed {
         if !job.cache_prefix {
             return Ok(Feed::Frozen { prefix, n, batches: batches() });
         }
-        progress.say(&format!(
-            "caching layer {}'s output: {} augmented passes of {} images",
-            crate::cache::cached_layer(n),
-            job.cache_passes,
-            p.train.len()
-        ));
+        progress.say(&format!("caching layer {}'s output: {} augmented passes of {} images", crate::cache::cached_layer(n), job.cache_passes, p.train.len()));
         let sizes = [bs, job.schedule.test_batch];
         let cache = PrefixCache::build(&prefix, &p.config, n, job.cache_passes, &p.train, &p.test, asm, sizes, &job.dir, inner)?;
         let info = cache.info();
-        progress.say(&format!(
-            "cache built: {:.1} MiB in {}, {:.1} CPU-s",
-            info.bytes as f64 / (1 << 20) as f64,
-            info.storage,
-            info.build_cpu_seconds
-        ));
+        progress.say(&format!("cache built: {:.1} MiB in {}, {:.1} CPU-s", info.bytes as f64 / (1 << 20) as f64, info.storage, info.build_cpu_seconds));
         write_json(&job.dir.join(CACHE_INFO), &info)?;
         Ok(Feed::Cached { prefix, cache: Box::new(cache), batch: bs, order: None })
     }
@@ -435,8 +404,8 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
         let loss = loss_fn.forward(logits, labels);
         let mut loss_value = loss.clone().into_data().convert::<f64>().as_slice::<f64>().expect("f64")[0];
         if opts.inject_nan_at == Some(it) {
-        loss_value = f64::NAN;
-    }
+            loss_value = f64::NAN;
+        }
         if !loss_value.is_finite() {
             progress.finish();
             let err = Error::Diverged { job: job.id.clone(), iteration: it, value: loss_value };
@@ -605,11 +574,22 @@ mod tests {
         let evals: Vec<CurvePoint> = (0..2000)
             .map(|i| CurvePoint { run_id: "r0-base-A".into(), iteration: i, lr: next(), train_loss: next(), test_loss: next(), top1: next(), top5: next() })
             .collect();
-        let state = State { iteration: 7, evals, loss_sum: next(), loss_count: 3, last_train_loss: next(), wall_seconds: next(), cpu_seconds: next(), data_wait_seconds: next(), checkpoint: "ckpt-000000007".into() };
+        let state = State {
+            iteration: 7,
+            evals,
+            loss_sum: next(),
+            loss_count: 3,
+            last_train_loss: next(),
+            wall_seconds: next(),
+            cpu_seconds: next(),
+            data_wait_seconds: next(),
+            checkpoint: "ckpt-000000007".into(),
+        };
         let text = serde_json::to_string_pretty(&state).expect("serialises");
         let back: State = serde_json::from_str(&text).expect("parses");
         let bits = |s: &State| {
-            let mut v = vec![s.loss_sum.to_bits(), s.last_train_loss.to_bits(), s.wall_seconds.to_bits(), s.cpu_seconds.to_bits(), s.data_wait_seconds.to_bits()];
+            let mut v =
+                vec![s.loss_sum.to_bits(), s.last_train_loss.to_bits(), s.wall_seconds.to_bits(), s.cpu_seconds.to_bits(), s.data_wait_seconds.to_bits()];
             v.extend(s.evals.iter().flat_map(|e| [e.lr, e.train_loss, e.test_loss, e.top1, e.top5].map(f64::to_bits)));
             v
         };

@@ -6,7 +6,7 @@ use model::checkpoint::{ParamStore, read_model};
 use model::layers::layer_of_path;
 use transfer::plan::{SweepConfig, expand};
 use transfer::progress::ProgressMode;
-use transfer::record::{read_curve, curve_path};
+use transfer::record::{curve_path, read_curve};
 use transfer::{JobSpec, Outcome, RunOptions, run_job};
 
 fn opts() -> RunOptions {
@@ -90,7 +90,9 @@ fn killed_and_resumed_job_equals_an_uninterrupted_one() {
     assert_eq!(resumed.top1, whole.top1);
     let ca = read_curve(&curve_path(&ja[0].records, "whole-base")).expect("curve");
     let cb = read_curve(&curve_path(&jb[0].records, "whole-base")).expect("curve");
-    let strip = |c: Vec<transfer::CurvePoint>| c.into_iter().map(|p| (p.iteration, p.top1.to_bits(), p.test_loss.to_bits(), p.train_loss.to_bits())).collect::<Vec<_>>();
+    let strip = |c: Vec<transfer::CurvePoint>| {
+        c.into_iter().map(|p| (p.iteration, p.top1.to_bits(), p.test_loss.to_bits(), p.train_loss.to_bits())).collect::<Vec<_>>()
+    };
     assert_eq!(strip(ca), strip(cb));
     assert!(!spec.dir.join("checkpoint.json").exists(), "intermediate checkpoints pruned");
     // a finished job is found done, not retrained

@@ -141,10 +141,7 @@ pub fn summarise(rows: &[Row]) -> Vec<Summary> {
     let torch: Vec<Summary> = out.iter().filter(|s| s.engine.starts_with("pytorch")).cloned().collect();
     for s in &mut out {
         // against strict-fp32 PyTorch where both exist (the TF32 row is extra)
-        let t = torch
-            .iter()
-            .filter(|t| t.preset == s.preset && t.mode == s.mode)
-            .min_by_key(|t| t.engine.contains("tf32"));
+        let t = torch.iter().filter(|t| t.preset == s.preset && t.mode == s.mode).min_by_key(|t| t.engine.contains("tf32"));
         if let Some(t) = t {
             s.ratio = Some(s.img_s / t.img_s);
             s.cpu_ratio = (s.cpu_s_per_img > 0.0).then(|| t.cpu_s_per_img / s.cpu_s_per_img);
@@ -305,10 +302,7 @@ pub fn compare(root: &Path, o: &Options) -> Result<Vec<Row>> {
     let csv = o.out.join("compare.csv");
     let mut text = String::from("round,engine,preset,mode,threads,img_s,cpu_s_per_img,flop_per_img\n");
     for r in &rows {
-        text.push_str(&format!(
-            "{},{},{},{},{},{:.3},{:.6},{}\n",
-            r.round, r.engine, r.preset, r.mode, r.threads, r.img_s, r.cpu_s_per_img, r.flop_per_img
-        ));
+        text.push_str(&format!("{},{},{},{},{},{:.3},{:.6},{}\n", r.round, r.engine, r.preset, r.mode, r.threads, r.img_s, r.cpu_s_per_img, r.flop_per_img));
     }
     std::fs::write(&csv, text).with_context(|| format!("writing {}", csv.display()))?;
     print_summary(&summarise(&rows));
@@ -388,8 +382,10 @@ fn print_summary(s: &[Summary]) {
 mod tests {
     use super::*;
 
-    const OURS: &str = "noise\nRESULT engine=burn-flex preset=bench mode=train threads=2 batch=128 steps=20 img_s=100.0 cpu_s_per_img=0.020000 flop_per_img=825000000\n";
-    const TORCH: &str = "RESULT engine=pytorch-2.9.0 preset=bench mode=train threads=2 batch=128 steps=20 img_s=200.0 cpu_s_per_img=0.010000 flop_per_img=825000000\n";
+    const OURS: &str =
+        "noise\nRESULT engine=burn-flex preset=bench mode=train threads=2 batch=128 steps=20 img_s=100.0 cpu_s_per_img=0.020000 flop_per_img=825000000\n";
+    const TORCH: &str =
+        "RESULT engine=pytorch-2.9.0 preset=bench mode=train threads=2 batch=128 steps=20 img_s=200.0 cpu_s_per_img=0.010000 flop_per_img=825000000\n";
 
     #[test]
     fn parses_and_compares_against_pytorch() {

@@ -59,7 +59,10 @@ fn cargo() -> Command {
 /// shell has it unset).
 fn set_by_cargo_run(key: &str) -> bool {
     key.starts_with("CARGO_PKG_")
-        || matches!(key, "CARGO_MANIFEST_DIR" | "CARGO_MANIFEST_PATH" | "CARGO_MANIFEST_LINKS" | "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE" | "OUT_DIR")
+        || matches!(
+            key,
+            "CARGO_MANIFEST_DIR" | "CARGO_MANIFEST_PATH" | "CARGO_MANIFEST_LINKS" | "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE" | "OUT_DIR"
+        )
 }
 
 fn status(mut c: Command) -> Result<ExitCode> {
@@ -182,7 +185,9 @@ struct CacheCheckArgs {
 /// shown: a first build takes many minutes on a small machine, and a
 /// silent terminal looks hung.
 fn transferability(args: &[&str]) -> Command {
-    eprintln!("xtask: building the `transferability` binary if needed (a first build takes 15-35 minutes on 2 cores; cargo's progress follows), then running it");
+    eprintln!(
+        "xtask: building the `transferability` binary if needed (a first build takes 15-35 minutes on 2 cores; cargo's progress follows), then running it"
+    );
     let mut c = cargo();
     c.args(["run", "-p", "transferability-cli", "--bin", "transferability", "--"]).args(args);
     c

@@ -29,10 +29,7 @@ fn every_rust_file_opens_with_a_module_comment() {
         rust_files(&root().join(c), &mut files);
     }
     assert!(files.len() > 30);
-    let missing: Vec<_> = files
-        .iter()
-        .filter(|f| !std::fs::read_to_string(f).expect("utf-8").starts_with("//!"))
-        .collect();
+    let missing: Vec<_> = files.iter().filter(|f| !std::fs::read_to_string(f).expect("utf-8").starts_with("//!")).collect();
     assert!(missing.is_empty(), "files without a `//!` opening: {missing:?}");
 }
 
@@ -58,4 +55,20 @@ fn layering_invariants_hold() {
     assert!(!rec.contains("burn") && !rec.contains("polars"), "records is arrow/parquet/serde only");
     let isa = deps("isa");
     assert!(!isa.contains("[dependencies]"), "isa depends on nothing");
+}
+
+/// `cargo fmt --check` is clean (the workspace's `rustfmt.toml`: 160
+/// columns). rustfmt is part of every rustup toolchain; where it is missing
+/// the test says so and skips, and fails under `CI=true`.
+#[test]
+fn the_code_is_cargo_fmt_clean() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo).args(["fmt", "--all", "--check"]).current_dir(root()).output().expect("cargo runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    if err.contains("not installed") || err.contains("no such command") {
+        assert!(std::env::var("CI").map_or(true, |v| v != "true"), "CI=true but rustfmt is missing: {err}");
+        eprintln!("SKIP: rustfmt not installed (rustup component add rustfmt)");
+        return;
+    }
+    assert!(out.status.success(), "cargo fmt --check wants changes (run `cargo fmt`):\n{}", String::from_utf8_lossy(&out.stdout));
 }
