@@ -207,7 +207,7 @@ pub struct TrainArgs {
     pub job: Option<PathBuf>,
     /// Arm: base, selffer, transfer, nolearn, reduced.
     #[arg(long, default_value = "base")]
-    pub arm: String,
+    pub arm: transfer::Arm,
     /// Data folder; the built-in synthetic data when absent.
     #[arg(long)]
     pub data: Option<PathBuf>,

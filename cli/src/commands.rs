@@ -10,7 +10,7 @@ use data_split::{DataSet, DataSpec, Manifest};
 use transfer::executor::{self, JobState, LocalOptions, SlurmOptions};
 use transfer::plan::{SweepConfig, expand};
 use transfer::progress::ProgressMode;
-use transfer::spec::{Arm, JobSpec, Outputs, Preprocess, Schedule, SourceSpec, SplitSpec};
+use transfer::spec::{JobSpec, Outputs, Preprocess, Schedule, SourceSpec, SplitSpec};
 
 use crate::args::*;
 
@@ -181,20 +181,13 @@ fn job_from_flags(a: &TrainArgs) -> Result<JobSpec> {
         _ if Path::new(&a.split).exists() => (SplitSpec::Manifest { path: a.split.clone().into() }, "random", "manifest".into()),
         _ => bail!("--split must be random:SEED, natman:PRESET, whole or a manifest folder, not `{}`", a.split),
     };
-    let arm = match a.arm.as_str() {
-        "base" => Arm::Base,
-        "selffer" => Arm::Selffer,
-        "transfer" => Arm::Transfer,
-        "nolearn" => Arm::Nolearn,
-        "reduced" => Arm::Reduced,
-        other => bail!("unknown arm `{other}`; valid: base, selffer, transfer, nolearn, reduced"),
-    };
+    let arm = a.arm;
     let source = match (&a.source, &a.source_half) {
         (Some(c), Some(h)) => Some(SourceSpec { half: h.clone(), checkpoint: c.clone() }),
         (Some(c), None) => Some(SourceSpec { half: a.target.clone(), checkpoint: c.clone() }),
         _ => None,
     };
-    let pre = if a.model == "caffenet" { Preprocess { stored: 256, crop: 227, mirror: true } } else { Preprocess { stored: 32, crop: 28, mirror: true } };
+    let pre = Preprocess::for_model(&a.model);
     let id = format!("{}-{}-{}{}", a.arm, a.target, if a.fine_tune { "ft-" } else { "" }, a.n);
     Ok(JobSpec {
         dir: a.out.join("jobs").join(&id),
@@ -212,18 +205,7 @@ fn job_from_flags(a: &TrainArgs) -> Result<JobSpec> {
         per_class: a.per_class,
         model: a.model.clone(),
         outputs: Outputs::Classes,
-        schedule: Schedule {
-            base_lr: a.lr,
-            gamma: 0.1,
-            step_size: a.iters * 2 / 3,
-            max_iter: a.iters,
-            batch_size: a.batch,
-            evals: 20.min(a.iters),
-            test_batch: 200,
-            momentum: 0.9,
-            weight_decay: 5e-4,
-            checkpoint_every: (a.iters / 10).max(1),
-        },
+        schedule: Schedule::single_job(a.iters, a.batch, a.lr),
         preprocess: pre,
         seed: a.seed,
         replicate: 0,

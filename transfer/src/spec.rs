@@ -52,6 +52,35 @@ pub enum Arm {
     Reduced,
 }
 
+impl Arm {
+    /// Every arm, in the order of the paper's protocol.
+    pub const ALL: [Arm; 5] = [Arm::Base, Arm::Selffer, Arm::Transfer, Arm::Nolearn, Arm::Reduced];
+
+    /// The name job files, flags and job ids use (`selffer`, not `BnB`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Arm::Base => "base",
+            Arm::Selffer => "selffer",
+            Arm::Transfer => "transfer",
+            Arm::Nolearn => "nolearn",
+            Arm::Reduced => "reduced",
+        }
+    }
+}
+
+impl std::fmt::Display for Arm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Arm {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Arm::ALL.into_iter().find(|a| a.name() == s).ok_or_else(|| format!("unknown arm `{s}`; valid: {}", Arm::ALL.map(Arm::name).join(", ")))
+    }
+}
+
 /// How to make the class split.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -115,6 +144,25 @@ pub struct Schedule {
 }
 
 impl Schedule {
+    /// The solver of one job trained from flags (`transferability train`):
+    /// the authors' rule (momentum 0.9, weight decay 5e-4, rate × 0.1) at
+    /// `base_lr`, the drop at 2/3 of `max_iter`, 20 evaluations, a
+    /// checkpoint every tenth of the run.
+    pub fn single_job(max_iter: u64, batch_size: usize, base_lr: f64) -> Self {
+        Schedule {
+            base_lr,
+            gamma: 0.1,
+            step_size: max_iter * 2 / 3,
+            max_iter,
+            batch_size,
+            evals: 20.min(max_iter),
+            test_batch: 200,
+            momentum: 0.9,
+            weight_decay: 5e-4,
+            checkpoint_every: (max_iter / 10).max(1),
+        }
+    }
+
     /// The authors' solver (`imagenet-paper`): 450k iterations at batch 256,
     /// lr 0.01 ×0.1 every 100k, evaluated every 1000 iterations.
     pub fn authors() -> Self {
@@ -147,6 +195,15 @@ pub struct Preprocess {
     pub crop: usize,
     /// Random horizontal mirror in training.
     pub mirror: bool,
+}
+
+impl Preprocess {
+    /// The preprocessing a model preset is built for: the authors' (256-px
+    /// stored images, 227-px crops) for `caffenet`, 32-px images with 28-px
+    /// crops for the small presets; random mirrors in training for both.
+    pub fn for_model(model: &str) -> Self {
+        if model == "caffenet" { Preprocess { stored: 256, crop: 227, mirror: true } } else { Preprocess { stored: 32, crop: 28, mirror: true } }
+    }
 }
 
 /// Where copied layers come from.
@@ -293,4 +350,23 @@ pub fn resolve_split(spec: &SplitSpec, data: &DataSpec, ds: &DataSet) -> Result<
             m.split
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arms_print_and_parse_as_job_files_name_them() {
+        for arm in Arm::ALL {
+            assert_eq!(arm.to_string().parse::<Arm>(), Ok(arm));
+            // the name in job files (serde) is the name flags and ids use
+            assert_eq!(serde_json::to_string(&arm).expect("json"), format!("\"{arm}\""));
+        }
+        let e = "BnB".parse::<Arm>().expect_err("a label, not an arm");
+        assert!(e.contains("base, selffer, transfer, nolearn, reduced"), "{e}");
+        assert_eq!((Preprocess::for_model("caffenet").crop, Preprocess::for_model("tiny").crop), (227, 28));
+        let s = Schedule::single_job(600, 32, 0.01);
+        assert_eq!((s.step_size, s.evals, s.checkpoint_every), (400, 20, 60));
+    }
 }
