@@ -1,6 +1,15 @@
 //! Decoding image files to RGB: zune-jpeg for JPEG (the fast path), the
 //! `image` crate for PNG and unusual files (CMYK or PNG data named `.jpg`,
-//! both of which occur in ImageNet). Grayscale is expanded to RGB.
+//! both of which occur in ImageNet).
+//!
+//! Every kind ends as 8-bit RGB, by one rule per kind (tested for each):
+//! * grayscale (8- or 16-bit, with or without alpha): the gray value in all
+//!   three channels;
+//! * an alpha channel is dropped: the colour channels are taken as stored,
+//!   not composited over a background (a fully transparent pixel keeps its
+//!   stored colour);
+//! * 16-bit samples become 8-bit by rounding v · 255 / 65535 to the nearest
+//!   integer.
 
 use std::path::Path;
 
@@ -62,6 +71,42 @@ mod tests {
         let im = decode_file(&j).expect("decode jpeg");
         assert_eq!((im.width, im.height), (16, 16));
         assert!((im.pixels[1] as i32 - 100).abs() < 8);
+    }
+
+    /// One pixel of each kind a PNG can hold, through the decoder.
+    #[test]
+    fn every_png_kind_becomes_8_bit_rgb_by_the_stated_rule() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let decode_one = |name: &str, img: image::DynamicImage| {
+            let p = dir.path().join(name);
+            img.save(&p).expect("save png");
+            let im = decode_file(&p).expect("decode");
+            assert_eq!((im.width, im.height, im.pixels.len()), (2, 1, 6), "{name}");
+            im.pixels
+        };
+        let to8 = |v: u16| ((v as f64) * 255.0 / 65535.0).round() as u8;
+        use image::{DynamicImage as D, ImageBuffer, Luma, LumaA, Rgb, Rgba};
+        assert_eq!(decode_one("l8.png", D::ImageLuma8(ImageBuffer::from_vec(2, 1, vec![7, 250]).expect("buf"))), [7, 7, 7, 250, 250, 250]);
+        assert_eq!(
+            decode_one("la8.png", D::ImageLumaA8(ImageBuffer::from_fn(2, 1, |x, _| LumaA([40 + x as u8, if x == 0 { 0 } else { 255 }])))),
+            [40, 40, 40, 41, 41, 41],
+            "alpha dropped, even where fully transparent"
+        );
+        assert_eq!(
+            decode_one("rgba8.png", D::ImageRgba8(ImageBuffer::from_fn(2, 1, |x, _| Rgba([10, 20 + x as u8, 30, 0])))),
+            [10, 20, 30, 10, 21, 30],
+            "stored colours, not composited"
+        );
+        let (a, b) = (0x1234u16, 0xFFFEu16);
+        assert_eq!(
+            decode_one("l16.png", D::ImageLuma16(ImageBuffer::from_fn(2, 1, |x, _| Luma([if x == 0 { a } else { b }])))),
+            [to8(a), to8(a), to8(a), to8(b), to8(b), to8(b)]
+        );
+        assert_eq!(
+            decode_one("rgb16.png", D::ImageRgb16(ImageBuffer::from_fn(2, 1, |_, _| Rgb([a, 0x8000, b])))),
+            [to8(a), to8(0x8000), to8(b), to8(a), to8(0x8000), to8(b)]
+        );
+        assert_eq!(decode_one("rgba16.png", D::ImageRgba16(ImageBuffer::from_fn(2, 1, |_, _| Rgba([b, a, 0, 1])))), [to8(b), to8(a), 0, to8(b), to8(a), 0]);
     }
 
     #[test]
