@@ -285,6 +285,15 @@ fn sweep(a: SweepArgs) -> Result<ExitCode> {
     // the data must open before anything is trained
     let ds = DataSet::open(&cfg.data).with_context(|| "--data is not a data set this tool reads")?;
     eprintln!("data: {} ({} training images, {} classes)", ds.train.describe(), ds.train.len(), ds.train.class_names().len());
+    // every split of the grid must fit these data before anything is trained
+    let mut checked = Vec::new();
+    for j in &plan.jobs {
+        if !checked.contains(&j.job.split) {
+            transfer::spec::resolve_split(&j.job.split, &cfg.data, &ds)
+                .with_context(|| format!("the grid's split `{}` does not fit --data", j.job.split_id))?;
+            checked.push(j.job.split.clone());
+        }
+    }
     std::fs::create_dir_all(&out)?;
     plan.write(a.force)?;
     let cmd: Vec<String> = std::env::args().collect();

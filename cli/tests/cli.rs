@@ -309,3 +309,27 @@ fn the_notebook_script_reproduces_the_rust_analysis() {
         assert!(o.status.success(), "the notebook failed: {}", String::from_utf8_lossy(&o.stderr));
     }
 }
+
+/// A folder of your own (10 classes of 28×28 grayscale PNGs with names that
+/// are not CIFAR-10's) given to the `cifar10` preset: refused before
+/// anything trains, naming the first classes that differ.
+#[test]
+fn a_named_class_preset_refuses_other_classes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let classes = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"];
+    for (split, n) in [("train", 3), ("test", 1)] {
+        for (c, name) in classes.iter().enumerate() {
+            let d = dir.path().join("data").join(split).join(name);
+            std::fs::create_dir_all(&d).expect("mkdir");
+            for i in 0..n {
+                image::GrayImage::from_fn(28, 28, |x, y| image::Luma([((x * 9 + y * 5 + c as u32 * 17 + i) % 256) as u8]))
+                    .save(d.join(format!("{i}.png")))
+                    .expect("png");
+            }
+        }
+    }
+    let out = dir.path().join("run");
+    let e = err(&["sweep", "--preset", "cifar10", "--data", &dir.path().join("data").display().to_string(), "--out", &out.display().to_string()]);
+    assert!(e.contains("class 0 is `bag` here, `airplane` in cifar10") && e.contains("\"natman\": null"), "{e}");
+    assert!(!out.join("jobs").exists(), "nothing was trained");
+}

@@ -322,6 +322,33 @@ impl JobSpec {
     }
 }
 
+/// A natural/man-made preset assigns classes by their index in its own
+/// class list: refuse a data set whose classes are not that list (in label
+/// order), naming the first that differ, instead of splitting someone
+/// else's classes by CIFAR's or ImageNet's indices. A class matches by its
+/// name or, for ILSVRC-2012, by its WNID (the first word of the preset's
+/// `WNID words` line, as ImageNet's folders are named).
+pub fn check_preset_classes(preset: &str, names: &[String]) -> Result<()> {
+    let want = data_split::presets::natman_preset(preset)?.class_names;
+    let same = |have: &str, want: &str| have == want || want.split_whitespace().next() == Some(have);
+    let differ: Vec<String> = names
+        .iter()
+        .zip(&want)
+        .enumerate()
+        .filter(|(_, (h, w))| !same(h, w))
+        .take(3)
+        .map(|(i, (h, w))| format!("class {i} is `{h}` here, `{}` in {preset}", w.split_whitespace().next().unwrap_or(w)))
+        .collect();
+    if differ.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Plan(format!(
+        "the natural/man-made preset `{preset}` splits {preset}'s own classes by index, and this data set's classes are not {preset}'s ({}); \
+         leave the dissimilar split out of the configuration (`\"natman\": null` in a --config file) a dissimilar split of your own classes can be trained job by job from a manifest (`transferability split custom`, then `train --split MANIFEST`)",
+        differ.join("; ")
+    )))
+}
+
 /// Build the split a job names on an opened data set (`data` is the spec
 /// it was opened from: the `synthetic` natural/man-made split needs it).
 pub fn resolve_split(spec: &SplitSpec, data: &DataSpec, ds: &DataSet) -> Result<ClassSplit> {
@@ -341,6 +368,7 @@ pub fn resolve_split(spec: &SplitSpec, data: &DataSpec, ds: &DataSet) -> Result<
             if want != names.len() {
                 return Err(Error::Plan(format!("natural/man-made preset `{preset}` covers {want} classes, the data set has {}", names.len())));
             }
+            check_preset_classes(preset, names)?;
             split
         }
         SplitSpec::Whole => data_split::split::whole(names, None),
@@ -365,6 +393,13 @@ mod tests {
         }
         let e = "BnB".parse::<Arm>().expect_err("a label, not an arm");
         assert!(e.contains("base, selffer, transfer, nolearn, reduced"), "{e}");
+        // a preset's classes are checked by name (or WNID), before its indices are applied
+        let mine: Vec<String> = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"].map(String::from).to_vec();
+        let e = check_preset_classes("cifar10", &mine).expect_err("not CIFAR-10").to_string();
+        assert!(e.contains("class 0 is `t-shirt` here, `airplane` in cifar10") && e.contains("class 2 is `pullover`") && e.contains("\"natman\": null"), "{e}");
+        let cifar: Vec<String> = data_split::presets::CIFAR10_CLASSES.map(String::from).to_vec();
+        check_preset_classes("cifar10", &cifar).expect("CIFAR-10's own classes");
+        check_preset_classes("ilsvrc12", &data_split::presets::ilsvrc12_wnids()).expect("ImageNet folders are named by WNID");
         assert_eq!((Preprocess::for_model("caffenet").crop, Preprocess::for_model("tiny").crop), (227, 28));
         let s = Schedule::single_job(600, 32, 0.01);
         assert_eq!((s.step_size, s.evals, s.checkpoint_every), (400, 20, 60));
