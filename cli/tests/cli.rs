@@ -50,33 +50,13 @@ fn split_bad_input_is_refused_without_partial_output() {
     std::fs::write(d.join("a.txt"), "0\n1\n").expect("write");
     std::fs::write(d.join("b.txt"), "1\n2\n").expect("write");
     let out = d.join("custom");
-    let e = err(&[
-        "split",
-        "custom",
-        "--classes",
-        "4",
-        "--a",
-        &d.join("a.txt").display().to_string(),
-        "--b",
-        &d.join("b.txt").display().to_string(),
-        "--out",
-        &out.display().to_string(),
-    ]);
+    let (a, b, o) = (d.join("a.txt").display().to_string(), d.join("b.txt").display().to_string(), out.display().to_string());
+    let custom = || err(&["split", "custom", "--classes", "4", "--a", &a, "--b", &b, "--out", &o]);
+    let e = custom();
     assert!(e.contains("class 1 is in both"), "{e}");
     assert!(!out.exists(), "no partial manifest");
     std::fs::write(d.join("b.txt"), "2\n12\n").expect("write");
-    let e = err(&[
-        "split",
-        "custom",
-        "--classes",
-        "4",
-        "--a",
-        &d.join("a.txt").display().to_string(),
-        "--b",
-        &d.join("b.txt").display().to_string(),
-        "--out",
-        &out.display().to_string(),
-    ]);
+    let e = custom();
     assert!(e.contains("b.txt:2") && e.contains("out of range"), "{e}");
     // an output holding a different manifest is refused and kept
     let m = d.join("m");
