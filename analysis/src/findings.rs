@@ -23,7 +23,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::summary::{Convention, DecompRow};
+use crate::summary::{Convention, DecompRow, plural};
 
 /// How the runs stand on one finding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -72,9 +72,11 @@ pub const RECOVERY_MARGIN: f64 = 0.01;
 
 fn fmt_row(r: &DecompRow) -> String {
     let range = if r.n_from == r.n_to { format!("n{}", r.n_from) } else { format!("n{}–{}", r.n_from, r.n_to) };
-    match (r.ci_low, r.ci_high) {
-        (Some(lo), Some(hi)) => format!("{range} {:+.3} [{lo:+.3}, {hi:+.3}] ({} units)", r.value, r.units),
-        _ => format!("{range} {:+.3} (no interval: {} unit{})", r.value, r.units, if r.units == 1 { "" } else { "s" }),
+    let units = plural(r.units, "unit");
+    if r.ci_low.is_some() {
+        format!("{range} {} ({units})", r.value_and_interval())
+    } else {
+        format!("{range} {} (no interval: {units})", r.value_and_interval())
     }
 }
 

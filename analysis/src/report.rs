@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::figures::{self, Figure, NamedSeries, NolearnPoint, render};
 use crate::findings::{self, Finding};
 use crate::load;
-use crate::summary::{self, Convention, DecompRow, Excluded, SummaryRow, cell};
+use crate::summary::{self, Convention, DecompRow, Excluded, SummaryRow, cell, plural};
 
 /// What to analyse.
 #[derive(Debug, Clone)]
@@ -325,19 +325,6 @@ fn pooled_tables(s: &mut String, rows: &[SummaryRow], dec: &[DecompRow], o: &str
     let _ = writeln!(s);
 }
 
-/// `1 unit`, `3 units`.
-fn plural(k: usize, what: &str) -> String {
-    format!("{k} {what}{}", if k == 1 { "" } else { "s" })
-}
-
-/// `value [low, high]` of a paired row, or the value alone.
-fn with_ci(d: &DecompRow) -> String {
-    match (d.ci_low, d.ci_high) {
-        (Some(lo), Some(hi)) => format!("{:+.3} [{lo:+.3}, {hi:+.3}]", d.value),
-        _ => format!("{:+.3}", d.value),
-    }
-}
-
 fn fmt(v: Option<f64>) -> String {
     v.filter(|x| x.is_finite()).map_or("–".into(), |x| format!("{x:.3}"))
 }
@@ -414,7 +401,7 @@ fn report_md(
             for n in 1..=7 {
                 let m = |a: &str| get("random", a, "all", n).map(|r| r.mean);
                 let c = |a: &str| get("random", a, "all", n).map_or(0, |r| r.count);
-                let q = |name: &str| paired(name, n, n).map_or("–".into(), with_ci);
+                let q = |name: &str| paired(name, n, n).map_or("–".into(), DecompRow::value_and_interval);
                 if ["BnB", "BnB+", "AnB", "AnB+"].iter().all(|a| m(a).is_none()) {
                     continue;
                 }
@@ -440,7 +427,7 @@ fn report_md(
             for (name, label) in
                 [("lasting_boost_vs_base", "AnB+ − own base"), ("lasting_boost_vs_selffer_ft", "AnB+ − BnB+"), ("selffer_ft_vs_base", "BnB+ − own base")]
             {
-                let v = |lo: i32| paired(name, lo, 7).map_or("–".into(), with_ci);
+                let v = |lo: i32| paired(name, lo, 7).map_or("–".into(), DecompRow::value_and_interval);
                 let _ = writeln!(s, "| {label} | {} | {} | {} |", v(1), v(3), v(5));
             }
             let _ = writeln!(s);
@@ -448,7 +435,7 @@ fn report_md(
                 pooled_tables(&mut s, rows, dec, o);
             }
         }
-        let nat: Vec<String> = (1..=7).filter_map(|n| paired("natman_drop", n, n).map(|d| format!("n{n} {}", with_ci(d)))).collect();
+        let nat: Vec<String> = (1..=7).filter_map(|n| paired("natman_drop", n, n).map(|d| format!("n{n} {}", d.value_and_interval()))).collect();
         if !nat.is_empty() {
             let _ = writeln!(s, "Natural / man-made, AnB − own target base (paired within replicate): {}.\n", nat.join(", "));
         }

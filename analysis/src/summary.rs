@@ -114,6 +114,13 @@ pub fn summarize(ok: &DataFrame) -> Result<Vec<SummaryRow>> {
     let sd = df.column("sd")?.f64()?.clone();
     let count = df.column("count")?.u64()?.clone();
     let all = nets(ok)?;
+    let origins: Vec<&str> = {
+        let mut v: Vec<&str> = all.iter().map(|n| n.origin.as_str()).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let by_origin: Vec<(&str, Units<'_>)> = origins.iter().map(|o| (*o, Units::new(&all, o).0)).collect();
     Ok((0..df.height())
         .map(|i| {
             let (m, sdv, c) = (mean.get(i).unwrap_or(f64::NAN), sd.get(i).unwrap_or(f64::NAN), count.get(i).unwrap_or(0) as usize);
@@ -129,7 +136,7 @@ pub fn summarize(ok: &DataFrame) -> Result<Vec<SummaryRow>> {
             let est = if a == "reduced" {
                 Estimate { mean: m, sd: sdv, units: c, ci_low: None, ci_high: None }
             } else {
-                let (units, _) = Units::new(&all, o);
+                let units = &by_origin.iter().find(|(name, _)| *name == o).expect("every cell's origin has networks").1;
                 Estimate::over_units(&units.cell_values(f, a, nn, |x| t == "all" || x == t)).clipped(0.0, 1.0)
             };
             SummaryRow {
@@ -211,6 +218,19 @@ impl DecompRow {
     pub fn estimate(&self) -> Estimate {
         Estimate { mean: self.value, sd: f64::NAN, units: self.units, ci_low: self.ci_low, ci_high: self.ci_high }
     }
+
+    /// `+0.012 [-0.003, +0.027]`, or the value alone where there is no interval.
+    pub fn value_and_interval(&self) -> String {
+        match (self.ci_low, self.ci_high) {
+            (Some(lo), Some(hi)) => format!("{:+.3} [{lo:+.3}, {hi:+.3}]", self.value),
+            _ => format!("{:+.3}", self.value),
+        }
+    }
+}
+
+/// `1 unit`, `3 units`.
+pub fn plural(k: usize, what: &str) -> String {
+    format!("{k} {what}{}", if k == 1 { "" } else { "s" })
 }
 
 fn mean_count(lf: LazyFrame) -> Result<(f64, usize)> {
@@ -235,15 +255,12 @@ pub fn decompose(ok: &DataFrame, rows: &[SummaryRow]) -> Result<Vec<DecompRow>> 
 /// The authors' convention (their data only).
 fn pooled(ok: &DataFrame, rows: &[SummaryRow]) -> Result<Vec<DecompRow>> {
     let mut out = Vec::new();
-    let origins: Vec<String> = {
-        let mut v: Vec<String> = rows.iter().map(|r| r.origin.clone()).collect();
-        v.dedup();
-        v.sort();
-        v.dedup();
-        v
-    };
-    for origin in &origins {
-        let o = origin.as_str();
+    // the authors' data only: user runs get the paired convention alone
+    if !rows.iter().any(|r| r.origin == "paper") {
+        return Ok(out);
+    }
+    {
+        let o = "paper";
         let get = |family: &str, arm: &str, target: &str, n: i32| cell(rows, o, family, arm, target, n).map(|r| (r.mean, r.count));
         let mut push = |quantity: &str, n_from: i32, n_to: i32, value: f64, base: f64, count: usize| {
             out.push(DecompRow {
@@ -261,10 +278,6 @@ fn pooled(ok: &DataFrame, rows: &[SummaryRow]) -> Result<Vec<DecompRow>> {
                 unconverged: 0,
             });
         };
-        if o != "paper" {
-            // user runs: the paired convention only (below)
-            continue;
-        }
         // random-split decomposition per n
         if let Some((base, _)) = get("random", "base", "all", 0) {
             for n in 1..=7 {
@@ -337,7 +350,7 @@ fn pooled(ok: &DataFrame, rows: &[SummaryRow]) -> Result<Vec<DecompRow>> {
     Ok(out)
 }
 
-/// The layers n present for `arm` in `family` of one origin's networks.
+/// The layers n (> 0) present in `family` among one origin's networks.
 fn layers_of(nets: &[Net], origin: &str, family: &str) -> Vec<i32> {
     let mut ns: Vec<i32> = nets.iter().filter(|n| n.origin == origin && n.family == family && n.n > 0).map(|n| n.n).collect();
     ns.sort_unstable();
@@ -378,16 +391,21 @@ fn paired_rows(all: &[Net], o: &str) -> Vec<DecompRow> {
         });
     };
     type Quantity = fn(&Lookup<'_, '_>, &str, i32) -> Option<Pair>;
+    // each pair written once: an arm at n on target t against another arm (bases at n = 0)
+    let transfer_drop: Quantity = |u, t, n| u.diff(("AnB", t, n), ("base", t, 0));
+    let specificity: Quantity = |u, t, n| u.diff(("BnB", t, n), ("AnB", t, n));
+    let boost: Quantity = |u, t, n| u.diff(("AnB+", t, n), ("base", t, 0));
+    let selffer_ft: Quantity = |u, t, n| u.diff(("BnB+", t, n), ("base", t, 0));
     // (name, family, pair) of every per-n quantity
     let per_n: [(&str, &str, Quantity); 9] = [
         ("coadaptation", "random", |u, t, n| u.diff(("base", t, 0), ("BnB", t, n))),
-        ("specificity", "random", |u, t, n| u.diff(("BnB", t, n), ("AnB", t, n))),
-        ("transfer_drop", "random", |u, t, n| u.diff(("AnB", t, n), ("base", t, 0))),
+        ("specificity", "random", specificity),
+        ("transfer_drop", "random", transfer_drop),
         ("finetune_recovery_selffer", "random", |u, t, n| u.diff(("BnB+", t, n), ("BnB", t, n))),
         ("finetune_recovery_transfer", "random", |u, t, n| u.diff(("AnB+", t, n), ("AnB", t, n))),
-        ("selffer_ft_vs_base", "random", |u, t, n| u.diff(("BnB+", t, n), ("base", t, 0))),
-        ("lasting_boost_vs_base", "random", |u, t, n| u.diff(("AnB+", t, n), ("base", t, 0))),
-        ("natman_drop", "natman", |u, t, n| u.diff(("AnB", t, n), ("base", t, 0))),
+        ("selffer_ft_vs_base", "random", selffer_ft),
+        ("lasting_boost_vs_base", "random", boost),
+        ("natman_drop", "natman", transfer_drop),
         ("nolearn_drop", "whole", |u, t, n| u.diff(("nolearn", t, n), ("base", t, 0))),
     ];
     for (name, family, pair) in per_n {
@@ -400,9 +418,9 @@ fn paired_rows(all: &[Net], o: &str) -> Vec<DecompRow> {
     let ns = layers_of(all, o, "random");
     // pooled over ranges of n, within each unit
     let ranged: [(&str, Quantity); 3] = [
-        ("lasting_boost_vs_base", |u, t, n| u.diff(("AnB+", t, n), ("base", t, 0))),
+        ("lasting_boost_vs_base", boost),
         ("lasting_boost_vs_selffer_ft", |u, t, n| u.diff(("AnB+", t, n), ("BnB+", t, n))),
-        ("selffer_ft_vs_base", |u, t, n| u.diff(("BnB+", t, n), ("base", t, 0))),
+        ("selffer_ft_vs_base", selffer_ft),
     ];
     for (lo, hi) in BOOST_RANGES {
         let in_range: Vec<i32> = ns.iter().copied().filter(|n| (lo..=hi).contains(n)).collect();
@@ -417,9 +435,8 @@ fn paired_rows(all: &[Net], o: &str) -> Vec<DecompRow> {
     if let (Some(&lo), Some(&hi)) = (ns.first(), ns.last())
         && lo < hi
     {
-        let spec = |u: &Lookup<'_, '_>, t: &str, n: i32| u.diff(("BnB", t, n), ("AnB", t, n));
         let growth = units.paired("random", &[lo], |u, t, _| {
-            let (top, bottom) = (spec(u, t, hi)?, spec(u, t, lo)?);
+            let (top, bottom) = (specificity(u, t, hi)?, specificity(u, t, lo)?);
             Some(Pair { value: top.value - bottom.value, converged: top.converged && bottom.converged })
         });
         push("specificity_growth", lo, hi, growth, base);
@@ -428,8 +445,8 @@ fn paired_rows(all: &[Net], o: &str) -> Vec<DecompRow> {
     // the random-split transfer drop (mean over that replicate's splits)
     let nat_ns = layers_of(all, o, "natman");
     for n in nat_ns.iter().copied().filter(|n| ns.contains(n)) {
-        let (nat, s1) = units.paired_by_unit("natman", &[n], |u, t, n| u.diff(("AnB", t, n), ("base", t, 0)));
-        let (rnd, s2) = units.paired_by_unit("random", &[n], |u, t, n| u.diff(("AnB", t, n), ("base", t, 0)));
+        let (nat, s1) = units.paired_by_unit("natman", &[n], transfer_drop);
+        let (rnd, s2) = units.paired_by_unit("random", &[n], transfer_drop);
         let values: Vec<f64> = nat
             .iter()
             .filter_map(|((_, _, r), v)| {
