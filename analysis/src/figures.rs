@@ -15,7 +15,7 @@ use plotters::style::FontStyle;
 
 use crate::error::{Error, Result};
 use crate::findings::{Finding, observed};
-use crate::summary::{SummaryRow, cell};
+use crate::summary::{SummaryRow, cell, dissimilar_families, family_label, half_label};
 
 /// Marker shapes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,12 +246,40 @@ pub fn fig2_bottom(name: &str, rows: &[SummaryRow], origin: &str, found: &[Findi
     )
 }
 
-/// Paper Fig. 3: natural/man-made absolute, random frozen features absolute,
-/// and both relative to their n = 0 value with the random-split AnB.
+/// Colour of the `i`-th dissimilar family in Fig. 3 and the CKA figure:
+/// the paper's orange for the first (natural/man-made when present).
+const DISSIMILAR: [RGBColor; 3] = [ORANGE, RGBColor(0, 140, 0), RGBColor(140, 60, 170)];
+
+/// One dissimilar family's transfer curves: per target half, the AnB line
+/// from that half's base (n = 0) up; and their mean.
+struct TwoGroupCurves {
+    family: String,
+    color: RGBColor,
+    per_target: Vec<(String, Vec<(f64, f64)>)>,
+    mean: Vec<(f64, f64)>,
+}
+
+fn two_group_curves(rows: &[SummaryRow], origin: &str) -> Vec<TwoGroupCurves> {
+    dissimilar_families(rows, origin)
+        .into_iter()
+        .enumerate()
+        .map(|(i, (family, halves))| {
+            let per_target: Vec<(String, Vec<(f64, f64)>)> =
+                halves.iter().map(|t| (t.clone(), line(rows, origin, &family, "AnB", t, cell(rows, origin, &family, "base", t, 0).map(|r| r.mean)))).collect();
+            let mean = match per_target.as_slice() {
+                [(_, a), (_, b)] => a.iter().filter_map(|&(x, ya)| b.iter().find(|p| p.0 == x).map(|&(_, yb)| (x, (ya + yb) / 2.0))).collect(),
+                _ => vec![],
+            };
+            TwoGroupCurves { family, color: DISSIMILAR[i % DISSIMILAR.len()], per_target, mean }
+        })
+        .collect()
+}
+
+/// Paper Fig. 3: the dissimilar split absolute (natural/man-made, or each
+/// split by class name), random frozen features absolute, and both
+/// relative to their n = 0 value with the random-split AnB.
 pub fn fig3(name: &str, rows: &[SummaryRow], origin: &str) -> Figure {
-    let nat_base = |t: &str| cell(rows, origin, "natman", "base", t, 0).map(|r| r.mean);
-    let target_nat = line(rows, origin, "natman", "AnB", "natural", nat_base("natural"));
-    let target_man = line(rows, origin, "natman", "AnB", "manmade", nat_base("manmade"));
+    let dissimilar = two_group_curves(rows, origin);
     let whole_base = cell(rows, origin, "whole", "base", "all", 0).map(|r| r.mean);
     let nolearn = line(rows, origin, "whole", "nolearn", "all", whole_base);
     let rand_base = cell(rows, origin, "random", "base", "all", 0).map(|r| r.mean);
@@ -260,25 +288,29 @@ pub fn fig3(name: &str, rows: &[SummaryRow], origin: &str) -> Figure {
         let b = pts.iter().find(|p| p.0 == 0.0).map_or(f64::NAN, |p| p.1);
         pts.iter().map(|&(x, y)| (x, y - b)).collect()
     };
-    let natman_mean: Vec<(f64, f64)> = target_nat.iter().filter_map(|&(x, a)| target_man.iter().find(|p| p.0 == x).map(|&(_, b)| (x, (a + b) / 2.0))).collect();
-    let p1 = vec![
-        Series::new("target natural (man-made → natural)", ORANGE, Marker::Hexagon, target_nat.clone()),
-        Series::new("target man-made (natural → man-made)", ORANGE, Marker::Square, target_man.clone()),
-    ];
+    let markers = [Marker::Hexagon, Marker::Square];
+    let mut p1 = Vec::new();
+    for d in &dissimilar {
+        for (i, (target, pts)) in d.per_target.iter().enumerate() {
+            let other = d.per_target.iter().find(|(t, _)| t != target).map_or(String::new(), |(t, _)| format!("{} → ", half_label(t)));
+            p1.push(Series::new(&format!("target {} ({other}{})", half_label(target), half_label(target)), d.color, markers[i % 2], pts.clone()));
+        }
+    }
     let p2 = vec![Series::new("random frozen layers 1..n (nolearn)", YELLOW, Marker::Triangle, nolearn.clone())];
     let mut zero = Series::new("", BLACK, Marker::Circle, vec![(0.0, 0.0)]).scatter();
     zero.filled = false;
-    let p3 = vec![
-        Series::new("random features", YELLOW, Marker::Triangle, rel(&nolearn)),
-        Series::new("natural/man-made split", ORANGE, Marker::Hexagon, rel(&natman_mean)),
-        Series::new("random split AnB", DARK_RED, Marker::Diamond, rel(&anb)),
-        zero,
-    ];
+    let mut p3 = vec![Series::new("random features", YELLOW, Marker::Triangle, rel(&nolearn))];
+    p3.extend(dissimilar.iter().map(|d| Series::new(&format!("{} split", family_label(&d.family)), d.color, Marker::Hexagon, rel(&d.mean))));
+    p3.extend([Series::new("random split AnB", DARK_RED, Marker::Diamond, rel(&anb)), zero]);
+    let title = match dissimilar.as_slice() {
+        [one] => format!("Dissimilar split: {}", family_label(&one.family)),
+        _ => "Dissimilar splits".into(),
+    };
     let panel = |title: &str, y_label: &str, series: Vec<Series>| Panel::new(title, "Layer n", y_label, (-0.2, 7.3), series).integer_ticks();
     Figure {
         name: name.into(),
         panels: vec![
-            panel("Dissimilar split: natural / man-made", "Top-1 accuracy", p1),
+            panel(&title, "Top-1 accuracy", p1),
             panel("Random, untrained filters", "Top-1 accuracy", p2),
             panel("Relative to n = 0", "Relative top-1 (difference)", p3),
         ],
@@ -559,14 +591,15 @@ pub fn render(fig: &Figure, dir: &Path) -> Result<Vec<PathBuf>> {
 pub fn cka_vs_transfer(name: &str, pairs: &[NamedSeries], rows: &[SummaryRow], origin: &str) -> Figure {
     // colours as in the right panel and Fig. 3: random split red, natural/man-made orange
     let palette = [DARK_BLUE, LIGHT_BLUE, LIGHT_RED, BLACK];
+    let families = dissimilar_families(rows, origin);
     let cka: Vec<Series> = pairs
         .iter()
         .enumerate()
         .map(|(i, (p, pts))| {
             let (color, marker) = if p.starts_with("random") {
                 (DARK_RED, Marker::Diamond)
-            } else if p.starts_with("natman") {
-                (ORANGE, Marker::Hexagon)
+            } else if let Some(i) = families.iter().position(|(f, _)| p.starts_with(f.as_str())) {
+                (DISSIMILAR[i % DISSIMILAR.len()], Marker::Hexagon)
             } else {
                 (palette[i % palette.len()], Marker::Circle)
             };
@@ -578,20 +611,11 @@ pub fn cka_vs_transfer(name: &str, pairs: &[NamedSeries], rows: &[SummaryRow], o
         let pts = line(rows, origin, "random", "AnB", "all", Some(base)).into_iter().map(|(x, y)| (x, y / base)).collect();
         curves.push(Series::new("random split AnB / base", DARK_RED, Marker::Diamond, pts));
     }
-    let nb: Vec<f64> = ["natural", "manmade"].iter().filter_map(|t| cell(rows, origin, "natman", "base", t, 0).map(|r| r.mean)).collect();
-    if nb.len() == 2 {
-        let base = (nb[0] + nb[1]) / 2.0;
-        let pts: Vec<(f64, f64)> = (0..=7)
-            .filter_map(|n| {
-                if n == 0 {
-                    return Some((0.0, 1.0));
-                }
-                let a = cell(rows, origin, "natman", "AnB", "natural", n)?.mean;
-                let b = cell(rows, origin, "natman", "AnB", "manmade", n)?.mean;
-                Some((n as f64, (a + b) / 2.0 / base))
-            })
-            .collect();
-        curves.push(Series::new("natural/man-made AnB / base", ORANGE, Marker::Hexagon, pts));
+    for d in two_group_curves(rows, origin) {
+        // the mean of both targets over the mean of both bases
+        let Some(&(_, base)) = d.mean.iter().find(|p| p.0 == 0.0) else { continue };
+        let pts = d.mean.iter().map(|&(x, y)| (x, y / base)).collect();
+        curves.push(Series::new(&format!("{} AnB / base", family_label(&d.family)), d.color, Marker::Hexagon, pts));
     }
     let panel = |title: &str, x: &str, y: &str, s: Vec<Series>| Panel::new(title, x, y, (-0.2, 8.3), s).integer_ticks();
     Figure {

@@ -12,7 +12,7 @@
 //! | 2 | specificity grows with n and is > 0 at the top | BnB − AnB at the top n, and its growth from the bottom n | both intervals > 0 |
 //! | 3 | fine-tuning recovers: BnB+ ≈ base, AnB+ ≈ base or above | BnB+ − base and AnB+ − base over n | both intervals' low ends > −0.01 |
 //! | 4 | lasting boost of transfer + fine-tuning | AnB+ − base over all n | interval > 0 |
-//! | 5 | dissimilar tasks transfer worse | natman drop − random-split drop at the top n | interval < 0 |
+//! | 5 | dissimilar tasks transfer worse (one row per dissimilar split: `natman`, or a split by class name) | its drop − random-split drop at the top n | interval < 0 |
 //! | 6 | random frozen layers fall off fast | nolearn − whole-set base at the top n | interval < 0 |
 //!
 //! Finding 3 is an equivalence claim ("≈"): it is observed when fine-tuned
@@ -57,8 +57,8 @@ impl fmt::Display for Verdict {
 pub struct Finding {
     /// 1..6, as in the table above.
     pub number: u8,
-    /// What the paper found.
-    pub claim: &'static str,
+    /// What the paper found (finding 5: for which dissimilar split).
+    pub claim: String,
     /// The paper's own numbers.
     pub paper: &'static str,
     /// How these runs stand.
@@ -109,7 +109,7 @@ pub fn judge_all(dec: &[DecompRow], origin: &str) -> Vec<Finding> {
     let (pos, neg) = (co.iter().any(|r| sign(r) == Some(true)), co.iter().any(|r| sign(r) == Some(false)));
     out.push(Finding {
         number: 1,
-        claim: "fragile co-adaptation: base − BnB > 0 at some middle n",
+        claim: "fragile co-adaptation: base − BnB > 0 at some middle n".into(),
         paper: "n = 3–6, up to 0.032 (n = 5)",
         verdict: judge(&co, pos, neg && !pos),
         evidence: evidence(&co),
@@ -120,7 +120,7 @@ pub fn judge_all(dec: &[DecompRow], origin: &str) -> Vec<Finding> {
     let all_pos = spec.len() == 2 && spec.iter().all(|r| sign(r) == Some(true));
     out.push(Finding {
         number: 2,
-        claim: "specificity grows with n and is > 0 at the top",
+        claim: "specificity grows with n and is > 0 at the top".into(),
         paper: "0.000–0.005 for n ≤ 4, 0.081 at n = 7",
         verdict: judge(&spec, all_pos, spec.iter().any(|r| sign(r) == Some(false))),
         evidence: evidence(&spec),
@@ -132,7 +132,7 @@ pub fn judge_all(dec: &[DecompRow], origin: &str) -> Vec<Finding> {
     let below = |r: &&DecompRow| r.ci_high.is_some_and(|hi| hi < -RECOVERY_MARGIN);
     out.push(Finding {
         number: 3,
-        claim: "fine-tuning recovers: BnB+ ≈ base and AnB+ ≈ base or above (within 0.01)",
+        claim: "fine-tuning recovers: BnB+ ≈ base and AnB+ ≈ base or above (within 0.01)".into(),
         paper: "BnB+ − base +0.010, AnB+ − base +0.016 over n = 1–7 (pooled)",
         verdict: judge(&ft, ft.len() == 2 && ft.iter().all(near), ft.iter().any(below)),
         evidence: evidence(&ft),
@@ -141,25 +141,39 @@ pub fn judge_all(dec: &[DecompRow], origin: &str) -> Vec<Finding> {
     let boost = range("lasting_boost_vs_base");
     out.push(Finding {
         number: 4,
-        claim: "lasting boost: AnB+ − base > 0 pooled over n",
+        claim: "lasting boost: AnB+ − base > 0 pooled over n".into(),
         paper: "+0.016 / +0.018 / +0.021 over n = 1–7 / 3–7 / 5–7",
         verdict: judge(&boost, boost.iter().all(|r| sign(r) == Some(true)), boost.iter().any(|r| sign(r) == Some(false))),
         evidence: evidence(&boost),
     });
 
-    let dis = top("natman_minus_random_drop");
-    out.push(Finding {
-        number: 5,
-        claim: "dissimilar tasks transfer worse: natural/man-made drop more negative than the random-split drop at the top layers",
-        paper: "natural/man-made AnB − base −0.250 at n = 7 against −0.083 for random halves",
-        verdict: judge(&dis, dis.iter().all(|r| sign(r) == Some(false)), dis.iter().any(|r| sign(r) == Some(true))),
-        evidence: evidence(&dis),
-    });
+    // one finding 5 per dissimilar split (natman, or the user's by class name)
+    let suffix = "_minus_random_drop";
+    let mut families: Vec<&str> =
+        dec.iter().filter(|r| r.origin == origin && r.convention == Convention::Paired).filter_map(|r| r.quantity.strip_suffix(suffix)).collect();
+    families.sort_unstable();
+    families.dedup();
+    if families.is_empty() {
+        families.push("natman");
+    }
+    for family in families {
+        let dis = top(&format!("{family}{suffix}"));
+        out.push(Finding {
+            number: 5,
+            claim: format!(
+                "dissimilar tasks transfer worse: {} drop more negative than the random-split drop at the top layers",
+                crate::summary::family_label(family)
+            ),
+            paper: "natural/man-made AnB − base −0.250 at n = 7 against −0.083 for random halves",
+            verdict: judge(&dis, dis.iter().all(|r| sign(r) == Some(false)), dis.iter().any(|r| sign(r) == Some(true))),
+            evidence: evidence(&dis),
+        });
+    }
 
     let nl = top("nolearn_drop");
     out.push(Finding {
         number: 6,
-        claim: "random frozen layers fall off fast: nolearn below the whole-set base at the top",
+        claim: "random frozen layers fall off fast: nolearn below the whole-set base at the top".into(),
         paper: "0.001 top-1 (chance) from n = 3 on",
         verdict: judge(&nl, nl.iter().all(|r| sign(r) == Some(false)), nl.iter().any(|r| sign(r) == Some(true))),
         evidence: evidence(&nl),

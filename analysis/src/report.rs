@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::figures::{self, Figure, NamedSeries, NolearnPoint, render};
 use crate::findings::{self, Finding};
 use crate::load;
-use crate::summary::{self, Convention, DecompRow, Excluded, SummaryRow, cell, plural};
+use crate::summary::{self, Convention, DecompRow, Excluded, SummaryRow, cell, dissimilar_families, half_label, plural};
 
 /// What to analyse.
 #[derive(Debug, Clone)]
@@ -435,9 +435,32 @@ fn report_md(
                 pooled_tables(&mut s, rows, dec, o);
             }
         }
-        let nat: Vec<String> = (1..=7).filter_map(|n| paired("natman_drop", n, n).map(|d| format!("n{n} {}", d.value_and_interval()))).collect();
-        if !nat.is_empty() {
-            let _ = writeln!(s, "Natural / man-made, AnB − own target base (paired within replicate): {}.\n", nat.join(", "));
+        for (family, halves) in dissimilar_families(rows, o) {
+            let (drop, worse) = (format!("{family}_drop"), format!("{family}_minus_random_drop"));
+            let names: Vec<String> = halves.iter().map(|h| half_label(h)).collect();
+            let _ = writeln!(s, "### Dissimilar split `{family}` ({})\n", names.join(" / "));
+            let heads: Vec<String> = names.iter().map(|h| format!("target {h}")).collect();
+            let _ = writeln!(
+                s,
+                "| n | {} | AnB − own target base (paired) | that − the random-split drop |\n|---|{}---|---|",
+                heads.join(" | "),
+                "---|".repeat(heads.len())
+            );
+            let mut ns: Vec<i32> = rows.iter().filter(|r| r.origin == o && r.family == family).map(|r| r.n).collect();
+            ns.sort_unstable();
+            ns.dedup();
+            for n in ns {
+                let arm = if n == 0 { "base" } else { "AnB" };
+                let cells: Vec<String> =
+                    halves.iter().map(|h| get(&family, arm, h, n).map_or("–".into(), |r| format!("{:.3} ({})", r.mean, r.count))).collect();
+                let q = |name: &str| paired(name, n, n).map_or("–".into(), DecompRow::value_and_interval);
+                let label = if n == 0 { "0 (bases)".to_string() } else { n.to_string() };
+                let _ = writeln!(s, "| {label} | {} | {} | {} |", cells.join(" | "), q(&drop), q(&worse));
+            }
+            let _ = writeln!(
+                s,
+                "\n(target columns: mean top-1 of the networks trained on that half, networks in brackets; AnB copies from the other half's base)\n"
+            );
         }
         let nl: Vec<String> = (1..=7).filter_map(|n| get("whole", "nolearn", "all", n).map(|r| format!("n{n} {:.3}", r.mean))).collect();
         if !nl.is_empty() {

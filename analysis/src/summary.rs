@@ -1,9 +1,10 @@
 //! Per-cell statistics of top-1 and the decomposition of the transfer curve.
 //!
 //! Cells: `random` pools both target halves and every split (the authors'
-//! lines: the n = 0 point is the mean of all bases); `natman` keeps the
-//! target (`natural`, `manmade`); `whole` has the whole-set base, `nolearn`
-//! by n and `reduced` by k. For each cell: mean and sd over networks,
+//! lines: the n = 0 point is the mean of all bases); a dissimilar family
+//! (`natman`, or a split by class name, named by its user) keeps the
+//! target (`natural`, `manmade`; the user's halves); `whole` has the
+//! whole-set base, `nolearn` by n and `reduced` by k. For each cell: mean and sd over networks,
 //! count, and a 95% interval over independent units ([`crate::paired`]:
 //! the networks of one split and replicate are averaged first), clipped to
 //! [0, 1]; none with fewer than 2 units. Failed networks and NaN metrics
@@ -30,11 +31,11 @@ use crate::paired::{Estimate, Lookup, Net, Pair, Units, nets};
 pub struct SummaryRow {
     /// `runs` or `paper`.
     pub origin: String,
-    /// `random`, `natman`, `whole`.
+    /// `random`, `natman`, `whole`, or a dissimilar split's name.
     pub family: String,
     /// Arm.
     pub arm: String,
-    /// `all` (pooled), `natural`, `manmade`.
+    /// `all` (pooled), or a dissimilar family's half (`natural`, `manmade`, ...).
     pub target: String,
     /// Layers copied (0 for bases).
     pub n: i32,
@@ -92,8 +93,47 @@ pub fn excluded(all: &DataFrame) -> Result<Vec<Excluded>> {
         .collect())
 }
 
+/// Families whose cells pool their targets: random halves (similar tasks)
+/// and the whole set. Every other family is a dissimilar split: `natman`
+/// or one named by its user.
+pub const POOLED_FAMILIES: [&str; 2] = ["random", "whole"];
+
+/// Whether `family` is a dissimilar split (two groups chosen because they differ).
+pub fn is_dissimilar(family: &str) -> bool {
+    !POOLED_FAMILIES.contains(&family)
+}
+
+/// The dissimilar families of one origin's summary, each with its halves
+/// (natural before man-made, as the paper; others by name).
+pub fn dissimilar_families(rows: &[SummaryRow], origin: &str) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for r in rows.iter().filter(|r| r.origin == origin && is_dissimilar(&r.family)) {
+        match out.iter_mut().find(|(f, _)| *f == r.family) {
+            Some((_, halves)) if !halves.contains(&r.target) => halves.push(r.target.clone()),
+            Some(_) => {}
+            None => out.push((r.family.clone(), vec![r.target.clone()])),
+        }
+    }
+    for (_, halves) in &mut out {
+        halves.sort_by_key(|h| (h != "natural", h.clone()));
+    }
+    out.sort();
+    out
+}
+
+/// How tables and figures name a family (`natural/man-made` for `natman`).
+pub fn family_label(family: &str) -> String {
+    if family == "natman" { "natural/man-made".into() } else { family.replace('_', " ") }
+}
+
+/// How tables and figures name a half (`man-made` for `manmade`).
+pub fn half_label(half: &str) -> String {
+    if half == "manmade" { "man-made".into() } else { half.into() }
+}
+
 fn target_expr() -> Expr {
-    when(col("family").eq(lit("natman"))).then(col("target_half")).otherwise(lit("all"))
+    let pooled = POOLED_FAMILIES.iter().map(|f| col("family").eq(lit(*f))).reduce(|a, b| a.or(b)).expect("two families");
+    when(pooled).then(lit("all")).otherwise(col("target_half"))
 }
 
 /// The summary table.
@@ -397,7 +437,7 @@ fn paired_rows(all: &[Net], o: &str) -> Vec<DecompRow> {
     let boost: Quantity = |u, t, n| u.diff(("AnB+", t, n), ("base", t, 0));
     let selffer_ft: Quantity = |u, t, n| u.diff(("BnB+", t, n), ("base", t, 0));
     // (name, family, pair) of every per-n quantity
-    let per_n: [(&str, &str, Quantity); 9] = [
+    let per_n: [(&str, &str, Quantity); 8] = [
         ("coadaptation", "random", |u, t, n| u.diff(("base", t, 0), ("BnB", t, n))),
         ("specificity", "random", specificity),
         ("transfer_drop", "random", transfer_drop),
@@ -405,7 +445,6 @@ fn paired_rows(all: &[Net], o: &str) -> Vec<DecompRow> {
         ("finetune_recovery_transfer", "random", |u, t, n| u.diff(("AnB+", t, n), ("AnB", t, n))),
         ("selffer_ft_vs_base", "random", selffer_ft),
         ("lasting_boost_vs_base", "random", boost),
-        ("natman_drop", "natman", transfer_drop),
         ("nolearn_drop", "whole", |u, t, n| u.diff(("nolearn", t, n), ("base", t, 0))),
     ];
     for (name, family, pair) in per_n {
@@ -441,20 +480,31 @@ fn paired_rows(all: &[Net], o: &str) -> Vec<DecompRow> {
         });
         push("specificity_growth", lo, hi, growth, base);
     }
-    // dissimilar halves transfer worse: per replicate, the natman drop minus
-    // the random-split transfer drop (mean over that replicate's splits)
-    let nat_ns = layers_of(all, o, "natman");
-    for n in nat_ns.iter().copied().filter(|n| ns.contains(n)) {
-        let (nat, s1) = units.paired_by_unit("natman", &[n], transfer_drop);
-        let (rnd, s2) = units.paired_by_unit("random", &[n], transfer_drop);
-        let values: Vec<f64> = nat
-            .iter()
-            .filter_map(|((_, _, r), v)| {
-                let same: Vec<f64> = rnd.iter().filter(|((_, _, q), _)| q == r).map(|(_, x)| *x).collect();
-                (!same.is_empty()).then(|| v - same.iter().sum::<f64>() / same.len() as f64)
-            })
-            .collect();
-        push("natman_minus_random_drop", n, n, (values, s1 + s2), base);
+    // each dissimilar family (natman, or a split by class name): its
+    // transfer drop (`natman_drop`, `<family>_drop`) and, per replicate,
+    // that drop minus the random-split transfer drop (mean over that
+    // replicate's splits): do dissimilar halves transfer worse?
+    let mut families: Vec<&str> = all.iter().filter(|n| n.origin == o && is_dissimilar(&n.family)).map(|n| n.family.as_str()).collect();
+    families.sort_unstable();
+    families.dedup();
+    for family in families {
+        let family_base = base_mean(family);
+        let dis_ns = layers_of(all, o, family);
+        for &n in &dis_ns {
+            push(&format!("{family}_drop"), n, n, units.paired(family, &[n], transfer_drop), family_base);
+        }
+        for n in dis_ns.iter().copied().filter(|n| ns.contains(n)) {
+            let (dis, s1) = units.paired_by_unit(family, &[n], transfer_drop);
+            let (rnd, s2) = units.paired_by_unit("random", &[n], transfer_drop);
+            let values: Vec<f64> = dis
+                .iter()
+                .filter_map(|((_, _, r), v)| {
+                    let same: Vec<f64> = rnd.iter().filter(|((_, _, q), _)| q == r).map(|(_, x)| *x).collect();
+                    (!same.is_empty()).then(|| v - same.iter().sum::<f64>() / same.len() as f64)
+                })
+                .collect();
+            push(&format!("{family}_minus_random_drop"), n, n, (values, s1 + s2), base);
+        }
     }
     out
 }

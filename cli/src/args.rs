@@ -138,6 +138,21 @@ pub enum SplitCmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Two groups of classes by name (a dissimilar split of your own
+    /// classes): a JSON file `{"name": ..., "halves": [..], "a": [names] or
+    /// "FILE", "b": ..., "left_out": [..]}`, the object a sweep
+    /// configuration's `dissimilar` takes.
+    Dissimilar {
+        /// Classes.
+        #[command(flatten)]
+        classes: ClassSource,
+        /// The split's JSON file.
+        #[arg(long)]
+        spec: PathBuf,
+        /// Manifest folder.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// All classes, the first k training examples per class.
     Reduced {
         /// The data set.
@@ -211,7 +226,9 @@ pub struct TrainArgs {
     /// Data folder; the built-in synthetic data when absent.
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Split: `random:SEED`, `natman:PRESET`, `whole`, or a manifest folder.
+    /// Split: `random:SEED`, `natman:PRESET`, `whole`, a dissimilar split
+    /// by class name (a `.json` file, as `split dissimilar --spec`), or a
+    /// manifest folder.
     #[arg(long, default_value = "random:0")]
     pub split: String,
     /// Target half.

@@ -4,8 +4,9 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
+use data_split::dissimilar::DissimilarSpec;
 use data_split::manifest::DatasetIdentity;
-use data_split::split::{self, Generator};
+use data_split::split::{self, Generator, SplitMode};
 use data_split::{DataSet, DataSpec, Manifest};
 use transfer::executor::{self, JobState, LocalOptions, SlurmOptions};
 use transfer::plan::{SweepConfig, expand};
@@ -96,6 +97,11 @@ fn split_cmd(c: SplitCmd) -> Result<ExitCode> {
             let s = split::custom(&a, &b, &names)?;
             write_manifest(s, ds.as_ref(), &root, "classes", &out)?;
         }
+        SplitCmd::Dissimilar { classes: cs, spec, out } => {
+            let (names, ds, root) = classes(&cs)?;
+            let s = read_dissimilar(&spec)?.resolve(&names)?;
+            write_manifest(s, ds.as_ref(), &root, "classes", &out)?;
+        }
         SplitCmd::Reduced { data, per_class, out } => {
             let ds = open(&data)?;
             let s = split::whole(ds.train.class_names(), Some(per_class));
@@ -103,6 +109,14 @@ fn split_cmd(c: SplitCmd) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A dissimilar split's JSON file, its files of names read (relative to it).
+fn read_dissimilar(path: &Path) -> Result<DissimilarSpec> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let spec: DissimilarSpec =
+        serde_json::from_str(&text).with_context(|| format!("{}: not a dissimilar split (name, halves, a, b, left_out)", path.display()))?;
+    Ok(spec.inlined(path.parent().unwrap_or(Path::new(".")))?)
 }
 
 fn data_cmd(c: DataCmd) -> Result<ExitCode> {
@@ -174,12 +188,26 @@ fn job_from_flags(a: &TrainArgs) -> Result<JobSpec> {
         Some(p) => DataSpec::Path { path: p.clone(), skip_corrupt: false },
         None => DataSpec::Synthetic(Default::default()),
     };
+    let path = Path::new(&a.split);
     let (split, family, split_id) = match a.split.split_once(':') {
-        Some(("random", s)) => (SplitSpec::Random { seed: s.parse().context("random:SEED")?, fraction: 0.5, numpy: true }, "random", s.to_string()),
-        Some(("natman", p)) => (SplitSpec::Natman { preset: p.into() }, "natman", "natman".into()),
-        None if a.split == "whole" => (SplitSpec::Whole, "whole", "whole".into()),
-        _ if Path::new(&a.split).exists() => (SplitSpec::Manifest { path: a.split.clone().into() }, "random", "manifest".into()),
-        _ => bail!("--split must be random:SEED, natman:PRESET, whole or a manifest folder, not `{}`", a.split),
+        Some(("random", s)) => (SplitSpec::Random { seed: s.parse().context("random:SEED")?, fraction: 0.5, numpy: true }, "random".into(), s.to_string()),
+        Some(("natman", p)) => (SplitSpec::Natman { preset: p.into() }, "natman".into(), "natman".into()),
+        None if a.split == "whole" => (SplitSpec::Whole, "whole".into(), "whole".into()),
+        _ if path.is_file() && path.extension().is_some_and(|e| e == "json") => {
+            let d = read_dissimilar(path)?;
+            (SplitSpec::Dissimilar(d.clone()), d.name.clone(), d.name)
+        }
+        _ if path.exists() => {
+            // the family the manifest's split belongs to
+            let family = match Manifest::read(path)?.split.mode {
+                SplitMode::Dissimilar { name, .. } => name,
+                SplitMode::Natman { .. } => "natman".into(),
+                SplitMode::Whole | SplitMode::Reduced { .. } => "whole".into(),
+                SplitMode::Random { .. } | SplitMode::Custom { .. } => "random".into(),
+            };
+            (SplitSpec::Manifest { path: path.to_path_buf() }, family, "manifest".into())
+        }
+        _ => bail!("--split must be random:SEED, natman:PRESET, whole, a dissimilar split's .json file or a manifest folder, not `{}`", a.split),
     };
     let arm = a.arm;
     let source = match (&a.source, &a.source_half) {
@@ -194,7 +222,7 @@ fn job_from_flags(a: &TrainArgs) -> Result<JobSpec> {
         records: a.out.join("records"),
         id,
         arm,
-        family: family.into(),
+        family,
         split_id,
         data,
         split,

@@ -5,6 +5,7 @@
 //! * [`split`]: random halves (numpy-exact, reproducing the authors' four
 //!   ILSVRC-2012 halves bit for bit), natural / man-made presets, custom
 //!   partitions, reduced sets, and the per-half relabelling;
+//! * [`dissimilar`]: dissimilar splits of any data set by class name;
 //! * [`manifest`]: versioned split manifests with file lists;
 //! * data sources behind one [`Source`] trait: image folders and file lists
 //!   ([`folder`]), CIFAR binaries ([`cifar`]), the built-in [`synthetic`]
@@ -25,6 +26,7 @@
 pub mod cifar;
 pub mod dataset;
 pub mod decode;
+pub mod dissimilar;
 mod error;
 pub mod folder;
 pub mod manifest;

@@ -102,6 +102,14 @@ pub enum SplitMode {
         /// File of half B.
         b: String,
     },
+    /// Two groups of classes by name ([`crate::dissimilar`]).
+    Dissimilar {
+        /// The split's name (its networks' family).
+        name: String,
+        /// Classes deliberately in neither half.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        left_out: Vec<String>,
+    },
     /// All classes, examples reduced to the first `per_class` of each class.
     Reduced {
         /// Examples kept per class.

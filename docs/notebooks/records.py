@@ -37,9 +37,11 @@ runs = pl.read_parquet(sweep / "records" / "runs" / "*.parquet")
 ok = runs.filter((pl.col("status") == "ok") & pl.col("top1").is_not_nan())
 print(f"{runs.height} networks, {ok.height} usable, schema version {runs['schema_version'].max()}")
 
-# %% Per-cell means (Polars): random halves pool both targets, natman keeps them
+# %% Per-cell means (Polars): random halves and the whole set pool their
+# targets; a dissimilar split (natman, or yours by class name) keeps them
+POOLED = ["random", "whole"]
 cells = (
-    ok.with_columns(pl.when(pl.col("family") == "natman").then(pl.col("target_half")).otherwise(pl.lit("all")).alias("target"))
+    ok.with_columns(pl.when(pl.col("family").is_in(POOLED)).then(pl.lit("all")).otherwise(pl.col("target_half")).alias("target"))
     .group_by(["family", "arm", "target", "n", "k"])
     .agg(pl.col("top1").mean().alias("mean"), pl.col("top1").std().alias("sd"), pl.len().alias("count"))
     .sort(["family", "arm", "target", "n", "k"])
@@ -90,11 +92,14 @@ QUANTITIES = {
     "transfer_drop": pair("AnB", "base"),
     "lasting_boost_vs_base": pair("AnB+", "base"),
 }
-layers = sorted(n for n in df[df.family == "random"].n.unique() if n > 0)
+# each dissimilar split's transfer drop: `<family>_drop` (natman_drop, ...)
+for family in sorted(set(df.family) - set(POOLED)):
+    QUANTITIES[f"{family}_drop"] = (family, pair("AnB", "base"))
 rows = []
 for name, quantity in QUANTITIES.items():
-    for n in layers:
-        values = unit_values("random", quantity, [n])
+    family, quantity = quantity if isinstance(quantity, tuple) else ("random", quantity)
+    for n in sorted(n for n in df[df.family == family].n.unique() if n > 0):
+        values = unit_values(family, quantity, [n])
         if values:
             mean, lo, hi = estimate(values)
             rows.append(dict(quantity=name, n=int(n), value=mean, ci_low=lo, ci_high=hi, units=len(values)))

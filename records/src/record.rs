@@ -45,7 +45,7 @@ pub struct RunRecord {
     pub dataset: String,
     /// Fingerprint of the training files (names and sizes).
     pub dataset_fingerprint: String,
-    /// Analysis family: `random`, `natman` or `whole`.
+    /// Analysis family: `random`, `natman`, `whole`, or a dissimilar split's name.
     pub family: String,
     /// Arm: `base`, `BnB`, `BnB+`, `AnB`, `AnB+`, `nolearn`, `reduced`.
     pub arm: String,

@@ -12,13 +12,16 @@
 //!
 //! Job ids: `r<seed>-base-<H>`, `r<seed>-selffer[-ft]-<H>-n<n>`,
 //! `r<seed>-transfer[-ft]-<S>-<T>-n<n>`, `natman-base-<half>`,
-//! `natman-transfer[-ft]-<S>-<T>-n<n>`, `whole-base`, `whole-nolearn-n<n>`,
-//! `whole-reduced-k<k>`; replicates beyond the first add `-r<i>`.
+//! `natman-transfer[-ft]-<S>-<T>-n<n>` (a dissimilar split by name: its
+//! name in place of `natman`, its halves' names in place of `natural` and
+//! `manmade`), `whole-base`, `whole-nolearn-n<n>`, `whole-reduced-k<k>`;
+//! replicates beyond the first add `-r<i>`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use data_split::DataSpec;
+use data_split::dissimilar::DissimilarSpec;
 use data_split::synthetic::SyntheticConfig;
 use serde::{Deserialize, Serialize};
 
@@ -66,6 +69,68 @@ pub struct NatmanGrid {
     pub layers: Option<Vec<usize>>,
 }
 
+/// A dissimilar split of the data set's own classes, by name: the paper's
+/// natural/man-made experiment for any data set. The split's fields
+/// (`name`, `halves`, `a`, `b`, `left_out`: [`DissimilarSpec`]) and how
+/// its transfers are trained, in one object:
+///
+/// ```json
+/// "dissimilar": { "name": "clothing_vs_footwear", "halves": ["clothing", "footwear"],
+///                 "a": ["t-shirt", "trouser", "pullover", "dress", "coat", "shirt"],
+///                 "b": "footwear.txt", "left_out": ["bag"], "layers": [4, 7] }
+/// ```
+///
+/// A list of such objects gives several dissimilar splits. Unknown keys
+/// are refused, as everywhere in a configuration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DissimilarGrid {
+    /// The split.
+    #[serde(flatten)]
+    pub split: DissimilarSpec,
+    /// Transfer both ways (first half to second and back).
+    #[serde(default = "yes")]
+    pub both_directions: bool,
+    /// Also fine-tuned transfers.
+    #[serde(default)]
+    pub fine_tune: bool,
+    /// Layers n of its transfers (default: the configuration's `layers`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layers: Option<Vec<usize>>,
+}
+
+impl<'de> Deserialize<'de> for DissimilarGrid {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        // serde's `flatten` would let typos through: take the grid's own keys
+        // out, and read the rest as the split (which refuses unknown keys)
+        use serde::de::Error as _;
+        let mut map = serde_json::Map::deserialize(d)?;
+        let mut take = |key: &str| map.remove(key).filter(|v| !v.is_null());
+        let both_directions = take("both_directions").map(serde_json::from_value).transpose().map_err(D::Error::custom)?.unwrap_or(true);
+        let fine_tune = take("fine_tune").map(serde_json::from_value).transpose().map_err(D::Error::custom)?.unwrap_or(false);
+        let layers = take("layers").map(serde_json::from_value).transpose().map_err(D::Error::custom)?;
+        let split = serde_json::from_value(serde_json::Value::Object(map))
+            .map_err(|e| D::Error::custom(format!("{e} (or one of the grid's own keys: both_directions, fine_tune, layers)")))?;
+        Ok(DissimilarGrid { split, both_directions, fine_tune, layers })
+    }
+}
+
+/// One object or a list of them.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<DissimilarGrid>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(Box<DissimilarGrid>),
+        Many(Vec<DissimilarGrid>),
+    }
+    // untagged hides the inner error: parse as a value, then as the shape it has
+    let v = serde_json::Value::deserialize(d)?;
+    let parsed = if v.is_array() { serde_json::from_value(v).map(OneOrMany::Many) } else { serde_json::from_value(v).map(OneOrMany::One) };
+    match parsed.map_err(serde::de::Error::custom)? {
+        OneOrMany::One(g) => Ok(vec![*g]),
+        OneOrMany::Many(v) => Ok(v),
+    }
+}
+
 /// Whole-set part of a grid.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -108,6 +173,9 @@ pub struct SweepConfig {
     /// Natural / man-made.
     #[serde(default)]
     pub natman: Option<NatmanGrid>,
+    /// Dissimilar splits of the data set's own classes, by name.
+    #[serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")]
+    pub dissimilar: Vec<DissimilarGrid>,
     /// Whole set.
     #[serde(default)]
     pub whole: Option<WholeGrid>,
@@ -208,6 +276,7 @@ fn paper_like(name: &str, data: DataSpec, model: &str, natman: &str, schedule: S
             fine_tune: true,
         }),
         natman: Some(NatmanGrid { preset: natman.into(), both_directions: true, fine_tune: false, layers: None }),
+        dissimilar: vec![],
         whole: Some(WholeGrid { nolearn: true, reduced: vec![], layers: None }),
         replicates: 1,
         seed: 0,
@@ -278,6 +347,7 @@ impl SweepConfig {
                     fine_tune: true,
                 }),
                 natman: Some(NatmanGrid { preset: "ilsvrc12".into(), both_directions: true, fine_tune: false, layers: None }),
+                dissimilar: vec![],
                 whole: Some(WholeGrid { nolearn: true, reduced: vec![1, 2, 5, 10, 25, 50, 100, 250, 500, 750, 1000, 1300], layers: None }),
                 replicates: 1,
                 seed: 0,
@@ -290,11 +360,30 @@ impl SweepConfig {
         Ok(cfg)
     }
 
-    /// Read a configuration file (JSON). Unknown keys are refused, naming the valid ones.
+    /// Read a configuration file (JSON). Unknown keys are refused, naming
+    /// the valid ones. Files of class names (`dissimilar`) are read now,
+    /// relative to the configuration's folder, so the plan holds the names.
     pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        serde_json::from_str(&text).map_err(|e| Error::Plan(format!("{}:{}:{}: {e}", path.display(), e.line(), e.column())))
+        let mut cfg: SweepConfig = serde_json::from_str(&text).map_err(|e| Error::Plan(format!("{}:{}:{}: {e}", path.display(), e.line(), e.column())))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for g in &mut cfg.dissimilar {
+            g.split = g.split.inlined(base)?;
+        }
+        Ok(cfg)
     }
+}
+
+/// A dissimilar split's part of the grid, whatever named it (a
+/// natural/man-made preset or class names): two bases and the transfers
+/// between them.
+struct TwoGroups {
+    family: String,
+    split: SplitSpec,
+    halves: [String; 2],
+    both_directions: bool,
+    fine_tune: bool,
+    layers: Option<Vec<usize>>,
 }
 
 /// A job in the plan with the jobs it needs.
@@ -329,9 +418,38 @@ fn stable_seed(base: u64, id: &str) -> u64 {
 
 /// Expand a configuration into a plan under `out`.
 pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
-    let family_layers = [cfg.natman.as_ref().and_then(|g| g.layers.as_ref()), cfg.whole.as_ref().and_then(|g| g.layers.as_ref())];
+    let mut family_layers = vec![cfg.natman.as_ref().and_then(|g| g.layers.as_ref()), cfg.whole.as_ref().and_then(|g| g.layers.as_ref())];
+    family_layers.extend(cfg.dissimilar.iter().map(|g| g.layers.as_ref()));
     for &n in cfg.layers.iter().chain(family_layers.into_iter().flatten().flatten()) {
         model::layers::check_range(n, 1, 7).map_err(|e| Error::Plan(format!("layers: {e}")))?;
+    }
+    // the dissimilar splits: natural/man-made by preset, then the user's by name
+    let mut two_groups: Vec<TwoGroups> = Vec::new();
+    if let Some(g) = &cfg.natman {
+        let split = SplitSpec::Natman { preset: g.preset.clone() };
+        let halves = ["natural".to_string(), "manmade".to_string()];
+        two_groups.push(TwoGroups {
+            family: "natman".into(),
+            split,
+            halves,
+            both_directions: g.both_directions,
+            fine_tune: g.fine_tune,
+            layers: g.layers.clone(),
+        });
+    }
+    for g in &cfg.dissimilar {
+        g.split.check_names()?;
+        if two_groups.iter().any(|t| t.family == g.split.name) {
+            return Err(Error::Plan(format!("two dissimilar splits are named `{}`", g.split.name)));
+        }
+        two_groups.push(TwoGroups {
+            family: g.split.name.clone(),
+            split: SplitSpec::Dissimilar(g.split.clone()),
+            halves: g.split.halves.clone(),
+            both_directions: g.both_directions,
+            fine_tune: g.fine_tune,
+            layers: g.layers.clone(),
+        });
     }
     if cfg.replicates == 0 {
         return Err(Error::Plan("replicates must be at least 1".into()));
@@ -434,14 +552,15 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
                 }
             }
         }
-        if let Some(g) = &cfg.natman {
-            let split = SplitSpec::Natman { preset: g.preset.clone() };
-            for h in ["natural", "manmade"] {
-                add(format!("natman-base-{h}"), Arm::Base, "natman", "natman", split.clone(), h, None, 0, false, None, sch);
+        for g in &two_groups {
+            let (fam, split) = (g.family.as_str(), &g.split);
+            for h in &g.halves {
+                add(format!("{fam}-base-{h}"), Arm::Base, fam, fam, split.clone(), h, None, 0, false, None, sch);
             }
-            let mut pairs = vec![("natural", "manmade")];
+            let [first, second] = &g.halves;
+            let mut pairs = vec![(first, second)];
             if g.both_directions {
-                pairs.push(("manmade", "natural"));
+                pairs.push((second, first));
             }
             let variants: &[bool] = if g.fine_tune { &[false, true] } else { &[false] };
             for &n in g.layers.as_ref().unwrap_or(&cfg.layers) {
@@ -449,13 +568,13 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
                     let tag = if ft { "-ft" } else { "" };
                     for (a, b) in &pairs {
                         add(
-                            format!("natman-transfer{tag}-{a}-{b}-n{n}"),
+                            format!("{fam}-transfer{tag}-{a}-{b}-n{n}"),
                             Arm::Transfer,
-                            "natman",
-                            "natman",
+                            fam,
+                            fam,
                             split.clone(),
                             b,
-                            Some((a, format!("natman-base-{a}"))),
+                            Some((a, format!("{fam}-base-{a}"))),
                             n,
                             ft,
                             None,
@@ -643,5 +762,42 @@ mod tests {
         let b = expand(&cfg, dir.path()).expect("plan");
         assert!(b.write(false).expect_err("error").to_string().contains("different plan"));
         b.write(true).expect("forced");
+    }
+
+    #[test]
+    fn a_dissimilar_split_by_name_is_a_family_of_its_own() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::write(dir.path().join("footwear.txt"), "sandal\nsneaker\nboot\n").expect("write");
+        let mut v = serde_json::to_value(SweepConfig::preset("smoke", None).expect("preset")).expect("json");
+        v["natman"] = serde_json::Value::Null;
+        v["dissimilar"] = serde_json::json!({
+            "name": "clothing_vs_footwear", "halves": ["clothing", "footwear"],
+            "a": ["t-shirt", "trouser", "pullover", "dress", "coat", "shirt"], "b": "footwear.txt",
+            "left_out": ["bag"], "layers": [4], "both_directions": false
+        });
+        let p = dir.path().join("c.json");
+        std::fs::write(&p, v.to_string()).expect("write");
+        let cfg = SweepConfig::read(&p).expect("config");
+        // the file's names are in the plan, not its path
+        assert_eq!(cfg.dissimilar[0].split.b, data_split::dissimilar::ClassNames::List(vec!["sandal".into(), "sneaker".into(), "boot".into()]));
+        let plan = expand(&cfg, Path::new("o")).expect("plan");
+        let ids: Vec<&str> = plan.jobs.iter().filter(|j| j.job.family == "clothing_vs_footwear").map(|j| j.job.id.as_str()).collect();
+        assert_eq!(ids, ["clothing_vs_footwear-base-clothing", "clothing_vs_footwear-base-footwear", "clothing_vs_footwear-transfer-clothing-footwear-n4"]);
+        let t = plan.jobs.iter().find(|j| j.job.id == ids[2]).expect("transfer");
+        assert_eq!((t.job.target_half.as_str(), t.deps.as_slice()), ("footwear", ["clothing_vs_footwear-base-clothing".to_string()].as_slice()));
+        assert!(matches!(&t.job.split, SplitSpec::Dissimilar(d) if d.left_out == ["bag"]));
+        // a list of splits; typos inside the split, names that break ids, and repeats are refused
+        v["dissimilar"] = serde_json::json!([{"name": "x", "a": ["a"], "b": ["b"]}, {"name": "y", "a": ["a"], "b": ["b"], "lef_out": []}]);
+        std::fs::write(&p, v.to_string()).expect("write");
+        let e = SweepConfig::read(&p).expect_err("typo").to_string();
+        assert!(e.contains("lef_out"), "{e}");
+        v["dissimilar"] = serde_json::json!([{"name": "x", "a": ["a"], "b": ["b"]}, {"name": "x", "a": ["a"], "b": ["b"]}]);
+        std::fs::write(&p, v.to_string()).expect("write");
+        let e = expand(&SweepConfig::read(&p).expect("config"), Path::new("o")).expect_err("twice").to_string();
+        assert!(e.contains("two dissimilar splits are named `x`"), "{e}");
+        v["dissimilar"] = serde_json::json!({"name": "indoor-outdoor", "a": ["a"], "b": ["b"]});
+        std::fs::write(&p, v.to_string()).expect("write");
+        let e = expand(&SweepConfig::read(&p).expect("config"), Path::new("o")).expect_err("dash").to_string();
+        assert!(e.contains("`indoor-outdoor` must be one word"), "{e}");
     }
 }

@@ -30,6 +30,7 @@
 
 use std::path::{Path, PathBuf};
 
+use data_split::dissimilar::DissimilarSpec;
 use data_split::split::{ClassSplit, Generator};
 use data_split::{DataSet, DataSpec, Manifest};
 use serde::{Deserialize, Serialize};
@@ -99,6 +100,9 @@ pub enum SplitSpec {
         /// Preset: `ilsvrc12`, `cifar10`, `cifar100`, `synthetic`.
         preset: String,
     },
+    /// Two groups of classes chosen by name (`data_split::dissimilar`);
+    /// its networks' family is the split's name.
+    Dissimilar(DissimilarSpec),
     /// All classes in one half named `whole`.
     Whole,
     /// A manifest written by `transferability split`.
@@ -222,7 +226,7 @@ pub struct JobSpec {
     pub id: String,
     /// Which network.
     pub arm: Arm,
-    /// Analysis family: `random`, `natman`, `whole`.
+    /// Analysis family: `random`, `natman`, `whole`, or a dissimilar split's name.
     pub family: String,
     /// Split id within the family.
     pub split_id: String,
@@ -344,7 +348,8 @@ pub fn check_preset_classes(preset: &str, names: &[String]) -> Result<()> {
     }
     Err(Error::Plan(format!(
         "the natural/man-made preset `{preset}` splits {preset}'s own classes by index, and this data set's classes are not {preset}'s ({}); \
-         leave the dissimilar split out of the configuration (`\"natman\": null` in a --config file) a dissimilar split of your own classes can be trained job by job from a manifest (`transferability split custom`, then `train --split MANIFEST`)",
+         name a dissimilar split of your own classes instead (`\"natman\": null, \"dissimilar\": {{\"name\": ..., \"a\": [class names], \"b\": [class names]}}` in a --config file; \
+         `train --split FILE.json` and `split dissimilar` take the same object)",
         differ.join("; ")
     )))
 }
@@ -371,6 +376,7 @@ pub fn resolve_split(spec: &SplitSpec, data: &DataSpec, ds: &DataSet) -> Result<
             check_preset_classes(preset, names)?;
             split
         }
+        SplitSpec::Dissimilar(d) => d.resolve(names)?,
         SplitSpec::Whole => data_split::split::whole(names, None),
         SplitSpec::Manifest { path } => {
             let m = Manifest::read(path)?;
