@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    model::backend::keep_freed_memory();
+    kernels::memory::keep_freed_memory();
     let cli = args::Cli::parse();
     match commands::run(cli) {
         Ok(code) => code,

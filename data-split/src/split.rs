@@ -241,22 +241,6 @@ pub fn custom(a_path: &Path, b_path: &Path, class_names: &[String]) -> Result<Cl
     })
 }
 
-/// Keep the first `k` examples of each class, in the given order (the
-/// authors' reduced sets took the first k lines per class of the training
-/// list). Returns the kept positions.
-pub fn reduce_per_class(labels: &[usize], k: usize) -> Vec<usize> {
-    let mut counts = std::collections::HashMap::new();
-    labels
-        .iter()
-        .enumerate()
-        .filter_map(|(i, l)| {
-            let c = counts.entry(*l).or_insert(0usize);
-            *c += 1;
-            (*c <= k).then_some(i)
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,11 +344,5 @@ mod tests {
         std::fs::write(&b, "3\nx\n").expect("write");
         let e = custom(&a, &b, &names(5)).unwrap_err().to_string();
         assert!(e.contains("b.txt:2") && e.contains("whole number"), "{e}");
-    }
-
-    #[test]
-    fn reduce_keeps_first_k_in_order() {
-        let labels = [0, 1, 0, 0, 1, 2, 1, 0];
-        assert_eq!(reduce_per_class(&labels, 2), vec![0, 1, 2, 4, 5]);
     }
 }

@@ -2,7 +2,7 @@
 //! once per process: the best the CPU has, or a lower one forced with
 //! `TRANSFERABILITY_ISA=plain|avx2|avx512`.
 //!
-//! Every dispatcher in the workspace (`model::sgemm`, `model::simd`,
+//! Every dispatcher in the workspace (`kernels::sgemm`, `kernels::simd`,
 //! `data_split::preprocess`) asks [`active`] instead of detecting features
 //! itself, so one variable moves all of them, and the tests can run the
 //! portable paths on a machine that has AVX-512 (they re-run themselves in a

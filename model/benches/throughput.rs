@@ -19,7 +19,7 @@ use std::time::Instant;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig, decay::WeightDecayConfig};
 use burn::prelude::*;
-use model::lrn::{LrnConfig, burn_lrn, lrn_slices};
+use kernels::lrn::{LrnConfig, burn_lrn, lrn_slices};
 use model::{AlexNetConfig, backend::Backend};
 
 /// Process CPU-seconds (all threads); 0 where there is no procfs.
@@ -165,10 +165,10 @@ fn breakdown(preset: &str, o: &Opts) {
         let (fwd, both) = time(Box::new(|| net.layer(k, x.clone(), Some(1)).flat().sum()), Box::new(|| anet.layer(k, xa.clone(), Some(1)).flat().sum()));
         total += both;
         // the convolution alone (layers 1-5): what the block's pooling, LRN and ReLU add is the difference
-        // (through the op the network uses: `model::conv` on flex, burn's elsewhere)
+        // (through the op the network uses: `kernels::conv` on flex, burn's elsewhere)
         let conv = |net: &model::AlexNet, x: Tensor<4>| {
             let layer = [&net.conv1, &net.conv2, &net.conv3, &net.conv4, &net.conv5][k - 1];
-            model::conv::conv2d(layer, x)
+            kernels::conv::conv2d(layer, x)
         };
         let (cf, cb) = match (k, &x, &xa) {
             (1..=5, model::Act::Map(x), model::Act::Map(xa)) => time(Box::new(|| conv(&net, x.clone()).sum()), Box::new(|| conv(&anet, xa.clone()).sum())),
@@ -263,7 +263,7 @@ fn tables(presets: &[&str], o: &Opts) {
 }
 
 fn main() {
-    model::backend::keep_freed_memory();
+    kernels::memory::keep_freed_memory();
     let mut args = std::env::args().skip(1).peekable();
     let mut o = Opts {
         backend: Backend::Flex,

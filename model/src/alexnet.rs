@@ -19,11 +19,11 @@ use burn::tensor::activation::relu;
 use rand::SeedableRng;
 use rand_distr::Distribution;
 
-use crate::conv::conv2d_relu;
 use crate::error::{Error, Result};
-use crate::layers::{LAYER_NAMES, check_range};
-use crate::lrn::{LrnConfig, LrnImpl, burn_lrn, lrn, lrn_slices};
-use crate::pool::max_pool;
+use crate::layers::check_range;
+use kernels::conv::conv2d_relu;
+use kernels::lrn::{LrnConfig, lrn, lrn_slices};
+use kernels::pool::max_pool;
 
 /// One convolutional layer.
 #[derive(Config, Debug, PartialEq)]
@@ -65,9 +65,6 @@ pub struct AlexNetConfig {
     /// LRN after pool1 and pool2.
     #[config(default = "LrnConfig::new()")]
     pub lrn: LrnConfig,
-    /// Which LRN implementation.
-    #[config(default = "LrnImpl::Slices")]
-    pub lrn_impl: LrnImpl,
     /// How the Gaussian fillers are scaled.
     #[config(default = "FillerScale::Caffe")]
     pub filler: FillerScale,
@@ -294,12 +291,10 @@ impl AlexNetConfig {
             fc7: fc_layer(7, self.fc[0], self.fc[1]),
             fc8: fc_layer(8, self.fc[1], self.num_outputs),
             pool: MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).with_ceil_mode(true).init(),
-            lrn_burn: burn_lrn(&self.lrn),
             lrn_size: self.lrn.size,
             lrn_alpha: self.lrn.alpha,
             lrn_beta: self.lrn.beta,
             lrn_k: self.lrn.k,
-            lrn_slices: self.lrn_impl == LrnImpl::Slices,
             dropout: self.dropout,
             in_channels: self.in_channels,
             image_size: self.image_size,
@@ -343,12 +338,10 @@ pub struct AlexNet {
     /// Layer 8.
     pub fc8: Linear,
     pool: MaxPool2d,
-    lrn_burn: burn::nn::LocalResponseNorm,
     lrn_size: usize,
     lrn_alpha: f64,
     lrn_beta: f64,
     lrn_k: f64,
-    lrn_slices: bool,
     dropout: f64,
     in_channels: usize,
     image_size: usize,
@@ -405,7 +398,7 @@ impl AlexNet {
 
     fn norm(&self, x: Tensor<4>) -> Tensor<4> {
         let cfg = LrnConfig { size: self.lrn_size, alpha: self.lrn_alpha, beta: self.lrn_beta, k: self.lrn_k };
-        lrn(x, &cfg, |x| if self.lrn_slices { lrn_slices(x, &cfg) } else { self.lrn_burn.forward(x) })
+        lrn(x, &cfg, |x| lrn_slices(x, &cfg))
     }
 
     /// Layer k (1-based) applied to the output of layer k − 1. `dropout`
@@ -502,7 +495,8 @@ impl AlexNet {
         let (mine, theirs) = (shapes(&self), shapes(src));
         for (path, shape) in &mine {
             if crate::layers::layer_of_path(path).is_some_and(|k| k <= n) && theirs.get(path) != Some(shape) {
-                return Err(Error::Mismatch { layer: path.clone(), what: format!("shape {:?} here, {:?} in the source", shape, theirs.get(path)) });
+                let source = theirs.get(path).map_or("no such parameter".into(), |s| format!("{s:?}"));
+                return Err(Error::Mismatch { layer: path.clone(), what: format!("shape {shape:?} here, {source} in the source") });
             }
         }
         macro_rules! copy {
@@ -510,11 +504,6 @@ impl AlexNet {
         }
         copy!(1 conv1, 2 conv2, 3 conv3, 4 conv4, 5 conv5, 6 fc6, 7 fc7, 8 fc8);
         Ok(self)
-    }
-
-    /// Names of the layers, in order.
-    pub fn layer_names(&self) -> [&'static str; 8] {
-        LAYER_NAMES
     }
 }
 

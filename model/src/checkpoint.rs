@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 
 use crate::alexnet::{AlexNet, AlexNetConfig};
 use crate::error::{Error, Result};
-use crate::layers::{LAYER_NAMES, check_range, layer_of_path};
+use crate::layers::{LAYER_NAMES, check_range};
 
 const MAGIC: &[u8] = b"TRANSFERABILITY-PARAMS\n";
 /// Version of the parameter file format.
@@ -154,12 +154,6 @@ impl ParamStore {
         format!("{:x}", h.finalize())
     }
 
-    /// Only the parameters of layers 1..n.
-    pub fn first_layers(&self, n: usize) -> Self {
-        let tensors = self.tensors.iter().filter(|(p, _)| layer_of_path(p).is_some_and(|k| k <= n)).map(|(p, t)| (p.clone(), t.clone())).collect();
-        ParamStore { tensors }
-    }
-
     /// Write to `path` atomically (temporary file + rename) with `meta`.
     pub fn save(&self, path: &Path, meta: serde_json::Value) -> Result<()> {
         let io = |e| Error::Io { path: path.to_path_buf(), source: e };
@@ -252,21 +246,24 @@ pub fn config_diff(a: &AlexNetConfig, b: &AlexNetConfig) -> Vec<String> {
         .collect()
 }
 
-/// Load a checkpoint into a fresh network of `expected` architecture. Only
-/// the layers 1..n are compared and loaded when `n < 8`: the fc8 width (and,
-/// for n ≤ 7, the widths above n) may differ.
+/// A network of `expected` architecture, fresh from `seed`, with layers
+/// 1..n copied from the checkpoint at `path` ([`AlexNet::copy_first_from`]:
+/// the protocol's one copy step). With `n = 8` the whole network is loaded
+/// and the architectures must agree; with `n < 8` only the copied layers'
+/// shapes must (the fc8 width, and the widths above n, may differ).
 pub fn load_model(path: &Path, expected: &AlexNetConfig, device: &Device, seed: u64, n: usize) -> Result<AlexNet> {
     check_range(n, 0, 8)?;
     let (cfg, store) = read_model(path)?;
-    let diff: Vec<String> =
-        config_diff(expected, &cfg).into_iter().filter(|d| n == 8 || !(d.starts_with("num_outputs") || d.starts_with("fc:") && n <= 5)).collect();
-    if !diff.is_empty() && n == 8 {
-        return Err(Error::Checkpoint { path: path.to_path_buf(), message: format!("architecture differs: {}", diff.join("; ")) });
+    if n == 8 {
+        let diff = config_diff(expected, &cfg);
+        if !diff.is_empty() {
+            return Err(Error::Checkpoint { path: path.to_path_buf(), message: format!("architecture differs: {}", diff.join("; ")) });
+        }
     }
-    let net = expected.init(device, seed);
-    store
-        .apply(net, |p| layer_of_path(p).is_some_and(|k| k <= n))
-        .map_err(|e| Error::Checkpoint { path: path.to_path_buf(), message: format!("cannot load layers 1..{n}: {e}") })
+    let cannot = |e: Error| Error::Checkpoint { path: path.to_path_buf(), message: format!("cannot load layers 1..{n}: {e}") };
+    // the checkpoint as the network it was saved from, then its first n layers copied
+    let source = store.apply(cfg.init(device, 0), |_| true).map_err(cannot)?;
+    expected.init(device, seed).copy_first_from(&source, n).map_err(cannot)
 }
 
 #[cfg(test)]
@@ -297,7 +294,7 @@ mod tests {
         let e = load_model(&p, &other, &dev, 0, 8).expect_err("error").to_string();
         assert!(e.contains("architecture differs") && e.contains("conv"), "{e}");
         let e = load_model(&p, &other, &dev, 0, 3).expect_err("error").to_string();
-        assert!(e.contains("conv1.weight"), "{e}");
+        assert!(e.contains("cannot load layers 1..3: layer conv1.bias: shape [64] here, [16] in the source"), "{e}");
         // a different fc8 width loads the first 7 layers fine
         let wider = AlexNetConfig::preset("tiny", 20).expect("preset");
         let net = load_model(&p, &wider, &dev, 0, 7).expect("first seven layers");

@@ -22,13 +22,8 @@
 pub mod alexnet;
 pub mod backend;
 pub mod checkpoint;
-pub mod conv;
 mod error;
 pub mod layers;
-pub mod lrn;
-pub mod pool;
-pub mod sgemm;
-mod simd;
 
 pub use alexnet::{Act, AlexNet, AlexNetConfig, ConvSpec, FillerScale};
 pub use checkpoint::ParamStore;

@@ -26,20 +26,9 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Flex, backend_extension};
 use burn::prelude::*;
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use crate::conv::{flex_tensor, on_flex, shape4, values};
 use crate::simd::isa_twins;
-
-/// Which LRN implementation a network uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LrnImpl {
-    /// Shifted channel slices.
-    Slices,
-    /// `burn::nn::LocalResponseNorm`.
-    Burn,
-}
 
 /// LRN parameters (Caffe: size 5, α 1e-4, β 0.75, k 1).
 #[derive(Config, Debug, PartialEq)]

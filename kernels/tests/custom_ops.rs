@@ -10,9 +10,9 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::MaxPool2dConfig;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
-use model::conv::{Geometry, conv2d, conv2d_relu};
-use model::lrn::{LrnConfig, lrn, lrn_slices};
-use model::pool::max_pool;
+use kernels::conv::{Geometry, conv2d, conv2d_relu};
+use kernels::lrn::{LrnConfig, lrn, lrn_slices};
+use kernels::pool::max_pool;
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 
 fn random(rng: &mut StdRng, shape: [usize; 4]) -> TensorData {
@@ -126,8 +126,8 @@ fn gradients_are_bit_identical_for_any_thread_count() {
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
         pool.install(|| {
-            let y = model::conv::forward(&x, &w, &vec![0.1; geo.co], &geo, true);
-            let g = model::conv::backward(&x, &w, &dy, Some(&y), &geo, [true, true, true]);
+            let y = kernels::conv::forward(&x, &w, &vec![0.1; geo.co], &geo, true);
+            let g = kernels::conv::backward(&x, &w, &dy, Some(&y), &geo, [true, true, true]);
             (y, g.x, g.weight, g.bias)
         })
     };

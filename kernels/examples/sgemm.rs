@@ -1,7 +1,7 @@
 //! GFLOP/s of the convolution's single-threaded sgemm against the `gemm`
 //! crate (burn-flex's matmul) on one `m k n` shape:
-//! `cargo run -p transferability-model --example sgemm -- 384 1728 1024`.
-use model::sgemm::{Mat, portable, sgemm};
+//! `cargo run --profile dev -p transferability-kernels --example sgemm -- 384 1728 1024`.
+use kernels::sgemm::{Mat, portable, sgemm};
 use std::time::Instant;
 fn main() {
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
