@@ -21,33 +21,58 @@ use polars::prelude::*;
 
 use crate::error::{Error, Result};
 
-/// The schema version this build reads: the one `records` writes.
-pub const SCHEMA_VERSION: i32 = records::SCHEMA_VERSION;
+use records::SCHEMA_VERSION;
 
 /// The authors' per-network results (PROTOCOL.md §e, "CSV notes").
 pub const PAPER_RESULTS: &str = include_str!("../data/paper_results.csv");
 /// The authors' test curves.
 pub const PAPER_CURVES: &str = include_str!("../data/paper_curves.csv");
 
-/// Columns (and types) a run record must have for the analysis.
-pub const REQUIRED: [(&str, DataType); 16] = [
-    ("schema_version", DataType::Int32),
-    ("run_id", DataType::String),
-    ("dataset", DataType::String),
-    ("dataset_fingerprint", DataType::String),
-    ("family", DataType::String),
-    ("arm", DataType::String),
-    ("split", DataType::String),
-    ("target_half", DataType::String),
-    ("n", DataType::Int32),
-    ("replicate", DataType::Int32),
-    ("fine_tuned", DataType::Boolean),
-    ("converged", DataType::Boolean),
-    ("cached_prefix", DataType::Boolean),
-    ("status", DataType::String),
-    ("top1", DataType::Float64),
-    ("test_loss_last", DataType::Float64),
+/// Columns a run record must have for the analysis; their types are the
+/// ones the `records` crate writes ([`records::run_schema`]).
+pub const REQUIRED: [&str; 16] = [
+    "schema_version",
+    "run_id",
+    "dataset",
+    "dataset_fingerprint",
+    "family",
+    "arm",
+    "split",
+    "target_half",
+    "n",
+    "replicate",
+    "fine_tuned",
+    "converged",
+    "cached_prefix",
+    "status",
+    "top1",
+    "test_loss_last",
 ];
+
+/// The Polars type of a column the `records` crate writes as `ty`.
+fn polars_type(ty: &records::ArrowType) -> DataType {
+    use records::ArrowType as A;
+    match ty {
+        A::Utf8 => DataType::String,
+        A::Int32 => DataType::Int32,
+        A::Int64 => DataType::Int64,
+        A::Float64 => DataType::Float64,
+        A::Boolean => DataType::Boolean,
+        other => unreachable!("the records crate writes no {other:?} column"),
+    }
+}
+
+/// The required columns with the types the records crate writes.
+fn required() -> Vec<(&'static str, DataType)> {
+    let schema = records::run_schema();
+    REQUIRED
+        .iter()
+        .map(|name| {
+            let (_, ty, _) = schema.iter().find(|(n, ..)| n == name).unwrap_or_else(|| panic!("`{name}` is not a run-record column"));
+            (*name, polars_type(ty))
+        })
+        .collect()
+}
 
 fn canonical(lf: LazyFrame) -> LazyFrame {
     lf.select([
@@ -195,7 +220,7 @@ pub fn runs(files: &[PathBuf]) -> Result<LazyFrame> {
         if version != SCHEMA_VERSION {
             return Err(bad(format!("schema version {version}, this build reads version {SCHEMA_VERSION}")));
         }
-        for (name, ty) in REQUIRED.iter() {
+        for (name, ty) in &required() {
             match schema.get(name) {
                 None => return Err(bad(format!("column `{name}` missing (schema version {SCHEMA_VERSION} requires it)"))),
                 Some(t) if t != ty => return Err(bad(format!("column `{name}` is {t}, schema version {SCHEMA_VERSION} has {ty}"))),

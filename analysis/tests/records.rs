@@ -1,14 +1,15 @@
-//! Run records written with arrow-rs (as `transfer` writes them) read back by
-//! the analysis; bad records refused with the column or version named; and
+//! Run records written through the `records` crate (as `transfer` writes
+//! them) read back by the analysis; bad records refused with the column or version named; and
 //! the same files read by pyarrow where it is installed.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use analysis::{AnalyzeOptions, analyze};
-use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int32Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow::array::{ArrayRef, Int32Array, RecordBatch};
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use records::RunRecord;
 
 struct Row<'a> {
     id: &'a str,
@@ -21,31 +22,55 @@ struct Row<'a> {
     cached: bool,
 }
 
-fn write(path: &Path, rows: &[Row<'_>], version: i32, dataset: &str, drop: Option<&str>) {
-    let s = |f: &dyn Fn(&Row<'_>) -> String| -> ArrayRef { Arc::new(StringArray::from_iter_values(rows.iter().map(f))) };
-    let cols: Vec<(&str, DataType, ArrayRef)> = vec![
-        ("schema_version", DataType::Int32, Arc::new(Int32Array::from_iter_values(rows.iter().map(|_| version)))),
-        ("run_id", DataType::Utf8, s(&|r| r.id.into())),
-        ("dataset", DataType::Utf8, s(&|_| dataset.into())),
-        ("dataset_fingerprint", DataType::Utf8, s(&|_| format!("fp-{dataset}"))),
-        ("family", DataType::Utf8, s(&|_| "random".into())),
-        ("arm", DataType::Utf8, s(&|r| r.arm.into())),
-        ("split", DataType::Utf8, s(&|_| "0".into())),
-        ("target_half", DataType::Utf8, s(&|r| r.target.into())),
-        ("n", DataType::Int32, Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.n)))),
-        ("replicate", DataType::Int32, Arc::new(Int32Array::from_iter_values(rows.iter().map(|_| 0)))),
-        ("converged", DataType::Boolean, Arc::new(rows.iter().map(|_| Some(true)).collect::<BooleanArray>())),
-        ("cached_prefix", DataType::Boolean, Arc::new(rows.iter().map(|r| Some(r.cached)).collect::<BooleanArray>())),
-        ("fine_tuned", DataType::Boolean, Arc::new(rows.iter().map(|r| Some(r.arm.ends_with('+'))).collect::<BooleanArray>())),
-        ("status", DataType::Utf8, s(&|r| r.status.into())),
-        ("top1", DataType::Float64, Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.top1)))),
-        ("test_loss_last", DataType::Float64, Arc::new(Float64Array::from_iter_values(rows.iter().map(|_| 1.0)))),
-        ("cpu_seconds", DataType::Float64, Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.cpu)))),
-    ];
-    let cols: Vec<_> = cols.into_iter().filter(|c| Some(c.0) != drop).collect();
-    let schema = Arc::new(Schema::new(cols.iter().map(|c| Field::new(c.0, c.1.clone(), false)).collect::<Vec<_>>()));
-    let batch = RecordBatch::try_new(schema.clone(), cols.into_iter().map(|c| c.2).collect()).expect("batch");
-    let mut w = ArrowWriter::try_new(std::fs::File::create(path).expect("create"), schema, None).expect("writer");
+/// Each row as the run record `transfer` would write (through the
+/// `records` crate, the one writer) under `dir/records`; returns the files.
+fn write(dir: &Path, rows: &[Row<'_>], dataset: &str) -> Vec<PathBuf> {
+    let records = dir.join("records");
+    rows.iter()
+        .map(|r| {
+            let run = RunRecord {
+                run_id: r.id.into(),
+                dataset: dataset.into(),
+                dataset_fingerprint: format!("fp-{dataset}"),
+                family: "random".into(),
+                arm: r.arm.into(),
+                split: "0".into(),
+                target_half: r.target.into(),
+                n: r.n,
+                fine_tuned: r.arm.ends_with('+'),
+                status: r.status.into(),
+                top1: r.top1,
+                test_loss_last: 1.0,
+                cpu_seconds: r.cpu,
+                cached_prefix: r.cached,
+                converged: true,
+                ..RunRecord::default()
+            };
+            records::write_run(&records, &run, &[], "{}").expect("write");
+            records::run_path(&records, r.id)
+        })
+        .collect()
+}
+
+/// Rewrite a record file with one column dropped, or its schema version changed.
+fn tamper(path: &Path, drop: Option<&str>, version: Option<i32>) {
+    let batches: Vec<RecordBatch> = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).expect("open"))
+        .expect("parquet")
+        .build()
+        .expect("reader")
+        .map(|b| b.expect("batch"))
+        .collect();
+    let mut batch = batches.into_iter().next().expect("one batch");
+    if let Some(name) = drop {
+        batch.remove_column(batch.schema().index_of(name).expect("column"));
+    }
+    if let Some(v) = version {
+        let i = batch.schema().index_of("schema_version").expect("column");
+        let mut cols: Vec<ArrayRef> = batch.columns().to_vec();
+        cols[i] = Arc::new(Int32Array::from_iter_values(std::iter::repeat_n(v, batch.num_rows())));
+        batch = RecordBatch::try_new(batch.schema(), cols).expect("batch");
+    }
+    let mut w = ArrowWriter::try_new(std::fs::File::create(path).expect("create"), batch.schema(), None).expect("writer");
     w.write(&batch).expect("write");
     w.close().expect("close");
 }
@@ -67,11 +92,7 @@ fn opts(runs: Vec<std::path::PathBuf>, out: &Path) -> AnalyzeOptions {
 #[test]
 fn records_are_analysed_failed_ones_excluded_and_single_units_have_no_interval() {
     let dir = tempfile::tempdir().expect("tmp");
-    let runs = dir.path().join("records/runs");
-    std::fs::create_dir_all(&runs).expect("mkdir");
-    for (i, r) in rows().into_iter().enumerate() {
-        write(&runs.join(format!("{i}.parquet")), &[r], 2, "synthetic", None);
-    }
+    write(dir.path(), &rows(), "synthetic");
     let out = analyze(&opts(vec![dir.path().into()], &dir.path().join("report"))).expect("analyze");
     assert_eq!(out.excluded.len(), 1);
     assert_eq!(out.excluded[0].run_id, "r0-transfer-A-B-n7");
@@ -98,12 +119,11 @@ fn records_are_analysed_failed_ones_excluded_and_single_units_have_no_interval()
 #[test]
 fn cells_with_cached_networks_are_flagged() {
     let dir = tempfile::tempdir().expect("tmp");
-    let runs = dir.path().join("records/runs");
-    std::fs::create_dir_all(&runs).expect("mkdir");
-    for (i, mut r) in rows().into_iter().enumerate() {
+    let mut rows = rows();
+    for r in &mut rows {
         r.cached = r.arm == "AnB";
-        write(&runs.join(format!("{i}.parquet")), &[r], 2, "synthetic", None);
     }
+    write(dir.path(), &rows, "synthetic");
     let out = analyze(&opts(vec![dir.path().into()], &dir.path().join("report"))).expect("analyze");
     let report = std::fs::read_to_string(&out.report).expect("report");
     assert!(report.contains("mix cached and uncached") && report.contains("random/AnB/n3"), "{report}");
@@ -113,16 +133,18 @@ fn cells_with_cached_networks_are_flagged() {
 #[test]
 fn missing_columns_other_versions_and_mixed_data_sets_are_refused() {
     let dir = tempfile::tempdir().expect("tmp");
-    let p = dir.path().join("bad.parquet");
-    write(&p, &rows(), 2, "synthetic", Some("top1"));
-    let e = analyze(&opts(vec![p.clone()], dir.path())).expect_err("error").to_string();
-    assert!(e.contains("bad.parquet") && e.contains("column `top1` missing") && e.contains("schema version 2"), "{e}");
-    write(&p, &rows(), 1, "synthetic", None);
-    let e = analyze(&opts(vec![p.clone()], dir.path())).expect_err("error").to_string();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let files = write(&a, &rows(), "synthetic");
+    tamper(&files[2], Some("top1"), None);
+    let e = analyze(&opts(vec![a.clone()], dir.path())).expect_err("error").to_string();
+    assert!(e.contains("r0-selffer-B-n3.parquet") && e.contains("column `top1` missing") && e.contains("schema version 2"), "{e}");
+    write(&a, &rows(), "synthetic");
+    tamper(&files[2], None, Some(1));
+    let e = analyze(&opts(vec![a.clone()], dir.path())).expect_err("error").to_string();
     assert!(e.contains("schema version 1") && e.contains("reads version 2"), "{e}");
-    let q = dir.path().join("other.parquet");
-    write(&p, &rows(), 2, "synthetic", None);
-    write(&q, &rows(), 2, "cifar10", None);
+    write(&a, &rows(), "synthetic");
+    write(&b, &rows(), "cifar10");
+    let (p, q) = (a, b);
     let e = analyze(&opts(vec![p.clone(), q.clone()], dir.path())).expect_err("error").to_string();
     assert!(e.contains("2 different data sets") && e.contains("--allow-mixed"), "{e}");
     let mut o = opts(vec![p, q], dir.path());
@@ -136,15 +158,12 @@ fn compare_gives_per_cell_ratios_and_the_bound_of_a_free_cache() {
     // B: the transfer jobs took half the CPU-seconds and one more point of top-1
     let sweep = |name: &str, cheaper: bool| {
         let root = dir.path().join(name);
-        let runs = root.join("records/runs");
-        std::fs::create_dir_all(&runs).expect("mkdir");
-        for (i, mut r) in rows().into_iter().enumerate() {
-            if cheaper && r.arm == "AnB" {
-                r.cpu /= 2.0;
-                r.top1 += 0.01;
-            }
-            write(&runs.join(format!("{i}.parquet")), &[r], 2, "synthetic", None);
+        let mut rows = rows();
+        for r in rows.iter_mut().filter(|r| cheaper && r.arm == "AnB") {
+            r.cpu /= 2.0;
+            r.top1 += 0.01;
         }
+        write(&root, &rows, "synthetic");
         root
     };
     let (a, b) = (sweep("uncached", false), sweep("cached", true));

@@ -8,6 +8,7 @@ mod convergence;
 mod error;
 mod record;
 
+pub use arrow::datatypes::DataType as ArrowType;
 pub use convergence::{Plateau, plateau};
 pub use error::{Error, Result};
 pub use record::*;

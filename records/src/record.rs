@@ -37,7 +37,7 @@ use crate::error::{Error, Result};
 pub const SCHEMA_VERSION: i32 = 2;
 
 /// One trained network's result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
     /// Stable job id.
     pub run_id: String,
@@ -210,6 +210,12 @@ pub fn run_columns(rows: &[RunRecord]) -> Vec<(&'static str, DataType, bool, Arr
     ]
 }
 
+/// The run-record schema: each column's name, Arrow type and nullability,
+/// in file order (what [`write_run`] writes and [`read_run`] checks).
+pub fn run_schema() -> Vec<(&'static str, DataType, bool)> {
+    run_columns(&[]).into_iter().map(|(name, ty, nullable, _)| (name, ty, nullable)).collect()
+}
+
 /// The curve columns.
 pub fn curve_columns(rows: &[CurvePoint]) -> Vec<(&'static str, DataType, bool, ArrayRef)> {
     use DataType::*;
@@ -283,6 +289,16 @@ pub fn curve_path(records: &Path, run_id: &str) -> PathBuf {
 pub fn write_run(records: &Path, run: &RunRecord, curve: &[CurvePoint], job_json: &str) -> Result<()> {
     write_parquet(&curve_path(records, &run.run_id), batch(curve_columns(curve)), job_json)?;
     write_parquet(&run_path(records, &run.run_id), batch(run_columns(std::slice::from_ref(run))), job_json)
+}
+
+/// The job a record was written for: its `transferability.job` metadata
+/// (the job file's JSON), `None` where the file has none.
+pub fn read_job_json(path: &Path) -> Result<Option<String>> {
+    let bad = |m: String| Error::Record { path: path.to_path_buf(), message: m };
+    let f = File::open(path).map_err(|e| Error::io(path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| bad(format!("not Parquet: {e}")))?;
+    let kv = builder.metadata().file_metadata().key_value_metadata();
+    Ok(kv.and_then(|kv| kv.iter().find(|k| k.key == "transferability.job")).and_then(|k| k.value.clone()))
 }
 
 fn read_batches(path: &Path) -> Result<Vec<RecordBatch>> {
@@ -480,8 +496,16 @@ mod tests {
     #[test]
     fn dictionary_documents_every_column() {
         let dict = include_str!("../../docs/DATA_DICTIONARY.md");
-        for (name, ..) in run_columns(&[]).into_iter().chain(curve_columns(&[])) {
-            assert!(dict.contains(&format!("`{name}`")), "DATA_DICTIONARY.md lacks `{name}`");
+        let section = |title: &str| dict.split("\n## ").find(|s| s.starts_with(title)).unwrap_or_else(|| panic!("a section {title}")).to_string();
+        for (title, columns) in [("`runs/*.parquet`", run_columns(&[])), ("`curves/*.parquet`", curve_columns(&[]))] {
+            let section = section(title);
+            let documented: Vec<&str> = section.lines().filter_map(|l| l.strip_prefix("| `")?.split('`').next()).collect();
+            let written: Vec<&str> = columns.iter().map(|c| c.0).collect();
+            assert_eq!(documented, written, "the columns of {title} in DATA_DICTIONARY.md, in order");
+            for (name, ty, nullable, _) in &columns {
+                let row = format!("| `{name}` | {ty:?} | {} |", if *nullable { "yes" } else { "no" });
+                assert!(section.contains(&row), "DATA_DICTIONARY.md should document {row}");
+            }
         }
         assert!(dict.contains(&format!("Schema version: {SCHEMA_VERSION}")));
     }
