@@ -66,10 +66,16 @@ pub fn write_jobs(plan: &Plan) -> Result<Vec<PathBuf>> {
         .collect()
 }
 
-/// The job's record state: `Some(Ok)` done, `Some(Err(reason))` failed, `None` not finished.
+/// The job's record state: `Some(Ok)` done, `Some(Err(reason))` failed,
+/// `None` not finished (or the record there was written for another job).
 pub fn record_state(plan: &Plan, id: &str) -> Option<std::result::Result<(), String>> {
     let j = plan.jobs.iter().find(|j| j.job.id == id)?;
-    let r = read_run(&run_path(&j.job.records, id)).ok()?;
+    let path = run_path(&j.job.records, id);
+    // a record of another job under this id (an earlier configuration) is not this job's
+    if !j.job.wrote(&path) {
+        return None;
+    }
+    let r = read_run(&path).ok()?;
     Some(if r.status == "ok" { Ok(()) } else { Err(r.failure.unwrap_or_else(|| "failed".into())) })
 }
 

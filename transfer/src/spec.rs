@@ -278,6 +278,32 @@ impl JobSpec {
             .map_err(|e| Error::Job { job: path.display().to_string(), message: format!("line {} column {}: {e}", e.line(), e.column()) })
     }
 
+    /// What determines the job's result, as a SHA-256: the job file
+    /// without where it lives (`dir`, `records`, the source checkpoint's
+    /// path) and `keep_final`. A checkpoint or record of a job with another
+    /// fingerprint (a changed configuration run into the same folder with
+    /// `--force`, a stray process of an earlier sweep) is not this job's.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest;
+        let mut v = serde_json::to_value(self).expect("a job serialises");
+        if let Some(o) = v.as_object_mut() {
+            for k in ["dir", "records", "keep_final"] {
+                o.remove(k);
+            }
+            if let Some(src) = o.get_mut("source").and_then(|s| s.as_object_mut()) {
+                src.remove("checkpoint");
+            }
+        }
+        format!("{:x}", sha2::Sha256::digest(v.to_string().as_bytes()))
+    }
+
+    /// Whether the record file at `path` was written for this job (its job
+    /// metadata has this job's [`fingerprint`](Self::fingerprint)).
+    pub fn wrote(&self, path: &Path) -> bool {
+        let recorded = crate::record::read_job_json(path).ok().flatten().and_then(|j| serde_json::from_str::<JobSpec>(&j).ok());
+        recorded.is_some_and(|r| r.fingerprint() == self.fingerprint())
+    }
+
     /// The record's arm label (`base`, `BnB`, `BnB+`, `AnB`, `AnB+`, `nolearn`, `reduced`).
     pub fn arm_label(&self) -> &'static str {
         match (self.arm, self.fine_tune) {

@@ -88,6 +88,9 @@ struct State {
     cpu_seconds: f64,
     data_wait_seconds: f64,
     checkpoint: String,
+    /// The job's [`JobSpec::fingerprint`]: a checkpoint resumes only its own job.
+    #[serde(default)]
+    job: String,
 }
 
 /// Files of a job folder.
@@ -355,6 +358,7 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
     job.validate()?;
     let run_file = run_path(&job.records, &job.id);
     if run_file.exists()
+        && job.wrote(&run_file)
         && let Ok(r) = read_run(&run_file)
         && r.run_id == job.id
     {
@@ -372,9 +376,23 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
     let files = JobFiles::new(&job.dir);
     let sched = &job.schedule;
     let mut sgd = CaffeSgd::new(SgdConfig { momentum: sched.momentum, weight_decay: sched.weight_decay, bias_lr_mult: 2.0 });
-    let mut state = State::default();
+    let fingerprint = job.fingerprint();
+    let mut state = State { job: fingerprint.clone(), ..State::default() };
     if let Ok(text) = std::fs::read_to_string(files.state()) {
         let s: State = serde_json::from_str(&text).map_err(|e| Error::job(&job.id, format!("checkpoint.json unreadable: {e}")))?;
+        if s.job != fingerprint {
+            return Err(Error::job(
+                &job.id,
+                format!(
+                    "{} is the checkpoint of another job (job fingerprint {}, this job's {}): the configuration changed, or another sweep wrote here; \
+                     remove {} to train this job from the start",
+                    files.state().display(),
+                    if s.job.is_empty() { "none" } else { &s.job[..12] },
+                    &fingerprint[..12],
+                    job.dir.display()
+                ),
+            ));
+        }
         let dir = job.dir.join(&s.checkpoint);
         let (weights, _) = ParamStore::load(&dir.join("model.params"))?;
         let (velocity, _) = ParamStore::load(&dir.join("velocity.params"))?;
@@ -431,7 +449,7 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
             window = Instant::now();
             window_images = 0;
         }
-        if state.iteration % eval_every == 0 || state.iteration == end {
+        if state.iteration.is_multiple_of(eval_every) || state.iteration == end {
             let (top1, top5, test_loss) = feed.evaluate(&net.valid(), &p.test, &asm, sched.test_batch, &inner)?;
             state.last_train_loss = state.loss_sum / state.loss_count.max(1) as f64;
             state.loss_sum = 0.0;
@@ -447,7 +465,7 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
             });
         }
         let at_stop = state.iteration == stop && stop < end;
-        if state.iteration % sched.checkpoint_every == 0 || at_stop {
+        if state.iteration.is_multiple_of(sched.checkpoint_every) || at_stop {
             save_checkpoint(&files, &net, &sgd, &mut state, t0, cpu0, feed.waited())?;
         }
     }
@@ -584,6 +602,7 @@ mod tests {
             cpu_seconds: next(),
             data_wait_seconds: next(),
             checkpoint: "ckpt-000000007".into(),
+            job: "0123abcd".into(),
         };
         let text = serde_json::to_string_pretty(&state).expect("serialises");
         let back: State = serde_json::from_str(&text).expect("parses");

@@ -99,6 +99,31 @@ fn killed_and_resumed_job_equals_an_uninterrupted_one() {
     assert_eq!(done(run_job(spec, &opts()).expect("again")).weights_sha256, whole.weights_sha256);
 }
 
+/// A checkpoint or record left in a job's folder by another job under the
+/// same id (the configuration changed, or a stray process of an earlier
+/// sweep wrote there) is never taken for this job's: the checkpoint is
+/// refused with what to do, and the record does not make the job done.
+#[test]
+fn another_jobs_checkpoint_or_record_is_not_this_jobs() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (short, long) = (jobs(dir.path(), 40), jobs(dir.path(), 60));
+    let (a, b) = (job(&short, "whole-base"), job(&long, "whole-base"));
+    assert_ne!(a.fingerprint(), b.fingerprint());
+    let mut moved = b.clone();
+    moved.dir = dir.path().join("elsewhere");
+    assert_eq!(moved.fingerprint(), b.fingerprint(), "where a job lives is not what it is");
+    let stop = RunOptions { stop_after: Some(11), ..opts() };
+    assert_eq!(run_job(a, &stop).expect("part"), Outcome::Stopped { iteration: 11 });
+    let e = run_job(b, &opts()).expect_err("another job's checkpoint").to_string();
+    assert!(e.contains("is the checkpoint of another job") && e.contains("remove"), "{e}");
+    // the 40-iteration job finished: its record is not the 60-iteration job's
+    let done40 = done(run_job(a, &opts()).expect("rest"));
+    assert_eq!(done40.iterations, 40);
+    let done60 = done(run_job(b, &opts()).expect("retrained, not found done"));
+    assert_eq!(done60.iterations, 60);
+    assert!(b.wrote(&transfer::record::run_path(&b.records, &b.id)) && !a.wrote(&transfer::record::run_path(&a.records, &a.id)));
+}
+
 #[test]
 fn nan_loss_gives_a_failed_record() {
     let dir = tempfile::tempdir().expect("tmp");
