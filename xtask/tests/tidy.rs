@@ -1,6 +1,10 @@
 //! Tidy checks of the whole workspace, run as tests: every Rust file opens
-//! with a `//!` comment, every crate has a README, `transfer` never links
-//! polars and `analysis` never links burn (ARCHITECTURE.md's invariants).
+//! with a `//!` comment, every crate has a README and is a workspace member,
+//! the layering on the dependency graph `cargo metadata` resolves, where
+//! CPU features are detected and `unsafe` is allowed, what the model may
+//! touch, that nothing seeded draws from burn's global RNG, and that
+//! ARCHITECTURE.md's code map names every source file and each of its
+//! invariants a test that exists.
 
 use std::path::{Path, PathBuf};
 
@@ -20,7 +24,64 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-const CRATES: [&str; 8] = ["isa", "records", "data-split", "model", "transfer", "analysis", "cli", "xtask"];
+const CRATES: [&str; 9] = ["isa", "records", "data-split", "kernels", "model", "transfer", "analysis", "cli", "xtask"];
+
+/// `(path relative to the workspace, text)` of every Rust source file under `crate/src`.
+fn sources(krate: &str) -> Vec<(String, String)> {
+    let mut files = Vec::new();
+    rust_files(&root().join(krate).join("src"), &mut files);
+    files.sort();
+    files.into_iter().map(|f| (f.strip_prefix(root()).expect("inside").display().to_string(), std::fs::read_to_string(&f).expect("utf-8"))).collect()
+}
+
+/// `cargo metadata` of the workspace (dependencies resolved for this platform).
+fn metadata() -> serde_json::Value {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // this platform's graph only: the build has every package of it already
+    let rustc = std::process::Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into())).arg("-vV").output().expect("rustc runs");
+    let host = String::from_utf8_lossy(&rustc.stdout).lines().find_map(|l| l.strip_prefix("host: ").map(str::to_string)).expect("host triple");
+    let out = std::process::Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--offline", "--filter-platform", &host])
+        .current_dir(root())
+        .output()
+        .expect("cargo runs");
+    assert!(out.status.success(), "cargo metadata: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+/// Normal (not dev, not build) dependencies of one package, by package name:
+/// the direct ones and all reachable ones.
+struct Deps {
+    direct: Vec<String>,
+    all: std::collections::BTreeSet<String>,
+}
+
+fn resolved_deps(meta: &serde_json::Value, package: &str) -> Deps {
+    let name_of = |id: &str| -> String {
+        meta["packages"].as_array().expect("packages").iter().find(|p| p["id"] == id).map(|p| p["name"].as_str().expect("name").to_string()).expect("package")
+    };
+    let nodes = meta["resolve"]["nodes"].as_array().expect("resolve");
+    let normal = |id: &str| -> Vec<String> {
+        let node = nodes.iter().find(|n| n["id"] == id).expect("node");
+        node["deps"]
+            .as_array()
+            .expect("deps")
+            .iter()
+            .filter(|d| d["dep_kinds"].as_array().expect("kinds").iter().any(|k| k["kind"].is_null()))
+            .map(|d| d["pkg"].as_str().expect("id").to_string())
+            .collect()
+    };
+    let id = meta["packages"].as_array().expect("packages").iter().find(|p| p["name"] == package).map(|p| p["id"].as_str().expect("id").to_string());
+    let id = id.unwrap_or_else(|| panic!("package {package}"));
+    let direct = normal(&id);
+    let (mut seen, mut todo) = (std::collections::BTreeSet::new(), direct.clone());
+    while let Some(d) = todo.pop() {
+        if seen.insert(d.clone()) {
+            todo.extend(normal(&d));
+        }
+    }
+    Deps { direct: direct.iter().map(|d| name_of(d)).collect(), all: seen.iter().map(|d| name_of(d)).collect() }
+}
 
 #[test]
 fn every_rust_file_opens_with_a_module_comment() {
@@ -40,21 +101,177 @@ fn every_crate_has_a_readme() {
     }
 }
 
-fn deps(krate: &str) -> String {
-    let toml = std::fs::read_to_string(root().join(krate).join("Cargo.toml")).expect("manifest");
-    toml.split("[dev-dependencies]").next().expect("text").to_string()
+#[test]
+fn every_crate_is_a_workspace_member() {
+    let meta = metadata();
+    let mut members: Vec<String> = meta["workspace_members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|id| {
+            let p = meta["packages"].as_array().expect("packages").iter().find(|p| p["id"] == *id).expect("package");
+            let manifest = PathBuf::from(p["manifest_path"].as_str().expect("path"));
+            manifest.parent().expect("dir").strip_prefix(root()).expect("inside").display().to_string()
+        })
+        .collect();
+    members.sort();
+    let mut crates: Vec<String> = CRATES.iter().map(|c| c.to_string()).collect();
+    crates.sort();
+    assert_eq!(members, crates, "CRATES here and the workspace's members");
+}
+
+/// ARCHITECTURE.md's layering, on the dependency graph cargo resolves
+/// (normal dependencies, transitively), not on the manifests' text.
+#[test]
+fn layering_invariants_hold() {
+    let meta = metadata();
+    let deps = |p: &str| resolved_deps(&meta, p);
+    let links = |d: &Deps, prefix: &str| d.all.iter().filter(|n| n.starts_with(prefix)).cloned().collect::<Vec<_>>();
+    let transfer = deps("transferability-transfer");
+    assert!(links(&transfer, "polars").is_empty(), "transfer links polars: {:?}", links(&transfer, "polars"));
+    assert!(!links(&transfer, "burn").is_empty(), "the graph is read: transfer links burn");
+    let analysis = deps("transferability-analysis");
+    assert!(links(&analysis, "burn").is_empty(), "analysis links burn: {:?}", links(&analysis, "burn"));
+    for p in ["transferability-data-split", "transferability-records"] {
+        let d = deps(p);
+        assert!(links(&d, "burn").is_empty() && links(&d, "polars").is_empty(), "{p} links burn or polars");
+    }
+    for p in ["transferability-kernels", "transferability-model"] {
+        assert!(links(&deps(p), "polars").is_empty(), "{p} links polars");
+    }
+    assert!(deps("transferability-isa").all.is_empty(), "isa depends on nothing");
+    // the binaries parse and call: no dataframes or tensors of their own
+    for p in ["transferability-cli", "xtask"] {
+        let direct = deps(p).direct;
+        assert!(!direct.iter().any(|n| n.starts_with("polars") || n.starts_with("burn")), "{p} depends on {direct:?}");
+    }
+}
+
+/// Only `isa` asks the CPU what it has; every dispatcher asks `isa`.
+#[test]
+fn only_isa_detects_cpu_features() {
+    for c in CRATES.into_iter().filter(|c| *c != "isa") {
+        for (path, text) in sources(c) {
+            assert!(!text.contains("is_x86_feature_detected"), "{path} detects CPU features itself; ask `isa::active`");
+        }
+    }
+}
+
+/// `unsafe` (which the workspace denies) is allowed in `kernels`, and
+/// elsewhere only at these sites, each for its reason.
+const UNSAFE_ELSEWHERE: [(&str, &str); 3] = [
+    ("data-split/src/pack.rs", "memory-maps packed shards"),
+    ("data-split/src/preprocess.rs", "calls its AVX2/AVX-512 builds; data-split cannot depend on kernels (burn)"),
+    ("transfer/src/cache.rs", "memory-maps the prefix cache"),
+];
+
+#[test]
+fn unsafe_code_only_where_listed() {
+    let mut found = Vec::new();
+    for c in CRATES.into_iter().filter(|c| *c != "kernels") {
+        for (path, text) in sources(c) {
+            if text.contains("allow(unsafe_code)") {
+                found.push(path);
+            }
+        }
+    }
+    let listed: Vec<String> = UNSAFE_ELSEWHERE.iter().map(|(p, _)| p.to_string()).collect();
+    assert_eq!(found, listed, "`unsafe` outside kernels");
+    assert!(sources("kernels").iter().any(|(_, t)| t.contains("allow(unsafe_code)")), "the kernels are where unsafe lives");
+}
+
+/// The model does file I/O only for checkpoints (and reads the process's
+/// CPU time from `/proc/self/stat`), and knows no loss or optimiser.
+#[test]
+fn the_model_knows_no_loss_and_reads_only_checkpoints() {
+    for (path, text) in sources("model") {
+        for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            assert!(!(line.contains("loss") || line.contains("optim")), "{path}: {line}");
+            if !path.ends_with("checkpoint.rs") {
+                assert!(!line.contains("std::fs") || line.contains("/proc/self/stat"), "{path} does file I/O: {line}");
+            }
+        }
+    }
+}
+
+/// Initial weights, dropout masks, data order and augmentation come from
+/// explicit seeds: no code draws from burn's process-wide RNG (tensor
+/// random fills, burn's random initialisers), so runs are reproducible in
+/// one process with tests in parallel threads.
+#[test]
+fn seeded_code_never_draws_from_burns_global_rng() {
+    let random_init = ["Initializer::Normal", "Initializer::Uniform", "Initializer::Kaiming", "Initializer::Xavier"];
+    for c in ["kernels", "model", "transfer", "data-split"] {
+        for (path, text) in sources(c) {
+            for line in text.lines() {
+                let global = line.contains("Tensor::random") || line.contains("tensor::Distribution") || random_init.iter().any(|i| line.contains(i));
+                assert!(!global, "{path} draws from burn's global RNG: {line}");
+            }
+        }
+    }
+}
+
+/// The sections of ARCHITECTURE.md's code map: `(crate, text)`.
+fn code_map() -> Vec<(String, String)> {
+    let arch = std::fs::read_to_string(root().join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
+    let map = arch.split("## Code map").nth(1).expect("a code map").split("\n## ").next().expect("text").to_string();
+    map.split("\n### ")
+        .skip(1)
+        .map(|s| {
+            let (title, body) = s.split_once('\n').expect("title");
+            (title.trim().trim_matches('`').to_string(), body.to_string())
+        })
+        .collect()
 }
 
 #[test]
-fn layering_invariants_hold() {
-    assert!(!deps("transfer").contains("polars"), "transfer must not depend on polars");
-    assert!(!deps("analysis").contains("burn"), "analysis must not depend on burn");
-    let ds = deps("data-split");
-    assert!(!ds.contains("burn") && !ds.contains("polars"), "data-split depends on neither burn nor polars");
-    let rec = deps("records");
-    assert!(!rec.contains("burn") && !rec.contains("polars"), "records is arrow/parquet/serde only");
-    let isa = deps("isa");
-    assert!(!isa.contains("[dependencies]"), "isa depends on nothing");
+fn the_code_map_names_every_source_file() {
+    let map = code_map();
+    let titles: Vec<&str> = map.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(titles, CRATES, "a section per crate, in the order of CRATES");
+    for (krate, body) in &map {
+        let files = sources(krate);
+        for (path, _) in &files {
+            let name = path.rsplit('/').next().expect("name");
+            if ["lib.rs", "main.rs", "error.rs"].contains(&name) {
+                continue;
+            }
+            assert!(body.contains(&format!("`{name}`")), "ARCHITECTURE.md's `{krate}` section does not name `{name}`");
+        }
+        // and names no file that is gone
+        for named in body.split('`').skip(1).step_by(2).filter(|w| w.ends_with(".rs") && !w.contains('/')) {
+            assert!(
+                files.iter().any(|(p, _)| p.ends_with(&format!("/{named}"))),
+                "ARCHITECTURE.md's `{krate}` section names `{named}`, which {krate}/src lacks"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_invariant_names_a_test_that_exists() {
+    let mut code = String::new();
+    for c in CRATES {
+        let mut files = Vec::new();
+        rust_files(&root().join(c), &mut files);
+        for f in files {
+            code.push_str(&std::fs::read_to_string(f).expect("utf-8"));
+        }
+    }
+    let map = code_map();
+    let mut count = 0;
+    for (krate, body) in &map {
+        for line in body.lines().filter(|l| l.starts_with("**Architecture Invariant:**")) {
+            let test = line
+                .split("(checked by `")
+                .nth(1)
+                .and_then(|t| t.split('`').next())
+                .unwrap_or_else(|| panic!("{krate}: an invariant without `(checked by `test`)`: {line}"));
+            assert!(code.contains(&format!("fn {test}(")), "{krate}: the invariant's test `{test}` does not exist");
+            count += 1;
+        }
+    }
+    assert!(count >= 10, "{count} invariants");
 }
 
 /// `cargo fmt --check` is clean (the workspace's `rustfmt.toml`: 160
