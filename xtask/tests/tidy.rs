@@ -24,7 +24,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-const CRATES: [&str; 9] = ["isa", "records", "data-split", "kernels", "model", "transfer", "analysis", "cli", "xtask"];
+const CRATES: [&str; 10] = ["workspace-hack", "isa", "records", "data-split", "kernels", "model", "transfer", "analysis", "cli", "xtask"];
 
 /// `(path relative to the workspace, text)` of every Rust source file under `crate/src`.
 fn sources(krate: &str) -> Vec<(String, String)> {
@@ -144,6 +144,50 @@ fn layering_invariants_hold() {
     for p in ["transferability-cli", "xtask"] {
         let direct = deps(p).direct;
         assert!(!direct.iter().any(|n| n.starts_with("polars") || n.starts_with("burn")), "{p} depends on {direct:?}");
+    }
+}
+
+/// `package|features` lines of `cargo tree` for one build (`args` select
+/// it), the workspace's own packages (with a path) left out.
+fn tree(args: &[&str]) -> std::collections::BTreeSet<String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args(["tree", "--offline", "--prefix", "none", "--format", "{p}|{f}"])
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("cargo runs");
+    assert!(out.status.success(), "cargo tree {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim_end_matches(" (*)").to_string())
+        .filter(|l| !l.split('|').next().unwrap_or("").contains(" (/"))
+        .collect()
+}
+
+/// `cargo xtask sweep` (`cargo run -p transferability-cli`) and `cargo
+/// xtask bench` (`cargo bench -p transferability-model`) ask for each
+/// dependency with the features `cargo test --workspace` builds it with,
+/// so the three share one compiled burn and polars: every package (with
+/// its features) of their graphs is one of the tests' (the
+/// `workspace-hack` crate holds the union; when this fails, add the
+/// printed features to `workspace-hack/Cargo.toml`).
+#[test]
+fn one_feature_set_serves_every_build() {
+    let tests = tree(&["--workspace", "-e", "normal,build,dev"]);
+    for (what, args) in [
+        ("cargo xtask sweep", vec!["-p", "transferability-cli", "-e", "normal,build"]),
+        ("cargo xtask bench", vec!["-p", "transferability-model", "-e", "normal,build,dev"]),
+    ] {
+        let other: Vec<String> = tree(&args).difference(&tests).cloned().collect();
+        let wanted: Vec<&String> = other.iter().flat_map(|l| tests.iter().filter(move |t| t.split('|').next() == l.split('|').next())).collect();
+        assert!(other.is_empty(), "{what} builds {other:?} where the tests build {wanted:?}: add these features to workspace-hack/Cargo.toml");
+    }
+    // and every member that links burn or polars asks for the union
+    let meta = metadata();
+    for c in ["records", "data-split", "kernels", "model", "transfer", "analysis", "cli"] {
+        let d = resolved_deps(&meta, &format!("transferability-{c}"));
+        assert!(d.direct.iter().any(|n| n == "workspace-hack"), "{c} does not depend on workspace-hack");
     }
 }
 
