@@ -307,16 +307,19 @@ pub fn fig3(name: &str, rows: &[SummaryRow], origin: &str) -> Figure {
         _ => "Dissimilar splits".into(),
     };
     let panel = |title: &str, y_label: &str, series: Vec<Series>| Panel::new(title, "Layer n", y_label, (-0.2, 7.3), series).integer_ticks();
-    Figure {
-        name: name.into(),
-        panels: vec![
-            panel(&title, "Top-1 accuracy", p1),
-            panel("Random, untrained filters", "Top-1 accuracy", p2),
-            panel("Relative to n = 0", "Relative top-1 (difference)", p3),
-        ],
-        cols: 3,
-        size: (1500, 500),
+    // a grid without a dissimilar split or nolearn controls draws no empty panel
+    let all = [
+        panel(&title, "Top-1 accuracy", p1),
+        panel("Random, untrained filters", "Top-1 accuracy", p2),
+        panel("Relative to n = 0", "Relative top-1 (difference)", p3),
+    ];
+    let drawn = |p: &Panel| p.series.iter().any(|s| !s.label.is_empty() && !s.points.is_empty());
+    let mut panels: Vec<Panel> = all.iter().filter(|p| drawn(p)).cloned().collect();
+    if panels.is_empty() {
+        panels.push(all[2].clone());
     }
+    let cols = panels.len().max(1);
+    Figure { name: name.into(), panels, cols, size: (500 * cols as u32, 500) }
 }
 
 /// Reduced data: top-1 against examples per class, linear and log–log (log10).

@@ -116,18 +116,20 @@ fn curve_series(opts: &AnalyzeOptions, origin: &str) -> Result<Vec<NamedSeries>>
     Ok(out)
 }
 
-/// CKA per layer of the base pairs from `<sweep>/similarity/cka.parquet`, if any.
+/// CKA per layer of the base pairs from a sweep's similarity table
+/// (`records::similarity_path`; `docs/DATA_DICTIONARY.md`), if any.
 pub fn cka_pairs(opts: &AnalyzeOptions) -> Result<Vec<NamedSeries>> {
     let mut out: Vec<NamedSeries> = Vec::new();
     for p in &opts.runs {
-        let f = p.join("similarity/cka.parquet");
+        let f = records::similarity_path(p);
         if !f.is_file() {
             continue;
         }
         let df = LazyFrame::scan_parquet(PlRefPath::new(f.to_string_lossy().as_ref()), ScanArgsParquet::default())?
             .select([col("pair"), col("layer"), col("cka")])
             .sort(["pair", "layer"], SortMultipleOptions::default())
-            .collect()?;
+            .collect()
+            .map_err(|e| Error::Schema { path: f.clone(), message: format!("not a similarity table of schema version {}: {e}", records::SCHEMA_VERSION) })?;
         let (pair, layer, cka) = (df.column("pair")?.str()?, df.column("layer")?.i32()?, df.column("cka")?.f64()?);
         for i in 0..df.height() {
             let name = pair.get(i).unwrap_or("").to_string();
@@ -423,14 +425,17 @@ fn report_md(
                 );
             }
             let _ = writeln!(s, "\n(arm columns: mean top-1 over networks, networks in brackets)\n");
-            let _ = writeln!(s, "| pooled over layers, paired within units | 1–7 | 3–7 | 5–7 |\n|---|---|---|---|");
-            for (name, label) in
-                [("lasting_boost_vs_base", "AnB+ − own base"), ("lasting_boost_vs_selffer_ft", "AnB+ − BnB+"), ("selffer_ft_vs_base", "BnB+ − own base")]
-            {
-                let v = |lo: i32| paired(name, lo, 7).map_or("–".into(), DecompRow::value_and_interval);
-                let _ = writeln!(s, "| {label} | {} | {} | {} |", v(1), v(3), v(5));
+            let ranged =
+                [("lasting_boost_vs_base", "AnB+ − own base"), ("lasting_boost_vs_selffer_ft", "AnB+ − BnB+"), ("selffer_ft_vs_base", "BnB+ − own base")];
+            // only where the grid has fine-tuned arms
+            if ranged.iter().any(|(name, _)| [1, 3, 5].iter().any(|&lo| paired(name, lo, 7).is_some())) {
+                let _ = writeln!(s, "| pooled over layers, paired within units | 1–7 | 3–7 | 5–7 |\n|---|---|---|---|");
+                for (name, label) in ranged {
+                    let v = |lo: i32| paired(name, lo, 7).map_or("–".into(), DecompRow::value_and_interval);
+                    let _ = writeln!(s, "| {label} | {} | {} | {} |", v(1), v(3), v(5));
+                }
+                let _ = writeln!(s);
             }
-            let _ = writeln!(s);
             if o == "paper" {
                 pooled_tables(&mut s, rows, dec, o);
             }

@@ -5,7 +5,10 @@
 //! file + rename), so a crash never leaves a half-written record:
 //!
 //! * `records/runs/<run_id>.parquet`: one row, the result ([`RunRecord`]);
-//! * `records/curves/<run_id>.parquet`: one row per evaluation ([`CurvePoint`]).
+//! * `records/curves/<run_id>.parquet`: one row per evaluation ([`CurvePoint`]);
+//!
+//! and a sweep's layer similarities, `similarity/cka.parquet`
+//! ([`SimilarityRow`]).
 //!
 //! Every file carries the `schema_version` column and key-value metadata
 //! (`transferability.schema_version`, `transferability.job` = the job JSON).
@@ -208,6 +211,54 @@ pub fn run_columns(rows: &[RunRecord]) -> Vec<(&'static str, DataType, bool, Arr
         ("plateau_tolerance", Float64, false, fl(|r| r.plateau_tolerance)),
         ("converged", Boolean, false, b(rows.iter().map(|r| r.converged))),
     ]
+}
+
+/// One row of a layer-similarity table (`similarity/cka.parquet` of a
+/// sweep, `transferability similarity --out`): linear CKA between two
+/// networks at one layer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SimilarityRow {
+    /// What is compared, e.g. `random/0` (the bases of split 0) or
+    /// `random:source-vs-<run>` (a transfer against its source).
+    pub pair: String,
+    /// First network's checkpoint.
+    pub a: String,
+    /// Second network's checkpoint.
+    pub b: String,
+    /// Layer 1..8.
+    pub layer: i32,
+    /// `conv1`..`fc8`.
+    pub layer_name: String,
+    /// Debiased linear CKA of the two networks' activations after the layer.
+    pub cka: f64,
+    /// Probe images.
+    pub probe: i32,
+}
+
+/// The similarity-table columns.
+pub fn similarity_columns(rows: &[SimilarityRow]) -> Vec<(&'static str, DataType, bool, ArrayRef)> {
+    use DataType::*;
+    let m = |g: fn(&SimilarityRow) -> String| s(rows.iter().map(g));
+    vec![
+        ("schema_version", Int32, false, i32s(rows.iter().map(|_| SCHEMA_VERSION))),
+        ("pair", Utf8, false, m(|r| r.pair.clone())),
+        ("a", Utf8, false, m(|r| r.a.clone())),
+        ("b", Utf8, false, m(|r| r.b.clone())),
+        ("layer", Int32, false, i32s(rows.iter().map(|r| r.layer))),
+        ("layer_name", Utf8, false, m(|r| r.layer_name.clone())),
+        ("cka", Float64, false, f(rows.iter().map(|r| r.cka))),
+        ("probe", Int32, false, i32s(rows.iter().map(|r| r.probe))),
+    ]
+}
+
+/// Where a sweep's similarity table lives.
+pub fn similarity_path(sweep: &Path) -> PathBuf {
+    sweep.join("similarity").join("cka.parquet")
+}
+
+/// Write a similarity table (atomically).
+pub fn write_similarity(path: &Path, rows: &[SimilarityRow]) -> Result<()> {
+    write_parquet(path, batch(similarity_columns(rows)), "{}")
 }
 
 /// The run-record schema: each column's name, Arrow type and nullability,
@@ -497,7 +548,9 @@ mod tests {
     fn dictionary_documents_every_column() {
         let dict = include_str!("../../docs/DATA_DICTIONARY.md");
         let section = |title: &str| dict.split("\n## ").find(|s| s.starts_with(title)).unwrap_or_else(|| panic!("a section {title}")).to_string();
-        for (title, columns) in [("`runs/*.parquet`", run_columns(&[])), ("`curves/*.parquet`", curve_columns(&[]))] {
+        let tables =
+            [("`runs/*.parquet`", run_columns(&[])), ("`curves/*.parquet`", curve_columns(&[])), ("`similarity/cka.parquet`", similarity_columns(&[]))];
+        for (title, columns) in tables {
             let section = section(title);
             let documented: Vec<&str> = section.lines().filter_map(|l| l.strip_prefix("| `")?.split('`').next()).collect();
             let written: Vec<&str> = columns.iter().map(|c| c.0).collect();

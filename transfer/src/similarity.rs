@@ -10,8 +10,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Float64Array, Int32Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
 use burn::prelude::*;
 use data_split::preprocess::Crop;
 use data_split::source::HalfView;
@@ -125,39 +123,24 @@ pub fn compare_on(a: &Path, b: &Path, data: &DataSpec, split: &SplitSpec, half: 
     Ok((0..8).map(|k| linear_cka(&acts[0][k].0, acts[0][k].1, &acts[1][k].0, acts[1][k].1, n)).collect())
 }
 
-/// Write CKA rows (`pair, a, b, layer, layer_name, cka, probe`) as Parquet.
+/// Write CKA rows (`pair`, the two checkpoints, CKA per layer) as the
+/// similarity table of the `records` crate.
 pub fn write_similarity(path: &Path, rows: &[(String, PathBuf, PathBuf, Vec<f64>)], probe: usize) -> Result<()> {
-    let mut pair = Vec::new();
-    let (mut ca, mut cb, mut layer, mut name, mut cka) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (p, a, b, v) in rows {
-        for (k, x) in v.iter().enumerate() {
-            pair.push(p.clone());
-            ca.push(a.display().to_string());
-            cb.push(b.display().to_string());
-            layer.push(k as i32 + 1);
-            name.push(LAYER_NAMES[k].to_string());
-            cka.push(*x);
-        }
-    }
-    let probe_col: Vec<i32> = vec![probe as i32; cka.len()];
-    let cols: Vec<(&str, DataType, ArrayRef)> = vec![
-        ("schema_version", DataType::Int32, Arc::new(Int32Array::from_iter_values(cka.iter().map(|_| crate::SCHEMA_VERSION)))),
-        ("pair", DataType::Utf8, Arc::new(StringArray::from_iter_values(pair))),
-        ("a", DataType::Utf8, Arc::new(StringArray::from_iter_values(ca))),
-        ("b", DataType::Utf8, Arc::new(StringArray::from_iter_values(cb))),
-        ("layer", DataType::Int32, Arc::new(Int32Array::from_iter_values(layer))),
-        ("layer_name", DataType::Utf8, Arc::new(StringArray::from_iter_values(name))),
-        ("cka", DataType::Float64, Arc::new(Float64Array::from_iter_values(cka))),
-        ("probe", DataType::Int32, Arc::new(Int32Array::from_iter_values(probe_col))),
-    ];
-    let schema = Arc::new(Schema::new(cols.iter().map(|c| Field::new(c.0, c.1.clone(), false)).collect::<Vec<_>>()));
-    let batch = RecordBatch::try_new(schema.clone(), cols.into_iter().map(|c| c.2).collect()).expect("columns agree");
-    Ok(crate::record::atomic_write(path, |f| {
-        let mut w = parquet::arrow::ArrowWriter::try_new(f, schema, None).map_err(std::io::Error::other)?;
-        w.write(&batch).map_err(std::io::Error::other)?;
-        w.close().map_err(std::io::Error::other)?;
-        Ok(())
-    })?)
+    let table: Vec<crate::record::SimilarityRow> = rows
+        .iter()
+        .flat_map(|(pair, a, b, v)| {
+            v.iter().enumerate().map(move |(k, &cka)| crate::record::SimilarityRow {
+                pair: pair.clone(),
+                a: a.display().to_string(),
+                b: b.display().to_string(),
+                layer: k as i32 + 1,
+                layer_name: LAYER_NAMES[k].to_string(),
+                cka,
+                probe: probe as i32,
+            })
+        })
+        .collect();
+    Ok(crate::record::write_similarity(path, &table)?)
 }
 
 /// conv1 filters of a checkpoint as a PNG grid (each filter min–max scaled,
@@ -228,7 +211,7 @@ pub fn sweep_similarity(plan: &Plan, probe: usize) -> Result<Option<PathBuf>> {
     if rows.is_empty() {
         return Ok(None);
     }
-    let path = plan.out.join("similarity/cka.parquet");
+    let path = crate::record::similarity_path(&plan.out);
     write_similarity(&path, &rows, probe)?;
     Ok(Some(path))
 }
