@@ -285,6 +285,14 @@ fn sweep(a: SweepArgs) -> Result<ExitCode> {
     let plan = expand(&cfg, &out)?;
     if a.dry_run {
         print!("{}", plan.graph());
+        // the splits are checked against the data where the data are here
+        match DataSet::open(&cfg.data) {
+            Ok(ds) => {
+                let n = check_splits(&plan, &cfg.data, &ds)?;
+                println!("\nsplits: all {n} fit the data's {} classes", ds.train.class_names().len());
+            }
+            Err(e) => println!("\nsplits: not checked against the data, which did not open ({e}); they are checked before anything trains"),
+        }
         println!("\njobs per family/arm:");
         for (k, v) in plan.counts() {
             println!("  {k:<20} {v}");
@@ -313,15 +321,7 @@ fn sweep(a: SweepArgs) -> Result<ExitCode> {
     // the data must open before anything is trained
     let ds = DataSet::open(&cfg.data).with_context(|| "--data is not a data set this tool reads")?;
     eprintln!("data: {} ({} training images, {} classes)", ds.train.describe(), ds.train.len(), ds.train.class_names().len());
-    // every split of the grid must fit these data before anything is trained
-    let mut checked = Vec::new();
-    for j in &plan.jobs {
-        if !checked.contains(&j.job.split) {
-            transfer::spec::resolve_split(&j.job.split, &cfg.data, &ds)
-                .with_context(|| format!("the grid's split `{}` does not fit --data", j.job.split_id))?;
-            checked.push(j.job.split.clone());
-        }
-    }
+    check_splits(&plan, &cfg.data, &ds)?;
     std::fs::create_dir_all(&out)?;
     plan.write(a.force)?;
     let cmd: Vec<String> = std::env::args().collect();
@@ -356,6 +356,19 @@ fn sweep(a: SweepArgs) -> Result<ExitCode> {
         println!("report: {}", rep.report.display());
     }
     Ok(if report.all_done() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+/// Every split of the grid resolved on the data (class names checked):
+/// the number of distinct splits.
+fn check_splits(plan: &transfer::plan::Plan, data: &DataSpec, ds: &DataSet) -> Result<usize> {
+    let mut checked = Vec::new();
+    for j in &plan.jobs {
+        if !checked.contains(&j.job.split) {
+            transfer::spec::resolve_split(&j.job.split, data, ds).with_context(|| format!("the grid's split `{}` does not fit --data", j.job.split_id))?;
+            checked.push(j.job.split.clone());
+        }
+    }
+    Ok(checked.len())
 }
 
 fn compare(a: CompareArgs) -> Result<ExitCode> {

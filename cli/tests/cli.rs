@@ -168,6 +168,7 @@ fn dry_run_of_the_authors_grid_needs_no_images() {
     let out = ok(&["sweep", "--preset", "imagenet-paper", "--dry-run", "--out", &dir.path().display().to_string()]);
     assert!(out.contains("r0-transfer-ft-B-A-n7 <- r0-base-B"), "graph lists dependencies");
     assert!(out.contains("random/AnB+") && out.contains("268 jobs"), "{out}");
+    assert!(out.contains("splits: not checked against the data, which did not open"), "without images it says it could not check: {out}");
     // the estimate comes from a speed measured just now: CPU-hours = image-steps / img/s
     let num_after = |key: &str| -> f64 {
         let rest = &out[out.find(key).unwrap_or_else(|| panic!("`{key}` in {out}")) + key.len()..];
@@ -377,6 +378,7 @@ fn your_own_data_with_a_dissimilar_split_by_class_name() {
     let dry = ok(&["sweep", "--config", &cfg_s, "--out", &out_s, "--dry-run"]);
     assert!(dry.contains("clothing_vs_footwear/base") && dry.contains("clothing_vs_footwear/AnB"), "{dry}");
     assert!(dry.contains("img/s per job thread here (measured just now)"), "{dry}");
+    assert!(dry.contains("splits: all 2 fit the data's 10 classes"), "{dry}");
 
     let o = run(&["sweep", "--config", &cfg_s, "--out", &out_s, "--force"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
