@@ -52,13 +52,12 @@ pub struct RandomGrid {
     pub fine_tune: bool,
 }
 
-/// Natural / man-made part of a grid.
+/// How a dissimilar split's transfers are trained, whatever named its
+/// classes (a natural/man-made preset or class names).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NatmanGrid {
-    /// Preset (`ilsvrc12`, `cifar10`, `cifar100`, `synthetic`).
-    pub preset: String,
-    /// Transfer both ways (natural→man-made and back).
+pub struct TwoGroupTransfers {
+    /// Transfer both ways (first half to second and back).
     #[serde(default = "yes")]
     pub both_directions: bool,
     /// Also fine-tuned transfers.
@@ -69,10 +68,53 @@ pub struct NatmanGrid {
     pub layers: Option<Vec<usize>>,
 }
 
+impl Default for TwoGroupTransfers {
+    fn default() -> Self {
+        TwoGroupTransfers { both_directions: true, fine_tune: false, layers: None }
+    }
+}
+
+/// Read a JSON object as the transfers' keys ([`TwoGroupTransfers`]) and
+/// the rest as `T`; both refuse unknown keys (serde's `flatten` would let
+/// typos through).
+fn with_transfers<'de, D: serde::Deserializer<'de>, T: serde::de::DeserializeOwned>(d: D) -> std::result::Result<(T, TwoGroupTransfers), D::Error> {
+    use serde::de::Error as _;
+    let mut map = serde_json::Map::deserialize(d)?;
+    let own: serde_json::Map<String, serde_json::Value> =
+        ["both_directions", "fine_tune", "layers"].into_iter().filter_map(|k| map.remove(k).map(|v| (k.to_string(), v))).collect();
+    let transfers = serde_json::from_value(serde_json::Value::Object(own)).map_err(D::Error::custom)?;
+    let rest = serde_json::from_value(serde_json::Value::Object(map))
+        .map_err(|e| D::Error::custom(format!("{e} (or one of the transfers' keys: both_directions, fine_tune, layers)")))?;
+    Ok((rest, transfers))
+}
+
+/// Natural / man-made part of a grid: `{"preset": "cifar10"}` and the
+/// transfers' keys.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NatmanGrid {
+    /// Preset (`ilsvrc12`, `cifar10`, `cifar100`, `synthetic`).
+    pub preset: String,
+    /// Its transfers.
+    #[serde(flatten)]
+    pub transfers: TwoGroupTransfers,
+}
+
+impl<'de> Deserialize<'de> for NatmanGrid {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Preset {
+            preset: String,
+        }
+        let (p, transfers): (Preset, _) = with_transfers(d)?;
+        Ok(NatmanGrid { preset: p.preset, transfers })
+    }
+}
+
 /// A dissimilar split of the data set's own classes, by name: the paper's
 /// natural/man-made experiment for any data set. The split's fields
-/// (`name`, `halves`, `a`, `b`, `left_out`: [`DissimilarSpec`]) and how
-/// its transfers are trained, in one object:
+/// (`name`, `halves`, `a`, `b`, `left_out`: [`DissimilarSpec`]) and the
+/// transfers' keys ([`TwoGroupTransfers`]), in one object:
 ///
 /// ```json
 /// "dissimilar": { "name": "clothing_vs_footwear", "halves": ["clothing", "footwear"],
@@ -87,30 +129,15 @@ pub struct DissimilarGrid {
     /// The split.
     #[serde(flatten)]
     pub split: DissimilarSpec,
-    /// Transfer both ways (first half to second and back).
-    #[serde(default = "yes")]
-    pub both_directions: bool,
-    /// Also fine-tuned transfers.
-    #[serde(default)]
-    pub fine_tune: bool,
-    /// Layers n of its transfers (default: the configuration's `layers`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub layers: Option<Vec<usize>>,
+    /// Its transfers.
+    #[serde(flatten)]
+    pub transfers: TwoGroupTransfers,
 }
 
 impl<'de> Deserialize<'de> for DissimilarGrid {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        // serde's `flatten` would let typos through: take the grid's own keys
-        // out, and read the rest as the split (which refuses unknown keys)
-        use serde::de::Error as _;
-        let mut map = serde_json::Map::deserialize(d)?;
-        let mut take = |key: &str| map.remove(key).filter(|v| !v.is_null());
-        let both_directions = take("both_directions").map(serde_json::from_value).transpose().map_err(D::Error::custom)?.unwrap_or(true);
-        let fine_tune = take("fine_tune").map(serde_json::from_value).transpose().map_err(D::Error::custom)?.unwrap_or(false);
-        let layers = take("layers").map(serde_json::from_value).transpose().map_err(D::Error::custom)?;
-        let split = serde_json::from_value(serde_json::Value::Object(map))
-            .map_err(|e| D::Error::custom(format!("{e} (or one of the grid's own keys: both_directions, fine_tune, layers)")))?;
-        Ok(DissimilarGrid { split, both_directions, fine_tune, layers })
+        let (split, transfers) = with_transfers(d)?;
+        Ok(DissimilarGrid { split, transfers })
     }
 }
 
@@ -275,7 +302,7 @@ fn paper_like(name: &str, data: DataSpec, model: &str, natman: &str, schedule: S
             frozen: true,
             fine_tune: true,
         }),
-        natman: Some(NatmanGrid { preset: natman.into(), both_directions: true, fine_tune: false, layers: None }),
+        natman: Some(NatmanGrid { preset: natman.into(), transfers: TwoGroupTransfers::default() }),
         dissimilar: vec![],
         whole: Some(WholeGrid { nolearn: true, reduced: vec![], layers: None }),
         replicates: 1,
@@ -315,7 +342,7 @@ impl SweepConfig {
                     r.seeds = vec![0, 1, 2];
                 }
                 if let Some(n) = &mut cfg.natman {
-                    n.layers = Some(vec![4, 7]);
+                    n.transfers.layers = Some(vec![4, 7]);
                 }
                 if let Some(w) = &mut cfg.whole {
                     w.layers = Some(DEFAULT_LAYERS.to_vec());
@@ -346,7 +373,7 @@ impl SweepConfig {
                     frozen: true,
                     fine_tune: true,
                 }),
-                natman: Some(NatmanGrid { preset: "ilsvrc12".into(), both_directions: true, fine_tune: false, layers: None }),
+                natman: Some(NatmanGrid { preset: "ilsvrc12".into(), transfers: TwoGroupTransfers::default() }),
                 dissimilar: vec![],
                 whole: Some(WholeGrid { nolearn: true, reduced: vec![1, 2, 5, 10, 25, 50, 100, 250, 500, 750, 1000, 1300], layers: None }),
                 replicates: 1,
@@ -377,13 +404,11 @@ impl SweepConfig {
 /// A dissimilar split's part of the grid, whatever named it (a
 /// natural/man-made preset or class names): two bases and the transfers
 /// between them.
-struct TwoGroups {
+struct TwoGroups<'a> {
     family: String,
     split: SplitSpec,
     halves: [String; 2],
-    both_directions: bool,
-    fine_tune: bool,
-    layers: Option<Vec<usize>>,
+    transfers: &'a TwoGroupTransfers,
 }
 
 /// A job in the plan with the jobs it needs.
@@ -418,8 +443,8 @@ fn stable_seed(base: u64, id: &str) -> u64 {
 
 /// Expand a configuration into a plan under `out`.
 pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
-    let mut family_layers = vec![cfg.natman.as_ref().and_then(|g| g.layers.as_ref()), cfg.whole.as_ref().and_then(|g| g.layers.as_ref())];
-    family_layers.extend(cfg.dissimilar.iter().map(|g| g.layers.as_ref()));
+    let mut family_layers = vec![cfg.natman.as_ref().and_then(|g| g.transfers.layers.as_ref()), cfg.whole.as_ref().and_then(|g| g.layers.as_ref())];
+    family_layers.extend(cfg.dissimilar.iter().map(|g| g.transfers.layers.as_ref()));
     for &n in cfg.layers.iter().chain(family_layers.into_iter().flatten().flatten()) {
         model::layers::check_range(n, 1, 7).map_err(|e| Error::Plan(format!("layers: {e}")))?;
     }
@@ -428,14 +453,7 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
     if let Some(g) = &cfg.natman {
         let split = SplitSpec::Natman { preset: g.preset.clone() };
         let halves = ["natural".to_string(), "manmade".to_string()];
-        two_groups.push(TwoGroups {
-            family: "natman".into(),
-            split,
-            halves,
-            both_directions: g.both_directions,
-            fine_tune: g.fine_tune,
-            layers: g.layers.clone(),
-        });
+        two_groups.push(TwoGroups { family: "natman".into(), split, halves, transfers: &g.transfers });
     }
     for g in &cfg.dissimilar {
         g.split.check_names()?;
@@ -446,9 +464,7 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
             family: g.split.name.clone(),
             split: SplitSpec::Dissimilar(g.split.clone()),
             halves: g.split.halves.clone(),
-            both_directions: g.both_directions,
-            fine_tune: g.fine_tune,
-            layers: g.layers.clone(),
+            transfers: &g.transfers,
         });
     }
     if cfg.replicates == 0 {
@@ -559,11 +575,11 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
             }
             let [first, second] = &g.halves;
             let mut pairs = vec![(first, second)];
-            if g.both_directions {
+            if g.transfers.both_directions {
                 pairs.push((second, first));
             }
-            let variants: &[bool] = if g.fine_tune { &[false, true] } else { &[false] };
-            for &n in g.layers.as_ref().unwrap_or(&cfg.layers) {
+            let variants: &[bool] = if g.transfers.fine_tune { &[false, true] } else { &[false] };
+            for &n in g.transfers.layers.as_ref().unwrap_or(&cfg.layers) {
                 for &ft in variants {
                     let tag = if ft { "-ft" } else { "" };
                     for (a, b) in &pairs {
@@ -797,6 +813,13 @@ mod tests {
         std::fs::write(&p, v.to_string()).expect("write");
         let e = expand(&SweepConfig::read(&p).expect("config"), Path::new("o")).expect_err("twice").to_string();
         assert!(e.contains("two dissimilar splits are named `x`"), "{e}");
+        // the natural/man-made grid's keys are checked the same way, and configurations round-trip
+        let natman: NatmanGrid = serde_json::from_str(r#"{"preset": "cifar10", "layers": [4]}"#).expect("natman");
+        assert_eq!((natman.transfers.layers, natman.transfers.both_directions), (Some(vec![4]), true));
+        let e = serde_json::from_str::<NatmanGrid>(r#"{"preset": "cifar10", "both_direction": false}"#).expect_err("typo").to_string();
+        assert!(e.contains("both_direction"), "{e}");
+        let default = SweepConfig::preset("default", None).expect("preset");
+        assert_eq!(serde_json::from_value::<SweepConfig>(serde_json::to_value(&default).expect("json")).expect("back"), default);
         v["dissimilar"] = serde_json::json!({"name": "indoor-outdoor", "a": ["a"], "b": ["b"]});
         std::fs::write(&p, v.to_string()).expect("write");
         let e = expand(&SweepConfig::read(&p).expect("config"), Path::new("o")).expect_err("dash").to_string();
