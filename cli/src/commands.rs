@@ -111,12 +111,14 @@ fn split_cmd(c: SplitCmd) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A dissimilar split's JSON file, its files of names read (relative to it).
+/// A dissimilar split's JSON file (the object a configuration's
+/// `dissimilar` takes), its files of names read (relative to it).
 fn read_dissimilar(path: &Path) -> Result<DissimilarSpec> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let spec: DissimilarSpec =
-        serde_json::from_str(&text).with_context(|| format!("{}: not a dissimilar split (name, halves, a, b, left_out)", path.display()))?;
-    Ok(spec.inlined(path.parent().unwrap_or(Path::new(".")))?)
+    // the object a configuration's `dissimilar` takes: its transfers' keys are allowed (and unused here)
+    let grid: transfer::plan::DissimilarGrid = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a dissimilar split (name, halves, a, b, left_out; both_directions, fine_tune, layers)", path.display()))?;
+    Ok(grid.split.inlined(path.parent().unwrap_or(Path::new(".")))?)
 }
 
 fn data_cmd(c: DataCmd) -> Result<ExitCode> {

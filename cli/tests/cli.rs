@@ -356,7 +356,7 @@ fn your_own_data_with_a_dissimilar_split_by_class_name() {
             "layers": [4],
             "random": {"seeds": [0], "selffer": ["B"], "transfer": [["A", "B"]], "fine_tune": false},
             "natman": null,
-            "dissimilar": {"name": "clothing_vs_footwear", "halves": ["clothing", "footwear"], "a": a, "b": "footwear.txt", "left_out": ["bag"]},
+            "dissimilar": {"name": "clothing_vs_footwear", "halves": ["clothing", "footwear"], "a": a, "b": "footwear.txt", "left_out": ["bag"], "layers": [4]},
             "whole": null
         })
     };
