@@ -162,6 +162,29 @@ fn run_capture(mut c: Command, what: &str) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Build our `throughput` bench for every backend asked for, with cargo's
+/// own progress on the terminal (the runs that follow are `--quiet`): on a
+/// clone where `cargo xtask sweep` or the tests have built the workspace
+/// this compiles the bench target alone (the `workspace-hack` crate keeps
+/// one feature set, so burn is not compiled again).
+fn build_ours(root: &Path, o: &Options) -> Result<()> {
+    if o.exe.is_some() {
+        return Ok(());
+    }
+    for backend in &o.backends {
+        let c = ours(root, o, backend, &[]);
+        // `cargo bench --quiet ... --` → `cargo bench --no-run ...`
+        let args: Vec<std::ffi::OsString> = c.get_args().take_while(|a| *a != "--").filter(|a| *a != "--quiet").map(|a| a.to_os_string()).collect();
+        let mut b = Command::new(c.get_program());
+        b.current_dir(root).args(&args).arg("--no-run");
+        let status = b.status().with_context(|| "running cargo bench --no-run")?;
+        if !status.success() {
+            bail!("building the throughput bench failed ({status})");
+        }
+    }
+    Ok(())
+}
+
 /// The command that runs our `throughput` bench with `args`.
 fn ours(root: &Path, o: &Options, backend: &str, args: &[&str]) -> Command {
     let mut c = match &o.exe {
@@ -238,6 +261,7 @@ fn torch(root: &Path, o: &Options, py: &Path, json: &Path, preset: &str, extra: 
 /// Run the comparison; returns the rows.
 pub fn compare(root: &Path, o: &Options) -> Result<Vec<Row>> {
     std::fs::create_dir_all(&o.out).with_context(|| format!("creating {}", o.out.display()))?;
+    build_ours(root, o)?;
     let python = match &o.python {
         Some(py) => {
             let v = run_capture(
@@ -316,6 +340,7 @@ pub fn compare(root: &Path, o: &Options) -> Result<Vec<Row>> {
 pub fn breakdown(root: &Path, o: &Options) -> Result<()> {
     let preset = &o.presets[0];
     std::fs::create_dir_all(&o.out).with_context(|| format!("creating {}", o.out.display()))?;
+    build_ours(root, o)?;
     let json = write_config(root, o, preset)?;
     let mut c = ours(root, o, &o.backends[0], &["--breakdown", preset]);
     c.args(o.step_args(preset));
