@@ -82,8 +82,8 @@ pub struct ClassSource {
     /// A data set (its classes, and file lists in the manifest).
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// A class list preset: `ilsvrc12`, `cifar10`, `cifar100`.
-    #[arg(long, conflicts_with = "data")]
+    /// A class list preset.
+    #[arg(long, conflicts_with = "data", value_parser = data_split::presets::NATMAN_PRESETS)]
     pub preset: Option<String>,
 }
 
@@ -113,8 +113,8 @@ pub enum SplitCmd {
     },
     /// Natural / man-made halves of a preset.
     Natman {
-        /// `ilsvrc12`, `cifar10`, `cifar100`.
-        #[arg(long)]
+        /// The class list preset.
+        #[arg(long, value_parser = data_split::presets::NATMAN_PRESETS)]
         preset: String,
         /// A data set with those classes (for file lists).
         #[arg(long)]
@@ -249,8 +249,8 @@ pub struct TrainArgs {
     /// Examples per class (reduced).
     #[arg(long)]
     pub per_class: Option<usize>,
-    /// Model preset: tiny, cifar, caffenet.
-    #[arg(long, default_value = "tiny")]
+    /// Model preset.
+    #[arg(long, default_value = "tiny", value_parser = model::alexnet::PRESETS)]
     pub model: String,
     /// Iterations.
     #[arg(long, default_value_t = 600)]
@@ -274,8 +274,8 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
     pub progress: ProgressArg,
     /// Backend: flex (default), tch / tch-cuda:N with `--features tch`, cuda:N with `--features cuda`.
-    #[arg(long, default_value = "flex")]
-    pub backend: String,
+    #[arg(long, default_value = "flex", value_parser = model::backend::Backend::parse)]
+    pub backend: model::backend::Backend,
     /// Cache the frozen layers' output (frozen jobs): computed once per image and augmented pass.
     #[arg(long)]
     pub cache_prefix: bool,
@@ -296,8 +296,8 @@ pub enum ExecutorArg {
 /// Arguments of `sweep` (and `cargo xtask sweep`).
 #[derive(Debug, Args)]
 pub struct SweepArgs {
-    /// Preset: default, smoke, cifar10, cifar100, imagenet-paper.
-    #[arg(long, conflicts_with = "config")]
+    /// Preset (`default`: the main job on built-in data).
+    #[arg(long, conflicts_with = "config", value_parser = transfer::plan::PRESETS)]
     pub preset: Option<String>,
     /// A sweep configuration file (JSON; see `transfer::plan::SweepConfig`).
     #[arg(long)]

@@ -251,8 +251,7 @@ fn train(a: TrainArgs) -> Result<ExitCode> {
         Some(p) => JobSpec::read(p)?,
         None => job_from_flags(&a)?,
     };
-    let backend = model::backend::Backend::parse(&a.backend).map_err(anyhow::Error::msg)?;
-    let opts = transfer::RunOptions { backend, threads, progress: progress(a.progress), ..Default::default() };
+    let opts = transfer::RunOptions { backend: a.backend, threads, progress: progress(a.progress), ..Default::default() };
     match transfer::run_job(&job, &opts)? {
         transfer::Outcome::Done(r) => {
             eprintln!(
