@@ -94,13 +94,15 @@ pub fn excluded(all: &DataFrame) -> Result<Vec<Excluded>> {
 }
 
 /// Families whose cells pool their targets: random halves (similar tasks)
-/// and the whole set. Every other family is a dissimilar split: `natman`
-/// or one named by its user.
+/// and the whole set, the families [`records::Family::is_dissimilar`]
+/// says are not. Every other family is a dissimilar split: `natman` or
+/// one named by its user.
 pub const POOLED_FAMILIES: [&str; 2] = ["random", "whole"];
 
-/// Whether `family` is a dissimilar split (two groups chosen because they differ).
+/// Whether `family` is a dissimilar split (two groups chosen because they
+/// differ), by [`records::Family`].
 pub fn is_dissimilar(family: &str) -> bool {
-    !POOLED_FAMILIES.contains(&family)
+    family.parse::<records::Family>().is_ok_and(|f| f.is_dissimilar())
 }
 
 /// The dissimilar families of one origin's summary, each with its halves
@@ -543,4 +545,42 @@ pub fn decomposition_frame(rows: &[DecompRow]) -> Result<DataFrame> {
         "ci_high" => rows.iter().map(|r| r.ci_high).collect::<Vec<_>>(),
         "unconverged" => rows.iter().map(|r| r.unconverged as u64).collect::<Vec<_>>(),
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pooled_families_are_the_ones_records_calls_not_dissimilar() {
+        for f in POOLED_FAMILIES {
+            assert!(!is_dissimilar(f), "{f}");
+        }
+        assert!(is_dissimilar("natman") && is_dissimilar("clothing_vs_footwear"));
+        assert!(!is_dissimilar("not a family"), "a malformed name is no split");
+        let row = |family: &str, target: &str| SummaryRow {
+            origin: "runs".into(),
+            family: family.into(),
+            arm: "base".into(),
+            target: target.into(),
+            n: 0,
+            k: None,
+            mean: 0.5,
+            sd: f64::NAN,
+            count: 1,
+            units: 1,
+            ci_low: None,
+            ci_high: None,
+        };
+        let rows = [row("random", "all"), row("natman", "manmade"), row("natman", "natural"), row("rooms", "outdoor"), row("rooms", "indoor")];
+        let fams = dissimilar_families(&rows, "runs");
+        assert_eq!(
+            fams,
+            [("natman".to_string(), vec!["natural".to_string(), "manmade".to_string()]), ("rooms".into(), vec!["indoor".into(), "outdoor".into()])]
+        );
+        assert_eq!(
+            (family_label("natman"), half_label("manmade"), family_label("indoor_vs_outdoor")),
+            ("natural/man-made".into(), "man-made".into(), "indoor vs outdoor".into())
+        );
+    }
 }

@@ -11,7 +11,7 @@ use data_split::{DataSet, DataSpec, Manifest};
 use transfer::executor::{self, JobState, LocalOptions, SlurmOptions};
 use transfer::plan::{SweepConfig, expand};
 use transfer::progress::ProgressMode;
-use transfer::spec::{JobSpec, Outputs, Preprocess, Schedule, SourceSpec, SplitSpec};
+use transfer::spec::{Family, JobSpec, Outputs, Preprocess, Schedule, SourceSpec, SplitSpec};
 
 use crate::args::*;
 
@@ -192,20 +192,20 @@ fn job_from_flags(a: &TrainArgs) -> Result<JobSpec> {
     };
     let path = Path::new(&a.split);
     let (split, family, split_id) = match a.split.split_once(':') {
-        Some(("random", s)) => (SplitSpec::Random { seed: s.parse().context("random:SEED")?, fraction: 0.5, numpy: true }, "random".into(), s.to_string()),
-        Some(("natman", p)) => (SplitSpec::Natman { preset: p.into() }, "natman".into(), "natman".into()),
-        None if a.split == "whole" => (SplitSpec::Whole, "whole".into(), "whole".into()),
+        Some(("random", s)) => (SplitSpec::Random { seed: s.parse().context("random:SEED")?, fraction: 0.5, numpy: true }, Family::Random, s.to_string()),
+        Some(("natman", p)) => (SplitSpec::Natman { preset: p.into() }, Family::Natman, "natman".into()),
+        None if a.split == "whole" => (SplitSpec::Whole, Family::Whole, "whole".into()),
         _ if path.is_file() && path.extension().is_some_and(|e| e == "json") => {
             let d = read_dissimilar(path)?;
-            (SplitSpec::Dissimilar(d.clone()), d.name.clone(), d.name)
+            (SplitSpec::Dissimilar(d.clone()), Family::dissimilar(&d.name).map_err(anyhow::Error::msg)?, d.name)
         }
         _ if path.exists() => {
             // the family the manifest's split belongs to
             let family = match Manifest::read(path)?.split.mode {
-                SplitMode::Dissimilar { name, .. } => name,
-                SplitMode::Natman { .. } => "natman".into(),
-                SplitMode::Whole | SplitMode::Reduced { .. } => "whole".into(),
-                SplitMode::Random { .. } | SplitMode::Custom { .. } => "random".into(),
+                SplitMode::Dissimilar { name, .. } => Family::dissimilar(&name).map_err(anyhow::Error::msg)?,
+                SplitMode::Natman { .. } => Family::Natman,
+                SplitMode::Whole | SplitMode::Reduced { .. } => Family::Whole,
+                SplitMode::Random { .. } | SplitMode::Custom { .. } => Family::Random,
             };
             (SplitSpec::Manifest { path: path.to_path_buf() }, family, "manifest".into())
         }

@@ -33,9 +33,6 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::split::{ClassSplit, Half, SplitMode};
 
-/// Families the tool's own grids use: a dissimilar split cannot take their names.
-pub const RESERVED_FAMILIES: [&str; 4] = ["random", "natman", "whole", "paper"];
-
 /// The classes of one half: the names themselves, or a file of names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -146,14 +143,7 @@ impl DissimilarSpec {
     /// Check the names (of the split, its halves, its classes) without a
     /// data set: the grammar of ids.
     pub fn check_names(&self) -> Result<()> {
-        check_word("the dissimilar split's name", &self.name)?;
-        if RESERVED_FAMILIES.contains(&self.name.as_str()) || (self.name.starts_with('r') && self.name[1..].chars().all(|c| c.is_ascii_digit())) {
-            return Err(Error::InvalidSplit(format!(
-                "the dissimilar split's name `{}` is taken: {} and r<seed> name the tool's own grids",
-                self.name,
-                RESERVED_FAMILIES.join(", ")
-            )));
-        }
+        records::Family::dissimilar(&self.name).map_err(|e| Error::InvalidSplit(format!("the dissimilar split's name {e}")))?;
         for h in &self.halves {
             check_word("a half's name", h)?;
         }

@@ -6,9 +6,11 @@
 
 mod convergence;
 mod error;
+mod family;
 mod record;
 
 pub use arrow::datatypes::DataType as ArrowType;
 pub use convergence::{Plateau, plateau};
 pub use error::{Error, Result};
+pub use family::Family;
 pub use record::*;

@@ -26,7 +26,7 @@ use data_split::synthetic::SyntheticConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::spec::{Arm, JobSpec, Outputs, Preprocess, Schedule, SourceSpec, SplitSpec};
+use crate::spec::{Arm, Family, JobSpec, Outputs, Preprocess, Schedule, SourceSpec, SplitSpec};
 
 /// Random-halves part of a grid.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -405,7 +405,7 @@ impl SweepConfig {
 /// natural/man-made preset or class names): two bases and the transfers
 /// between them.
 struct TwoGroups<'a> {
-    family: String,
+    family: Family,
     split: SplitSpec,
     halves: [String; 2],
     transfers: &'a TwoGroupTransfers,
@@ -453,19 +453,15 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
     if let Some(g) = &cfg.natman {
         let split = SplitSpec::Natman { preset: g.preset.clone() };
         let halves = ["natural".to_string(), "manmade".to_string()];
-        two_groups.push(TwoGroups { family: "natman".into(), split, halves, transfers: &g.transfers });
+        two_groups.push(TwoGroups { family: Family::Natman, split, halves, transfers: &g.transfers });
     }
     for g in &cfg.dissimilar {
         g.split.check_names()?;
-        if two_groups.iter().any(|t| t.family == g.split.name) {
+        let family = Family::dissimilar(&g.split.name).map_err(Error::Plan)?;
+        if two_groups.iter().any(|t| t.family == family) {
             return Err(Error::Plan(format!("two dissimilar splits are named `{}`", g.split.name)));
         }
-        two_groups.push(TwoGroups {
-            family: g.split.name.clone(),
-            split: SplitSpec::Dissimilar(g.split.clone()),
-            halves: g.split.halves.clone(),
-            transfers: &g.transfers,
-        });
+        two_groups.push(TwoGroups { family, split: SplitSpec::Dissimilar(g.split.clone()), halves: g.split.halves.clone(), transfers: &g.transfers });
     }
     if cfg.replicates == 0 {
         return Err(Error::Plan("replicates must be at least 1".into()));
@@ -476,7 +472,7 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
         let suffix = if r == 0 { String::new() } else { format!("-r{r}") };
         let mut add = |id: String,
                        arm: Arm,
-                       family: &str,
+                       family: &Family,
                        split_id: &str,
                        split: SplitSpec,
                        target: &str,
@@ -495,7 +491,7 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
                     seed: stable_seed(cfg.seed ^ r as u64, &id),
                     id,
                     arm,
-                    family: family.into(),
+                    family: family.clone(),
                     split_id: split_id.into(),
                     data: cfg.data.clone(),
                     split,
@@ -528,7 +524,7 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
                 halves.sort_unstable();
                 halves.dedup();
                 for h in &halves {
-                    add(format!("r{s}-base-{h}"), Arm::Base, "random", &sid, split.clone(), h, None, 0, false, None, sch);
+                    add(format!("r{s}-base-{h}"), Arm::Base, &Family::Random, &sid, split.clone(), h, None, 0, false, None, sch);
                 }
                 let variants: Vec<bool> = [(g.frozen, false), (g.fine_tune, true)].iter().filter(|v| v.0).map(|v| v.1).collect();
                 for &n in &cfg.layers {
@@ -538,7 +534,7 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
                             add(
                                 format!("r{s}-selffer{tag}-{h}-n{n}"),
                                 Arm::Selffer,
-                                "random",
+                                &Family::Random,
                                 &sid,
                                 split.clone(),
                                 h,
@@ -553,7 +549,7 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
                             add(
                                 format!("r{s}-transfer{tag}-{a}-{b}-n{n}"),
                                 Arm::Transfer,
-                                "random",
+                                &Family::Random,
                                 &sid,
                                 split.clone(),
                                 b,
@@ -569,9 +565,10 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
             }
         }
         for g in &two_groups {
-            let (fam, split) = (g.family.as_str(), &g.split);
+            let (family, split) = (&g.family, &g.split);
+            let fam = family.name();
             for h in &g.halves {
-                add(format!("{fam}-base-{h}"), Arm::Base, fam, fam, split.clone(), h, None, 0, false, None, sch);
+                add(format!("{fam}-base-{h}"), Arm::Base, family, fam, split.clone(), h, None, 0, false, None, sch);
             }
             let [first, second] = &g.halves;
             let mut pairs = vec![(first, second)];
@@ -586,7 +583,7 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
                         add(
                             format!("{fam}-transfer{tag}-{a}-{b}-n{n}"),
                             Arm::Transfer,
-                            fam,
+                            family,
                             fam,
                             split.clone(),
                             b,
@@ -601,15 +598,15 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
             }
         }
         if let Some(g) = &cfg.whole {
-            add("whole-base".into(), Arm::Base, "whole", "whole", SplitSpec::Whole, "whole", None, 0, false, None, sch);
+            add("whole-base".into(), Arm::Base, &Family::Whole, "whole", SplitSpec::Whole, "whole", None, 0, false, None, sch);
             if g.nolearn {
                 for &n in g.layers.as_ref().unwrap_or(&cfg.layers) {
-                    add(format!("whole-nolearn-n{n}"), Arm::Nolearn, "whole", "whole", SplitSpec::Whole, "whole", None, n, false, None, sch);
+                    add(format!("whole-nolearn-n{n}"), Arm::Nolearn, &Family::Whole, "whole", SplitSpec::Whole, "whole", None, n, false, None, sch);
                 }
             }
             let rs = cfg.reduced_schedule.as_ref().unwrap_or(sch);
             for &k in &g.reduced {
-                add(format!("whole-reduced-k{k}"), Arm::Reduced, "whole", "whole", SplitSpec::Whole, "whole", None, 0, false, Some(k), rs);
+                add(format!("whole-reduced-k{k}"), Arm::Reduced, &Family::Whole, "whole", SplitSpec::Whole, "whole", None, 0, false, Some(k), rs);
             }
         }
     }

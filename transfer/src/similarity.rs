@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use crate::batches::{Assembly, Store};
 use crate::error::{Error, Result};
 use crate::plan::Plan;
-use crate::spec::{Arm, JobSpec, Preprocess, SplitSpec};
+use crate::spec::{Arm, Family, JobSpec, Preprocess, SplitSpec};
 use data_split::DataSpec;
 
 /// Linear Gram matrix `X Xᵀ` (rows are examples) in f64.
@@ -180,7 +180,7 @@ pub fn filter_grid(ckpt: &Path, out: &Path) -> Result<()> {
 /// replicates beyond the first; pairs of different units never share a name.
 fn unit_name(j: &crate::JobSpec) -> String {
     let rep = if j.replicate == 0 { String::new() } else { format!("-r{}", j.replicate) };
-    if j.family == "random" { format!("random/{}{rep}", j.split_id) } else { format!("{}{rep}", j.family) }
+    if j.family == Family::Random { format!("random/{}{rep}", j.split_id) } else { format!("{}{rep}", j.family) }
 }
 
 /// Also conv1 filter pictures of every base into `OUT/report/filters/`.

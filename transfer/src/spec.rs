@@ -33,6 +33,7 @@ use std::path::{Path, PathBuf};
 use data_split::dissimilar::DissimilarSpec;
 use data_split::split::{ClassSplit, Generator};
 use data_split::{DataSet, DataSpec, Manifest};
+pub use records::Family;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -227,7 +228,7 @@ pub struct JobSpec {
     /// Which network.
     pub arm: Arm,
     /// Analysis family: `random`, `natman`, `whole`, or a dissimilar split's name.
-    pub family: String,
+    pub family: Family,
     /// Split id within the family.
     pub split_id: String,
     /// The data.

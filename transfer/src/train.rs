@@ -532,7 +532,7 @@ fn record(job: &JobSpec, p: &Prepared, state: &State, opts: &RunOptions, hash: S
         run_id: job.id.clone(),
         dataset: p.dataset.clone(),
         dataset_fingerprint: p.fingerprint.clone(),
-        family: job.family.clone(),
+        family: job.family.to_string(),
         arm: job.arm_label().into(),
         split: job.split_id.clone(),
         source_half: job.source.as_ref().map(|s| s.half.clone()),
