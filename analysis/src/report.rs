@@ -78,7 +78,11 @@ fn nolearn_points(ok: &DataFrame, origin: &str) -> Result<Vec<NolearnPoint>> {
         .collect())
 }
 
-fn curve_series(opts: &AnalyzeOptions, origin: &str) -> Result<Vec<NamedSeries>> {
+fn curve_series(opts: &AnalyzeOptions, ok: &DataFrame, origin: &str) -> Result<Vec<NamedSeries>> {
+    // the bases of these runs, by their records' arm (not by reading ids)
+    let bases = ok.clone().lazy().filter(col("origin").eq(lit(origin)).and(col("arm").eq(lit("base")))).select([col("run_id")]).collect()?;
+    let ids = bases.column("run_id")?.str()?;
+    let bases: std::collections::BTreeSet<String> = (0..ids.len()).filter_map(|i| ids.get(i)).map(str::to_string).collect();
     let df = if origin == "paper" {
         load::paper_curves()?.lazy().select([col("network").alias("run_id"), col("iteration").cast(DataType::Float64), col("top1")]).collect()?
     } else {
@@ -99,8 +103,8 @@ fn curve_series(opts: &AnalyzeOptions, origin: &str) -> Result<Vec<NamedSeries>>
     let df = df.sort(["run_id", "iteration"], SortMultipleOptions::default())?;
     let (id, it, t) = (df.column("run_id")?.str()?, df.column("iteration")?.f64()?, df.column("top1")?.f64()?);
     let mut out: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
-    // learning curves of the bases (the authors' `half*` folders, our `*-base-*` jobs)
-    let is_base = |name: &str| if origin == "paper" { name.starts_with("half") } else { name.contains("-base") };
+    // learning curves of the bases (the authors' half bases, their `half*` folders)
+    let is_base = |name: &str| if origin == "paper" { name.starts_with("half") } else { bases.contains(name) };
     for i in 0..df.height() {
         let name = id.get(i).unwrap_or("").to_string();
         if !is_base(&name) {
@@ -166,7 +170,7 @@ pub fn figures_for(opts: &AnalyzeOptions, ok: &DataFrame, rows: &[SummaryRow], f
             figs.push(figures::cka_vs_transfer(&p("cka_vs_transfer"), &pairs, rows, origin));
         }
     }
-    let curves = curve_series(opts, origin)?;
+    let curves = curve_series(opts, ok, origin)?;
     if !curves.is_empty() {
         figs.push(figures::curves(&p("curves_bases"), &curves));
     }
