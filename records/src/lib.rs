@@ -7,10 +7,12 @@
 mod convergence;
 mod error;
 mod family;
+mod protocol;
 mod record;
 
 pub use arrow::datatypes::DataType as ArrowType;
 pub use convergence::{Plateau, plateau};
 pub use error::{Error, Result};
 pub use family::Family;
+pub use protocol::{Arm, JobId, JobKind};
 pub use record::*;

@@ -10,12 +10,11 @@
 //! OUT/report/                   the analysis
 //! ```
 //!
-//! Job ids: `r<seed>-base-<H>`, `r<seed>-selffer[-ft]-<H>-n<n>`,
-//! `r<seed>-transfer[-ft]-<S>-<T>-n<n>`, `natman-base-<half>`,
-//! `natman-transfer[-ft]-<S>-<T>-n<n>` (a dissimilar split by name: its
-//! name in place of `natman`, its halves' names in place of `natural` and
-//! `manmade`), `whole-base`, `whole-nolearn-n<n>`, `whole-reduced-k<k>`;
-//! replicates beyond the first add `-r<i>`.
+//! Job ids follow one grammar, `records::JobId` (written and read there):
+//! `r<seed>-base-<H>`, `r<seed>-transfer[-ft]-<S>-<T>-n<n>`,
+//! `natman-base-<half>`, `whole-nolearn-n<n>`, ...; replicates beyond the
+//! first add `-r<i>`. A job is built from its id: the arm, the halves, n
+//! and the base it copies from are the id's.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -26,7 +25,8 @@ use data_split::synthetic::SyntheticConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::spec::{Arm, Family, JobSpec, Outputs, Preprocess, Schedule, SourceSpec, SplitSpec};
+use crate::spec::{Family, JobSpec, Outputs, Preprocess, Schedule, SourceSpec, SplitSpec};
+use records::{JobId, JobKind};
 
 /// Random-halves part of a grid.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -469,49 +469,46 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
     let mut jobs: Vec<PlannedJob> = Vec::new();
     let out_abs = out.to_path_buf();
     for r in 0..cfg.replicates {
-        let suffix = if r == 0 { String::new() } else { format!("-r{r}") };
-        let mut add = |id: String,
-                       arm: Arm,
-                       family: &Family,
-                       split_id: &str,
-                       split: SplitSpec,
-                       target: &str,
-                       source: Option<(&str, String)>,
-                       n: usize,
-                       ft: bool,
-                       per_class: Option<usize>,
-                       schedule: &Schedule| {
-            let id = format!("{id}{suffix}");
-            let dir = out_abs.join("jobs").join(&id);
-            let deps = source.as_ref().map(|(_, dep)| vec![format!("{dep}{suffix}")]).unwrap_or_default();
-            let source = source
-                .map(|(half, dep)| SourceSpec { half: half.to_string(), checkpoint: out_abs.join("jobs").join(format!("{dep}{suffix}")).join("final.params") });
+        // every job from its id: the arm, halves, n, source base and examples per class are the id's
+        let mut add = |id: JobId, split_id: &str, split: SplitSpec, schedule: &Schedule| {
+            let id = JobId { replicate: r, ..id };
+            let name = id.to_string();
+            let base = id.source_base();
+            let source = id
+                .kind
+                .source()
+                .zip(base.as_ref())
+                .map(|(half, base)| SourceSpec { half: half.to_string(), checkpoint: out_abs.join("jobs").join(base.to_string()).join("final.params") });
+            let per_class = match id.kind {
+                JobKind::Reduced { k } => Some(k),
+                _ => None,
+            };
             jobs.push(PlannedJob {
                 job: JobSpec {
-                    seed: stable_seed(cfg.seed ^ r as u64, &id),
-                    id,
-                    arm,
-                    family: family.clone(),
+                    seed: stable_seed(cfg.seed ^ r as u64, &name),
+                    dir: out_abs.join("jobs").join(&name),
+                    id: name,
+                    arm: id.kind.arm(),
+                    family: id.family.clone(),
                     split_id: split_id.into(),
                     data: cfg.data.clone(),
                     split,
-                    target_half: target.into(),
+                    target_half: id.kind.target().into(),
                     source,
-                    n,
-                    fine_tune: ft,
+                    n: id.kind.n(),
+                    fine_tune: id.kind.fine_tune(),
                     per_class,
                     model: cfg.model.clone(),
                     outputs: cfg.outputs,
                     schedule: schedule.clone(),
                     preprocess: cfg.preprocess,
                     replicate: r,
-                    dir,
                     records: out_abs.join("records"),
                     keep_final: cfg.keep_final,
                     cache_prefix: cfg.cache_prefix,
                     cache_passes: cfg.cache_passes,
                 },
-                deps,
+                deps: base.iter().map(JobId::to_string).collect(),
             });
         };
         let sch = &cfg.schedule;
@@ -519,56 +516,32 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
             for &s in &g.seeds {
                 let split = SplitSpec::Random { seed: s, fraction: g.fraction, numpy: g.numpy };
                 let sid = s.to_string();
+                let id = |kind: JobKind| JobId { family: Family::Random, seed: Some(s), kind, replicate: 0 };
                 let mut halves: Vec<&str> = g.selffer.iter().map(String::as_str).collect();
                 halves.extend(g.transfer.iter().flat_map(|p| [p[0].as_str(), p[1].as_str()]));
                 halves.sort_unstable();
                 halves.dedup();
                 for h in &halves {
-                    add(format!("r{s}-base-{h}"), Arm::Base, &Family::Random, &sid, split.clone(), h, None, 0, false, None, sch);
+                    add(id(JobKind::Base { half: h.to_string() }), &sid, split.clone(), sch);
                 }
                 let variants: Vec<bool> = [(g.frozen, false), (g.fine_tune, true)].iter().filter(|v| v.0).map(|v| v.1).collect();
                 for &n in &cfg.layers {
-                    for &ft in &variants {
-                        let tag = if ft { "-ft" } else { "" };
+                    for &fine_tune in &variants {
                         for h in &g.selffer {
-                            add(
-                                format!("r{s}-selffer{tag}-{h}-n{n}"),
-                                Arm::Selffer,
-                                &Family::Random,
-                                &sid,
-                                split.clone(),
-                                h,
-                                Some((h, format!("r{s}-base-{h}"))),
-                                n,
-                                ft,
-                                None,
-                                sch,
-                            );
+                            add(id(JobKind::Selffer { half: h.clone(), n, fine_tune }), &sid, split.clone(), sch);
                         }
                         for [a, b] in &g.transfer {
-                            add(
-                                format!("r{s}-transfer{tag}-{a}-{b}-n{n}"),
-                                Arm::Transfer,
-                                &Family::Random,
-                                &sid,
-                                split.clone(),
-                                b,
-                                Some((a, format!("r{s}-base-{a}"))),
-                                n,
-                                ft,
-                                None,
-                                sch,
-                            );
+                            add(id(JobKind::Transfer { source: a.clone(), target: b.clone(), n, fine_tune }), &sid, split.clone(), sch);
                         }
                     }
                 }
             }
         }
         for g in &two_groups {
-            let (family, split) = (&g.family, &g.split);
-            let fam = family.name();
+            let id = |kind: JobKind| JobId { family: g.family.clone(), seed: None, kind, replicate: 0 };
+            let split_id = g.family.name();
             for h in &g.halves {
-                add(format!("{fam}-base-{h}"), Arm::Base, family, fam, split.clone(), h, None, 0, false, None, sch);
+                add(id(JobKind::Base { half: h.clone() }), split_id, g.split.clone(), sch);
             }
             let [first, second] = &g.halves;
             let mut pairs = vec![(first, second)];
@@ -577,36 +550,25 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
             }
             let variants: &[bool] = if g.transfers.fine_tune { &[false, true] } else { &[false] };
             for &n in g.transfers.layers.as_ref().unwrap_or(&cfg.layers) {
-                for &ft in variants {
-                    let tag = if ft { "-ft" } else { "" };
+                for &fine_tune in variants {
                     for (a, b) in &pairs {
-                        add(
-                            format!("{fam}-transfer{tag}-{a}-{b}-n{n}"),
-                            Arm::Transfer,
-                            family,
-                            fam,
-                            split.clone(),
-                            b,
-                            Some((a, format!("{fam}-base-{a}"))),
-                            n,
-                            ft,
-                            None,
-                            sch,
-                        );
+                        let kind = JobKind::Transfer { source: a.to_string(), target: b.to_string(), n, fine_tune };
+                        add(id(kind), split_id, g.split.clone(), sch);
                     }
                 }
             }
         }
         if let Some(g) = &cfg.whole {
-            add("whole-base".into(), Arm::Base, &Family::Whole, "whole", SplitSpec::Whole, "whole", None, 0, false, None, sch);
+            let id = |kind: JobKind| JobId { family: Family::Whole, seed: None, kind, replicate: 0 };
+            add(id(JobKind::Base { half: "whole".into() }), "whole", SplitSpec::Whole, sch);
             if g.nolearn {
                 for &n in g.layers.as_ref().unwrap_or(&cfg.layers) {
-                    add(format!("whole-nolearn-n{n}"), Arm::Nolearn, &Family::Whole, "whole", SplitSpec::Whole, "whole", None, n, false, None, sch);
+                    add(id(JobKind::Nolearn { n }), "whole", SplitSpec::Whole, sch);
                 }
             }
             let rs = cfg.reduced_schedule.as_ref().unwrap_or(sch);
             for &k in &g.reduced {
-                add(format!("whole-reduced-k{k}"), Arm::Reduced, &Family::Whole, "whole", SplitSpec::Whole, "whole", None, 0, false, Some(k), rs);
+                add(id(JobKind::Reduced { k }), "whole", SplitSpec::Whole, rs);
             }
         }
     }
@@ -740,6 +702,28 @@ mod tests {
         assert_eq!(stable_seed(1, "r0-base-A-r1"), 1_679_223_933_943_595_624);
         let seed = |id: &str| a.jobs.iter().find(|j| j.job.id == id).expect("job").job.seed;
         assert_eq!(seed("r0-base-A"), 1_202_900_300_710_852_825, "the plan uses the pinned seed");
+    }
+
+    /// A job is what its id says: parsed with the one grammar, every id
+    /// prints back the same and names the job's arm, family, target, n,
+    /// variant, replicate and the base it depends on.
+    #[test]
+    fn every_job_is_its_id() {
+        for preset in PRESETS {
+            let mut cfg = SweepConfig::preset(preset, Some(Path::new("data"))).expect("preset");
+            cfg.replicates = 2;
+            for j in expand(&cfg, Path::new("o")).expect("plan").jobs {
+                let id: JobId = j.job.id.parse().unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!(id.to_string(), j.job.id);
+                let job = &j.job;
+                assert_eq!(
+                    (id.kind.arm(), &id.family, id.kind.target(), id.kind.n(), id.replicate),
+                    (job.arm, &job.family, job.target_half.as_str(), job.n, job.replicate)
+                );
+                assert_eq!(id.kind.fine_tune(), job.fine_tune, "{id}");
+                assert_eq!(j.deps, id.source_base().map(|b| b.to_string()).into_iter().collect::<Vec<_>>(), "{id}");
+            }
+        }
     }
 
     #[test]

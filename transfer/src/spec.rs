@@ -33,55 +33,10 @@ use std::path::{Path, PathBuf};
 use data_split::dissimilar::DissimilarSpec;
 use data_split::split::{ClassSplit, Generator};
 use data_split::{DataSet, DataSpec, Manifest};
-pub use records::Family;
+pub use records::{Arm, Family};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-
-/// Which network of the protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Arm {
-    /// A base network.
-    Base,
-    /// Selffer BnB: source and target halves equal.
-    Selffer,
-    /// Transfer AnB: source and target halves differ.
-    Transfer,
-    /// Random frozen layers 1..n.
-    Nolearn,
-    /// Whole-set base on k examples per class.
-    Reduced,
-}
-
-impl Arm {
-    /// Every arm, in the order of the paper's protocol.
-    pub const ALL: [Arm; 5] = [Arm::Base, Arm::Selffer, Arm::Transfer, Arm::Nolearn, Arm::Reduced];
-
-    /// The name job files, flags and job ids use (`selffer`, not `BnB`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Arm::Base => "base",
-            Arm::Selffer => "selffer",
-            Arm::Transfer => "transfer",
-            Arm::Nolearn => "nolearn",
-            Arm::Reduced => "reduced",
-        }
-    }
-}
-
-impl std::fmt::Display for Arm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for Arm {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        Arm::ALL.into_iter().find(|a| a.name() == s).ok_or_else(|| format!("unknown arm `{s}`; valid: {}", Arm::ALL.map(Arm::name).join(", ")))
-    }
-}
 
 /// How to make the class split.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,0 +1,270 @@
+//! The protocol's vocabulary for one job: its [`Arm`] and its id
+//! ([`JobId`]: the family, the random split's seed, what it trains, the
+//! replicate), with the one grammar job ids are written and read in:
+//!
+//! | job | id |
+//! |---|---|
+//! | base on half H of random split s | `r<s>-base-<H>` |
+//! | selffer BnB (`+`: `-ft`) | `r<s>-selffer[-ft]-<H>-n<n>` |
+//! | transfer AnB (`+`: `-ft`) | `r<s>-transfer[-ft]-<S>-<T>-n<n>` |
+//! | a dissimilar split's base and transfers | `natman-base-<H>`, `natman-transfer[-ft]-<S>-<T>-n<n>` (a split by name: its name for `natman`) |
+//! | whole set | `whole-base`, `whole-nolearn-n<n>`, `whole-reduced-k<k>` |
+//!
+//! Replicates beyond the first add `-r<i>`. Job seeds are hashes of ids,
+//! so ids print exactly as they always have.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::family::Family;
+
+/// Which network of the protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Arm {
+    /// A base network.
+    Base,
+    /// Selffer BnB: source and target halves equal.
+    Selffer,
+    /// Transfer AnB: source and target halves differ.
+    Transfer,
+    /// Random frozen layers 1..n.
+    Nolearn,
+    /// Whole-set base on k examples per class.
+    Reduced,
+}
+
+impl Arm {
+    /// Every arm, in the order of the paper's protocol.
+    pub const ALL: [Arm; 5] = [Arm::Base, Arm::Selffer, Arm::Transfer, Arm::Nolearn, Arm::Reduced];
+
+    /// The name job files, flags and job ids use (`selffer`, not `BnB`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Arm::Base => "base",
+            Arm::Selffer => "selffer",
+            Arm::Transfer => "transfer",
+            Arm::Nolearn => "nolearn",
+            Arm::Reduced => "reduced",
+        }
+    }
+}
+
+impl std::fmt::Display for Arm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Arm {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Arm::ALL.into_iter().find(|a| a.name() == s).ok_or_else(|| format!("unknown arm `{s}`; valid: {}", Arm::ALL.map(Arm::name).join(", ")))
+    }
+}
+
+/// What a job trains, as its id says.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    /// A base on one half (`whole` for the whole set).
+    Base {
+        /// The half.
+        half: String,
+    },
+    /// Selffer BnB: layers 1..n from the same half's base.
+    Selffer {
+        /// The half.
+        half: String,
+        /// Layers copied.
+        n: usize,
+        /// `+`: the copied layers are fine-tuned.
+        fine_tune: bool,
+    },
+    /// Transfer AnB: layers 1..n from the other half's base.
+    Transfer {
+        /// The source half.
+        source: String,
+        /// The target half.
+        target: String,
+        /// Layers copied.
+        n: usize,
+        /// `+`: the copied layers are fine-tuned.
+        fine_tune: bool,
+    },
+    /// Random frozen layers 1..n on the whole set.
+    Nolearn {
+        /// Layers random and frozen.
+        n: usize,
+    },
+    /// A whole-set base on the first k examples per class.
+    Reduced {
+        /// Examples per class.
+        k: usize,
+    },
+}
+
+impl JobKind {
+    /// The arm.
+    pub fn arm(&self) -> Arm {
+        match self {
+            JobKind::Base { .. } => Arm::Base,
+            JobKind::Selffer { .. } => Arm::Selffer,
+            JobKind::Transfer { .. } => Arm::Transfer,
+            JobKind::Nolearn { .. } => Arm::Nolearn,
+            JobKind::Reduced { .. } => Arm::Reduced,
+        }
+    }
+
+    /// The half trained and tested on.
+    pub fn target(&self) -> &str {
+        match self {
+            JobKind::Base { half } | JobKind::Selffer { half, .. } => half,
+            JobKind::Transfer { target, .. } => target,
+            JobKind::Nolearn { .. } | JobKind::Reduced { .. } => "whole",
+        }
+    }
+
+    /// The half whose base the copied layers come from (selffer, transfer).
+    pub fn source(&self) -> Option<&str> {
+        match self {
+            JobKind::Selffer { half, .. } => Some(half),
+            JobKind::Transfer { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+
+    /// Layers copied or random-frozen (0 for bases).
+    pub fn n(&self) -> usize {
+        match self {
+            JobKind::Selffer { n, .. } | JobKind::Transfer { n, .. } | JobKind::Nolearn { n } => *n,
+            JobKind::Base { .. } | JobKind::Reduced { .. } => 0,
+        }
+    }
+
+    /// Whether the copied layers are fine-tuned (the `+` arms).
+    pub fn fine_tune(&self) -> bool {
+        matches!(self, JobKind::Selffer { fine_tune: true, .. } | JobKind::Transfer { fine_tune: true, .. })
+    }
+}
+
+/// A job's id: one grammar for writing and reading (module docs).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct JobId {
+    /// The family.
+    pub family: Family,
+    /// The random split's seed (random family only).
+    pub seed: Option<u64>,
+    /// What it trains.
+    pub kind: JobKind,
+    /// The replicate (0: the first, no suffix).
+    pub replicate: usize,
+}
+
+impl JobId {
+    /// The id of the base the job copies from (same family, split and replicate).
+    pub fn source_base(&self) -> Option<JobId> {
+        self.kind.source().map(|half| JobId { kind: JobKind::Base { half: half.to_string() }, ..self.clone() })
+    }
+}
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.family, self.seed) {
+            (Family::Random, Some(s)) => write!(f, "r{s}")?,
+            (family, _) => write!(f, "{family}")?,
+        }
+        let ft = |fine_tune: bool| if fine_tune { "-ft" } else { "" };
+        match &self.kind {
+            JobKind::Base { half } if self.family == Family::Whole && half == "whole" => write!(f, "-base")?,
+            JobKind::Base { half } => write!(f, "-base-{half}")?,
+            JobKind::Selffer { half, n, fine_tune } => write!(f, "-selffer{}-{half}-n{n}", ft(*fine_tune))?,
+            JobKind::Transfer { source, target, n, fine_tune } => write!(f, "-transfer{}-{source}-{target}-n{n}", ft(*fine_tune))?,
+            JobKind::Nolearn { n } => write!(f, "-nolearn-n{n}")?,
+            JobKind::Reduced { k } => write!(f, "-reduced-k{k}")?,
+        }
+        if self.replicate > 0 {
+            write!(f, "-r{}", self.replicate)?;
+        }
+        Ok(())
+    }
+}
+
+/// `<prefix><digits>` as a number.
+fn numbered(token: &str, prefix: char) -> Option<usize> {
+    let digits = token.strip_prefix(prefix)?;
+    (!digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())).then(|| digits.parse().ok()).flatten()
+}
+
+impl FromStr for JobId {
+    type Err = String;
+    fn from_str(id: &str) -> Result<Self, Self::Err> {
+        let bad = |why: &str| format!("job id `{id}`: {why} (grammar: `transfer::plan`, e.g. `r0-transfer-A-B-n3`, `natman-base-natural`, `whole-nolearn-n4`)");
+        let t: Vec<&str> = id.split('-').collect();
+        // a replicate suffix, unless the tokens before it would not be a job
+        if t.len() > 2
+            && let Some(r) = t.last().and_then(|l| numbered(l, 'r'))
+            && let Ok(mut shorter) = t[..t.len() - 1].join("-").parse::<JobId>()
+            && shorter.replicate == 0
+        {
+            shorter.replicate = r;
+            return Ok(shorter);
+        }
+        let (family, seed) = match t.first().copied() {
+            Some(head) if numbered(head, 'r').is_some() => (Family::Random, numbered(head, 'r').map(|s| s as u64)),
+            Some(head) => (head.parse::<Family>().map_err(|e| bad(&e))?, None),
+            None => return Err(bad("empty")),
+        };
+        let n_of = |tok: Option<&&str>| tok.and_then(|s| numbered(s, 'n')).ok_or_else(|| bad("expected `n<layers>`"));
+        let ft = t.get(2) == Some(&"ft");
+        let rest: Vec<&str> = t.iter().skip(if ft { 3 } else { 2 }).copied().collect();
+        let kind = match (t.get(1).copied(), rest.as_slice()) {
+            (Some("base"), []) if family == Family::Whole && !ft => JobKind::Base { half: "whole".into() },
+            (Some("base"), [half]) if !ft => JobKind::Base { half: half.to_string() },
+            (Some("selffer"), [half, n]) => JobKind::Selffer { half: half.to_string(), n: n_of(Some(n))?, fine_tune: ft },
+            (Some("transfer"), [s, t, n]) => JobKind::Transfer { source: s.to_string(), target: t.to_string(), n: n_of(Some(n))?, fine_tune: ft },
+            (Some("nolearn"), [n]) if !ft => JobKind::Nolearn { n: n_of(Some(n))? },
+            (Some("reduced"), [k]) if !ft => JobKind::Reduced { k: numbered(k, 'k').ok_or_else(|| bad("expected `k<examples>`"))? },
+            _ => return Err(bad("not a job of the grid")),
+        };
+        if (family == Family::Random) != seed.is_some() {
+            return Err(bad("random-split ids begin with `r<seed>`"));
+        }
+        Ok(JobId { family, seed, kind, replicate: 0 })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_print_and_parse_in_one_grammar() {
+        let ids = [
+            "r0-base-A",
+            "r3-selffer-ft-B-n7",
+            "r0-transfer-A-B-n3",
+            "r0-transfer-ft-B-A-n1-r2",
+            "natman-base-natural",
+            "natman-transfer-manmade-natural-n4",
+            "clothing_vs_footwear-transfer-ft-clothing-footwear-n4-r1",
+            "whole-base",
+            "whole-base-r1",
+            "whole-nolearn-n4",
+            "whole-reduced-k25",
+        ];
+        for id in ids {
+            let parsed: JobId = id.parse().unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(parsed.to_string(), id);
+        }
+        let t: JobId = "r0-transfer-ft-B-A-n1-r2".parse().expect("id");
+        assert_eq!((t.kind.arm(), t.kind.target(), t.kind.n(), t.kind.fine_tune(), t.replicate, t.seed), (Arm::Transfer, "A", 1, true, 2, Some(0)));
+        assert_eq!(t.source_base().expect("a source").to_string(), "r0-base-B-r2");
+        // a half may be named like a replicate: the grammar still reads it
+        assert_eq!("rooms-base-r1".parse::<JobId>().expect("id").kind, JobKind::Base { half: "r1".into() });
+        for bad in ["", "r0", "r0-base", "r0-selffer-B-3", "natman-transfer-A-n4", "whole-nolearn-k4", "x-y-base-A", "r0-base-ft-A"] {
+            assert!(bad.parse::<JobId>().is_err(), "{bad}");
+        }
+    }
+}
