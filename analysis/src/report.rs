@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::figures::{self, Figure, NamedSeries, NolearnPoint, render};
 use crate::findings::{self, Finding};
 use crate::load;
-use crate::summary::{self, Convention, DecompRow, Excluded, SummaryRow, cell, dissimilar_families, half_label, plural};
+use crate::summary::{self, Convention, DecompRow, Excluded, SummaryRow, cell, decomp_row, dissimilar_families, half_label, plural};
 
 /// What to analyse.
 #[derive(Debug, Clone)]
@@ -303,9 +303,7 @@ fn unconverged_bases(ok: &DataFrame) -> Result<Vec<(String, String)>> {
 /// The authors' own convention on their data: every arm against the mean
 /// of all bases, Table 1 pooled over networks. It reproduces their numbers.
 fn pooled_tables(s: &mut String, rows: &[SummaryRow], dec: &[DecompRow], o: &str) {
-    let pooled = |name: &str, lo: i32, hi: i32| {
-        dec.iter().find(|d| d.origin == o && d.convention == Convention::Pooled && d.quantity == name && d.n_from == lo && d.n_to == hi)
-    };
+    let pooled = |name: &str, lo: i32, hi: i32| decomp_row(dec, o, Convention::Pooled, name, lo, hi);
     let _ = writeln!(s, "### The authors' convention (pooled: every arm against the mean of all bases; no intervals)\n");
     let _ = writeln!(s, "| n | co-adaptation (base − BnB) | specificity (BnB − AnB) | AnB − base |\n|---|---|---|---|");
     for n in 1..=7 {
@@ -390,9 +388,7 @@ fn report_md(
         }
         let _ = writeln!(s);
         let get = |f: &str, a: &str, t: &str, n: i32| cell(rows, o, f, a, t, n);
-        let paired = |name: &str, lo: i32, hi: i32| {
-            dec.iter().find(|d| d.origin == o && d.convention == Convention::Paired && d.quantity == name && d.n_from == lo && d.n_to == hi)
-        };
+        let paired = |name: &str, lo: i32, hi: i32| decomp_row(dec, o, Convention::Paired, name, lo, hi);
         if let Some(base) = get("random", "base", "all", 0) {
             let interval = match (base.ci_low, base.ci_high) {
                 (Some(lo), Some(hi)) => format!("95% interval over units {lo:.3}–{hi:.3}"),

@@ -270,6 +270,12 @@ impl DecompRow {
     }
 }
 
+/// The row of `quantity` over layers `lo..=hi` in one origin's
+/// decomposition under `convention`, if there is one.
+pub fn decomp_row<'a>(dec: &'a [DecompRow], origin: &str, convention: Convention, quantity: &str, lo: i32, hi: i32) -> Option<&'a DecompRow> {
+    dec.iter().find(|d| d.origin == origin && d.convention == convention && d.quantity == quantity && d.n_from == lo && d.n_to == hi)
+}
+
 /// `1 unit`, `3 units`.
 pub fn plural(k: usize, what: &str) -> String {
     format!("{k} {what}{}", if k == 1 { "" } else { "s" })

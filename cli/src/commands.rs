@@ -197,7 +197,7 @@ fn job_from_flags(a: &TrainArgs) -> Result<JobSpec> {
         None if a.split == "whole" => (SplitSpec::Whole, Family::Whole, "whole".into()),
         _ if path.is_file() && path.extension().is_some_and(|e| e == "json") => {
             let d = read_dissimilar(path)?;
-            (SplitSpec::Dissimilar(d.clone()), Family::dissimilar(&d.name).map_err(anyhow::Error::msg)?, d.name)
+            (SplitSpec::Dissimilar(d.clone()), d.check_names()?, d.name)
         }
         _ if path.exists() => {
             // the family the manifest's split belongs to

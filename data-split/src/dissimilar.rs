@@ -67,18 +67,10 @@ fn default_halves() -> [String; 2] {
     ["A".into(), "B".into()]
 }
 
-/// Check that `s` is one word of ASCII letters, digits and `_`, starting
-/// with a letter: a name that can be a part of a job id. `what` says what
-/// the name is, for the error.
+/// Check that `s` can be a part of a job id ([`records::check_id_word`]);
+/// `what` says what the name is, for the error.
 pub fn check_word(what: &str, s: &str) -> Result<()> {
-    let ok = s.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if ok {
-        return Ok(());
-    }
-    let hint = s.replace(|c: char| !c.is_ascii_alphanumeric(), "_");
-    Err(Error::InvalidSplit(format!(
-        "{what} `{s}` must be one word of letters, digits and `_` starting with a letter (job ids join their parts with `-`): e.g. `{hint}`"
-    )))
+    records::check_id_word(s).map_err(|e| Error::InvalidSplit(format!("{what} {e}")))
 }
 
 /// Levenshtein distance in characters (for "did you mean").
@@ -140,17 +132,17 @@ impl DissimilarSpec {
         Ok(DissimilarSpec { a: inline("a", &self.a)?, b: inline("b", &self.b)?, ..self.clone() })
     }
 
-    /// Check the names (of the split, its halves, its classes) without a
-    /// data set: the grammar of ids.
-    pub fn check_names(&self) -> Result<()> {
-        records::Family::dissimilar(&self.name).map_err(|e| Error::InvalidSplit(format!("the dissimilar split's name {e}")))?;
+    /// Check the names (of the split and its halves) without a data set,
+    /// by the grammar of ids; the family the split's networks belong to.
+    pub fn check_names(&self) -> Result<records::Family> {
+        let family = records::Family::dissimilar(&self.name).map_err(|e| Error::InvalidSplit(format!("the dissimilar split's name {e}")))?;
         for h in &self.halves {
             check_word("a half's name", h)?;
         }
         if self.halves[0] == self.halves[1] || self.halves.iter().any(|h| h == "whole") {
             return Err(Error::InvalidSplit(format!("the halves of `{}` need two different names other than `whole`, got {:?}", self.name, self.halves)));
         }
-        Ok(())
+        Ok(family)
     }
 
     /// The split of `class_names` (a data set's classes, in label order).

@@ -43,22 +43,27 @@ impl Family {
     }
 
     /// The family a dissimilar split by name makes, if `name` can be one
-    /// (one word of letters, digits and `_`, starting with a letter; not
-    /// reserved; not `r` followed by digits).
+    /// (a [`check_id_word`]; not reserved; not `r` followed by digits).
     pub fn dissimilar(name: &str) -> Result<Family, String> {
-        let word = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !word {
-            let hint = name.replace(|c: char| !c.is_ascii_alphanumeric(), "_");
-            return Err(format!(
-                "`{name}` must be one word of letters, digits and `_` starting with a letter (job ids join their parts with `-`): e.g. `{hint}`"
-            ));
-        }
+        check_id_word(name)?;
         let seed_like = name.starts_with('r') && name[1..].chars().all(|c| c.is_ascii_digit());
         if Self::RESERVED.contains(&name) || seed_like {
             return Err(format!("`{name}` is taken: {} and r<seed> name the tool's own grids", Self::RESERVED.join(", ")));
         }
         Ok(Family::Dissimilar(name.to_string()))
     }
+}
+
+/// Check that `name` can be a part of a job id, which joins its parts
+/// with `-`: one word of ASCII letters, digits and `_`, starting with a
+/// letter. The error suggests the nearest such word.
+pub fn check_id_word(name: &str) -> Result<(), String> {
+    let word = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if word {
+        return Ok(());
+    }
+    let hint = name.replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+    Err(format!("`{name}` must be one word of letters, digits and `_` starting with a letter (job ids join their parts with `-`): e.g. `{hint}`"))
 }
 
 impl fmt::Display for Family {

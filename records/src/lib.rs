@@ -13,6 +13,6 @@ mod record;
 pub use arrow::datatypes::DataType as ArrowType;
 pub use convergence::{Plateau, plateau};
 pub use error::{Error, Result};
-pub use family::Family;
+pub use family::{Family, check_id_word};
 pub use protocol::{Arm, JobId, JobKind};
 pub use record::*;

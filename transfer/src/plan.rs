@@ -143,19 +143,10 @@ impl<'de> Deserialize<'de> for DissimilarGrid {
 
 /// One object or a list of them.
 fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<DissimilarGrid>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        One(Box<DissimilarGrid>),
-        Many(Vec<DissimilarGrid>),
-    }
-    // untagged hides the inner error: parse as a value, then as the shape it has
+    // by the value's shape, so that an error is the grid's own, not serde's "no variant matched"
     let v = serde_json::Value::deserialize(d)?;
-    let parsed = if v.is_array() { serde_json::from_value(v).map(OneOrMany::Many) } else { serde_json::from_value(v).map(OneOrMany::One) };
-    match parsed.map_err(serde::de::Error::custom)? {
-        OneOrMany::One(g) => Ok(vec![*g]),
-        OneOrMany::Many(v) => Ok(v),
-    }
+    let grids = if v.is_array() { serde_json::from_value(v) } else { serde_json::from_value(v).map(|g| vec![g]) };
+    grids.map_err(serde::de::Error::custom)
 }
 
 /// Whole-set part of a grid.
@@ -456,8 +447,7 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
         two_groups.push(TwoGroups { family: Family::Natman, split, halves, transfers: &g.transfers });
     }
     for g in &cfg.dissimilar {
-        g.split.check_names()?;
-        let family = Family::dissimilar(&g.split.name).map_err(Error::Plan)?;
+        let family = g.split.check_names()?;
         if two_groups.iter().any(|t| t.family == family) {
             return Err(Error::Plan(format!("two dissimilar splits are named `{}`", g.split.name)));
         }

@@ -357,8 +357,8 @@ impl Feed {
 pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
     job.validate()?;
     let run_file = run_path(&job.records, &job.id);
-    if run_file.exists()
-        && job.wrote(&run_file)
+    // done when this job's record is there (one of another job's is not)
+    if job.wrote(&run_file)
         && let Ok(r) = read_run(&run_file)
         && r.run_id == job.id
     {

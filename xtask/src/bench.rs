@@ -172,12 +172,7 @@ fn build_ours(root: &Path, o: &Options) -> Result<()> {
         return Ok(());
     }
     for backend in &o.backends {
-        let c = ours(root, o, backend, &[]);
-        // `cargo bench --quiet ... --` → `cargo bench --no-run ...`
-        let args: Vec<std::ffi::OsString> = c.get_args().take_while(|a| *a != "--").filter(|a| *a != "--quiet").map(|a| a.to_os_string()).collect();
-        let mut b = Command::new(c.get_program());
-        b.current_dir(root).args(&args).arg("--no-run");
-        let status = b.status().with_context(|| "running cargo bench --no-run")?;
+        let status = cargo_bench(root, backend).arg("--no-run").status().with_context(|| "running cargo bench --no-run")?;
         if !status.success() {
             bail!("building the throughput bench failed ({status})");
         }
@@ -185,19 +180,26 @@ fn build_ours(root: &Path, o: &Options) -> Result<()> {
     Ok(())
 }
 
+/// `cargo bench` of our `throughput` bench in the dev profile, with the
+/// features `backend` needs.
+fn cargo_bench(root: &Path, backend: &str) -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root).args(["bench", "--profile", "dev", "-p", "transferability-model", "--bench", "throughput"]);
+    if backend.starts_with("cuda") {
+        c.args(["--features", "cuda"]);
+    } else if backend.starts_with("tch") {
+        c.args(["--features", "tch"]);
+    }
+    c
+}
+
 /// The command that runs our `throughput` bench with `args`.
 fn ours(root: &Path, o: &Options, backend: &str, args: &[&str]) -> Command {
     let mut c = match &o.exe {
         Some(exe) => Command::new(exe),
         None => {
-            let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-            c.current_dir(root).args(["bench", "--quiet", "--profile", "dev", "-p", "transferability-model", "--bench", "throughput"]);
-            if backend.starts_with("cuda") {
-                c.args(["--features", "cuda"]);
-            } else if backend.starts_with("tch") {
-                c.args(["--features", "tch"]);
-            }
-            c.arg("--");
+            let mut c = cargo_bench(root, backend);
+            c.args(["--quiet", "--"]);
             c
         }
     };
