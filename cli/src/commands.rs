@@ -82,14 +82,15 @@ fn split_cmd(c: SplitCmd) -> Result<ExitCode> {
         }
         SplitCmd::Natman { preset, data, out } => {
             let ds = data.as_deref().map(open).transpose()?;
-            let s = split::natman(&preset)?;
-            if let Some(ds) = &ds {
-                let n = ds.train.class_names().len();
-                let want: usize = s.halves.iter().map(|h| h.len()).sum();
-                if n != want {
-                    bail!("preset {preset} has {want} classes, the data set has {n}");
-                }
-            }
+            // with data, the sweep's check: the class count and the classes' names (or WNIDs)
+            let s = match (&ds, &data) {
+                (Some(ds), Some(path)) => transfer::spec::resolve_split(
+                    &SplitSpec::Natman { preset: preset.clone() },
+                    &DataSpec::Path { path: path.clone(), skip_corrupt: false },
+                    ds,
+                )?,
+                _ => split::natman(&preset)?,
+            };
             write_manifest(s, ds.as_ref(), &format!("preset:{preset}"), "preset", &out)?;
         }
         SplitCmd::Custom { classes: cs, a, b, out } => {

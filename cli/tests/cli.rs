@@ -333,6 +333,11 @@ fn a_named_class_preset_refuses_other_classes() {
     let e = err(&["sweep", "--preset", "cifar10", "--data", &data.display().to_string(), "--out", &out.display().to_string()]);
     assert!(e.contains("class 0 is `bag` here, `airplane` in cifar10") && e.contains("\"natman\": null") && e.contains("\"dissimilar\""), "{e}");
     assert!(!out.join("jobs").exists(), "nothing was trained");
+    // and `split natman` with those data refuses the same way, writing nothing
+    let man = dir.path().join("manifest");
+    let e = err(&["split", "natman", "--preset", "cifar10", "--data", &data.display().to_string(), "--out", &man.display().to_string()]);
+    assert!(e.contains("class 0 is `bag` here, `airplane` in cifar10"), "{e}");
+    assert!(!man.exists(), "no manifest");
 }
 
 /// Your own data end to end: a configuration with a random split and a
