@@ -218,7 +218,7 @@ pub fn run_columns(rows: &[RunRecord]) -> Vec<(&'static str, DataType, bool, Arr
 /// networks at one layer.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SimilarityRow {
-    /// What is compared, e.g. `random/0` (the bases of split 0) or
+    /// What is compared, e.g. `random/0:A-vs-B` (the two bases of split 0) or
     /// `random:source-vs-<run>` (a transfer against its source).
     pub pair: String,
     /// First network's checkpoint.
