@@ -233,14 +233,14 @@ pub struct TrainArgs {
     pub split: String,
     /// Target half.
     #[arg(long, default_value = "A")]
-    pub target: String,
-    /// Source half (selffer/transfer).
+    pub target: transfer::Half,
+    /// Source half (transfer; a selffer network's is its target).
     #[arg(long)]
-    pub source_half: Option<String>,
+    pub source_half: Option<transfer::Half>,
     /// Source checkpoint (a base's `final.params`).
     #[arg(long)]
     pub source: Option<PathBuf>,
-    /// Layers copied or random-frozen.
+    /// Layers copied or random-frozen: 1 to 7 (selffer, transfer, nolearn).
     #[arg(long, default_value_t = 0)]
     pub n: usize,
     /// Fine-tune the copied layers.
@@ -341,6 +341,11 @@ pub struct SweepArgs {
     /// Skip the analysis at the end.
     #[arg(long)]
     pub no_report: bool,
+    /// Take the finished bases of an earlier sweep of the same grid from
+    /// this folder instead of training them again (same data, split,
+    /// model, solver and seeds, checked by the jobs' fingerprints).
+    #[arg(long)]
+    pub bases_from: Option<PathBuf>,
 }
 
 /// Arguments of `analyze`.

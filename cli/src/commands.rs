@@ -11,7 +11,7 @@ use data_split::{DataSet, DataSpec, Manifest};
 use transfer::executor::{self, JobState, LocalOptions, SlurmOptions};
 use transfer::plan::{SweepConfig, expand};
 use transfer::progress::ProgressMode;
-use transfer::spec::{Family, JobSpec, Outputs, Preprocess, Schedule, SourceSpec, SplitSpec};
+use transfer::spec::{Arm, Family, JobId, JobKind, JobSpec, Outputs, Preprocess, Schedule, SplitSpec};
 
 use crate::args::*;
 
@@ -192,57 +192,85 @@ fn job_from_flags(a: &TrainArgs) -> Result<JobSpec> {
         None => DataSpec::Synthetic(Default::default()),
     };
     let path = Path::new(&a.split);
-    let (split, family, split_id) = match a.split.split_once(':') {
-        Some(("random", s)) => (SplitSpec::Random { seed: s.parse().context("random:SEED")?, fraction: 0.5, numpy: true }, Family::Random, s.to_string()),
-        Some(("natman", p)) => (SplitSpec::Natman { preset: p.into() }, Family::Natman, "natman".into()),
-        None if a.split == "whole" => (SplitSpec::Whole, Family::Whole, "whole".into()),
+    // the split, its family, its id, and the seed a random split's job ids begin with
+    let (split, family, split_id, split_seed) = match a.split.split_once(':') {
+        Some(("random", s)) => {
+            let seed: u64 = s.parse().context("random:SEED")?;
+            (SplitSpec::Random { seed, fraction: 0.5, numpy: true }, Family::Random, s.to_string(), Some(seed))
+        }
+        Some(("natman", p)) => (SplitSpec::Natman { preset: p.into() }, Family::Natman, "natman".into(), None),
+        None if a.split == "whole" => (SplitSpec::Whole, Family::Whole, "whole".into(), None),
         _ if path.is_file() && path.extension().is_some_and(|e| e == "json") => {
             let d = read_dissimilar(path)?;
-            (SplitSpec::Dissimilar(d.clone()), d.check_names()?, d.name)
+            (SplitSpec::Dissimilar(d.clone()), d.check_names()?, d.name, None)
         }
         _ if path.exists() => {
             // the family the manifest's split belongs to
-            let family = match Manifest::read(path)?.split.mode {
-                SplitMode::Dissimilar { name, .. } => Family::dissimilar(&name).map_err(anyhow::Error::msg)?,
-                SplitMode::Natman { .. } => Family::Natman,
-                SplitMode::Whole | SplitMode::Reduced { .. } => Family::Whole,
-                SplitMode::Random { .. } | SplitMode::Custom { .. } => Family::Random,
+            let (family, seed) = match Manifest::read(path)?.split.mode {
+                SplitMode::Dissimilar { name, .. } => (Family::dissimilar(&name).map_err(anyhow::Error::msg)?, None),
+                SplitMode::Natman { .. } => (Family::Natman, None),
+                SplitMode::Whole | SplitMode::Reduced { .. } => (Family::Whole, None),
+                SplitMode::Random { seed, .. } => (Family::Random, Some(seed)),
+                SplitMode::Custom { .. } => (Family::Random, None),
             };
-            (SplitSpec::Manifest { path: path.to_path_buf() }, family, "manifest".into())
+            (SplitSpec::Manifest { path: path.to_path_buf() }, family, "manifest".into(), seed)
         }
         _ => bail!("--split must be random:SEED, natman:PRESET, whole, a dissimilar split's .json file or a manifest folder, not `{}`", a.split),
     };
-    let arm = a.arm;
-    let source = match (&a.source, &a.source_half) {
-        (Some(c), Some(h)) => Some(SourceSpec { half: h.clone(), checkpoint: c.clone() }),
-        (Some(c), None) => Some(SourceSpec { half: a.target.clone(), checkpoint: c.clone() }),
-        _ => None,
-    };
+    let id = JobId { family, seed: split_seed, kind: job_kind(a)?, replicate: 0 };
     let pre = Preprocess::for_model(&a.model);
-    let id = format!("{}-{}-{}{}", a.arm, a.target, if a.fine_tune { "ft-" } else { "" }, a.n);
+    let name = id.to_string();
     Ok(JobSpec {
-        dir: a.out.join("jobs").join(&id),
+        dir: a.out.join("jobs").join(&name),
         records: a.out.join("records"),
         id,
-        arm,
-        family,
         split_id,
         data,
         split,
-        target_half: a.target.clone(),
-        source,
-        n: a.n,
-        fine_tune: a.fine_tune,
-        per_class: a.per_class,
+        source: a.source.clone(),
         model: a.model.clone(),
         outputs: Outputs::Classes,
         schedule: Schedule::single_job(a.iters, a.batch, a.lr),
         preprocess: pre,
         seed: a.seed,
-        replicate: 0,
         keep_final: true,
         cache_prefix: a.cache_prefix,
         cache_passes: a.cache_passes,
+    })
+}
+
+/// What `train`'s flags ask for, as a job kind: the arm with its halves,
+/// layers, fine-tuning and examples per class; flags an arm cannot take
+/// are refused rather than ignored.
+fn job_kind(a: &TrainArgs) -> Result<JobKind> {
+    let copied = matches!(a.arm, Arm::Selffer | Arm::Transfer);
+    if copied != a.source.is_some() {
+        bail!("--source (a base's final.params) is for --arm selffer and transfer, and they need it; --arm is {}", a.arm);
+    }
+    if !matches!(a.arm, Arm::Selffer | Arm::Transfer | Arm::Nolearn) && a.n != 0 {
+        bail!("--n is for --arm selffer, transfer and nolearn, not {}", a.arm);
+    }
+    if !copied && a.fine_tune {
+        bail!("--fine-tune is for --arm selffer and transfer, not {}", a.arm);
+    }
+    if (a.arm == Arm::Reduced) != a.per_class.is_some() {
+        bail!("--per-class is for --arm reduced, which needs it");
+    }
+    let target = a.target.clone();
+    Ok(match a.arm {
+        Arm::Base => JobKind::Base { half: target },
+        Arm::Selffer => {
+            if a.source_half.as_ref().is_some_and(|h| *h != target) {
+                bail!("a selffer network copies from its own half: --source-half must be --target ({target}) or absent");
+            }
+            JobKind::Selffer { half: target, n: a.n, fine_tune: a.fine_tune }
+        }
+        Arm::Transfer => match &a.source_half {
+            Some(source) if *source != target => JobKind::Transfer { source: source.clone(), target, n: a.n, fine_tune: a.fine_tune },
+            _ => bail!("a transfer network copies from the other half: --source-half must name it (not --target {target})"),
+        },
+        Arm::Nolearn => JobKind::Nolearn { n: a.n },
+        Arm::Reduced => JobKind::Reduced { k: a.per_class.unwrap_or_default() },
     })
 }
 
@@ -259,7 +287,7 @@ fn train(a: TrainArgs) -> Result<ExitCode> {
                 "{}: top-1 {:.4} (mean of 10 best evaluations; selects on the test set), last {:.4}, {:.0}s wall, {:.0} CPU-s, {:.1}s waiting for data",
                 r.run_id, r.top1, r.top1_last, r.wall_seconds, r.cpu_seconds, r.data_wait_seconds
             );
-            eprintln!("record: {}", transfer::record::run_path(&job.records, &job.id).display());
+            eprintln!("record: {}", transfer::record::run_path(&job.records, &job.name()).display());
         }
         transfer::Outcome::Stopped { iteration } => eprintln!("{}: stopped at iteration {iteration}", job.id),
     }
@@ -326,6 +354,10 @@ fn sweep(a: SweepArgs) -> Result<ExitCode> {
     check_splits(&plan, &cfg.data, &ds)?;
     std::fs::create_dir_all(&out)?;
     plan.write(a.force)?;
+    if let Some(from) = &a.bases_from {
+        let taken = executor::adopt_bases(&plan, from)?;
+        eprintln!("bases: {} taken from {}{}", taken.len(), from.display(), if taken.is_empty() { " (none there fit this grid)" } else { "" });
+    }
     let cmd: Vec<String> = std::env::args().collect();
     std::fs::write(out.join("command.txt"), format!("{}\n", cmd.join(" ")))?;
     let exe = std::env::current_exe()?;

@@ -422,6 +422,16 @@ fn your_own_data_with_a_dissimilar_split_by_class_name() {
     let trained = std::fs::read_dir(one.join("jobs")).expect("jobs").next().expect("a job").expect("entry").path();
     let job: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(trained.join("job.json")).expect("job")).expect("json");
     assert_eq!(job["family"], "clothing_vs_footwear");
+    // named by the sweep's id grammar
+    assert!(trained.ends_with("clothing_vs_footwear-base-footwear"), "{}", trained.display());
+    // flags the arm cannot take, and transfers without their source half, are refused before anything trains
+    let e = err(&[&args[..], &["--n", "3", "--out", &one.display().to_string()]].concat());
+    assert!(e.contains("--n is for --arm selffer, transfer and nolearn, not base"), "{e}");
+    let src = trained.join("final.params").display().to_string();
+    let e = err(&[&args[..], &["--arm", "transfer", "--n", "3", "--source", &src, "--out", &one.display().to_string()]].concat());
+    assert!(e.contains("--source-half must name it"), "{e}");
+    let e = err(&[&args[..], &["--arm", "transfer", "--n", "9", "--source", &src, "--source-half", "clothing"]].concat());
+    assert!(e.contains("layer count n = 9 is outside 1..=7"), "{e}");
     // and from its manifest: the family is the manifest's split's name
     let two = dir.path().join("two");
     ok(&[

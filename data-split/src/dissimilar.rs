@@ -53,7 +53,7 @@ pub struct DissimilarSpec {
     pub name: String,
     /// Names of the two halves (default `A` and `B`).
     #[serde(default = "default_halves")]
-    pub halves: [String; 2],
+    pub halves: [records::Half; 2],
     /// Classes of the first half.
     pub a: ClassNames,
     /// Classes of the second half.
@@ -63,8 +63,8 @@ pub struct DissimilarSpec {
     pub left_out: Vec<String>,
 }
 
-fn default_halves() -> [String; 2] {
-    ["A".into(), "B".into()]
+fn default_halves() -> [records::Half; 2] {
+    [records::Half::a(), records::Half::b()]
 }
 
 /// Check that `s` can be a part of a job id ([`records::check_id_word`]);
@@ -136,9 +136,6 @@ impl DissimilarSpec {
     /// by the grammar of ids; the family the split's networks belong to.
     pub fn check_names(&self) -> Result<records::Family> {
         let family = records::Family::dissimilar(&self.name).map_err(|e| Error::InvalidSplit(format!("the dissimilar split's name {e}")))?;
-        for h in &self.halves {
-            check_word("a half's name", h)?;
-        }
         if self.halves[0] == self.halves[1] || self.halves.iter().any(|h| h == "whole") {
             return Err(Error::InvalidSplit(format!("the halves of `{}` need two different names other than `whole`, got {:?}", self.name, self.halves)));
         }
@@ -201,7 +198,7 @@ impl DissimilarSpec {
         let left_out = members[2].iter().map(|&i| class_names[i].clone()).collect();
         Ok(ClassSplit {
             mode: SplitMode::Dissimilar { name: self.name.clone(), left_out },
-            halves: vec![Half::new(&self.halves[0], &members[0], class_names), Half::new(&self.halves[1], &members[1], class_names)],
+            halves: vec![Half::new(self.halves[0].as_str(), &members[0], class_names), Half::new(self.halves[1].as_str(), &members[1], class_names)],
         })
     }
 }
@@ -218,7 +215,7 @@ mod tests {
         let list = |v: &[&str]| ClassNames::List(v.iter().map(|s| s.to_string()).collect());
         DissimilarSpec {
             name: "clothing_vs_footwear".into(),
-            halves: ["clothing".into(), "footwear".into()],
+            halves: ["clothing", "footwear"].map(|h| h.parse().expect("a word")),
             a: list(a),
             b: list(b),
             left_out: left_out.iter().map(|s| s.to_string()).collect(),
@@ -283,11 +280,11 @@ mod tests {
         }
         s.name = "rooms".into();
         s.check_names().expect("`r` followed by letters is free");
-        s.halves = ["A".into(), "A".into()];
+        s.halves = [records::Half::a(), records::Half::a()];
         assert!(s.check_names().is_err());
         // the defaults
         let j: DissimilarSpec = serde_json::from_str(r#"{"name": "x", "a": ["bag"], "b": "f.txt"}"#).expect("json");
-        assert_eq!(j.halves, ["A".to_string(), "B".to_string()]);
+        assert_eq!(j.halves, [records::Half::a(), records::Half::b()]);
         assert_eq!(j.b, ClassNames::File("f.txt".into()));
         assert!(serde_json::from_str::<DissimilarSpec>(r#"{"name": "x", "a": [], "b": [], "lefT_out": []}"#).is_err(), "typos are refused");
     }

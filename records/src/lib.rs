@@ -7,6 +7,7 @@
 mod convergence;
 mod error;
 mod family;
+mod half;
 mod protocol;
 mod record;
 
@@ -14,5 +15,6 @@ pub use arrow::datatypes::DataType as ArrowType;
 pub use convergence::{Plateau, plateau};
 pub use error::{Error, Result};
 pub use family::{Family, check_id_word};
-pub use protocol::{Arm, JobId, JobKind};
+pub use half::Half;
+pub use protocol::{Arm, JobId, JobKind, MAX_N};
 pub use record::*;

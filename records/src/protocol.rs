@@ -9,6 +9,9 @@
 //! | transfer AnB (`+`: `-ft`) | `r<s>-transfer[-ft]-<S>-<T>-n<n>` |
 //! | a dissimilar split's base and transfers | `natman-base-<H>`, `natman-transfer[-ft]-<S>-<T>-n<n>` (a split by name: its name for `natman`) |
 //! | whole set | `whole-base`, `whole-nolearn-n<n>`, `whole-reduced-k<k>` |
+//! | a random split read from a manifest (`train --split DIR`), not by seed | `random-base-<H>`, ... |
+//!
+//! Halves are [`Half`]s, n is 1 to [`MAX_N`].
 //!
 //! Replicates beyond the first add `-r<i>`. Job seeds are hashes of ids,
 //! so ids print exactly as they always have.
@@ -19,6 +22,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::family::Family;
+use crate::half::Half;
 
 /// Which network of the protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -66,17 +70,17 @@ impl std::str::FromStr for Arm {
 }
 
 /// What a job trains, as its id says.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum JobKind {
     /// A base on one half (`whole` for the whole set).
     Base {
         /// The half.
-        half: String,
+        half: Half,
     },
     /// Selffer BnB: layers 1..n from the same half's base.
     Selffer {
         /// The half.
-        half: String,
+        half: Half,
         /// Layers copied.
         n: usize,
         /// `+`: the copied layers are fine-tuned.
@@ -85,9 +89,9 @@ pub enum JobKind {
     /// Transfer AnB: layers 1..n from the other half's base.
     Transfer {
         /// The source half.
-        source: String,
+        source: Half,
         /// The target half.
-        target: String,
+        target: Half,
         /// Layers copied.
         n: usize,
         /// `+`: the copied layers are fine-tuned.
@@ -118,16 +122,16 @@ impl JobKind {
     }
 
     /// The half trained and tested on.
-    pub fn target(&self) -> &str {
+    pub fn target(&self) -> Half {
         match self {
-            JobKind::Base { half } | JobKind::Selffer { half, .. } => half,
-            JobKind::Transfer { target, .. } => target,
-            JobKind::Nolearn { .. } | JobKind::Reduced { .. } => "whole",
+            JobKind::Base { half } | JobKind::Selffer { half, .. } => half.clone(),
+            JobKind::Transfer { target, .. } => target.clone(),
+            JobKind::Nolearn { .. } | JobKind::Reduced { .. } => Half::whole(),
         }
     }
 
     /// The half whose base the copied layers come from (selffer, transfer).
-    pub fn source(&self) -> Option<&str> {
+    pub fn source(&self) -> Option<&Half> {
         match self {
             JobKind::Selffer { half, .. } => Some(half),
             JobKind::Transfer { source, .. } => Some(source),
@@ -149,8 +153,12 @@ impl JobKind {
     }
 }
 
-/// A job's id: one grammar for writing and reading (module docs).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// The most layers a job copies or freezes: 7 of the network's 8.
+pub const MAX_N: usize = 7;
+
+/// A job's id: one grammar for writing and reading (module docs); serde
+/// reads and writes it as that string.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct JobId {
     /// The family.
     pub family: Family,
@@ -165,7 +173,7 @@ pub struct JobId {
 impl JobId {
     /// The id of the base the job copies from (same family, split and replicate).
     pub fn source_base(&self) -> Option<JobId> {
-        self.kind.source().map(|half| JobId { kind: JobKind::Base { half: half.to_string() }, ..self.clone() })
+        self.kind.source().map(|half| JobId { kind: JobKind::Base { half: half.clone() }, ..self.clone() })
     }
 }
 
@@ -173,6 +181,7 @@ impl fmt::Display for JobId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.family, self.seed) {
             (Family::Random, Some(s)) => write!(f, "r{s}")?,
+            // a random split given as a manifest (`train --split DIR`), not by seed
             (family, _) => write!(f, "{family}")?,
         }
         let ft = |fine_tune: bool| if fine_tune { "-ft" } else { "" };
@@ -216,22 +225,46 @@ impl FromStr for JobId {
             Some(head) => (head.parse::<Family>().map_err(|e| bad(&e))?, None),
             None => return Err(bad("empty")),
         };
-        let n_of = |tok: Option<&&str>| tok.and_then(|s| numbered(s, 'n')).ok_or_else(|| bad("expected `n<layers>`"));
+        // layers 1..n of the 8 are copied or random: n = 0 is a base, n = 8 leaves nothing to train
+        let n_of =
+            |tok: Option<&&str>| tok.and_then(|s| numbered(s, 'n')).filter(|n| (1..=MAX_N).contains(n)).ok_or_else(|| bad("expected `n<layers>`, 1 to 7"));
+        let half = |tok: &str| tok.parse::<Half>().map_err(|e| bad(&e));
         let ft = t.get(2) == Some(&"ft");
         let rest: Vec<&str> = t.iter().skip(if ft { 3 } else { 2 }).copied().collect();
         let kind = match (t.get(1).copied(), rest.as_slice()) {
-            (Some("base"), []) if family == Family::Whole && !ft => JobKind::Base { half: "whole".into() },
-            (Some("base"), [half]) if !ft => JobKind::Base { half: half.to_string() },
-            (Some("selffer"), [half, n]) => JobKind::Selffer { half: half.to_string(), n: n_of(Some(n))?, fine_tune: ft },
-            (Some("transfer"), [s, t, n]) => JobKind::Transfer { source: s.to_string(), target: t.to_string(), n: n_of(Some(n))?, fine_tune: ft },
+            (Some("base"), []) if family == Family::Whole && !ft => JobKind::Base { half: Half::whole() },
+            (Some("base"), [half_tok]) if !ft => JobKind::Base { half: half(half_tok)? },
+            (Some("selffer"), [h, n]) => JobKind::Selffer { half: half(h)?, n: n_of(Some(n))?, fine_tune: ft },
+            (Some("transfer"), [s, t, n]) => JobKind::Transfer { source: half(s)?, target: half(t)?, n: n_of(Some(n))?, fine_tune: ft },
             (Some("nolearn"), [n]) if !ft => JobKind::Nolearn { n: n_of(Some(n))? },
             (Some("reduced"), [k]) if !ft => JobKind::Reduced { k: numbered(k, 'k').ok_or_else(|| bad("expected `k<examples>`"))? },
             _ => return Err(bad("not a job of the grid")),
         };
-        if (family == Family::Random) != seed.is_some() {
-            return Err(bad("random-split ids begin with `r<seed>`"));
-        }
         Ok(JobId { family, seed, kind, replicate: 0 })
+    }
+}
+
+impl Serialize for JobId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for JobId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl PartialEq<str> for JobId {
+    fn eq(&self, other: &str) -> bool {
+        other.parse::<JobId>().is_ok_and(|o| o == *self)
+    }
+}
+
+impl PartialEq<&str> for JobId {
+    fn eq(&self, other: &&str) -> bool {
+        *self == **other
     }
 }
 
@@ -253,17 +286,30 @@ mod tests {
             "whole-base-r1",
             "whole-nolearn-n4",
             "whole-reduced-k25",
+            "random-transfer-A-B-n2",
         ];
         for id in ids {
             let parsed: JobId = id.parse().unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(parsed.to_string(), id);
         }
         let t: JobId = "r0-transfer-ft-B-A-n1-r2".parse().expect("id");
-        assert_eq!((t.kind.arm(), t.kind.target(), t.kind.n(), t.kind.fine_tune(), t.replicate, t.seed), (Arm::Transfer, "A", 1, true, 2, Some(0)));
+        assert_eq!((t.kind.arm(), t.kind.target().as_str(), t.kind.n(), t.kind.fine_tune(), t.replicate, t.seed), (Arm::Transfer, "A", 1, true, 2, Some(0)));
         assert_eq!(t.source_base().expect("a source").to_string(), "r0-base-B-r2");
         // a half may be named like a replicate: the grammar still reads it
-        assert_eq!("rooms-base-r1".parse::<JobId>().expect("id").kind, JobKind::Base { half: "r1".into() });
-        for bad in ["", "r0", "r0-base", "r0-selffer-B-3", "natman-transfer-A-n4", "whole-nolearn-k4", "x-y-base-A", "r0-base-ft-A"] {
+        assert_eq!("rooms-base-r1".parse::<JobId>().expect("id").kind, JobKind::Base { half: "r1".parse().expect("half") });
+        for bad in [
+            "",
+            "r0",
+            "r0-base",
+            "r0-selffer-B-3",
+            "natman-transfer-A-n4",
+            "whole-nolearn-k4",
+            "x-y-base-A",
+            "r0-base-ft-A",
+            "r0-selffer-B-n0",
+            "r0-transfer-A-B-n8",
+            "whole-nolearn-n9",
+        ] {
             assert!(bad.parse::<JobId>().is_err(), "{bad}");
         }
     }

@@ -72,7 +72,7 @@ impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), source }
     }
-    pub(crate) fn job(job: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn job(job: impl std::fmt::Display, message: impl Into<String>) -> Self {
         Error::Job { job: job.to_string(), message: message.into() }
     }
 }

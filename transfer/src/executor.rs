@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::plan::Plan;
-use crate::record::{read_run, run_path};
+use crate::record::{curve_path, read_run, run_path};
+use crate::spec::{Arm, JobId};
 
 /// How a job ended in a sweep.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +38,7 @@ pub enum JobState {
 #[derive(Debug, Clone, Default)]
 pub struct SweepReport {
     /// `(id, state)`.
-    pub jobs: Vec<(String, JobState)>,
+    pub jobs: Vec<(JobId, JobState)>,
     /// Wall seconds of this invocation.
     pub wall_seconds: f64,
 }
@@ -68,15 +69,56 @@ pub fn write_jobs(plan: &Plan) -> Result<Vec<PathBuf>> {
 
 /// The job's record state: `Some(Ok)` done, `Some(Err(reason))` failed,
 /// `None` not finished (or the record there was written for another job).
-pub fn record_state(plan: &Plan, id: &str) -> Option<std::result::Result<(), String>> {
-    let j = plan.jobs.iter().find(|j| j.job.id == id)?;
-    let path = run_path(&j.job.records, id);
+pub fn record_state(plan: &Plan, id: &JobId) -> Option<std::result::Result<(), String>> {
+    let j = plan.jobs.iter().find(|j| &j.job.id == id)?;
+    let path = run_path(&j.job.records, &j.job.name());
     // a record of another job under this id (an earlier configuration) is not this job's
     if !j.job.wrote(&path) {
         return None;
     }
     let r = read_run(&path).ok()?;
     Some(if r.status == "ok" { Ok(()) } else { Err(r.failure.unwrap_or_else(|| "failed".into())) })
+}
+
+/// Take the finished bases of another sweep of the same grid (`sweep
+/// --bases-from`): each planned base not done here whose job in `from`
+/// has the same fingerprint (same data, split, model, solver and seed;
+/// whether frozen layers are cached does not change a base) and a record
+/// is copied, its folder and records, so its transfers start from it.
+/// Returns the ids taken.
+pub fn adopt_bases(plan: &Plan, from: &Path) -> Result<Vec<JobId>> {
+    let mut taken = Vec::new();
+    for j in plan.jobs.iter().map(|p| &p.job).filter(|j| j.arm() == Arm::Base) {
+        let name = j.name();
+        let (run, curve) = (run_path(&j.records, &name), curve_path(&j.records, &name));
+        if j.wrote(&run) {
+            continue;
+        }
+        let (their_records, their_dir) = (from.join("records"), from.join("jobs").join(&name));
+        let their_run = run_path(&their_records, &name);
+        if !j.wrote(&their_run) || !matches!(read_run(&their_run), Ok(r) if r.status == "ok") || !their_dir.join("final.params").is_file() {
+            continue;
+        }
+        copy_tree(&their_dir, &j.dir)?;
+        for (theirs, ours) in [(their_run, run), (curve_path(&their_records, &name), curve)] {
+            std::fs::create_dir_all(ours.parent().expect("a records folder")).map_err(|e| Error::io(&ours, e))?;
+            std::fs::copy(&theirs, &ours).map_err(|e| Error::io(&theirs, e))?;
+        }
+        taken.push(j.id.clone());
+    }
+    Ok(taken)
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
+        for e in std::fs::read_dir(from).map_err(|e| Error::io(from, e))?.flatten() {
+            copy_tree(&e.path(), &to.join(e.file_name()))?;
+        }
+        Ok(())
+    } else {
+        std::fs::copy(from, to).map(drop).map_err(|e| Error::io(from, e))
+    }
 }
 
 fn log_tail(path: &Path) -> String {
@@ -103,15 +145,15 @@ fn progress_line(done: usize, total: usize, running: &[String]) -> String {
 pub fn run_local(plan: &Plan, opts: &LocalOptions) -> Result<SweepReport> {
     let t0 = Instant::now();
     let files = write_jobs(plan)?;
-    let ids: Vec<String> = plan.jobs.iter().map(|j| j.job.id.clone()).collect();
-    let mut state: BTreeMap<String, JobState> = BTreeMap::new();
+    let ids: Vec<JobId> = plan.jobs.iter().map(|j| j.job.id.clone()).collect();
+    let mut state: BTreeMap<JobId, JobState> = BTreeMap::new();
     for id in &ids {
         if let Some(Ok(())) = record_state(plan, id) {
             state.insert(id.clone(), JobState::AlreadyDone);
         }
     }
     let per_job = (opts.threads / opts.jobs.max(1)).max(1);
-    let mut running: HashMap<String, Child> = HashMap::new();
+    let mut running: HashMap<JobId, Child> = HashMap::new();
     let tty = std::io::stderr().is_terminal();
     let bar = tty.then(|| indicatif::ProgressBar::new(ids.len() as u64));
     let mut last_line = Instant::now() - Duration::from_secs(60);
@@ -177,7 +219,7 @@ pub fn run_local(plan: &Plan, opts: &LocalOptions) -> Result<SweepReport> {
             running.insert(j.job.id.clone(), child);
         }
         let finished = state.len();
-        let mut names: Vec<String> = running.keys().cloned().collect();
+        let mut names: Vec<String> = running.keys().map(JobId::to_string).collect();
         names.sort();
         if let Some(b) = &bar {
             b.set_position(finished as u64);
@@ -240,8 +282,8 @@ pub fn run_slurm(plan: &Plan, opts: &SlurmOptions) -> Result<SweepReport> {
     // reachable before anything is submitted
     slurm("sinfo", &["-h".into(), "-o".into(), "%P %a".into()])?;
     let files = write_jobs(plan)?;
-    let mut submitted: BTreeMap<String, String> = BTreeMap::new();
-    let mut state: BTreeMap<String, JobState> = BTreeMap::new();
+    let mut submitted: BTreeMap<JobId, String> = BTreeMap::new();
+    let mut state: BTreeMap<JobId, JobState> = BTreeMap::new();
     let cpus = opts.cpus_per_task.max(1);
     for (j, file) in plan.jobs.iter().zip(&files) {
         let id = &j.job.id;

@@ -22,5 +22,5 @@ pub mod train;
 
 pub use error::{Error, Result};
 pub use record::{CurvePoint, RunRecord, SCHEMA_VERSION};
-pub use spec::{Arm, JobSpec, Outputs, Preprocess, Schedule, SplitSpec};
+pub use spec::{Arm, Family, Half, JobId, JobKind, JobSpec, Outputs, Preprocess, Schedule, SplitSpec};
 pub use train::{Outcome, RunOptions, run_job};

@@ -25,7 +25,7 @@ use data_split::synthetic::SyntheticConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::spec::{Family, JobSpec, Outputs, Preprocess, Schedule, SourceSpec, SplitSpec};
+use crate::spec::{Family, Half, JobSpec, Outputs, Preprocess, Schedule, SplitSpec};
 use records::{JobId, JobKind};
 
 /// Random-halves part of a grid.
@@ -41,9 +41,9 @@ pub struct RandomGrid {
     #[serde(default = "yes")]
     pub numpy: bool,
     /// Halves to train selffer networks on (`["B"]`: BnB; `["A", "B"]`: both).
-    pub selffer: Vec<String>,
+    pub selffer: Vec<Half>,
     /// Transfers as `[source, target]` pairs (`[["A", "B"]]`: AnB).
-    pub transfer: Vec<[String; 2]>,
+    pub transfer: Vec<[Half; 2]>,
     /// Frozen variants.
     #[serde(default = "yes")]
     pub frozen: bool,
@@ -288,8 +288,8 @@ fn paper_like(name: &str, data: DataSpec, model: &str, natman: &str, schedule: S
             seeds: vec![0],
             fraction: 0.5,
             numpy: true,
-            selffer: vec!["B".into()],
-            transfer: vec![["A".into(), "B".into()]],
+            selffer: vec![Half::b()],
+            transfer: vec![[Half::a(), Half::b()]],
             frozen: true,
             fine_tune: true,
         }),
@@ -359,8 +359,8 @@ impl SweepConfig {
                     seeds: vec![0, 1, 2, 3],
                     fraction: 0.5,
                     numpy: true,
-                    selffer: vec!["A".into(), "B".into()],
-                    transfer: vec![["A".into(), "B".into()], ["B".into(), "A".into()]],
+                    selffer: vec![Half::a(), Half::b()],
+                    transfer: vec![[Half::a(), Half::b()], [Half::b(), Half::a()]],
                     frozen: true,
                     fine_tune: true,
                 }),
@@ -398,7 +398,7 @@ impl SweepConfig {
 struct TwoGroups<'a> {
     family: Family,
     split: SplitSpec,
-    halves: [String; 2],
+    halves: [Half; 2],
     transfers: &'a TwoGroupTransfers,
 }
 
@@ -407,8 +407,8 @@ struct TwoGroups<'a> {
 pub struct PlannedJob {
     /// The job.
     pub job: JobSpec,
-    /// Ids of the jobs that must finish first.
-    pub deps: Vec<String>,
+    /// The jobs that must finish first.
+    pub deps: Vec<JobId>,
 }
 
 /// A whole sweep.
@@ -443,7 +443,7 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
     let mut two_groups: Vec<TwoGroups> = Vec::new();
     if let Some(g) = &cfg.natman {
         let split = SplitSpec::Natman { preset: g.preset.clone() };
-        let halves = ["natural".to_string(), "manmade".to_string()];
+        let halves = [Half::new("natural"), Half::new("manmade")].map(|h| h.expect("the paper's halves are words"));
         two_groups.push(TwoGroups { family: Family::Natman, split, halves, transfers: &g.transfers });
     }
     for g in &cfg.dissimilar {
@@ -464,41 +464,26 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
             let id = JobId { replicate: r, ..id };
             let name = id.to_string();
             let base = id.source_base();
-            let source = id
-                .kind
-                .source()
-                .zip(base.as_ref())
-                .map(|(half, base)| SourceSpec { half: half.to_string(), checkpoint: out_abs.join("jobs").join(base.to_string()).join("final.params") });
-            let per_class = match id.kind {
-                JobKind::Reduced { k } => Some(k),
-                _ => None,
-            };
+            let source = base.as_ref().map(|base| out_abs.join("jobs").join(base.to_string()).join("final.params"));
             jobs.push(PlannedJob {
                 job: JobSpec {
                     seed: stable_seed(cfg.seed ^ r as u64, &name),
                     dir: out_abs.join("jobs").join(&name),
-                    id: name,
-                    arm: id.kind.arm(),
-                    family: id.family.clone(),
+                    id,
                     split_id: split_id.into(),
                     data: cfg.data.clone(),
                     split,
-                    target_half: id.kind.target().into(),
                     source,
-                    n: id.kind.n(),
-                    fine_tune: id.kind.fine_tune(),
-                    per_class,
                     model: cfg.model.clone(),
                     outputs: cfg.outputs,
                     schedule: schedule.clone(),
                     preprocess: cfg.preprocess,
-                    replicate: r,
                     records: out_abs.join("records"),
                     keep_final: cfg.keep_final,
                     cache_prefix: cfg.cache_prefix,
                     cache_passes: cfg.cache_passes,
                 },
-                deps: base.iter().map(JobId::to_string).collect(),
+                deps: base.into_iter().collect(),
             });
         };
         let sch = &cfg.schedule;
@@ -507,12 +492,12 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
                 let split = SplitSpec::Random { seed: s, fraction: g.fraction, numpy: g.numpy };
                 let sid = s.to_string();
                 let id = |kind: JobKind| JobId { family: Family::Random, seed: Some(s), kind, replicate: 0 };
-                let mut halves: Vec<&str> = g.selffer.iter().map(String::as_str).collect();
-                halves.extend(g.transfer.iter().flat_map(|p| [p[0].as_str(), p[1].as_str()]));
+                let mut halves: Vec<&Half> = g.selffer.iter().collect();
+                halves.extend(g.transfer.iter().flatten());
                 halves.sort_unstable();
                 halves.dedup();
-                for h in &halves {
-                    add(id(JobKind::Base { half: h.to_string() }), &sid, split.clone(), sch);
+                for &h in &halves {
+                    add(id(JobKind::Base { half: h.clone() }), &sid, split.clone(), sch);
                 }
                 let variants: Vec<bool> = [(g.frozen, false), (g.fine_tune, true)].iter().filter(|v| v.0).map(|v| v.1).collect();
                 for &n in &cfg.layers {
@@ -542,7 +527,7 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
             for &n in g.transfers.layers.as_ref().unwrap_or(&cfg.layers) {
                 for &fine_tune in variants {
                     for (a, b) in &pairs {
-                        let kind = JobKind::Transfer { source: a.to_string(), target: b.to_string(), n, fine_tune };
+                        let kind = JobKind::Transfer { source: (*a).clone(), target: (*b).clone(), n, fine_tune };
                         add(id(kind), split_id, g.split.clone(), sch);
                     }
                 }
@@ -550,7 +535,7 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
         }
         if let Some(g) = &cfg.whole {
             let id = |kind: JobKind| JobId { family: Family::Whole, seed: None, kind, replicate: 0 };
-            add(id(JobKind::Base { half: "whole".into() }), "whole", SplitSpec::Whole, sch);
+            add(id(JobKind::Base { half: Half::whole() }), "whole", SplitSpec::Whole, sch);
             if g.nolearn {
                 for &n in g.layers.as_ref().unwrap_or(&cfg.layers) {
                     add(id(JobKind::Nolearn { n }), "whole", SplitSpec::Whole, sch);
@@ -615,7 +600,7 @@ impl Plan {
     pub fn counts(&self) -> BTreeMap<String, usize> {
         let mut m = BTreeMap::new();
         for j in &self.jobs {
-            *m.entry(format!("{}/{}", j.job.family, j.job.arm_label())).or_default() += 1;
+            *m.entry(format!("{}/{}", j.job.family(), j.job.arm_label())).or_default() += 1;
         }
         m
     }
@@ -644,7 +629,16 @@ impl Plan {
 
     /// The plan as a dependency graph, one line per job.
     pub fn graph(&self) -> String {
-        self.jobs.iter().map(|j| if j.deps.is_empty() { format!("{}\n", j.job.id) } else { format!("{} <- {}\n", j.job.id, j.deps.join(", ")) }).collect()
+        self.jobs
+            .iter()
+            .map(|j| {
+                if j.deps.is_empty() {
+                    format!("{}\n", j.job.id)
+                } else {
+                    format!("{} <- {}\n", j.job.id, j.deps.iter().map(JobId::to_string).collect::<Vec<_>>().join(", "))
+                }
+            })
+            .collect()
     }
 }
 
@@ -665,17 +659,17 @@ mod tests {
         assert_eq!(c["natman/base"], 2);
         assert_eq!(c["natman/AnB"], 4);
         assert_eq!(c["whole/nolearn"], 3);
-        let n: std::collections::BTreeSet<usize> = plan.jobs.iter().filter(|j| j.job.family == "random").map(|j| j.job.n).collect();
+        let n: std::collections::BTreeSet<usize> = plan.jobs.iter().filter(|j| j.job.family() == "random").map(|j| j.job.n()).collect();
         assert_eq!(n, [0, 2, 4, 7].into_iter().collect());
-        let pos: BTreeMap<&str, usize> = plan.jobs.iter().enumerate().map(|(i, j)| (j.job.id.as_str(), i)).collect();
+        let pos: BTreeMap<&JobId, usize> = plan.jobs.iter().enumerate().map(|(i, j)| (&j.job.id, i)).collect();
         for j in &plan.jobs {
             for d in &j.deps {
-                assert!(pos[d.as_str()] < pos[j.job.id.as_str()], "{} before {d}", j.job.id);
+                assert!(pos[d] < pos[&j.job.id], "{} before {d}", j.job.id);
             }
         }
         let t = plan.jobs.iter().find(|j| j.job.id == "r2-transfer-A-B-n4").expect("job");
-        assert_eq!(t.deps, vec!["r2-base-A"]);
-        assert!(t.job.source.as_ref().expect("source").checkpoint.ends_with("jobs/r2-base-A/final.params"));
+        assert_eq!(t.deps, vec!["r2-base-A".parse::<JobId>().expect("id")]);
+        assert!(t.job.source.as_ref().expect("source").ends_with("jobs/r2-base-A/final.params"));
     }
 
     #[test]
@@ -694,26 +688,50 @@ mod tests {
         assert_eq!(seed("r0-base-A"), 1_202_900_300_710_852_825, "the plan uses the pinned seed");
     }
 
-    /// A job is what its id says: parsed with the one grammar, every id
-    /// prints back the same and names the job's arm, family, target, n,
-    /// variant, replicate and the base it depends on.
+    /// A job is what its id says: every planned id prints and parses back
+    /// the same; its job file writes out the id's arm, family, target, n,
+    /// variant and replicate and reads back the same job; it depends on
+    /// the base its id names; and a job file whose facts contradict its id,
+    /// or that lacks the source a copied job needs, is refused.
     #[test]
     fn every_job_is_its_id() {
         for preset in PRESETS {
             let mut cfg = SweepConfig::preset(preset, Some(Path::new("data"))).expect("preset");
             cfg.replicates = 2;
             for j in expand(&cfg, Path::new("o")).expect("plan").jobs {
-                let id: JobId = j.job.id.parse().unwrap_or_else(|e| panic!("{e}"));
-                assert_eq!(id.to_string(), j.job.id);
-                let job = &j.job;
+                let id = &j.job.id;
+                assert_eq!(&id.to_string().parse::<JobId>().unwrap_or_else(|e| panic!("{e}")), id);
+                let file = serde_json::to_value(&j.job).expect("json");
+                let k = &id.kind;
+                assert_eq!(file["id"], id.to_string());
                 assert_eq!(
-                    (id.kind.arm(), &id.family, id.kind.target(), id.kind.n(), id.replicate),
-                    (job.arm, &job.family, job.target_half.as_str(), job.n, job.replicate)
+                    (&file["arm"], &file["family"], &file["target_half"]),
+                    (&k.arm().name().into(), &id.family.name().into(), &k.target().as_str().into())
                 );
-                assert_eq!(id.kind.fine_tune(), job.fine_tune, "{id}");
-                assert_eq!(j.deps, id.source_base().map(|b| b.to_string()).into_iter().collect::<Vec<_>>(), "{id}");
+                assert_eq!((&file["n"], &file["fine_tune"], &file["replicate"]), (&k.n().into(), &k.fine_tune().into(), &id.replicate.into()), "{id}");
+                assert_eq!(file["source"]["half"].as_str(), k.source().map(Half::as_str), "{id}");
+                assert_eq!(serde_json::from_value::<JobSpec>(file).expect("reads back"), j.job, "{id}");
+                assert_eq!(j.deps, id.source_base().into_iter().collect::<Vec<_>>(), "{id}");
             }
         }
+        let plan = expand(&SweepConfig::preset("smoke", None).expect("preset"), Path::new("o")).expect("plan");
+        let transfer = plan.jobs.iter().find(|j| j.job.arm() == crate::spec::Arm::Transfer).expect("a transfer");
+        let file = serde_json::to_value(&transfer.job).expect("json");
+        let refused = |edit: &dyn Fn(&mut serde_json::Value)| {
+            let mut f = file.clone();
+            edit(&mut f);
+            serde_json::from_value::<JobSpec>(f).expect_err("refused").to_string()
+        };
+        let e = refused(&|f| f["n"] = 5.into());
+        assert!(e.contains("disagrees with its id: `n` is 5, the id says"), "{e}");
+        let e = refused(&|f| f["target_half"] = "A".into());
+        assert!(e.contains("`target_half` is A, the id says B"), "{e}");
+        let e = refused(&|f| f["source"] = serde_json::Value::Null);
+        assert!(e.contains("`source.half` is None"), "{e}");
+        let e = refused(&|f| f["id"] = "r0-transfer-A-B-n9".into());
+        assert!(e.contains("expected `n<layers>`, 1 to 7"), "{e}");
+        let e = refused(&|f| f["id"] = "r0-transfer-A-B".into());
+        assert!(e.contains("not a job of the grid"), "{e}");
     }
 
     #[test]
@@ -770,10 +788,10 @@ mod tests {
         // the file's names are in the plan, not its path
         assert_eq!(cfg.dissimilar[0].split.b, data_split::dissimilar::ClassNames::List(vec!["sandal".into(), "sneaker".into(), "boot".into()]));
         let plan = expand(&cfg, Path::new("o")).expect("plan");
-        let ids: Vec<&str> = plan.jobs.iter().filter(|j| j.job.family == "clothing_vs_footwear").map(|j| j.job.id.as_str()).collect();
+        let ids: Vec<String> = plan.jobs.iter().filter(|j| j.job.family() == "clothing_vs_footwear").map(|j| j.job.name()).collect();
         assert_eq!(ids, ["clothing_vs_footwear-base-clothing", "clothing_vs_footwear-base-footwear", "clothing_vs_footwear-transfer-clothing-footwear-n4"]);
-        let t = plan.jobs.iter().find(|j| j.job.id == ids[2]).expect("transfer");
-        assert_eq!((t.job.target_half.as_str(), t.deps.as_slice()), ("footwear", ["clothing_vs_footwear-base-clothing".to_string()].as_slice()));
+        let t = plan.jobs.iter().find(|j| j.job.id == ids[2].as_str()).expect("transfer");
+        assert_eq!((t.job.target_half().as_str(), t.deps[0].to_string().as_str()), ("footwear", "clothing_vs_footwear-base-clothing"));
         assert!(matches!(&t.job.split, SplitSpec::Dissimilar(d) if d.left_out == ["bag"]));
         // a list of splits; typos inside the split, names that break ids, and repeats are refused
         v["dissimilar"] = serde_json::json!([{"name": "x", "a": ["a"], "b": ["b"]}, {"name": "y", "a": ["a"], "b": ["b"], "lef_out": []}]);

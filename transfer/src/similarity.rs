@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use crate::batches::{Assembly, Store};
 use crate::error::{Error, Result};
 use crate::plan::Plan;
-use crate::spec::{Arm, Family, JobSpec, Preprocess, SplitSpec};
+use crate::spec::{Arm, Family, JobId, JobSpec, Preprocess, SplitSpec};
 use data_split::DataSpec;
 
 /// Linear Gram matrix `X Xᵀ` (rows are examples) in f64.
@@ -91,7 +91,7 @@ pub fn layer_activations(net: &AlexNet, probe: &[f32], n: usize, crop: usize, de
 /// CKA per layer between two checkpoints on the test images of `job`'s
 /// target half (centre crops, each network with its own mean image).
 pub fn compare_checkpoints(a: &Path, b: &Path, job: &JobSpec, probe: usize) -> Result<Vec<f64>> {
-    compare_on(a, b, &job.data, &job.split, &job.target_half, job.preprocess, probe)
+    compare_on(a, b, &job.data, &job.split, job.target_half().as_str(), job.preprocess, probe)
 }
 
 /// CKA per layer between two checkpoints on the test images of one half of a
@@ -179,33 +179,37 @@ pub fn filter_grid(ckpt: &Path, out: &Path) -> Result<()> {
 /// family, and for random halves the split (`random/0`), with `-r<i>` for
 /// replicates beyond the first; pairs of different units never share a name.
 fn unit_name(j: &crate::JobSpec) -> String {
-    let rep = if j.replicate == 0 { String::new() } else { format!("-r{}", j.replicate) };
-    if j.family == Family::Random { format!("random/{}{rep}", j.split_id) } else { format!("{}{rep}", j.family) }
+    let rep = if j.replicate() == 0 { String::new() } else { format!("-r{}", j.replicate()) };
+    if *j.family() == Family::Random { format!("random/{}{rep}", j.split_id) } else { format!("{}{rep}", j.family()) }
 }
 
 /// Also conv1 filter pictures of every base into `OUT/report/filters/`.
 /// Returns the Parquet path, or `None` when no pair was available.
 pub fn sweep_similarity(plan: &Plan, probe: usize) -> Result<Option<PathBuf>> {
-    let final_of = |id: &str| plan.jobs.iter().find(|j| j.job.id == id).map(|j| j.job.dir.join("final.params")).filter(|p| p.is_file());
+    let final_of = |id: &JobId| plan.jobs.iter().find(|j| &j.job.id == id).map(|j| j.job.dir.join("final.params")).filter(|p| p.is_file());
     let mut rows = Vec::new();
     for j in plan.jobs.iter().map(|j| &j.job) {
         let Some(mine) = final_of(&j.id) else { continue };
-        if j.arm == Arm::Base {
+        if j.arm() == Arm::Base {
             let _ = filter_grid(&mine, &plan.out.join("report/filters").join(format!("{}.png", j.id)));
             // pair each base with the other base of its split (once: from the second half)
             let other = plan.jobs.iter().map(|o| &o.job).find(|o| {
-                o.arm == Arm::Base && o.family == j.family && o.split_id == j.split_id && o.replicate == j.replicate && o.target_half < j.target_half
+                o.arm() == Arm::Base
+                    && o.family() == j.family()
+                    && o.split_id == j.split_id
+                    && o.replicate() == j.replicate()
+                    && o.target_half() < j.target_half()
             });
             if let Some(o) = other.and_then(|o| final_of(&o.id).map(|p| (o, p))) {
                 let cka = compare_checkpoints(&o.1, &mine, j, probe)?;
-                rows.push((format!("{}:{}-vs-{}", unit_name(j), o.0.target_half, j.target_half), o.1, mine.clone(), cka));
+                rows.push((format!("{}:{}-vs-{}", unit_name(j), o.0.target_half(), j.target_half()), o.1, mine.clone(), cka));
             }
         }
-        if let (Arm::Transfer | Arm::Selffer, Some(src)) = (j.arm, &j.source)
-            && src.checkpoint.is_file()
+        if let Some(src) = &j.source
+            && src.is_file()
         {
-            let cka = compare_checkpoints(&src.checkpoint, &mine, j, probe)?;
-            rows.push((format!("{}:source-vs-{}", j.family, j.id), src.checkpoint.clone(), mine, cka));
+            let cka = compare_checkpoints(src, &mine, j, probe)?;
+            rows.push((format!("{}:source-vs-{}", j.family(), j.id), src.clone(), mine, cka));
         }
     }
     if rows.is_empty() {

@@ -13,6 +13,14 @@
 //! `fine_tune: true` makes the `+` arms: copied layers train at the same rate
 //! as the rest. Transferred jobs restart the schedule, as the authors did.
 //!
+//! What a job trains is its id ([`JobId`], `records::protocol`'s grammar):
+//! a [`JobSpec`] holds the id and how to train it, nothing that could
+//! contradict it. The job file writes the id's facts (`arm`, `family`,
+//! `target_half`, `source.half`, `n`, `fine_tune`, `per_class`,
+//! `replicate`) out beside it for its readers, and reading a file whose
+//! facts disagree with its id, or a copied job without its source
+//! checkpoint, is an error that names them.
+//!
 //! Example (`transferability train --job job.json`):
 //!
 //! ```json
@@ -33,7 +41,7 @@ use std::path::{Path, PathBuf};
 use data_split::dissimilar::DissimilarSpec;
 use data_split::split::{ClassSplit, Generator};
 use data_split::{DataSet, DataSpec, Manifest};
-pub use records::{Arm, Family};
+pub use records::{Arm, Family, Half, JobId, JobKind};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -166,40 +174,32 @@ impl Preprocess {
     }
 }
 
-/// Where copied layers come from.
+/// Where copied layers come from, as a job file writes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SourceSpec {
-    /// The source half.
-    pub half: String,
+struct SourceFile {
+    /// The source half (the id's).
+    half: Half,
     /// The source base's final checkpoint.
-    pub checkpoint: PathBuf,
+    checkpoint: PathBuf,
 }
 
-/// One job.
+/// One job: what it trains is its [`JobId`] (the arm, family, halves, n,
+/// fine-tuning, examples per class and replicate are the id's and nowhere
+/// else), the rest says how. Read and written as the job file
+/// ([`JobFile`]), whose copies of the id's facts must agree with the id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "JobFile", into = "JobFile")]
 pub struct JobSpec {
-    /// Stable id (also the record's `run_id`).
-    pub id: String,
-    /// Which network.
-    pub arm: Arm,
-    /// Analysis family: `random`, `natman`, `whole`, or a dissimilar split's name.
-    pub family: Family,
+    /// What the job trains; its printed form is the record's `run_id`.
+    pub id: JobId,
     /// Split id within the family.
     pub split_id: String,
     /// The data.
     pub data: DataSpec,
     /// The class split.
     pub split: SplitSpec,
-    /// Half trained and tested on.
-    pub target_half: String,
-    /// Source of copied layers (selffer / transfer).
-    pub source: Option<SourceSpec>,
-    /// Copied (or random-frozen) layers.
-    pub n: usize,
-    /// Fine-tune copied layers.
-    pub fine_tune: bool,
-    /// Examples per class (reduced).
-    pub per_class: Option<usize>,
+    /// The source base's final checkpoint (selffer and transfer jobs, and only they).
+    pub source: Option<PathBuf>,
     /// Model preset.
     pub model: String,
     /// fc8 width.
@@ -210,8 +210,6 @@ pub struct JobSpec {
     pub preprocess: Preprocess,
     /// Seed of fresh layers, dropout and data order.
     pub seed: u64,
-    /// Replicate index.
-    pub replicate: usize,
     /// Working folder (checkpoints, final weights, mean image, log).
     pub dir: PathBuf,
     /// Records folder.
@@ -222,8 +220,118 @@ pub struct JobSpec {
     /// jobs only; see `cache`). Recorded as `cached_prefix`.
     pub cache_prefix: bool,
     /// Augmented passes the prefix cache holds (epoch e reads pass e mod passes).
-    #[serde(default = "crate::cache::default_passes")]
     pub cache_passes: usize,
+}
+
+/// The job file (`job.json`, the module docs' example): a [`JobSpec`] with
+/// the id's facts written out beside it for readers of the file, in the
+/// order job files have always had (their bytes, and so the jobs'
+/// fingerprints, are unchanged).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct JobFile {
+    id: String,
+    arm: Arm,
+    family: Family,
+    split_id: String,
+    data: DataSpec,
+    split: SplitSpec,
+    target_half: Half,
+    source: Option<SourceFile>,
+    n: usize,
+    fine_tune: bool,
+    per_class: Option<usize>,
+    model: String,
+    outputs: Outputs,
+    schedule: Schedule,
+    preprocess: Preprocess,
+    seed: u64,
+    replicate: usize,
+    dir: PathBuf,
+    records: PathBuf,
+    keep_final: bool,
+    cache_prefix: bool,
+    #[serde(default = "crate::cache::default_passes")]
+    cache_passes: usize,
+}
+
+impl From<JobSpec> for JobFile {
+    fn from(j: JobSpec) -> Self {
+        let per_class = j.per_class();
+        let k = &j.id.kind;
+        JobFile {
+            id: j.id.to_string(),
+            arm: k.arm(),
+            family: j.id.family.clone(),
+            split_id: j.split_id,
+            data: j.data,
+            split: j.split,
+            target_half: k.target(),
+            source: k.source().cloned().zip(j.source).map(|(half, checkpoint)| SourceFile { half, checkpoint }),
+            n: k.n(),
+            fine_tune: k.fine_tune(),
+            per_class,
+            model: j.model,
+            outputs: j.outputs,
+            schedule: j.schedule,
+            preprocess: j.preprocess,
+            seed: j.seed,
+            replicate: j.id.replicate,
+            dir: j.dir,
+            records: j.records,
+            keep_final: j.keep_final,
+            cache_prefix: j.cache_prefix,
+            cache_passes: j.cache_passes,
+        }
+    }
+}
+
+impl TryFrom<JobFile> for JobSpec {
+    type Error = Error;
+    fn try_from(f: JobFile) -> Result<Self> {
+        let id: JobId = f.id.parse().map_err(|e: String| Error::job(&f.id, e))?;
+        let k = &id.kind;
+        // each fact the file repeats must be the id's
+        let mut differ = Vec::new();
+        let mut check = |field: &str, file: String, ids: String| {
+            if file != ids {
+                differ.push(format!("`{field}` is {file}, the id says {ids}"));
+            }
+        };
+        check("arm", f.arm.to_string(), k.arm().to_string());
+        check("family", f.family.to_string(), id.family.to_string());
+        check("target_half", f.target_half.to_string(), k.target().to_string());
+        check("source.half", format!("{:?}", f.source.as_ref().map(|s| s.half.as_str())), format!("{:?}", k.source().map(Half::as_str)));
+        check("n", f.n.to_string(), k.n().to_string());
+        check("fine_tune", f.fine_tune.to_string(), k.fine_tune().to_string());
+        let k_of = match k {
+            JobKind::Reduced { k } => Some(*k),
+            _ => None,
+        };
+        check("per_class", format!("{:?}", f.per_class), format!("{k_of:?}"));
+        check("replicate", f.replicate.to_string(), id.replicate.to_string());
+        if !differ.is_empty() {
+            return Err(Error::job(&f.id, format!("the job file disagrees with its id: {}", differ.join("; "))));
+        }
+        let job = JobSpec {
+            id,
+            split_id: f.split_id,
+            data: f.data,
+            split: f.split,
+            source: f.source.map(|s| s.checkpoint),
+            model: f.model,
+            outputs: f.outputs,
+            schedule: f.schedule,
+            preprocess: f.preprocess,
+            seed: f.seed,
+            dir: f.dir,
+            records: f.records,
+            keep_final: f.keep_final,
+            cache_prefix: f.cache_prefix,
+            cache_passes: f.cache_passes,
+        };
+        job.validate()?;
+        Ok(job)
+    }
 }
 
 impl JobSpec {
@@ -236,12 +344,19 @@ impl JobSpec {
 
     /// What determines the job's result, as a SHA-256: the job file
     /// without where it lives (`dir`, `records`, the source checkpoint's
-    /// path) and `keep_final`. A checkpoint or record of a job with another
-    /// fingerprint (a changed configuration run into the same folder with
-    /// `--force`, a stray process of an earlier sweep) is not this job's.
+    /// path) and `keep_final`, and, for a job with nothing frozen, without
+    /// the prefix cache's settings (which only frozen layers use). A
+    /// checkpoint or record of a job with another fingerprint (a changed
+    /// configuration run into the same folder with `--force`, a stray
+    /// process of an earlier sweep) is not this job's.
     pub fn fingerprint(&self) -> String {
         use sha2::Digest;
-        let mut v = serde_json::to_value(self).expect("a job serialises");
+        let mut job = self.clone();
+        if job.frozen_layers() == 0 {
+            // as an uncached job's file says, so its fingerprint is unchanged
+            (job.cache_prefix, job.cache_passes) = (false, crate::cache::default_passes());
+        }
+        let mut v = serde_json::to_value(&job).expect("a job serialises");
         if let Some(o) = v.as_object_mut() {
             for k in ["dir", "records", "keep_final"] {
                 o.remove(k);
@@ -260,9 +375,57 @@ impl JobSpec {
         recorded.is_some_and(|r| r.fingerprint() == self.fingerprint())
     }
 
+    /// The id as records and folders name it.
+    pub fn name(&self) -> String {
+        self.id.to_string()
+    }
+
+    /// Which network.
+    pub fn arm(&self) -> Arm {
+        self.id.kind.arm()
+    }
+
+    /// Analysis family: `random`, `natman`, `whole`, or a dissimilar split's name.
+    pub fn family(&self) -> &Family {
+        &self.id.family
+    }
+
+    /// Half trained and tested on.
+    pub fn target_half(&self) -> Half {
+        self.id.kind.target()
+    }
+
+    /// Half the copied layers come from (selffer, transfer).
+    pub fn source_half(&self) -> Option<&Half> {
+        self.id.kind.source()
+    }
+
+    /// Copied (or random-frozen) layers; 0 for bases and reduced jobs.
+    pub fn n(&self) -> usize {
+        self.id.kind.n()
+    }
+
+    /// The `+` arms: copied layers are fine-tuned.
+    pub fn fine_tune(&self) -> bool {
+        self.id.kind.fine_tune()
+    }
+
+    /// Examples per class (reduced jobs).
+    pub fn per_class(&self) -> Option<usize> {
+        match self.id.kind {
+            JobKind::Reduced { k } => Some(k),
+            _ => None,
+        }
+    }
+
+    /// Replicate index.
+    pub fn replicate(&self) -> usize {
+        self.id.replicate
+    }
+
     /// The record's arm label (`base`, `BnB`, `BnB+`, `AnB`, `AnB+`, `nolearn`, `reduced`).
     pub fn arm_label(&self) -> &'static str {
-        match (self.arm, self.fine_tune) {
+        match (self.arm(), self.fine_tune()) {
             (Arm::Base, _) => "base",
             (Arm::Selffer, false) => "BnB",
             (Arm::Selffer, true) => "BnB+",
@@ -275,25 +438,25 @@ impl JobSpec {
 
     /// Layers frozen during training (0 when fine-tuning or for bases).
     pub fn frozen_layers(&self) -> usize {
-        match self.arm {
-            Arm::Selffer | Arm::Transfer | Arm::Nolearn if !self.fine_tune => self.n,
+        match self.arm() {
+            Arm::Selffer | Arm::Transfer | Arm::Nolearn if !self.fine_tune() => self.n(),
             _ => 0,
         }
     }
 
-    /// Check the job is internally consistent.
+    /// Check the job is internally consistent: a source checkpoint
+    /// exactly when the id copies layers, sane solver and cache settings.
+    /// n is 1 to 7 where the arm copies or freezes layers.
     pub fn validate(&self) -> Result<()> {
-        let bad = |m: &str| Err(Error::job(&self.id, m));
-        match self.arm {
-            Arm::Selffer | Arm::Transfer => {
-                if self.source.is_none() {
-                    return bad("selffer and transfer jobs need a source checkpoint");
-                }
-                model::layers::check_range(self.n, 1, 7).map_err(|e| Error::job(&self.id, e.to_string()))?;
-            }
-            Arm::Nolearn => model::layers::check_range(self.n, 1, 7).map_err(|e| Error::job(&self.id, e.to_string()))?,
-            Arm::Reduced if self.per_class.is_none() => return bad("reduced jobs need per_class"),
+        let name = self.name();
+        let bad = |m: &str| Err(Error::job(&name, m));
+        match (self.id.kind.source(), &self.source) {
+            (Some(_), None) => return bad("selffer and transfer jobs need a source checkpoint"),
+            (None, Some(_)) => return bad("only selffer and transfer jobs copy layers from a source checkpoint"),
             _ => {}
+        }
+        if matches!(self.id.kind, JobKind::Selffer { .. } | JobKind::Transfer { .. } | JobKind::Nolearn { .. }) {
+            model::layers::check_range(self.n(), 1, records::MAX_N).map_err(|e| Error::job(&name, e.to_string()))?;
         }
         if self.preprocess.crop > self.preprocess.stored {
             return bad("crop is larger than the stored image size");

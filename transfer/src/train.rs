@@ -34,7 +34,7 @@ use crate::error::{Error, Result};
 use crate::progress::{JobProgress, ProgressMode, process_cpu_seconds};
 use crate::record::{CurvePoint, RunRecord, mean_of_best, plateau, read_run, run_path, write_run};
 use crate::sgd::{CaffeSgd, SgdConfig, step_lr};
-use crate::spec::{Arm, JobSpec, Outputs, resolve_split};
+use crate::spec::{Arm, Half, JobSpec, Outputs, resolve_split};
 
 /// How to run a job (not part of the job: the same job runs anywhere).
 #[derive(Debug, Clone)]
@@ -137,20 +137,20 @@ struct Prepared {
 
 fn prepare(job: &JobSpec) -> Result<Prepared> {
     if let Some(src) = &job.source
-        && !src.checkpoint.is_file()
+        && !src.is_file()
     {
-        return Err(Error::Source { job: job.id.clone(), path: src.checkpoint.clone(), message: "missing: has the source base finished?".into() });
+        return Err(Error::Source { job: job.name(), path: src.clone(), message: "missing: has the source base finished?".into() });
     }
     let ds = data_split::DataSet::open(&job.data)?;
     let split = resolve_split(&job.split, &job.data, &ds)?;
-    let half = split.half(&job.target_half).ok_or_else(|| {
+    let half = split.half(job.target_half().as_str()).ok_or_else(|| {
         let names: Vec<&str> = split.halves.iter().map(|h| h.name.as_str()).collect();
-        Error::job(&job.id, format!("target half `{}` is not in the split (halves: {})", job.target_half, names.join(", ")))
+        Error::job(&job.id, format!("target half `{}` is not in the split (halves: {})", job.target_half(), names.join(", ")))
     })?;
-    if let Some(src) = &job.source
-        && split.half(&src.half).is_none()
+    if let Some(src) = job.source_half()
+        && split.half(src.as_str()).is_none()
     {
-        return Err(Error::job(&job.id, format!("source half `{}` is not in the split", src.half)));
+        return Err(Error::job(&job.id, format!("source half `{src}` is not in the split")));
     }
     let num_classes = half.len();
     let num_outputs = match job.outputs {
@@ -164,7 +164,7 @@ fn prepare(job: &JobSpec) -> Result<Prepared> {
     if config.image_size != job.preprocess.crop {
         return Err(Error::job(&job.id, format!("model `{}` takes {}-px inputs, the crop is {}", job.model, config.image_size, job.preprocess.crop)));
     }
-    let train_view = Arc::new(HalfView::new(ds.train.clone(), half, job.per_class));
+    let train_view = Arc::new(HalfView::new(ds.train.clone(), half, job.per_class()));
     let test_view = Arc::new(HalfView::new(ds.test.clone(), half, None));
     let train = Store::open(train_view, job.preprocess.stored)?;
     let test = Store::open(test_view, job.preprocess.stored)?;
@@ -175,13 +175,9 @@ fn prepare(job: &JobSpec) -> Result<Prepared> {
     // The source network's mean for transferred jobs, as the authors did.
     let mean = match &job.source {
         Some(src) => {
-            let p = src.checkpoint.with_file_name("mean.params");
-            let (store, _) = ParamStore::load(&p).map_err(|e| Error::Source { job: job.id.clone(), path: p.clone(), message: e.to_string() })?;
-            store.tensors.get("mean").map(|t| t.1.clone()).ok_or_else(|| Error::Source {
-                job: job.id.clone(),
-                path: p,
-                message: "holds no mean image".into(),
-            })?
+            let p = src.with_file_name("mean.params");
+            let (store, _) = ParamStore::load(&p).map_err(|e| Error::Source { job: job.name(), path: p.clone(), message: e.to_string() })?;
+            store.tensors.get("mean").map(|t| t.1.clone()).ok_or_else(|| Error::Source { job: job.name(), path: p, message: "holds no mean image".into() })?
         }
         None => train.mean()?,
     };
@@ -200,12 +196,10 @@ fn prepare(job: &JobSpec) -> Result<Prepared> {
 /// rest re-initialised from the job's seed (selffer, transfer), or all
 /// random (nolearn); the first n frozen unless fine-tuned.
 pub fn build_model(job: &JobSpec, cfg: &AlexNetConfig, device: &Device) -> Result<AlexNet> {
-    let net = match (job.arm, &job.source) {
-        (Arm::Selffer | Arm::Transfer, Some(src)) => load_model(&src.checkpoint, cfg, device, job.seed, job.n).map_err(|e| Error::Source {
-            job: job.id.clone(),
-            path: src.checkpoint.clone(),
-            message: e.to_string(),
-        })?,
+    let net = match &job.source {
+        Some(src) => {
+            load_model(src, cfg, device, job.seed, job.n()).map_err(|e| Error::Source { job: job.name(), path: src.clone(), message: e.to_string() })?
+        }
         _ => cfg.init(device, job.seed),
     };
     Ok(net.freeze_first(job.frozen_layers())?)
@@ -356,11 +350,11 @@ impl Feed {
 /// Run (or resume, or find done) one job.
 pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
     job.validate()?;
-    let run_file = run_path(&job.records, &job.id);
+    let run_file = run_path(&job.records, &job.name());
     // done when this job's record is there (one of another job's is not)
     if job.wrote(&run_file)
         && let Ok(r) = read_run(&run_file)
-        && r.run_id == job.id
+        && job.id == r.run_id.as_str()
     {
         return Ok(Outcome::Done(Box::new(r)));
     }
@@ -403,7 +397,7 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
     let asm = Assembly { mean: p.mean.clone(), crop: job.preprocess.crop, mirror: job.preprocess.mirror, seed: job.seed };
     let end = sched.max_iter;
     let stop = opts.stop_after.map_or(end, |k| (state.iteration + k).min(end));
-    let mut progress = JobProgress::new(&job.id, state.iteration, end, opts.progress);
+    let mut progress = JobProgress::new(&job.name(), state.iteration, end, opts.progress);
     if state.iteration > 0 {
         progress.say(&format!("resuming at iteration {}", state.iteration));
     }
@@ -426,7 +420,7 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
         }
         if !loss_value.is_finite() {
             progress.finish();
-            let err = Error::Diverged { job: job.id.clone(), iteration: it, value: loss_value };
+            let err = Error::Diverged { job: job.name(), iteration: it, value: loss_value };
             let mut rec = record(job, &p, &state, opts, String::new(), t0, cpu0, feed.waited());
             rec.status = "failed".into();
             rec.failure = Some(err.to_string());
@@ -455,7 +449,7 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
             state.loss_sum = 0.0;
             state.loss_count = 0;
             state.evals.push(CurvePoint {
-                run_id: job.id.clone(),
+                run_id: job.name(),
                 iteration: state.iteration as i64,
                 lr,
                 train_loss: state.last_train_loss,
@@ -478,7 +472,7 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
     write_run(&job.records, &rec, &state.evals, &job_json)?;
     // prune intermediate checkpoints; transfers need the bases' final weights
     prune_checkpoints(&files);
-    if !(job.keep_final || job.arm == Arm::Base) {
+    if !(job.keep_final || job.arm() == Arm::Base) {
         let _ = std::fs::remove_file(files.final_params());
     }
     progress.say(&format!("done: top-1 {:.4} (mean of 10 best), last {:.4}", rec.top1, rec.top1_last));
@@ -529,22 +523,22 @@ fn record(job: &JobSpec, p: &Prepared, state: &State, opts: &RunOptions, hash: S
     let nan = f64::NAN;
     let flat = plateau(&top1s, p.test.len());
     RunRecord {
-        run_id: job.id.clone(),
+        run_id: job.name(),
         dataset: p.dataset.clone(),
         dataset_fingerprint: p.fingerprint.clone(),
-        family: job.family.to_string(),
+        family: job.family().to_string(),
         arm: job.arm_label().into(),
         split: job.split_id.clone(),
-        source_half: job.source.as_ref().map(|s| s.half.clone()),
-        target_half: job.target_half.clone(),
-        n: job.n as i32,
-        k: job.per_class.map(|k| k as i32),
-        fine_tuned: job.fine_tune,
+        source_half: job.source_half().map(Half::to_string),
+        target_half: job.target_half().to_string(),
+        n: job.n() as i32,
+        k: job.per_class().map(|k| k as i32),
+        fine_tuned: job.fine_tune(),
         model: job.model.clone(),
         num_classes: p.num_classes as i32,
         num_outputs: p.config.num_outputs as i32,
         seed: job.seed as i64,
-        replicate: job.replicate as i32,
+        replicate: job.replicate() as i32,
         status: "ok".into(),
         failure: None,
         top1: mean_of_best(&top1s, 10),

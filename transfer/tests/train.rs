@@ -121,7 +121,38 @@ fn another_jobs_checkpoint_or_record_is_not_this_jobs() {
     assert_eq!(done40.iterations, 40);
     let done60 = done(run_job(b, &opts()).expect("retrained, not found done"));
     assert_eq!(done60.iterations, 60);
-    assert!(b.wrote(&transfer::record::run_path(&b.records, &b.id)) && !a.wrote(&transfer::record::run_path(&a.records, &a.id)));
+    assert!(b.wrote(&transfer::record::run_path(&b.records, &b.name())) && !a.wrote(&transfer::record::run_path(&a.records, &a.name())));
+}
+
+/// `sweep --bases-from`: a grid run again with the prefix cache takes the
+/// first run's finished bases (caching does not change a base, so their
+/// fingerprints agree), and a grid with another solver takes none.
+#[test]
+fn a_sweep_takes_the_finished_bases_of_another_run_of_its_grid() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let plan = |out: &Path, iters: u64, cached: bool| {
+        let mut p = expand(&SweepConfig::preset("smoke", None).expect("preset"), out).expect("plan");
+        let js = jobs(out, iters);
+        for (pj, mut j) in p.jobs.iter_mut().zip(js) {
+            j.cache_prefix = cached;
+            pj.job = j;
+        }
+        p
+    };
+    let (first, cached, other) =
+        (plan(&dir.path().join("first"), 40, false), plan(&dir.path().join("cached"), 40, true), plan(&dir.path().join("other"), 60, true));
+    let base = |p: &transfer::plan::Plan, id: &str| p.jobs.iter().find(|j| j.job.id == id).expect("job").job.clone();
+    let trained = done(run_job(&base(&first, "r0-base-A"), &opts()).expect("base"));
+    assert_eq!(base(&first, "r0-base-A").fingerprint(), base(&cached, "r0-base-A").fingerprint(), "the cache does not change a base");
+    assert_ne!(base(&first, "r0-transfer-A-B-n3").fingerprint(), base(&cached, "r0-transfer-A-B-n3").fingerprint(), "it changes a frozen job");
+    let taken = transfer::executor::adopt_bases(&cached, &dir.path().join("first")).expect("adopt");
+    assert_eq!(taken.iter().map(ToString::to_string).collect::<Vec<_>>(), ["r0-base-A"], "only the base that finished");
+    // found done, not trained again: the same record
+    let again = done(run_job(&base(&cached, "r0-base-A"), &opts()).expect("done"));
+    assert_eq!((again.weights_sha256, again.cpu_seconds), (trained.weights_sha256, trained.cpu_seconds));
+    assert!(base(&cached, "r0-base-A").dir.join("final.params").is_file(), "its transfers need its weights");
+    assert!(transfer::executor::adopt_bases(&cached, &dir.path().join("first")).expect("adopt").is_empty(), "taken once");
+    assert!(transfer::executor::adopt_bases(&other, &dir.path().join("first")).expect("adopt").is_empty(), "another solver's base is another network");
 }
 
 #[test]
@@ -131,7 +162,7 @@ fn nan_loss_gives_a_failed_record() {
     let spec = job(&js, "whole-nolearn-n3");
     let e = run_job(spec, &RunOptions { inject_nan_at: Some(5), ..opts() }).expect_err("diverged").to_string();
     assert!(e.contains("loss became NaN at iteration 5"), "{e}");
-    let r = transfer::record::read_run(&transfer::record::run_path(&spec.records, &spec.id)).expect("failed record");
+    let r = transfer::record::read_run(&transfer::record::run_path(&spec.records, &spec.name())).expect("failed record");
     assert_eq!(r.status, "failed");
     assert!(r.top1.is_nan());
     assert!(r.failure.expect("reason").contains("NaN"));

@@ -215,35 +215,12 @@ fn cache_check(args: &[String]) -> Result<ExitCode> {
         transferability(&args)
     };
     must(sweep(&plain, &[]), "the uncached sweep")?;
-    // share the bases: same ids, seeds and data, so the same networks
-    for sub in ["jobs", "records/runs", "records/curves"] {
-        let from = plain.join(sub);
-        let to = cached.join(sub);
-        std::fs::create_dir_all(&to).with_context(|| format!("creating {}", to.display()))?;
-        for e in std::fs::read_dir(&from).with_context(|| format!("reading {}", from.display()))?.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.contains("-base-") && !to.join(&name).exists() {
-                copy_tree(&e.path(), &to.join(&name))?;
-            }
-        }
-    }
-    let passes = a.passes.to_string();
-    must(sweep(&cached, &["--cache-prefix", "--cache-passes", &passes]), "the cached sweep")?;
+    // the same bases (same ids, seeds and data, so the same networks): taken, not trained again
+    let (passes, from) = (a.passes.to_string(), plain.to_string_lossy().into_owned());
+    must(sweep(&cached, &["--cache-prefix", "--cache-passes", &passes, "--bases-from", &from]), "the cached sweep")?;
     let (p, c) = (plain.to_string_lossy().into_owned(), cached.to_string_lossy().into_owned());
     must(transferability(&["compare", &p, &c, "--names", "uncached,cached"]), "compare")?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
-    if from.is_dir() {
-        std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
-        for e in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))?.flatten() {
-            copy_tree(&e.path(), &to.join(e.file_name()))?;
-        }
-    } else {
-        std::fs::copy(from, to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
-    }
-    Ok(())
 }
 
 fn main() -> Result<ExitCode> {
