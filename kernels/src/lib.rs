@@ -12,7 +12,9 @@
 //!   backward passes;
 //! * `simd`: the element-wise loops built plain, for AVX2 + FMA and for
 //!   AVX-512, chosen at run time by [`isa::active`], with the same bits;
-//! * [`memory`]: keep freed memory in the process (glibc `mallopt`).
+//! * [`memory`]: keep freed memory in the process (glibc `mallopt`);
+//! * [`peak`]: the machine's multiply-add peak, measured (what benchmarks
+//!   report their GFLOP/s as a fraction of).
 //!
 //! Each op is a burn backend extension: on a flex device (with or without
 //! autodiff) it runs here; anywhere else (libtorch, CUDA) it runs burn's
@@ -21,6 +23,7 @@
 pub mod conv;
 pub mod lrn;
 pub mod memory;
+pub mod peak;
 pub mod pool;
 pub mod sgemm;
 mod simd;

@@ -7,6 +7,7 @@
 //! ... -- --config-json PRESET                                              the network, for the PyTorch script
 //! ... -- --breakdown PRESET [--backend B]                                   milliseconds per layer block, forward and forward+backward
 //! ... -- --cache-bound [PRESET...]                                           the most a frozen-prefix cache can save, per n (FLOPs, not timed)
+//! ... -- --peak                                                              PEAK line: the kernels' ISA and the measured multiply-add peak
 //! ```
 //!
 //! `BATCH` (default 128) and `STEPS` change the work per preset;
@@ -272,7 +273,7 @@ fn main() {
         warmup: 3,
     };
     let (mut presets, mut compare_preset, mut json_preset, mut breakdown_preset) = (Vec::new(), None, None, None);
-    let mut bounds = false;
+    let (mut bounds, mut peak) = (false, false);
     while let Some(a) = args.next() {
         let mut value = |name: &str| args.next().unwrap_or_else(|| panic!("{name} needs a value"));
         match a.as_str() {
@@ -284,12 +285,17 @@ fn main() {
             "--config-json" => json_preset = Some(value("--config-json")),
             "--breakdown" => breakdown_preset = Some(value("--breakdown")),
             "--cache-bound" => bounds = true,
+            "--peak" => peak = true,
             "--bench" => {} // what `cargo bench` passes
             s if s.starts_with('-') => panic!("unknown option {s}"),
             s => presets.push(s.to_string()),
         }
     }
-    if let Some(p) = json_preset {
+    if peak {
+        // all of rayon's threads at once, at the level the kernels run at
+        let (level, threads) = (isa::active(), rayon::current_num_threads());
+        println!("PEAK isa={level} threads={threads} gflops={:.1}", kernels::peak::measured_gflops(level, threads, 1.0));
+    } else if let Some(p) = json_preset {
         let cfg = AlexNetConfig::preset(&p, outputs(&p)).expect("preset");
         println!("{}", serde_json::to_string(&cfg).expect("config serialises"));
     } else if let Some(p) = compare_preset {

@@ -99,6 +99,25 @@ fn median(mut v: Vec<f64>) -> f64 {
     if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
 }
 
+/// The `PEAK` line of our side: the level our kernels ran at and the
+/// machine's measured multiply-add peak at that level on the bench's threads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Peak {
+    /// `avx512`, `avx2` or `plain` (`TRANSFERABILITY_ISA` may lower it).
+    pub isa: String,
+    /// Threads measured at once.
+    pub threads: usize,
+    /// GFLOP/s.
+    pub gflops: f64,
+}
+
+/// Parse our side's `PEAK` line.
+pub fn parse_peak(text: &str) -> Result<Peak> {
+    let (kv, line) = tagged(text, "PEAK").next().context("no PEAK line in the bench's output")?;
+    let get = |k: &str| kv.get(k).copied().with_context(|| format!("PEAK line without `{k}`: {line}"));
+    Ok(Peak { isa: get("isa")?.to_string(), threads: get("threads")?.parse()?, gflops: get("gflops")?.parse()? })
+}
+
 /// Medians over rounds, one per (preset, mode, engine).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
@@ -290,6 +309,15 @@ pub fn compare(root: &Path, o: &Options) -> Result<Vec<Row>> {
             None
         }
     };
+    // the level our kernels run at and the peak a CPU engine's GFLOP/s is a fraction of
+    let peak = match o.backends.iter().any(|b| b == "flex") {
+        true => Some(parse_peak(&run_capture(ours(root, o, "flex", &["--peak"]), "the peak")?)?),
+        false => None,
+    };
+    if let Some(p) = &peak {
+        let forced = std::env::var("TRANSFERABILITY_ISA").map(|v| format!(", TRANSFERABILITY_ISA={v}")).unwrap_or_default();
+        eprintln!("ISA: {} (our kernels{forced}); measured multiply-add peak at that level: {:.1} GFLOP/s on {} threads", p.isa, p.gflops, p.threads);
+    }
     eprintln!("load average before: {}", load());
     let mut rows = Vec::new();
     for preset in &o.presets {
@@ -331,7 +359,10 @@ pub fn compare(root: &Path, o: &Options) -> Result<Vec<Row>> {
         text.push_str(&format!("{},{},{},{},{},{:.3},{:.6},{}\n", r.round, r.engine, r.preset, r.mode, r.threads, r.img_s, r.cpu_s_per_img, r.flop_per_img));
     }
     std::fs::write(&csv, text).with_context(|| format!("writing {}", csv.display()))?;
-    print_summary(&summarise(&rows));
+    if let Some(p) = &peak {
+        println!("ISA {}; measured peak {:.1} GFLOP/s on {} threads (`of peak`: a CPU engine's GFLOP/s over it)", p.isa, p.gflops, p.threads);
+    }
+    print_summary(&summarise(&rows), peak.as_ref());
     println!("\nevery round: {}", csv.display());
     Ok(rows)
 }
@@ -383,15 +414,16 @@ pub fn breakdown(root: &Path, o: &Options) -> Result<()> {
     Ok(())
 }
 
-fn print_summary(s: &[Summary]) {
+fn print_summary(s: &[Summary], peak: Option<&Peak>) {
     println!(
-        "{:<9} {:<8} {:<22} {:>7} {:>10} {:>11} {:>9} {:>12} {:>14}",
-        "preset", "mode", "engine", "threads", "img/s", "CPU-s/img", "GFLOP/s", "vs PyTorch", "CPU vs PyTorch"
+        "{:<9} {:<8} {:<22} {:>7} {:>10} {:>11} {:>9} {:>8} {:>12} {:>14}",
+        "preset", "mode", "engine", "threads", "img/s", "CPU-s/img", "GFLOP/s", "of peak", "vs PyTorch", "CPU vs PyTorch"
     );
     for r in s {
         let f = |x: Option<f64>| x.map(|v| format!("{v:.2}x")).unwrap_or_else(|| "-".into());
+        let of_peak = peak.filter(|p| r.threads == p.threads).map_or("-".to_string(), |p| format!("{:.0}%", 100.0 * r.gflop_s / p.gflops));
         println!(
-            "{:<9} {:<8} {:<22} {:>7} {:>10.1} {:>11.5} {:>9.1} {:>12} {:>14}",
+            "{:<9} {:<8} {:<22} {:>7} {:>10.1} {:>11.5} {:>9.1} {:>8} {:>12} {:>14}",
             r.preset,
             r.mode,
             r.engine,
@@ -399,6 +431,7 @@ fn print_summary(s: &[Summary]) {
             r.img_s,
             r.cpu_s_per_img,
             r.gflop_s,
+            of_peak,
             f(r.ratio),
             f(r.cpu_ratio)
         );
@@ -428,6 +461,15 @@ mod tests {
         assert!((ours.gflop_s - 82.5).abs() < 1e-9);
         let torch = s.iter().find(|r| r.engine.starts_with("pytorch")).expect("present");
         assert_eq!(torch.ratio, Some(1.0));
+    }
+
+    #[test]
+    fn the_peak_line_is_read_and_a_broken_one_named() {
+        let p = parse_peak("noise\nPEAK isa=avx2 threads=2 gflops=261.6\n").expect("peak");
+        assert_eq!(p, Peak { isa: "avx2".into(), threads: 2, gflops: 261.6 });
+        let e = parse_peak("PEAK isa=avx2 threads=2").unwrap_err().to_string();
+        assert!(e.contains("without `gflops`"), "{e}");
+        assert!(parse_peak("RESULT engine=x").unwrap_err().to_string().contains("no PEAK line"));
     }
 
     #[test]
