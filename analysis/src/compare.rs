@@ -71,6 +71,7 @@ const KEYS: [&str; 5] = ["family", "arm", "target_half", "n", "fine_tuned"];
 /// and the total CPU-seconds.
 fn cells(path: &Path, builds: &BTreeMap<String, f64>) -> Result<(LazyFrame, f64)> {
     let all = load::runs(&load::record_files(path)?)?.collect()?;
+    load::check_words(&all)?;
     let mut ok = crate::summary::usable(&all)?;
     let cpu = ok.column("cpu_seconds")?.f64()?;
     let total = (0..cpu.len()).filter_map(|i| cpu.get(i)).filter(|c| c.is_finite()).sum();

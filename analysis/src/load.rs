@@ -248,6 +248,31 @@ pub fn runs(files: &[PathBuf]) -> Result<LazyFrame> {
     Ok(concat(frames, UnionArgs::default())?)
 }
 
+/// Refuse rows whose protocol words (`arm`, `status`, `family`,
+/// `target_half`, `source_half`) are not the protocol's, naming the run and
+/// the column: a record written by another tool, or edited, must not be
+/// analysed as some other cell. The words are `records`' types.
+pub fn check_words(df: &DataFrame) -> Result<()> {
+    let ids = df.column("run_id")?.str()?;
+    let checks: [(&str, fn(&str) -> std::result::Result<(), String>); 5] = [
+        ("arm", |v| v.parse::<records::ArmLabel>().map(drop)),
+        ("status", |v| v.parse::<records::Status>().map(drop)),
+        ("family", |v| if v == "paper" { Ok(()) } else { v.parse::<records::Family>().map(drop) }),
+        ("target_half", |v| if v == "all" { Ok(()) } else { v.parse::<records::Half>().map(drop) }),
+        ("source_half", |v| v.parse::<records::Half>().map(drop)),
+    ];
+    for (name, check) in checks {
+        for (i, v) in df.column(name)?.str()?.iter().enumerate() {
+            if let Some(v) = v
+                && let Err(e) = check(v)
+            {
+                return Err(Error::Input(format!("run `{}`: column `{name}`: {e}", ids.get(i).unwrap_or("?"))));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Refuse records of different data sets unless `allow`.
 pub fn check_single_dataset(df: &DataFrame, allow: bool) -> Result<()> {
     let runs = df

@@ -192,6 +192,7 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Outputs> {
         frames.push(load::paper()?);
     }
     let all = concat(frames, UnionArgs::default())?.collect()?;
+    load::check_words(&all)?;
     load::check_single_dataset(&all, opts.allow_mixed)?;
     let ok = summary::usable(&all)?;
     let excluded = summary::excluded(&all)?;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use analysis::{AnalyzeOptions, analyze};
-use arrow::array::{ArrayRef, Int32Array, RecordBatch};
+use arrow::array::{ArrayRef, Int32Array, RecordBatch, StringArray};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use records::RunRecord;
@@ -32,13 +32,13 @@ fn write(dir: &Path, rows: &[Row<'_>], dataset: &str) -> Vec<PathBuf> {
                 run_id: r.id.into(),
                 dataset: dataset.into(),
                 dataset_fingerprint: format!("fp-{dataset}"),
-                family: "random".into(),
-                arm: r.arm.into(),
+                family: records::Family::Random,
+                arm: r.arm.parse().expect("an arm label"),
                 split: "0".into(),
-                target_half: r.target.into(),
+                target_half: r.target.parse().expect("a half"),
                 n: r.n,
                 fine_tuned: r.arm.ends_with('+'),
-                status: r.status.into(),
+                status: r.status.parse().expect("a status"),
                 top1: r.top1,
                 test_loss_last: 1.0,
                 cpu_seconds: r.cpu,
@@ -52,8 +52,13 @@ fn write(dir: &Path, rows: &[Row<'_>], dataset: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Rewrite a record file with one column dropped, or its schema version changed.
+/// Rewrite a record file with one column dropped, its schema version
+/// changed, or a text column set to a value.
 fn tamper(path: &Path, drop: Option<&str>, version: Option<i32>) {
+    retag(path, drop, version, None)
+}
+
+fn retag(path: &Path, drop: Option<&str>, version: Option<i32>, text: Option<(&str, &str)>) {
     let batches: Vec<RecordBatch> = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).expect("open"))
         .expect("parquet")
         .build()
@@ -68,6 +73,12 @@ fn tamper(path: &Path, drop: Option<&str>, version: Option<i32>) {
         let i = batch.schema().index_of("schema_version").expect("column");
         let mut cols: Vec<ArrayRef> = batch.columns().to_vec();
         cols[i] = Arc::new(Int32Array::from_iter_values(std::iter::repeat_n(v, batch.num_rows())));
+        batch = RecordBatch::try_new(batch.schema(), cols).expect("batch");
+    }
+    if let Some((name, value)) = text {
+        let i = batch.schema().index_of(name).expect("column");
+        let mut cols: Vec<ArrayRef> = batch.columns().to_vec();
+        cols[i] = Arc::new(StringArray::from(vec![value; batch.num_rows()]));
         batch = RecordBatch::try_new(batch.schema(), cols).expect("batch");
     }
     let mut w = ArrowWriter::try_new(std::fs::File::create(path).expect("create"), batch.schema(), None).expect("writer");
@@ -142,6 +153,13 @@ fn missing_columns_other_versions_and_mixed_data_sets_are_refused() {
     tamper(&files[2], None, Some(1));
     let e = analyze(&opts(vec![a.clone()], dir.path())).expect_err("error").to_string();
     assert!(e.contains("schema version 1") && e.contains("reads version 2"), "{e}");
+    // a word the protocol does not have is not analysed as some cell
+    for (column, value, why) in [("arm", "AnB++", "unknown arm label"), ("status", "done", "unknown status"), ("target_half", "B-2", "must be one word")] {
+        write(&a, &rows(), "synthetic");
+        retag(&files[2], None, None, Some((column, value)));
+        let e = analyze(&opts(vec![a.clone()], dir.path())).expect_err("error").to_string();
+        assert!(e.contains(&format!("run `r0-selffer-B-n3`: column `{column}`: ")) && e.contains(why), "{e}");
+    }
     write(&a, &rows(), "synthetic");
     write(&b, &rows(), "cifar10");
     let (p, q) = (a, b);

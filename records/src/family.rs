@@ -8,9 +8,10 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Which kind of split a network's task comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub enum Family {
     /// Random halves A and B (similar tasks).
+    #[default]
     Random,
     /// Natural vs man-made halves of a preset (dissimilar tasks).
     Natman,

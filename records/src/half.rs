@@ -15,6 +15,13 @@ use crate::family::check_id_word;
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Half(String);
 
+/// Half A (an empty record's; a record always names its half).
+impl Default for Half {
+    fn default() -> Self {
+        Half::a()
+    }
+}
+
 impl Half {
     /// The one half of the whole-set family.
     pub fn whole() -> Half {

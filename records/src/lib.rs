@@ -16,5 +16,5 @@ pub use convergence::{Plateau, plateau};
 pub use error::{Error, Result};
 pub use family::{Family, check_id_word};
 pub use half::Half;
-pub use protocol::{Arm, JobId, JobKind, MAX_N};
+pub use protocol::{Arm, ArmLabel, JobId, JobKind, MAX_N};
 pub use record::*;

@@ -69,6 +69,86 @@ impl std::str::FromStr for Arm {
     }
 }
 
+/// A network's arm as the paper names it and the records' `arm` column
+/// holds it: the [`Arm`] with the `+` of fine-tuned copied layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum ArmLabel {
+    /// A base network.
+    #[default]
+    Base,
+    /// Selffer, copied layers frozen.
+    BnB,
+    /// Selffer, copied layers fine-tuned.
+    BnBPlus,
+    /// Transfer, copied layers frozen.
+    AnB,
+    /// Transfer, copied layers fine-tuned.
+    AnBPlus,
+    /// Random frozen layers.
+    Nolearn,
+    /// Reduced examples per class.
+    Reduced,
+}
+
+impl ArmLabel {
+    /// Every label, in the order of the paper's protocol.
+    pub const ALL: [ArmLabel; 7] = [ArmLabel::Base, ArmLabel::BnB, ArmLabel::BnBPlus, ArmLabel::AnB, ArmLabel::AnBPlus, ArmLabel::Nolearn, ArmLabel::Reduced];
+
+    /// The label of an arm, fine-tuned or not (only selffer and transfer networks have a `+`).
+    pub fn of(arm: Arm, fine_tune: bool) -> ArmLabel {
+        match (arm, fine_tune) {
+            (Arm::Base, _) => ArmLabel::Base,
+            (Arm::Selffer, false) => ArmLabel::BnB,
+            (Arm::Selffer, true) => ArmLabel::BnBPlus,
+            (Arm::Transfer, false) => ArmLabel::AnB,
+            (Arm::Transfer, true) => ArmLabel::AnBPlus,
+            (Arm::Nolearn, _) => ArmLabel::Nolearn,
+            (Arm::Reduced, _) => ArmLabel::Reduced,
+        }
+    }
+
+    /// The label as records, tables and the authors' data write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ArmLabel::Base => "base",
+            ArmLabel::BnB => "BnB",
+            ArmLabel::BnBPlus => "BnB+",
+            ArmLabel::AnB => "AnB",
+            ArmLabel::AnBPlus => "AnB+",
+            ArmLabel::Nolearn => "nolearn",
+            ArmLabel::Reduced => "reduced",
+        }
+    }
+}
+
+impl fmt::Display for ArmLabel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for ArmLabel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ArmLabel::ALL
+            .into_iter()
+            .find(|l| l.name() == s)
+            .ok_or_else(|| format!("unknown arm label `{s}`; valid: {}", ArmLabel::ALL.map(ArmLabel::name).join(", ")))
+    }
+}
+
+impl Serialize for ArmLabel {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for ArmLabel {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// What a job trains, as its id says.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum JobKind {
@@ -150,6 +230,11 @@ impl JobKind {
     /// Whether the copied layers are fine-tuned (the `+` arms).
     pub fn fine_tune(&self) -> bool {
         matches!(self, JobKind::Selffer { fine_tune: true, .. } | JobKind::Transfer { fine_tune: true, .. })
+    }
+
+    /// The paper's label of the network (`BnB+`, `AnB`, ...).
+    pub fn label(&self) -> ArmLabel {
+        ArmLabel::of(self.arm(), self.fine_tune())
     }
 }
 
@@ -292,7 +377,12 @@ mod tests {
             let parsed: JobId = id.parse().unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(parsed.to_string(), id);
         }
+        for label in ArmLabel::ALL {
+            assert_eq!(label.name().parse::<ArmLabel>(), Ok(label));
+        }
+        assert!("AnB++".parse::<ArmLabel>().unwrap_err().contains("base, BnB, BnB+, AnB, AnB+, nolearn, reduced"));
         let t: JobId = "r0-transfer-ft-B-A-n1-r2".parse().expect("id");
+        assert_eq!(t.kind.label(), ArmLabel::AnBPlus);
         assert_eq!((t.kind.arm(), t.kind.target().as_str(), t.kind.n(), t.kind.fine_tune(), t.replicate, t.seed), (Arm::Transfer, "A", 1, true, 2, Some(0)));
         assert_eq!(t.source_base().expect("a source").to_string(), "r0-base-B-r2");
         // a half may be named like a replicate: the grammar still reads it

@@ -31,6 +31,9 @@ use parquet::file::properties::WriterProperties;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::family::Family;
+use crate::half::Half;
+use crate::protocol::ArmLabel;
 
 /// Version of the run-record schema. Bump on any change of columns or meaning.
 ///
@@ -38,6 +41,55 @@ use crate::error::{Error, Result};
 /// `converged` (whether the network's test curve had flattened,
 /// [`plateau`]).
 pub const SCHEMA_VERSION: i32 = 2;
+
+/// How a job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Status {
+    /// Trained to the end.
+    #[default]
+    Ok,
+    /// Stopped by an error (`failure` says which).
+    Failed,
+}
+
+impl Status {
+    /// The `status` column's value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Status {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "ok" => Ok(Status::Ok),
+            "failed" => Ok(Status::Failed),
+            _ => Err(format!("unknown status `{s}`; valid: ok, failed")),
+        }
+    }
+}
+
+impl Serialize for Status {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Status {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
 
 /// One trained network's result.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -49,15 +101,15 @@ pub struct RunRecord {
     /// Fingerprint of the training files (names and sizes).
     pub dataset_fingerprint: String,
     /// Analysis family: `random`, `natman`, `whole`, or a dissimilar split's name.
-    pub family: String,
+    pub family: Family,
     /// Arm: `base`, `BnB`, `BnB+`, `AnB`, `AnB+`, `nolearn`, `reduced`.
-    pub arm: String,
+    pub arm: ArmLabel,
     /// Split id within the family (`0` for random seed 0, `natman`, `whole`).
     pub split: String,
     /// Half the copied layers came from (none for bases).
-    pub source_half: Option<String>,
+    pub source_half: Option<Half>,
     /// Half the network was trained and tested on.
-    pub target_half: String,
+    pub target_half: Half,
     /// Copied (or random-frozen) layers; 0 for bases.
     pub n: i32,
     /// Examples per class for reduced-data runs.
@@ -75,7 +127,7 @@ pub struct RunRecord {
     /// Replicate index.
     pub replicate: i32,
     /// `ok` or `failed`.
-    pub status: String,
+    pub status: Status,
     /// Why it failed.
     pub failure: Option<String>,
     /// The authors' metric: mean of the 10 best test top-1 evaluations (selects on the test set).
@@ -174,11 +226,11 @@ pub fn run_columns(rows: &[RunRecord]) -> Vec<(&'static str, DataType, bool, Arr
         ("run_id", Utf8, false, m(|r| r.run_id.clone())),
         ("dataset", Utf8, false, m(|r| r.dataset.clone())),
         ("dataset_fingerprint", Utf8, false, m(|r| r.dataset_fingerprint.clone())),
-        ("family", Utf8, false, m(|r| r.family.clone())),
-        ("arm", Utf8, false, m(|r| r.arm.clone())),
+        ("family", Utf8, false, m(|r| r.family.to_string())),
+        ("arm", Utf8, false, m(|r| r.arm.to_string())),
         ("split", Utf8, false, m(|r| r.split.clone())),
-        ("source_half", Utf8, true, so(rows.iter().map(|r| r.source_half.clone()))),
-        ("target_half", Utf8, false, m(|r| r.target_half.clone())),
+        ("source_half", Utf8, true, so(rows.iter().map(|r| r.source_half.as_ref().map(Half::to_string)))),
+        ("target_half", Utf8, false, m(|r| r.target_half.to_string())),
         ("n", Int32, false, i32s(rows.iter().map(|r| r.n))),
         ("k", Int32, true, i32o(rows.iter().map(|r| r.k))),
         ("fine_tuned", Boolean, false, b(rows.iter().map(|r| r.fine_tuned))),
@@ -187,7 +239,7 @@ pub fn run_columns(rows: &[RunRecord]) -> Vec<(&'static str, DataType, bool, Arr
         ("num_outputs", Int32, false, i32s(rows.iter().map(|r| r.num_outputs))),
         ("seed", Int64, false, i64s(rows.iter().map(|r| r.seed))),
         ("replicate", Int32, false, i32s(rows.iter().map(|r| r.replicate))),
-        ("status", Utf8, false, m(|r| r.status.clone())),
+        ("status", Utf8, false, m(|r| r.status.to_string())),
         ("failure", Utf8, true, so(rows.iter().map(|r| r.failure.clone()))),
         ("top1", Float64, false, fl(|r| r.top1)),
         ("top1_last", Float64, false, fl(|r| r.top1_last)),
@@ -392,15 +444,19 @@ pub fn read_run(path: &Path) -> Result<RunRecord> {
     if b.num_rows() != 1 {
         return Err(bad(format!("expected one row, found {}", b.num_rows())));
     }
+    // a value the protocol has no word for is an error naming its column, not a silently odd record
+    fn word<T: std::str::FromStr<Err = String>>(path: &Path, name: &str, v: String) -> Result<T> {
+        v.parse().map_err(|e: String| Error::Record { path: path.to_path_buf(), message: format!("column `{name}`: {e}") })
+    }
     Ok(RunRecord {
         run_id: st("run_id"),
         dataset: st("dataset"),
         dataset_fingerprint: st("dataset_fingerprint"),
-        family: st("family"),
-        arm: st("arm"),
+        family: word(path, "family", st("family"))?,
+        arm: word(path, "arm", st("arm"))?,
         split: st("split"),
-        source_half: sto("source_half"),
-        target_half: st("target_half"),
+        source_half: sto("source_half").map(|h| word(path, "source_half", h)).transpose()?,
+        target_half: word(path, "target_half", st("target_half"))?,
         n: i3("n"),
         k: i3o("k"),
         fine_tuned: bo("fine_tuned"),
@@ -409,7 +465,7 @@ pub fn read_run(path: &Path) -> Result<RunRecord> {
         num_outputs: i3("num_outputs"),
         seed: i6("seed"),
         replicate: i3("replicate"),
-        status: st("status"),
+        status: word(path, "status", st("status"))?,
         failure: sto("failure"),
         top1: fl("top1"),
         top1_last: fl("top1_last"),
@@ -482,11 +538,11 @@ mod tests {
             run_id: run_id.into(),
             dataset: "synthetic:x".into(),
             dataset_fingerprint: "abc".into(),
-            family: "random".into(),
-            arm: "AnB".into(),
+            family: Family::Random,
+            arm: ArmLabel::AnB,
             split: "0".into(),
-            source_half: Some("A".into()),
-            target_half: "B".into(),
+            source_half: Some(Half::a()),
+            target_half: Half::b(),
             n: 3,
             k: None,
             fine_tuned: false,
@@ -495,7 +551,7 @@ mod tests {
             num_outputs: 10,
             seed: 7,
             replicate: 0,
-            status: "ok".into(),
+            status: Status::Ok,
             failure: None,
             top1: 0.5,
             top1_last: 0.49,
@@ -529,6 +585,26 @@ mod tests {
         write_run(dir.path(), &r, &curve, "{}").expect("write");
         assert_eq!(read_run(&run_path(dir.path(), &r.run_id)).expect("read"), r);
         assert_eq!(read_curve(&curve_path(dir.path(), &r.run_id)).expect("read"), curve);
+    }
+
+    /// A value the protocol has no word for (an arm label, a half that
+    /// breaks ids, a status) is refused by the reader, naming its column.
+    #[test]
+    fn a_record_with_an_unknown_word_is_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let r = sample("r0-transfer-A-B-n3");
+        for (column, value, why) in
+            [("arm", "AnB++", "unknown arm label `AnB++`"), ("target_half", "B-2", "half `B-2` must be one word"), ("status", "done", "unknown status")]
+        {
+            let cols: Vec<(&str, DataType, bool, ArrayRef)> = run_columns(std::slice::from_ref(&r))
+                .into_iter()
+                .map(|(name, ty, null, a)| if name == column { (name, ty, null, s([value.to_string()])) } else { (name, ty, null, a) })
+                .collect();
+            let path = run_path(dir.path(), &r.run_id);
+            write_parquet(&path, batch(cols), "{}").expect("write");
+            let e = read_run(&path).expect_err("refused").to_string();
+            assert!(e.contains(&format!("column `{column}`: ")) && e.contains(why), "{e}");
+        }
     }
 
     #[test]

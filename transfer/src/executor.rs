@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::plan::Plan;
-use crate::record::{curve_path, read_run, run_path};
+use crate::record::{Status, curve_path, read_run, run_path};
 use crate::spec::{Arm, JobId};
 
 /// How a job ended in a sweep.
@@ -77,7 +77,7 @@ pub fn record_state(plan: &Plan, id: &JobId) -> Option<std::result::Result<(), S
         return None;
     }
     let r = read_run(&path).ok()?;
-    Some(if r.status == "ok" { Ok(()) } else { Err(r.failure.unwrap_or_else(|| "failed".into())) })
+    Some(if r.status == Status::Ok { Ok(()) } else { Err(r.failure.unwrap_or_else(|| "failed".into())) })
 }
 
 /// Take the finished bases of another sweep of the same grid (`sweep
@@ -96,7 +96,7 @@ pub fn adopt_bases(plan: &Plan, from: &Path) -> Result<Vec<JobId>> {
         }
         let (their_records, their_dir) = (from.join("records"), from.join("jobs").join(&name));
         let their_run = run_path(&their_records, &name);
-        if !j.wrote(&their_run) || !matches!(read_run(&their_run), Ok(r) if r.status == "ok") || !their_dir.join("final.params").is_file() {
+        if !j.wrote(&their_run) || !matches!(read_run(&their_run), Ok(r) if r.status == Status::Ok) || !their_dir.join("final.params").is_file() {
             continue;
         }
         copy_tree(&their_dir, &j.dir)?;

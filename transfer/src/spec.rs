@@ -41,7 +41,7 @@ use std::path::{Path, PathBuf};
 use data_split::dissimilar::DissimilarSpec;
 use data_split::split::{ClassSplit, Generator};
 use data_split::{DataSet, DataSpec, Manifest};
-pub use records::{Arm, Family, Half, JobId, JobKind};
+pub use records::{Arm, ArmLabel, Family, Half, JobId, JobKind};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -424,16 +424,8 @@ impl JobSpec {
     }
 
     /// The record's arm label (`base`, `BnB`, `BnB+`, `AnB`, `AnB+`, `nolearn`, `reduced`).
-    pub fn arm_label(&self) -> &'static str {
-        match (self.arm(), self.fine_tune()) {
-            (Arm::Base, _) => "base",
-            (Arm::Selffer, false) => "BnB",
-            (Arm::Selffer, true) => "BnB+",
-            (Arm::Transfer, false) => "AnB",
-            (Arm::Transfer, true) => "AnB+",
-            (Arm::Nolearn, _) => "nolearn",
-            (Arm::Reduced, _) => "reduced",
-        }
+    pub fn arm_label(&self) -> ArmLabel {
+        self.id.kind.label()
     }
 
     /// Layers frozen during training (0 when fine-tuning or for bases).

@@ -32,9 +32,9 @@ use crate::batches::{Assembly, Prefetcher, Store, index_chunks};
 use crate::cache::{CACHE_INFO, PrefixCache};
 use crate::error::{Error, Result};
 use crate::progress::{JobProgress, ProgressMode, process_cpu_seconds};
-use crate::record::{CurvePoint, RunRecord, mean_of_best, plateau, read_run, run_path, write_run};
+use crate::record::{CurvePoint, RunRecord, Status, mean_of_best, plateau, read_run, run_path, write_run};
 use crate::sgd::{CaffeSgd, SgdConfig, step_lr};
-use crate::spec::{Arm, Half, JobSpec, Outputs, resolve_split};
+use crate::spec::{Arm, JobSpec, Outputs, resolve_split};
 
 /// How to run a job (not part of the job: the same job runs anywhere).
 #[derive(Debug, Clone)]
@@ -422,7 +422,7 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
             progress.finish();
             let err = Error::Diverged { job: job.name(), iteration: it, value: loss_value };
             let mut rec = record(job, &p, &state, opts, String::new(), t0, cpu0, feed.waited());
-            rec.status = "failed".into();
+            rec.status = Status::Failed;
             rec.failure = Some(err.to_string());
             for m in [&mut rec.top1, &mut rec.top1_last, &mut rec.top1_max, &mut rec.top5, &mut rec.top5_last, &mut rec.test_loss_last] {
                 *m = f64::NAN;
@@ -526,11 +526,11 @@ fn record(job: &JobSpec, p: &Prepared, state: &State, opts: &RunOptions, hash: S
         run_id: job.name(),
         dataset: p.dataset.clone(),
         dataset_fingerprint: p.fingerprint.clone(),
-        family: job.family().to_string(),
-        arm: job.arm_label().into(),
+        family: job.family().clone(),
+        arm: job.arm_label(),
         split: job.split_id.clone(),
-        source_half: job.source_half().map(Half::to_string),
-        target_half: job.target_half().to_string(),
+        source_half: job.source_half().cloned(),
+        target_half: job.target_half(),
         n: job.n() as i32,
         k: job.per_class().map(|k| k as i32),
         fine_tuned: job.fine_tune(),
@@ -539,7 +539,7 @@ fn record(job: &JobSpec, p: &Prepared, state: &State, opts: &RunOptions, hash: S
         num_outputs: p.config.num_outputs as i32,
         seed: job.seed as i64,
         replicate: job.replicate() as i32,
-        status: "ok".into(),
+        status: Status::Ok,
         failure: None,
         top1: mean_of_best(&top1s, 10),
         top1_last: last.map_or(nan, |e| e.top1),

@@ -58,7 +58,7 @@ fn base_learns_and_frozen_transfer_keeps_copied_layers() {
             done(run_job(job(&js, "r0-base-B"), &opts()).expect("base B"));
         }
         let r = done(run_job(spec, &opts()).expect("transfer"));
-        assert_eq!((r.arm.as_str(), r.n), (if n == 3 { "AnB" } else { "BnB" }, n as i32));
+        assert_eq!((r.arm.name(), r.n), (if n == 3 { "AnB" } else { "BnB" }, n as i32));
         let (_, after) = read_model(&spec.dir.join("final.params")).expect("weights");
         let src = if n == 3 { base_w.clone() } else { read_model(&job(&js, "r0-base-B").dir.join("final.params")).expect("w").1 };
         let fresh = model::AlexNetConfig::preset("tiny", 5).expect("cfg").init(&burn::prelude::Device::flex(), spec.seed);
@@ -163,7 +163,7 @@ fn nan_loss_gives_a_failed_record() {
     let e = run_job(spec, &RunOptions { inject_nan_at: Some(5), ..opts() }).expect_err("diverged").to_string();
     assert!(e.contains("loss became NaN at iteration 5"), "{e}");
     let r = transfer::record::read_run(&transfer::record::run_path(&spec.records, &spec.name())).expect("failed record");
-    assert_eq!(r.status, "failed");
+    assert_eq!(r.status, transfer::record::Status::Failed);
     assert!(r.top1.is_nan());
     assert!(r.failure.expect("reason").contains("NaN"));
 }
@@ -328,7 +328,10 @@ fn a_fine_tuned_transfer_trains_its_copied_layers_too() {
     let (_, src) = read_model(&job(&js, "r0-base-A").dir.join("final.params")).expect("source");
     let spec = job(&js, "r0-transfer-ft-A-B-n3");
     let r = done(run_job(spec, &opts()).expect("AnB+"));
-    assert_eq!((r.arm.as_str(), r.n, r.fine_tuned, r.source_half.as_deref(), r.target_half.as_str()), ("AnB+", 3, true, Some("A"), "B"));
+    assert_eq!(
+        (r.arm.name(), r.n, r.fine_tuned, r.source_half.as_ref().map(transfer::Half::as_str), r.target_half.as_str()),
+        ("AnB+", 3, true, Some("A"), "B")
+    );
     assert!(r.top1_max > 0.4, "well above chance (0.2): {}", r.top1_max);
     let (_, after) = read_model(&spec.dir.join("final.params")).expect("weights");
     for (path, t) in &after.tensors {
