@@ -254,7 +254,8 @@ pub fn runs(files: &[PathBuf]) -> Result<LazyFrame> {
 /// analysed as some other cell. The words are `records`' types.
 pub fn check_words(df: &DataFrame) -> Result<()> {
     let ids = df.column("run_id")?.str()?;
-    let checks: [(&str, fn(&str) -> std::result::Result<(), String>); 5] = [
+    type Check = fn(&str) -> std::result::Result<(), String>;
+    let checks: [(&str, Check); 5] = [
         ("arm", |v| v.parse::<records::ArmLabel>().map(drop)),
         ("status", |v| v.parse::<records::Status>().map(drop)),
         ("family", |v| if v == "paper" { Ok(()) } else { v.parse::<records::Family>().map(drop) }),
