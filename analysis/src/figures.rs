@@ -16,6 +16,7 @@ use plotters::style::FontStyle;
 use crate::error::{Error, Result};
 use crate::findings::{Finding, observed};
 use crate::summary::{SummaryRow, cell, dissimilar_families, family_label, half_label};
+use records::ArmLabel;
 
 /// Marker shapes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,7 +194,7 @@ pub fn fig2_top(name: &str, nets: Networks<'_>) -> Figure {
 const CHOPPED: &str = "Layer n at which network is chopped and retrained";
 const TOP1_HIGHER: &str = "Top-1 accuracy (higher is better)";
 
-fn line(rows: &[SummaryRow], origin: &str, family: &str, arm: &str, target: &str, base: Option<f64>) -> Vec<(f64, f64)> {
+fn line(rows: &[SummaryRow], origin: &str, family: &str, arm: ArmLabel, target: &str, base: Option<f64>) -> Vec<(f64, f64)> {
     let mut pts: Vec<(f64, f64)> = base.map(|b| vec![(0.0, b)]).unwrap_or_default();
     pts.extend((1..=7).filter_map(|n| cell(rows, origin, family, arm, target, n).map(|r| (n as f64, r.mean))));
     pts
@@ -210,9 +211,9 @@ fn band_between(a: &[(f64, f64)], b: &[(f64, f64)], color: RGBColor, alpha: f64)
 /// observed in these networks (a label never claims what the data do not
 /// show).
 pub fn fig2_bottom(name: &str, rows: &[SummaryRow], origin: &str, found: &[Finding]) -> Figure {
-    let base = cell(rows, origin, "random", "base", "all", 0).map(|r| r.mean);
+    let base = cell(rows, origin, "random", ArmLabel::Base, "all", 0).map(|r| r.mean);
     let b = base.unwrap_or(f64::NAN);
-    let [bnb, anb, bnbp, anbp] = ["BnB", "AnB", "BnB+", "AnB+"].map(|a| line(rows, origin, "random", a, "all", base));
+    let [bnb, anb, bnbp, anbp] = [ArmLabel::BnB, ArmLabel::AnB, ArmLabel::BnBPlus, ArmLabel::AnBPlus].map(|a| line(rows, origin, "random", a, "all", base));
     let base_line = vec![(0.0, b), (7.0, b)];
     let bands =
         vec![band_between(&base_line, &anbp, LIGHT_RED, 0.25), band_between(&base_line, &bnb, LIGHT_BLUE, 0.35), band_between(&bnb, &anb, LIGHT_RED, 0.45)];
@@ -264,8 +265,10 @@ fn two_group_curves(rows: &[SummaryRow], origin: &str) -> Vec<TwoGroupCurves> {
         .into_iter()
         .enumerate()
         .map(|(i, (family, halves))| {
-            let per_target: Vec<(String, Vec<(f64, f64)>)> =
-                halves.iter().map(|t| (t.clone(), line(rows, origin, &family, "AnB", t, cell(rows, origin, &family, "base", t, 0).map(|r| r.mean)))).collect();
+            let per_target: Vec<(String, Vec<(f64, f64)>)> = halves
+                .iter()
+                .map(|t| (t.clone(), line(rows, origin, &family, ArmLabel::AnB, t, cell(rows, origin, &family, ArmLabel::Base, t, 0).map(|r| r.mean))))
+                .collect();
             let mean = match per_target.as_slice() {
                 [(_, a), (_, b)] => a.iter().filter_map(|&(x, ya)| b.iter().find(|p| p.0 == x).map(|&(_, yb)| (x, (ya + yb) / 2.0))).collect(),
                 _ => vec![],
@@ -280,10 +283,10 @@ fn two_group_curves(rows: &[SummaryRow], origin: &str) -> Vec<TwoGroupCurves> {
 /// relative to their n = 0 value with the random-split AnB.
 pub fn fig3(name: &str, rows: &[SummaryRow], origin: &str) -> Figure {
     let dissimilar = two_group_curves(rows, origin);
-    let whole_base = cell(rows, origin, "whole", "base", "all", 0).map(|r| r.mean);
-    let nolearn = line(rows, origin, "whole", "nolearn", "all", whole_base);
-    let rand_base = cell(rows, origin, "random", "base", "all", 0).map(|r| r.mean);
-    let anb = line(rows, origin, "random", "AnB", "all", rand_base);
+    let whole_base = cell(rows, origin, "whole", ArmLabel::Base, "all", 0).map(|r| r.mean);
+    let nolearn = line(rows, origin, "whole", ArmLabel::Nolearn, "all", whole_base);
+    let rand_base = cell(rows, origin, "random", ArmLabel::Base, "all", 0).map(|r| r.mean);
+    let anb = line(rows, origin, "random", ArmLabel::AnB, "all", rand_base);
     let rel = |pts: &[(f64, f64)]| -> Vec<(f64, f64)> {
         let b = pts.iter().find(|p| p.0 == 0.0).map_or(f64::NAN, |p| p.1);
         pts.iter().map(|&(x, y)| (x, y - b)).collect()
@@ -324,8 +327,11 @@ pub fn fig3(name: &str, rows: &[SummaryRow], origin: &str) -> Figure {
 
 /// Reduced data: top-1 against examples per class, linear and log–log (log10).
 pub fn reduced(name: &str, rows: &[SummaryRow], origin: &str) -> Figure {
-    let mut pts: Vec<(f64, f64)> =
-        rows.iter().filter(|r| r.origin == origin && r.family == "whole" && r.arm == "reduced").filter_map(|r| r.k.map(|k| (k as f64, r.mean))).collect();
+    let mut pts: Vec<(f64, f64)> = rows
+        .iter()
+        .filter(|r| r.origin == origin && r.family == "whole" && r.arm == ArmLabel::Reduced)
+        .filter_map(|r| r.k.map(|k| (k as f64, r.mean)))
+        .collect();
     pts.sort_by(|a, b| a.0.total_cmp(&b.0));
     let logs: Vec<(f64, f64)> = pts.iter().filter(|p| p.0 > 0.0 && p.1 > 0.0).map(|&(x, y)| (x.log10(), y.log10())).collect();
     let lin = vec![Series::new("reduced data", DARK_BLUE, Marker::Circle, pts.clone())];
@@ -377,8 +383,8 @@ pub fn curves(name: &str, runs: &[NamedSeries]) -> Figure {
 pub fn overlay(name: &str, rows: &[SummaryRow]) -> Figure {
     let mut series = Vec::new();
     for (origin, style) in [("paper", (LIGHT_BLUE, LIGHT_RED)), ("runs", (DARK_BLUE, DARK_RED))] {
-        let Some(base) = cell(rows, origin, "random", "base", "all", 0).map(|r| r.mean) else { continue };
-        for (arm, color, marker) in [("BnB", style.0, Marker::Circle), ("AnB", style.1, Marker::Diamond)] {
+        let Some(base) = cell(rows, origin, "random", ArmLabel::Base, "all", 0).map(|r| r.mean) else { continue };
+        for (arm, color, marker) in [(ArmLabel::BnB, style.0, Marker::Circle), (ArmLabel::AnB, style.1, Marker::Diamond)] {
             let pts = line(rows, origin, "random", arm, "all", Some(base)).into_iter().map(|(x, y)| (x, y / base)).collect();
             series.push(Series::new(&format!("{origin} {arm} / base"), color, marker, pts));
         }
@@ -621,8 +627,8 @@ pub fn cka_vs_transfer(name: &str, pairs: &[NamedSeries], rows: &[SummaryRow], o
         })
         .collect();
     let mut curves = Vec::new();
-    if let Some(base) = cell(rows, origin, "random", "base", "all", 0).map(|r| r.mean) {
-        let pts = line(rows, origin, "random", "AnB", "all", Some(base)).into_iter().map(|(x, y)| (x, y / base)).collect();
+    if let Some(base) = cell(rows, origin, "random", ArmLabel::Base, "all", 0).map(|r| r.mean) {
+        let pts = line(rows, origin, "random", ArmLabel::AnB, "all", Some(base)).into_iter().map(|(x, y)| (x, y / base)).collect();
         curves.push(Series::new("random split AnB / base", DARK_RED, Marker::Diamond, pts));
     }
     for d in two_group_curves(rows, origin) {

@@ -33,6 +33,7 @@
 use std::collections::BTreeMap;
 
 use polars::prelude::*;
+use records::ArmLabel;
 use serde::Serialize;
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
@@ -46,7 +47,7 @@ pub struct Net {
     /// `random`, `natman`, `whole` (or a user family).
     pub family: String,
     /// Arm label.
-    pub arm: String,
+    pub arm: ArmLabel,
     /// Split id within the family.
     pub split: String,
     /// Replicate index.
@@ -69,11 +70,13 @@ pub fn nets(ok: &DataFrame) -> Result<Vec<Net>> {
     let n = ok.column("n")?.i32()?.clone();
     let top1 = ok.column("top1")?.f64()?.clone();
     let conv = ok.column("converged")?.bool()?.clone();
+    // the labels were checked when the records were read (`load::check_words`)
+    let label = |i: usize| arm.get(i).and_then(|a| a.parse::<ArmLabel>().ok()).unwrap_or_default();
     Ok((0..ok.height())
         .map(|i| Net {
             origin: origin.get(i).unwrap_or("").into(),
             family: family.get(i).unwrap_or("").into(),
-            arm: arm.get(i).unwrap_or("").into(),
+            arm: label(i),
             split: split.get(i).unwrap_or("").into(),
             replicate: rep.get(i).unwrap_or(0),
             target: target.get(i).unwrap_or("").into(),
@@ -138,7 +141,7 @@ pub type UnitKey = (String, String, i32);
 
 /// Networks of one origin grouped by unit, then by (arm, target, n).
 pub struct Units<'a> {
-    units: BTreeMap<UnitKey, BTreeMap<(&'a str, &'a str, i32), &'a Net>>,
+    units: BTreeMap<UnitKey, BTreeMap<(ArmLabel, &'a str, i32), &'a Net>>,
 }
 
 impl<'a> Units<'a> {
@@ -146,11 +149,11 @@ impl<'a> Units<'a> {
     /// n would be replicates that the unit key failed to tell apart: the
     /// first is kept and `duplicates` counts the rest.
     pub fn new(nets: &'a [Net], origin: &str) -> (Self, usize) {
-        let mut units: BTreeMap<UnitKey, BTreeMap<(&str, &str, i32), &Net>> = BTreeMap::new();
+        let mut units: BTreeMap<UnitKey, BTreeMap<(ArmLabel, &str, i32), &Net>> = BTreeMap::new();
         let mut dup = 0;
         for n in nets.iter().filter(|n| n.origin == origin) {
             let slot = units.entry((n.family.clone(), n.split.clone(), n.replicate)).or_default();
-            if slot.insert((n.arm.as_str(), n.target.as_str(), n.n), n).is_some() {
+            if slot.insert((n.arm, n.target.as_str(), n.n), n).is_some() {
                 dup += 1;
             }
         }
@@ -177,7 +180,7 @@ impl<'a> Units<'a> {
                 continue;
             }
             let look = Lookup { nets };
-            let targets: Vec<&str> = nets.keys().filter(|(arm, _, _)| *arm == "base").map(|(_, t, _)| *t).collect();
+            let targets: Vec<&str> = nets.keys().filter(|(arm, _, _)| *arm == ArmLabel::Base).map(|(_, t, _)| *t).collect();
             let mut sum = 0.0;
             let mut count = 0usize;
             let mut stale = false;
@@ -200,7 +203,7 @@ impl<'a> Units<'a> {
 
     /// Unit means of one cell (networks of `arm` at `n` whose target passes
     /// `target`), for the summary's interval.
-    pub fn cell_values(&self, family: &str, arm: &str, n: i32, target: impl Fn(&str) -> bool) -> Vec<f64> {
+    pub fn cell_values(&self, family: &str, arm: ArmLabel, n: i32, target: impl Fn(&str) -> bool) -> Vec<f64> {
         self.units
             .iter()
             .filter(|((f, _, _), _)| f == family)
@@ -223,21 +226,21 @@ pub struct Pair {
 
 /// The networks of one unit, by (arm, target, n).
 pub struct Lookup<'u, 'a> {
-    nets: &'u BTreeMap<(&'a str, &'a str, i32), &'a Net>,
+    nets: &'u BTreeMap<(ArmLabel, &'a str, i32), &'a Net>,
 }
 
 impl Lookup<'_, '_> {
     /// The network of `arm` on `target` at `n` (bases: n = 0).
-    pub fn get(&self, arm: &str, target: &str, n: i32) -> Option<&Net> {
+    pub fn get(&self, arm: ArmLabel, target: &str, n: i32) -> Option<&Net> {
         self.nets.get(&(arm, target, n)).copied()
     }
 
     /// `a − b` for two networks of this unit, if both exist. Only bases are
     /// judged for convergence: they are what every other arm is measured
     /// against (a frozen transfer that stops early is a result, not a flaw).
-    pub fn diff(&self, a: (&str, &str, i32), b: (&str, &str, i32)) -> Option<Pair> {
+    pub fn diff(&self, a: (ArmLabel, &str, i32), b: (ArmLabel, &str, i32)) -> Option<Pair> {
         let (x, y) = (self.get(a.0, a.1, a.2)?, self.get(b.0, b.1, b.2)?);
-        let ok = |n: &Net| n.arm != "base" || n.converged != Some(false);
+        let ok = |n: &Net| n.arm != ArmLabel::Base || n.converged != Some(false);
         Some(Pair { value: x.top1 - y.top1, converged: ok(x) && ok(y) })
     }
 }
@@ -246,18 +249,8 @@ impl Lookup<'_, '_> {
 mod tests {
     use super::*;
 
-    fn net(arm: &str, split: &str, target: &str, n: i32, top1: f64) -> Net {
-        Net {
-            origin: "runs".into(),
-            family: "random".into(),
-            arm: arm.into(),
-            split: split.into(),
-            replicate: 0,
-            target: target.into(),
-            n,
-            top1,
-            converged: Some(true),
-        }
+    fn net(arm: ArmLabel, split: &str, target: &str, n: i32, top1: f64) -> Net {
+        Net { origin: "runs".into(), family: "random".into(), arm, split: split.into(), replicate: 0, target: target.into(), n, top1, converged: Some(true) }
     }
 
     #[test]
@@ -277,16 +270,16 @@ mod tests {
     #[test]
     fn the_interval_over_three_units_matches_a_hand_computation() {
         let v = [
-            net("base", "0", "B", 0, 0.80),
-            net("BnB", "0", "B", 3, 0.76),
-            net("base", "1", "B", 0, 0.70),
-            net("BnB", "1", "B", 3, 0.69),
-            net("base", "2", "B", 0, 0.75),
-            net("BnB", "2", "B", 3, 0.70),
+            net(ArmLabel::Base, "0", "B", 0, 0.80),
+            net(ArmLabel::BnB, "0", "B", 3, 0.76),
+            net(ArmLabel::Base, "1", "B", 0, 0.70),
+            net(ArmLabel::BnB, "1", "B", 3, 0.69),
+            net(ArmLabel::Base, "2", "B", 0, 0.75),
+            net(ArmLabel::BnB, "2", "B", 3, 0.70),
         ];
         let (units, dup) = Units::new(&v, "runs");
         assert_eq!(dup, 0);
-        let (values, stale) = units.paired("random", &[3], |u, t, n| u.diff(("base", t, 0), ("BnB", t, n)));
+        let (values, stale) = units.paired("random", &[3], |u, t, n| u.diff((ArmLabel::Base, t, 0), (ArmLabel::BnB, t, n)));
         assert_eq!(stale, 0);
         let e = Estimate::over_units(&values);
         assert_eq!(e.units, 3);
@@ -307,30 +300,30 @@ mod tests {
     fn co_adaptation_uses_the_target_base_and_the_halves_gap_does_not_leak() {
         let mut v = Vec::new();
         for (s, wobble) in [("0", 0.0), ("1", 0.01), ("2", -0.01)] {
-            v.push(net("base", s, "A", 0, 0.95 + wobble));
-            v.push(net("base", s, "B", 0, 0.75 + wobble));
-            v.push(net("BnB", s, "B", 4, 0.75 + wobble));
+            v.push(net(ArmLabel::Base, s, "A", 0, 0.95 + wobble));
+            v.push(net(ArmLabel::Base, s, "B", 0, 0.75 + wobble));
+            v.push(net(ArmLabel::BnB, s, "B", 4, 0.75 + wobble));
         }
         let (units, _) = Units::new(&v, "runs");
-        let (values, _) = units.paired("random", &[4], |u, t, n| u.diff(("base", t, 0), ("BnB", t, n)));
+        let (values, _) = units.paired("random", &[4], |u, t, n| u.diff((ArmLabel::Base, t, 0), (ArmLabel::BnB, t, n)));
         assert_eq!(values, vec![0.0, 0.0, 0.0]);
         // only B has a BnB: half A contributes no pair
-        let pooled_base = v.iter().filter(|n| n.arm == "base").map(|n| n.top1).sum::<f64>() / 6.0;
+        let pooled_base = v.iter().filter(|n| n.arm == ArmLabel::Base).map(|n| n.top1).sum::<f64>() / 6.0;
         assert!((pooled_base - 0.75 - 0.10).abs() < 1e-12, "the pooled convention would report −0.10");
     }
 
     #[test]
     fn an_unconverged_base_is_counted_and_replicates_are_separate_units() {
-        let mut v = vec![net("base", "0", "B", 0, 0.6), net("BnB", "0", "B", 1, 0.7)];
+        let mut v = vec![net(ArmLabel::Base, "0", "B", 0, 0.6), net(ArmLabel::BnB, "0", "B", 1, 0.7)];
         v[0].converged = Some(false);
-        let mut r1 = [net("base", "0", "B", 0, 0.8), net("BnB", "0", "B", 1, 0.79)];
+        let mut r1 = [net(ArmLabel::Base, "0", "B", 0, 0.8), net(ArmLabel::BnB, "0", "B", 1, 0.79)];
         for n in &mut r1 {
             n.replicate = 1;
         }
         v.extend(r1);
         let (units, dup) = Units::new(&v, "runs");
         assert_eq!(dup, 0, "replicate 1 is its own unit, not a duplicate of replicate 0");
-        let (values, stale) = units.paired("random", &[1], |u, t, n| u.diff(("base", t, 0), ("BnB", t, n)));
+        let (values, stale) = units.paired("random", &[1], |u, t, n| u.diff((ArmLabel::Base, t, 0), (ArmLabel::BnB, t, n)));
         assert_eq!(values.len(), 2);
         assert!((values[0] + 0.1).abs() < 1e-12 && (values[1] - 0.01).abs() < 1e-12);
         assert_eq!(stale, 1);

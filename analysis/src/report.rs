@@ -11,6 +11,7 @@ use crate::figures::{self, Figure, NamedSeries, NolearnPoint, render};
 use crate::findings::{self, Finding};
 use crate::load;
 use crate::summary::{self, Convention, DecompRow, Excluded, SummaryRow, cell, decomp_row, dissimilar_families, half_label, plural};
+use records::ArmLabel;
 
 /// What to analyse.
 #[derive(Debug, Clone)]
@@ -157,7 +158,7 @@ pub fn figures_for(opts: &AnalyzeOptions, ok: &DataFrame, rows: &[SummaryRow], f
     let p = |s: &str| format!("{origin}_{s}");
     let mut figs =
         vec![figures::fig2_top(&p("fig2_top"), &nets), figures::fig2_bottom(&p("fig2_bottom"), rows, origin, found), figures::fig3(&p("fig3"), rows, origin)];
-    if rows.iter().any(|r| r.origin == origin && r.arm == "reduced") {
+    if rows.iter().any(|r| r.origin == origin && r.arm == ArmLabel::Reduced) {
         figs.push(figures::reduced(&p("reduced"), rows, origin));
     }
     let nl = nolearn_points(ok, origin)?;
@@ -309,7 +310,7 @@ fn pooled_tables(s: &mut String, rows: &[SummaryRow], dec: &[DecompRow], o: &str
     let _ = writeln!(s, "| n | co-adaptation (base − BnB) | specificity (BnB − AnB) | AnB − base |\n|---|---|---|---|");
     for n in 1..=7 {
         let v = |q: &str| pooled(q, n, n).map_or("–".into(), |d| format!("{:+.3}", d.value));
-        if cell(rows, o, "random", "AnB", "all", n).is_some() {
+        if cell(rows, o, "random", ArmLabel::AnB, "all", n).is_some() {
             let _ = writeln!(s, "| {n} | {} | {} | {} |", v("coadaptation"), v("specificity"), v("transfer_drop"));
         }
     }
@@ -388,9 +389,9 @@ fn report_md(
             );
         }
         let _ = writeln!(s);
-        let get = |f: &str, a: &str, t: &str, n: i32| cell(rows, o, f, a, t, n);
+        let get = |f: &str, a: ArmLabel, t: &str, n: i32| cell(rows, o, f, a, t, n);
         let paired = |name: &str, lo: i32, hi: i32| decomp_row(dec, o, Convention::Paired, name, lo, hi);
-        if let Some(base) = get("random", "base", "all", 0) {
+        if let Some(base) = get("random", ArmLabel::Base, "all", 0) {
             let interval = match (base.ci_low, base.ci_high) {
                 (Some(lo), Some(hi)) => format!("95% interval over units {lo:.3}–{hi:.3}"),
                 _ => "no interval: fewer than 2 units".into(),
@@ -402,23 +403,23 @@ fn report_md(
             let _ = writeln!(s, "| n | BnB | BnB+ | AnB | AnB+ | co-adaptation (base − BnB) | specificity (BnB − AnB) | AnB − base | AnB+ − base |");
             let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
             for n in 1..=7 {
-                let m = |a: &str| get("random", a, "all", n).map(|r| r.mean);
-                let c = |a: &str| get("random", a, "all", n).map_or(0, |r| r.count);
+                let m = |a: ArmLabel| get("random", a, "all", n).map(|r| r.mean);
+                let c = |a: ArmLabel| get("random", a, "all", n).map_or(0, |r| r.count);
                 let q = |name: &str| paired(name, n, n).map_or("–".into(), DecompRow::value_and_interval);
-                if ["BnB", "BnB+", "AnB", "AnB+"].iter().all(|a| m(a).is_none()) {
+                if [ArmLabel::BnB, ArmLabel::BnBPlus, ArmLabel::AnB, ArmLabel::AnBPlus].into_iter().all(|a| m(a).is_none()) {
                     continue;
                 }
                 let _ = writeln!(
                     s,
                     "| {n} | {} ({}) | {} ({}) | {} ({}) | {} ({}) | {} | {} | {} | {} |",
-                    fmt(m("BnB")),
-                    c("BnB"),
-                    fmt(m("BnB+")),
-                    c("BnB+"),
-                    fmt(m("AnB")),
-                    c("AnB"),
-                    fmt(m("AnB+")),
-                    c("AnB+"),
+                    fmt(m(ArmLabel::BnB)),
+                    c(ArmLabel::BnB),
+                    fmt(m(ArmLabel::BnBPlus)),
+                    c(ArmLabel::BnBPlus),
+                    fmt(m(ArmLabel::AnB)),
+                    c(ArmLabel::AnB),
+                    fmt(m(ArmLabel::AnBPlus)),
+                    c(ArmLabel::AnBPlus),
                     q("coadaptation"),
                     q("specificity"),
                     q("transfer_drop"),
@@ -456,7 +457,7 @@ fn report_md(
             ns.sort_unstable();
             ns.dedup();
             for n in ns {
-                let arm = if n == 0 { "base" } else { "AnB" };
+                let arm = if n == 0 { ArmLabel::Base } else { ArmLabel::AnB };
                 let cells: Vec<String> =
                     halves.iter().map(|h| get(&family, arm, h, n).map_or("–".into(), |r| format!("{:.3} ({})", r.mean, r.count))).collect();
                 let q = |name: &str| paired(name, n, n).map_or("–".into(), DecompRow::value_and_interval);
@@ -468,12 +469,17 @@ fn report_md(
                 "\n(target columns: mean top-1 of the networks trained on that half, networks in brackets; AnB copies from the other half's base)\n"
             );
         }
-        let nl: Vec<String> = (1..=7).filter_map(|n| get("whole", "nolearn", "all", n).map(|r| format!("n{n} {:.3}", r.mean))).collect();
+        let nl: Vec<String> = (1..=7).filter_map(|n| get("whole", ArmLabel::Nolearn, "all", n).map(|r| format!("n{n} {:.3}", r.mean))).collect();
         if !nl.is_empty() {
-            let _ = writeln!(s, "Random frozen layers (nolearn), whole-set base {}: {}.\n", fmt(get("whole", "base", "all", 0).map(|r| r.mean)), nl.join(", "));
+            let _ = writeln!(
+                s,
+                "Random frozen layers (nolearn), whole-set base {}: {}.\n",
+                fmt(get("whole", ArmLabel::Base, "all", 0).map(|r| r.mean)),
+                nl.join(", ")
+            );
         }
         let red: Vec<String> =
-            rows.iter().filter(|r| r.origin == o && r.arm == "reduced").filter_map(|r| r.k.map(|k| format!("k={k} {:.3}", r.mean))).collect();
+            rows.iter().filter(|r| r.origin == o && r.arm == ArmLabel::Reduced).filter_map(|r| r.k.map(|k| format!("k={k} {:.3}", r.mean))).collect();
         if !red.is_empty() {
             let _ = writeln!(s, "Reduced data: {}.\n", red.join(", "));
         }

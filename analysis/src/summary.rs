@@ -25,6 +25,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::paired::{Estimate, Lookup, Net, Pair, Units, nets};
+use records::ArmLabel;
 
 /// One cell of the summary.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -34,7 +35,7 @@ pub struct SummaryRow {
     /// `random`, `natman`, `whole`, or a dissimilar split's name.
     pub family: String,
     /// Arm.
-    pub arm: String,
+    pub arm: ArmLabel,
     /// `all` (pooled), or a dissimilar family's half (`natural`, `manmade`, ...).
     pub target: String,
     /// Layers copied (0 for bases).
@@ -169,13 +170,14 @@ pub fn summarize(ok: &DataFrame) -> Result<Vec<SummaryRow>> {
             let (o, f, a, t, nn, kk) = (
                 origin.get(i).unwrap_or(""),
                 family.get(i).unwrap_or(""),
-                arm.get(i).unwrap_or(""),
+                // checked when the records were read (`load::check_words`)
+                arm.get(i).and_then(|a| a.parse::<ArmLabel>().ok()).unwrap_or_default(),
                 target.get(i).unwrap_or(""),
                 n.get(i).unwrap_or(0),
                 k.get(i),
             );
             // reduced cells differ by k, which the unit lookup does not key: their networks are their units
-            let est = if a == "reduced" {
+            let est = if a == ArmLabel::Reduced {
                 Estimate { mean: m, sd: sdv, units: c, ci_low: None, ci_high: None }
             } else {
                 let units = &by_origin.iter().find(|(name, _)| *name == o).expect("every cell's origin has networks").1;
@@ -184,7 +186,7 @@ pub fn summarize(ok: &DataFrame) -> Result<Vec<SummaryRow>> {
             SummaryRow {
                 origin: o.into(),
                 family: f.into(),
-                arm: a.into(),
+                arm: a,
                 target: t.into(),
                 n: nn,
                 k: kk,
@@ -200,7 +202,7 @@ pub fn summarize(ok: &DataFrame) -> Result<Vec<SummaryRow>> {
 }
 
 /// Look a cell up.
-pub fn cell<'a>(rows: &'a [SummaryRow], origin: &str, family: &str, arm: &str, target: &str, n: i32) -> Option<&'a SummaryRow> {
+pub fn cell<'a>(rows: &'a [SummaryRow], origin: &str, family: &str, arm: ArmLabel, target: &str, n: i32) -> Option<&'a SummaryRow> {
     rows.iter().find(|r| r.origin == origin && r.family == family && r.arm == arm && r.target == target && r.n == n)
 }
 
@@ -309,7 +311,7 @@ fn pooled(ok: &DataFrame, rows: &[SummaryRow]) -> Result<Vec<DecompRow>> {
     }
     {
         let o = "paper";
-        let get = |family: &str, arm: &str, target: &str, n: i32| cell(rows, o, family, arm, target, n).map(|r| (r.mean, r.count));
+        let get = |family: &str, arm: ArmLabel, target: &str, n: i32| cell(rows, o, family, arm, target, n).map(|r| (r.mean, r.count));
         let mut push = |quantity: &str, n_from: i32, n_to: i32, value: f64, base: f64, count: usize| {
             out.push(DecompRow {
                 origin: o.into(),
@@ -327,12 +329,12 @@ fn pooled(ok: &DataFrame, rows: &[SummaryRow]) -> Result<Vec<DecompRow>> {
             });
         };
         // random-split decomposition per n
-        if let Some((base, _)) = get("random", "base", "all", 0) {
+        if let Some((base, _)) = get("random", ArmLabel::Base, "all", 0) {
             for n in 1..=7 {
-                let bnb = get("random", "BnB", "all", n);
-                let anb = get("random", "AnB", "all", n);
-                let bnbp = get("random", "BnB+", "all", n);
-                let anbp = get("random", "AnB+", "all", n);
+                let bnb = get("random", ArmLabel::BnB, "all", n);
+                let anb = get("random", ArmLabel::AnB, "all", n);
+                let bnbp = get("random", ArmLabel::BnBPlus, "all", n);
+                let anbp = get("random", ArmLabel::AnBPlus, "all", n);
                 if let Some((b, c)) = bnb {
                     push("coadaptation", n, n, base - b, base, c);
                 }
@@ -378,18 +380,18 @@ fn pooled(ok: &DataFrame, rows: &[SummaryRow]) -> Result<Vec<DecompRow>> {
             }
         }
         // natural / man-made: mean of both targets minus mean of both bases
-        if let (Some((bn, _)), Some((bm, _))) = (get("natman", "base", "natural", 0), get("natman", "base", "manmade", 0)) {
+        if let (Some((bn, _)), Some((bm, _))) = (get("natman", ArmLabel::Base, "natural", 0), get("natman", ArmLabel::Base, "manmade", 0)) {
             let base = (bn + bm) / 2.0;
             for n in 1..=7 {
-                if let (Some((an, c1)), Some((am, c2))) = (get("natman", "AnB", "natural", n), get("natman", "AnB", "manmade", n)) {
+                if let (Some((an, c1)), Some((am, c2))) = (get("natman", ArmLabel::AnB, "natural", n), get("natman", ArmLabel::AnB, "manmade", n)) {
                     push("natman_drop", n, n, (an + am) / 2.0 - base, base, c1 + c2);
                 }
             }
         }
         // random frozen features relative to the whole-set base
-        if let Some((base, _)) = get("whole", "base", "all", 0) {
+        if let Some((base, _)) = get("whole", ArmLabel::Base, "all", 0) {
             for n in 1..=7 {
-                if let Some((v, c)) = get("whole", "nolearn", "all", n) {
+                if let Some((v, c)) = get("whole", ArmLabel::Nolearn, "all", n) {
                     push("nolearn_drop", n, n, v - base, base, c);
                 }
             }
@@ -415,7 +417,7 @@ fn paired_rows(all: &[Net], o: &str) -> Vec<DecompRow> {
     let (units, _) = Units::new(all, o);
     let mut out = Vec::new();
     let base_mean = |family: &str| {
-        let v: Vec<f64> = all.iter().filter(|n| n.origin == o && n.family == family && n.arm == "base").map(|n| n.top1).collect();
+        let v: Vec<f64> = all.iter().filter(|n| n.origin == o && n.family == family && n.arm == ArmLabel::Base).map(|n| n.top1).collect();
         v.iter().sum::<f64>() / v.len().max(1) as f64
     };
     let mut push = |quantity: &str, n_from: i32, n_to: i32, (values, stale): (Vec<f64>, usize), base: f64| {
@@ -440,20 +442,20 @@ fn paired_rows(all: &[Net], o: &str) -> Vec<DecompRow> {
     };
     type Quantity = fn(&Lookup<'_, '_>, &str, i32) -> Option<Pair>;
     // each pair written once: an arm at n on target t against another arm (bases at n = 0)
-    let transfer_drop: Quantity = |u, t, n| u.diff(("AnB", t, n), ("base", t, 0));
-    let specificity: Quantity = |u, t, n| u.diff(("BnB", t, n), ("AnB", t, n));
-    let boost: Quantity = |u, t, n| u.diff(("AnB+", t, n), ("base", t, 0));
-    let selffer_ft: Quantity = |u, t, n| u.diff(("BnB+", t, n), ("base", t, 0));
+    let transfer_drop: Quantity = |u, t, n| u.diff((ArmLabel::AnB, t, n), (ArmLabel::Base, t, 0));
+    let specificity: Quantity = |u, t, n| u.diff((ArmLabel::BnB, t, n), (ArmLabel::AnB, t, n));
+    let boost: Quantity = |u, t, n| u.diff((ArmLabel::AnBPlus, t, n), (ArmLabel::Base, t, 0));
+    let selffer_ft: Quantity = |u, t, n| u.diff((ArmLabel::BnBPlus, t, n), (ArmLabel::Base, t, 0));
     // (name, family, pair) of every per-n quantity
     let per_n: [(&str, &str, Quantity); 8] = [
-        ("coadaptation", "random", |u, t, n| u.diff(("base", t, 0), ("BnB", t, n))),
+        ("coadaptation", "random", |u, t, n| u.diff((ArmLabel::Base, t, 0), (ArmLabel::BnB, t, n))),
         ("specificity", "random", specificity),
         ("transfer_drop", "random", transfer_drop),
-        ("finetune_recovery_selffer", "random", |u, t, n| u.diff(("BnB+", t, n), ("BnB", t, n))),
-        ("finetune_recovery_transfer", "random", |u, t, n| u.diff(("AnB+", t, n), ("AnB", t, n))),
+        ("finetune_recovery_selffer", "random", |u, t, n| u.diff((ArmLabel::BnBPlus, t, n), (ArmLabel::BnB, t, n))),
+        ("finetune_recovery_transfer", "random", |u, t, n| u.diff((ArmLabel::AnBPlus, t, n), (ArmLabel::AnB, t, n))),
         ("selffer_ft_vs_base", "random", selffer_ft),
         ("lasting_boost_vs_base", "random", boost),
-        ("nolearn_drop", "whole", |u, t, n| u.diff(("nolearn", t, n), ("base", t, 0))),
+        ("nolearn_drop", "whole", |u, t, n| u.diff((ArmLabel::Nolearn, t, n), (ArmLabel::Base, t, 0))),
     ];
     for (name, family, pair) in per_n {
         let base = base_mean(family);
@@ -466,7 +468,7 @@ fn paired_rows(all: &[Net], o: &str) -> Vec<DecompRow> {
     // pooled over ranges of n, within each unit
     let ranged: [(&str, Quantity); 3] = [
         ("lasting_boost_vs_base", boost),
-        ("lasting_boost_vs_selffer_ft", |u, t, n| u.diff(("AnB+", t, n), ("BnB+", t, n))),
+        ("lasting_boost_vs_selffer_ft", |u, t, n| u.diff((ArmLabel::AnBPlus, t, n), (ArmLabel::BnBPlus, t, n))),
         ("selffer_ft_vs_base", selffer_ft),
     ];
     for (lo, hi) in BOOST_RANGES {
@@ -522,7 +524,7 @@ pub fn summary_frame(rows: &[SummaryRow]) -> Result<DataFrame> {
     Ok(df!(
         "origin" => rows.iter().map(|r| r.origin.clone()).collect::<Vec<_>>(),
         "family" => rows.iter().map(|r| r.family.clone()).collect::<Vec<_>>(),
-        "arm" => rows.iter().map(|r| r.arm.clone()).collect::<Vec<_>>(),
+        "arm" => rows.iter().map(|r| r.arm.name()).collect::<Vec<_>>(),
         "target" => rows.iter().map(|r| r.target.clone()).collect::<Vec<_>>(),
         "n" => rows.iter().map(|r| r.n).collect::<Vec<_>>(),
         "k" => rows.iter().map(|r| r.k).collect::<Vec<_>>(),
@@ -567,7 +569,7 @@ mod tests {
         let row = |family: &str, target: &str| SummaryRow {
             origin: "runs".into(),
             family: family.into(),
-            arm: "base".into(),
+            arm: ArmLabel::Base.into(),
             target: target.into(),
             n: 0,
             k: None,

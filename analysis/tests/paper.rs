@@ -3,6 +3,7 @@
 use analysis::summary::{self, SummaryRow, cell};
 use analysis::{AnalyzeOptions, analyze, figures, load};
 use polars::prelude::*;
+use records::ArmLabel;
 
 fn paper_rows() -> (DataFrame, Vec<SummaryRow>) {
     let all = load::paper().expect("paper").collect().expect("collect");
@@ -18,19 +19,19 @@ fn close(got: f64, want: f64, what: &str) {
 #[test]
 fn per_n_means_match_the_paper() {
     let (_, rows) = paper_rows();
-    let base = cell(&rows, "paper", "random", "base", "all", 0).expect("base");
+    let base = cell(&rows, "paper", "random", ArmLabel::Base, "all", 0).expect("base");
     close(base.mean, 0.625, "base");
     assert_eq!(base.count, 8);
     let bnb = [0.627, 0.624, 0.621, 0.605, 0.593, 0.619, 0.623];
     let anb = [0.628, 0.624, 0.619, 0.600, 0.578, 0.581, 0.542];
     for n in 1..=7 {
-        close(cell(&rows, "paper", "random", "BnB", "all", n).expect("BnB").mean, bnb[n as usize - 1], &format!("BnB n={n}"));
-        let a = cell(&rows, "paper", "random", "AnB", "all", n).expect("AnB");
+        close(cell(&rows, "paper", "random", ArmLabel::BnB, "all", n).expect("BnB").mean, bnb[n as usize - 1], &format!("BnB n={n}"));
+        let a = cell(&rows, "paper", "random", ArmLabel::AnB, "all", n).expect("AnB");
         close(a.mean, anb[n as usize - 1], &format!("AnB n={n}"));
         assert_eq!(a.count, 8);
     }
-    close(cell(&rows, "paper", "whole", "nolearn", "all", 3).expect("nolearn").mean, 0.001, "nolearn n=3");
-    let k1300 = rows.iter().find(|r| r.arm == "reduced" && r.k == Some(1300)).expect("reduced 1300");
+    close(cell(&rows, "paper", "whole", ArmLabel::Nolearn, "all", 3).expect("nolearn").mean, 0.001, "nolearn n=3");
+    let k1300 = rows.iter().find(|r| r.arm == ArmLabel::Reduced && r.k == Some(1300)).expect("reduced 1300");
     close(k1300.mean, 0.552, "reduced k=1300");
 }
 
@@ -61,7 +62,7 @@ fn decomposition_matches_table_1_and_fig_3() {
 #[test]
 fn plotted_series_equal_the_summary() {
     let (ok, rows) = paper_rows();
-    let m = |arm: &str, n: i32| cell(&rows, "paper", "random", arm, "all", n).expect("cell").mean;
+    let m = |arm: &str, n: i32| cell(&rows, "paper", "random", arm.parse().expect("a label"), "all", n).expect("cell").mean;
     let bottom = figures::fig2_bottom("x", &rows, "paper", &[]);
     for (label, arm) in [("selffer BnB", "BnB"), ("transfer AnB", "AnB"), ("selffer BnB+", "BnB+"), ("transfer AnB+", "AnB+")] {
         let s = bottom.panels[0].series.iter().find(|s| s.label == label).expect("series");

@@ -2,6 +2,7 @@
 //! them) read back by the analysis; bad records refused with the column or version named; and
 //! the same files read by pyarrow where it is installed.
 
+use records::ArmLabel;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -107,10 +108,10 @@ fn records_are_analysed_failed_ones_excluded_and_single_units_have_no_interval()
     let out = analyze(&opts(vec![dir.path().into()], &dir.path().join("report"))).expect("analyze");
     assert_eq!(out.excluded.len(), 1);
     assert_eq!(out.excluded[0].run_id, "r0-transfer-A-B-n7");
-    let base = out.summary.iter().find(|r| r.arm == "base").expect("base");
+    let base = out.summary.iter().find(|r| r.arm == ArmLabel::Base).expect("base");
     assert_eq!((base.count, base.units, (base.mean * 100.0).round()), (2, 1, 75.0));
     assert!(base.ci_low.is_none(), "two bases of one split are one unit: no interval");
-    let bnb = out.summary.iter().find(|r| r.arm == "BnB").expect("BnB");
+    let bnb = out.summary.iter().find(|r| r.arm == ArmLabel::BnB).expect("BnB");
     assert_eq!(bnb.count, 1);
     assert!(bnb.ci_low.is_none() && bnb.sd.is_nan(), "a single network has no interval");
     let spec = out.decomposition.iter().find(|d| d.quantity == "specificity" && d.n_from == 3).expect("specificity");

@@ -2,10 +2,7 @@
 //! paper's vocabulary as a type, shared by the jobs (`transfer`), the
 //! records' `family` column and the analysis.
 
-use std::fmt;
 use std::str::FromStr;
-
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Which kind of split a network's task comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -67,12 +64,6 @@ pub fn check_id_word(name: &str) -> Result<(), String> {
     Err(format!("`{name}` must be one word of letters, digits and `_` starting with a letter (job ids join their parts with `-`): e.g. `{hint}`"))
 }
 
-impl fmt::Display for Family {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
 impl FromStr for Family {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -82,18 +73,6 @@ impl FromStr for Family {
             "whole" => Ok(Family::Whole),
             other => Family::dissimilar(other),
         }
-    }
-}
-
-impl Serialize for Family {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
-    }
-}
-
-impl<'de> Deserialize<'de> for Family {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }
 

@@ -7,8 +7,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 use crate::family::check_id_word;
 
 /// A half's name (see the module docs).
@@ -60,18 +58,6 @@ impl FromStr for Half {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Half::new(s)
-    }
-}
-
-impl Serialize for Half {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Half {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }
 

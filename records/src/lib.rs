@@ -4,6 +4,40 @@
 //! rule [`plateau`] every record states, and the one atomic file write the
 //! workspace uses. arrow, parquet and serde only: no burn, no polars.
 
+/// `Serialize` and `Deserialize` of protocol words as their one spelling:
+/// written with `Display`, read with `FromStr` (whose error says what is
+/// valid), so a job file, a record and a flag name a word the same way.
+macro_rules! serde_by_name {
+    ($($t:ty),* $(,)?) => {$(
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+                <String as serde::Deserialize>::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    )*};
+}
+
+serde_by_name!(Family, Half, ArmLabel, JobId, record::Status);
+
+/// `Display` of a protocol word as its `name()`.
+macro_rules! display_by_name {
+    ($($t:ty),* $(,)?) => {$(
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    )*};
+}
+
+display_by_name!(Family, Arm, ArmLabel, record::Status);
+
 mod convergence;
 mod error;
 mod family;

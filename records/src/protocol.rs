@@ -56,12 +56,6 @@ impl Arm {
     }
 }
 
-impl std::fmt::Display for Arm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
 impl std::str::FromStr for Arm {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
@@ -121,12 +115,6 @@ impl ArmLabel {
     }
 }
 
-impl fmt::Display for ArmLabel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
 impl FromStr for ArmLabel {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -134,18 +122,6 @@ impl FromStr for ArmLabel {
             .into_iter()
             .find(|l| l.name() == s)
             .ok_or_else(|| format!("unknown arm label `{s}`; valid: {}", ArmLabel::ALL.map(ArmLabel::name).join(", ")))
-    }
-}
-
-impl Serialize for ArmLabel {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
-    }
-}
-
-impl<'de> Deserialize<'de> for ArmLabel {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -326,18 +302,6 @@ impl FromStr for JobId {
             _ => return Err(bad("not a job of the grid")),
         };
         Ok(JobId { family, seed, kind, replicate: 0 })
-    }
-}
-
-impl Serialize for JobId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for JobId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }
 
