@@ -569,7 +569,7 @@ mod tests {
         let row = |family: &str, target: &str| SummaryRow {
             origin: "runs".into(),
             family: family.into(),
-            arm: ArmLabel::Base.into(),
+            arm: ArmLabel::Base,
             target: target.into(),
             n: 0,
             k: None,
