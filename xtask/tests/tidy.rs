@@ -168,17 +168,25 @@ fn tree(args: &[&str]) -> std::collections::BTreeSet<String> {
 /// `cargo xtask sweep` (`cargo run -p transferability-cli`) and `cargo
 /// xtask bench` (`cargo bench -p transferability-model`) ask for each
 /// dependency with the features `cargo test --workspace` builds it with,
-/// so the three share one compiled burn and polars: every package (with
+/// and `cargo test -p X` of each member share one compiled burn and
+/// polars: every package (with
 /// its features) of their graphs is one of the tests' (the
 /// `workspace-hack` crate holds the union; when this fails, add the
 /// printed features to `workspace-hack/Cargo.toml`).
 #[test]
 fn one_feature_set_serves_every_build() {
     let tests = tree(&["--workspace", "-e", "normal,build,dev"]);
-    for (what, args) in [
-        ("cargo xtask sweep", vec!["-p", "transferability-cli", "-e", "normal,build"]),
-        ("cargo xtask bench", vec!["-p", "transferability-model", "-e", "normal,build,dev"]),
-    ] {
+    let mut builds: Vec<(String, Vec<String>)> = vec![
+        ("cargo xtask sweep".into(), ["-p", "transferability-cli", "-e", "normal,build"].map(String::from).to_vec()),
+        ("cargo xtask bench".into(), ["-p", "transferability-model", "-e", "normal,build,dev"].map(String::from).to_vec()),
+    ];
+    // and one member's tests alone (`cargo test -p X`)
+    for c in CRATES.into_iter().filter(|c| !matches!(*c, "xtask" | "workspace-hack")) {
+        let package = format!("transferability-{c}");
+        builds.push((format!("cargo test -p {package}"), vec!["-p".into(), package, "-e".into(), "normal,build,dev".into()]));
+    }
+    for (what, args) in builds {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let other: Vec<String> = tree(&args).difference(&tests).cloned().collect();
         let wanted: Vec<&String> = other.iter().flat_map(|l| tests.iter().filter(move |t| t.split('|').next() == l.split('|').next())).collect();
         assert!(other.is_empty(), "{what} builds {other:?} where the tests build {wanted:?}: add these features to workspace-hack/Cargo.toml");
