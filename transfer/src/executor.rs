@@ -100,9 +100,10 @@ pub fn adopt_bases(plan: &Plan, from: &Path) -> Result<Vec<JobId>> {
             continue;
         }
         copy_tree(&their_dir, &j.dir)?;
-        for (theirs, ours) in [(their_run, run), (curve_path(&their_records, &name), curve)] {
-            std::fs::create_dir_all(ours.parent().expect("a records folder")).map_err(|e| Error::io(&ours, e))?;
-            std::fs::copy(&theirs, &ours).map_err(|e| Error::io(&theirs, e))?;
+        // the run record last and each atomically: the base counts as done only when all of it is here
+        for (theirs, ours) in [(curve_path(&their_records, &name), curve), (their_run, run)] {
+            let mut from = std::fs::File::open(&theirs).map_err(|e| Error::io(&theirs, e))?;
+            crate::record::atomic_write(&ours, |f| std::io::copy(&mut from, f).map(drop))?;
         }
         taken.push(j.id.clone());
     }
