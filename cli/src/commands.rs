@@ -239,39 +239,13 @@ fn job_from_flags(a: &TrainArgs) -> Result<JobSpec> {
     })
 }
 
-/// What `train`'s flags ask for, as a job kind: the arm with its halves,
-/// layers, fine-tuning and examples per class; flags an arm cannot take
-/// are refused rather than ignored.
+/// What `train`'s flags ask for, as a job kind (`JobKind::new` says
+/// which arm takes which); flags an arm cannot take are refused.
 fn job_kind(a: &TrainArgs) -> Result<JobKind> {
-    let copied = matches!(a.arm, Arm::Selffer | Arm::Transfer);
-    if copied != a.source.is_some() {
+    if matches!(a.arm, Arm::Selffer | Arm::Transfer) != a.source.is_some() {
         bail!("--source (a base's final.params) is for --arm selffer and transfer, and they need it; --arm is {}", a.arm);
     }
-    if !matches!(a.arm, Arm::Selffer | Arm::Transfer | Arm::Nolearn) && a.n != 0 {
-        bail!("--n is for --arm selffer, transfer and nolearn, not {}", a.arm);
-    }
-    if !copied && a.fine_tune {
-        bail!("--fine-tune is for --arm selffer and transfer, not {}", a.arm);
-    }
-    if (a.arm == Arm::Reduced) != a.per_class.is_some() {
-        bail!("--per-class is for --arm reduced, which needs it");
-    }
-    let target = a.target.clone();
-    Ok(match a.arm {
-        Arm::Base => JobKind::Base { half: target },
-        Arm::Selffer => {
-            if a.source_half.as_ref().is_some_and(|h| *h != target) {
-                bail!("a selffer network copies from its own half: --source-half must be --target ({target}) or absent");
-            }
-            JobKind::Selffer { half: target, n: a.n, fine_tune: a.fine_tune }
-        }
-        Arm::Transfer => match &a.source_half {
-            Some(source) if *source != target => JobKind::Transfer { source: source.clone(), target, n: a.n, fine_tune: a.fine_tune },
-            _ => bail!("a transfer network copies from the other half: --source-half must name it (not --target {target})"),
-        },
-        Arm::Nolearn => JobKind::Nolearn { n: a.n },
-        Arm::Reduced => JobKind::Reduced { k: a.per_class.unwrap_or_default() },
-    })
+    JobKind::new(a.arm, a.target.clone(), a.source_half.clone(), a.n, a.fine_tune, a.per_class).map_err(|e| anyhow::anyhow!("--arm {}: {e}", a.arm))
 }
 
 fn train(a: TrainArgs) -> Result<ExitCode> {

@@ -426,12 +426,12 @@ fn your_own_data_with_a_dissimilar_split_by_class_name() {
     assert!(trained.ends_with("clothing_vs_footwear-base-footwear"), "{}", trained.display());
     // flags the arm cannot take, and transfers without their source half, are refused before anything trains
     let e = err(&[&args[..], &["--n", "3", "--out", &one.display().to_string()]].concat());
-    assert!(e.contains("--n is for --arm selffer, transfer and nolearn, not base"), "{e}");
+    assert!(e.contains("--arm base: n is for selffer, transfer and nolearn networks, not base"), "{e}");
     let src = trained.join("final.params").display().to_string();
     let e = err(&[&args[..], &["--arm", "transfer", "--n", "3", "--source", &src, "--out", &one.display().to_string()]].concat());
-    assert!(e.contains("--source-half must name it"), "{e}");
+    assert!(e.contains("name its source half"), "{e}");
     let e = err(&[&args[..], &["--arm", "transfer", "--n", "9", "--source", &src, "--source-half", "clothing"]].concat());
-    assert!(e.contains("layer count n = 9 is outside 1..=7"), "{e}");
+    assert!(e.contains("n must be 1 to 7, not 9"), "{e}");
     // and from its manifest: the family is the manifest's split's name
     let two = dir.path().join("two");
     ok(&[

@@ -166,6 +166,38 @@ pub enum JobKind {
 }
 
 impl JobKind {
+    /// The job an arm trains with these parameters, or why there is none:
+    /// n (1 to 7) only for selffer, transfer and nolearn networks,
+    /// fine-tuning only for selffer and transfer, k only (and always) for
+    /// reduced; a selffer network copies from its own half, a transfer
+    /// network from the other one.
+    pub fn new(arm: Arm, target: Half, source: Option<Half>, n: usize, fine_tune: bool, k: Option<usize>) -> Result<JobKind, String> {
+        let copies = matches!(arm, Arm::Selffer | Arm::Transfer);
+        if matches!(arm, Arm::Selffer | Arm::Transfer | Arm::Nolearn) && !(1..=MAX_N).contains(&n) {
+            return Err(format!("a {arm} network copies or freezes layers 1..n: n must be 1 to {MAX_N}, not {n}"));
+        }
+        if !matches!(arm, Arm::Selffer | Arm::Transfer | Arm::Nolearn) && n != 0 {
+            return Err(format!("n is for selffer, transfer and nolearn networks, not {arm}"));
+        }
+        if !copies && fine_tune {
+            return Err(format!("fine-tuning is for selffer and transfer networks, not {arm}"));
+        }
+        if (arm == Arm::Reduced) != k.is_some() {
+            return Err("examples per class are for reduced networks, which need them".into());
+        }
+        Ok(match arm {
+            Arm::Base => JobKind::Base { half: target },
+            Arm::Selffer if source.as_ref().is_none_or(|s| *s == target) => JobKind::Selffer { half: target, n, fine_tune },
+            Arm::Selffer => return Err(format!("a selffer network copies from its own half ({target}), not another")),
+            Arm::Transfer => match source {
+                Some(source) if source != target => JobKind::Transfer { source, target, n, fine_tune },
+                _ => return Err(format!("a transfer network copies from the other half: name its source half (not the target {target})")),
+            },
+            Arm::Nolearn => JobKind::Nolearn { n },
+            Arm::Reduced => JobKind::Reduced { k: k.unwrap_or_default() },
+        })
+    }
+
     /// The arm.
     pub fn arm(&self) -> Arm {
         match self {
@@ -345,6 +377,27 @@ mod tests {
             assert_eq!(label.name().parse::<ArmLabel>(), Ok(label));
         }
         assert!("AnB++".parse::<ArmLabel>().unwrap_err().contains("base, BnB, BnB+, AnB, AnB+, nolearn, reduced"));
+        // what each arm takes, and the rest refused
+        let (a, b) = (Half::a(), Half::b());
+        assert_eq!(
+            JobKind::new(Arm::Transfer, b.clone(), Some(a.clone()), 3, true, None),
+            Ok(JobKind::Transfer { source: a.clone(), target: b.clone(), n: 3, fine_tune: true })
+        );
+        assert_eq!(JobKind::new(Arm::Selffer, b.clone(), None, 7, false, None), Ok(JobKind::Selffer { half: b.clone(), n: 7, fine_tune: false }));
+        assert_eq!(JobKind::new(Arm::Reduced, Half::whole(), None, 0, false, Some(25)), Ok(JobKind::Reduced { k: 25 }));
+        for (arm, source, n, ft, k, why) in [
+            (Arm::Base, None, 3, false, None, "n is for selffer"),
+            (Arm::Nolearn, None, 0, false, None, "n must be 1 to 7, not 0"),
+            (Arm::Transfer, Some(a.clone()), 8, false, None, "not 8"),
+            (Arm::Nolearn, None, 2, true, None, "fine-tuning is for"),
+            (Arm::Reduced, None, 0, false, None, "reduced networks, which need them"),
+            (Arm::Transfer, None, 3, false, None, "name its source half"),
+            (Arm::Transfer, Some(b.clone()), 3, false, None, "name its source half"),
+            (Arm::Selffer, Some(a.clone()), 3, false, None, "its own half"),
+        ] {
+            let e = JobKind::new(arm, b.clone(), source, n, ft, k).expect_err(why);
+            assert!(e.contains(why), "{e}");
+        }
         let t: JobId = "r0-transfer-ft-B-A-n1-r2".parse().expect("id");
         assert_eq!(t.kind.label(), ArmLabel::AnBPlus);
         assert_eq!((t.kind.arm(), t.kind.target().as_str(), t.kind.n(), t.kind.fine_tune(), t.replicate, t.seed), (Arm::Transfer, "A", 1, true, 2, Some(0)));
