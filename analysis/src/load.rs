@@ -258,8 +258,8 @@ pub fn check_words(df: &DataFrame) -> Result<()> {
     let checks: [(&str, Check); 5] = [
         ("arm", |v| v.parse::<records::ArmLabel>().map(drop)),
         ("status", |v| v.parse::<records::Status>().map(drop)),
-        ("family", |v| if v == "paper" { Ok(()) } else { v.parse::<records::Family>().map(drop) }),
-        ("target_half", |v| if v == "all" { Ok(()) } else { v.parse::<records::Half>().map(drop) }),
+        ("family", |v| v.parse::<records::Family>().map(drop)),
+        ("target_half", |v| v.parse::<records::Half>().map(drop)),
         ("source_half", |v| v.parse::<records::Half>().map(drop)),
     ];
     for (name, check) in checks {

@@ -70,21 +70,27 @@ pub fn nets(ok: &DataFrame) -> Result<Vec<Net>> {
     let n = ok.column("n")?.i32()?.clone();
     let top1 = ok.column("top1")?.f64()?.clone();
     let conv = ok.column("converged")?.bool()?.clone();
-    // the labels were checked when the records were read (`load::check_words`)
-    let label = |i: usize| arm.get(i).and_then(|a| a.parse::<ArmLabel>().ok()).unwrap_or_default();
-    Ok((0..ok.height())
-        .map(|i| Net {
-            origin: origin.get(i).unwrap_or("").into(),
-            family: family.get(i).unwrap_or("").into(),
-            arm: label(i),
-            split: split.get(i).unwrap_or("").into(),
-            replicate: rep.get(i).unwrap_or(0),
-            target: target.get(i).unwrap_or("").into(),
-            n: n.get(i).unwrap_or(0),
-            top1: top1.get(i).unwrap_or(f64::NAN),
-            converged: conv.get(i),
+    (0..ok.height())
+        .map(|i| {
+            Ok(Net {
+                origin: origin.get(i).unwrap_or("").into(),
+                family: family.get(i).unwrap_or("").into(),
+                arm: arm_label(arm.get(i))?,
+                split: split.get(i).unwrap_or("").into(),
+                replicate: rep.get(i).unwrap_or(0),
+                target: target.get(i).unwrap_or("").into(),
+                n: n.get(i).unwrap_or(0),
+                top1: top1.get(i).unwrap_or(f64::NAN),
+                converged: conv.get(i),
+            })
         })
-        .collect())
+        .collect()
+}
+
+/// An `arm` column's value as its label; anything else is an error, never
+/// some other cell (`load::check_words` names the run first).
+pub(crate) fn arm_label(v: Option<&str>) -> Result<ArmLabel> {
+    v.unwrap_or("").parse().map_err(crate::error::Error::Input)
 }
 
 /// A mean over units with its 95% interval.

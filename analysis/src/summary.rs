@@ -24,7 +24,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::paired::{Estimate, Lookup, Net, Pair, Units, nets};
+use crate::paired::{Estimate, Lookup, Net, Pair, Units, arm_label, nets};
 use records::ArmLabel;
 
 /// One cell of the summary.
@@ -164,14 +164,13 @@ pub fn summarize(ok: &DataFrame) -> Result<Vec<SummaryRow>> {
         v
     };
     let by_origin: Vec<(&str, Units<'_>)> = origins.iter().map(|o| (*o, Units::new(&all, o).0)).collect();
-    Ok((0..df.height())
+    (0..df.height())
         .map(|i| {
             let (m, sdv, c) = (mean.get(i).unwrap_or(f64::NAN), sd.get(i).unwrap_or(f64::NAN), count.get(i).unwrap_or(0) as usize);
             let (o, f, a, t, nn, kk) = (
                 origin.get(i).unwrap_or(""),
                 family.get(i).unwrap_or(""),
-                // checked when the records were read (`load::check_words`)
-                arm.get(i).and_then(|a| a.parse::<ArmLabel>().ok()).unwrap_or_default(),
+                arm_label(arm.get(i))?,
                 target.get(i).unwrap_or(""),
                 n.get(i).unwrap_or(0),
                 k.get(i),
@@ -183,7 +182,7 @@ pub fn summarize(ok: &DataFrame) -> Result<Vec<SummaryRow>> {
                 let units = &by_origin.iter().find(|(name, _)| *name == o).expect("every cell's origin has networks").1;
                 Estimate::over_units(&units.cell_values(f, a, nn, |x| t == "all" || x == t)).clipped(0.0, 1.0)
             };
-            SummaryRow {
+            Ok(SummaryRow {
                 origin: o.into(),
                 family: f.into(),
                 arm: a,
@@ -196,9 +195,9 @@ pub fn summarize(ok: &DataFrame) -> Result<Vec<SummaryRow>> {
                 units: est.units,
                 ci_low: est.ci_low,
                 ci_high: est.ci_high,
-            }
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Look a cell up.

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use data_split::dissimilar::DissimilarSpec;
 use data_split::manifest::DatasetIdentity;
-use data_split::split::{self, Generator, SplitMode};
+use data_split::split::{self, Generator};
 use data_split::{DataSet, DataSpec, Manifest};
 use transfer::executor::{self, JobState, LocalOptions, SlurmOptions};
 use transfer::plan::{SweepConfig, expand};
@@ -205,14 +205,7 @@ fn job_from_flags(a: &TrainArgs) -> Result<JobSpec> {
             (SplitSpec::Dissimilar(d.clone()), d.check_names()?, d.name, None)
         }
         _ if path.exists() => {
-            // the family the manifest's split belongs to
-            let (family, seed) = match Manifest::read(path)?.split.mode {
-                SplitMode::Dissimilar { name, .. } => (Family::dissimilar(&name).map_err(anyhow::Error::msg)?, None),
-                SplitMode::Natman { .. } => (Family::Natman, None),
-                SplitMode::Whole | SplitMode::Reduced { .. } => (Family::Whole, None),
-                SplitMode::Random { seed, .. } => (Family::Random, Some(seed)),
-                SplitMode::Custom { .. } => (Family::Random, None),
-            };
+            let (family, seed) = Manifest::read(path)?.split.mode.family().map_err(anyhow::Error::msg)?;
             (SplitSpec::Manifest { path: path.to_path_buf() }, family, "manifest".into(), seed)
         }
         _ => bail!("--split must be random:SEED, natman:PRESET, whole, a dissimilar split's .json file or a manifest folder, not `{}`", a.split),

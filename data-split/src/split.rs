@@ -119,6 +119,21 @@ pub enum SplitMode {
     Whole,
 }
 
+impl SplitMode {
+    /// The family its networks belong to, and the seed a random split's
+    /// job ids begin with (none for halves read from index files).
+    pub fn family(&self) -> std::result::Result<(records::Family, Option<u64>), String> {
+        use records::Family;
+        Ok(match self {
+            SplitMode::Dissimilar { name, .. } => (Family::dissimilar(name)?, None),
+            SplitMode::Natman { .. } => (Family::Natman, None),
+            SplitMode::Whole | SplitMode::Reduced { .. } => (Family::Whole, None),
+            SplitMode::Random { seed, .. } => (Family::Random, Some(*seed)),
+            SplitMode::Custom { .. } => (Family::Random, None),
+        })
+    }
+}
+
 /// A split of a data set's classes into named halves.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassSplit {

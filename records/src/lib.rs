@@ -38,6 +38,24 @@ macro_rules! display_by_name {
 
 display_by_name!(Family, Arm, ArmLabel, record::Status);
 
+/// `FromStr` of a closed set of protocol words: the one of `ALL` whose
+/// `name()` it is; the error names the word and lists the valid ones.
+macro_rules! from_str_by_name {
+    ($($t:ty => $what:literal),* $(,)?) => {$(
+        impl std::str::FromStr for $t {
+            type Err = String;
+            fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+                <$t>::ALL
+                    .into_iter()
+                    .find(|w| w.name() == s)
+                    .ok_or_else(|| format!("unknown {} `{s}`; valid: {}", $what, <$t>::ALL.map(<$t>::name).join(", ")))
+            }
+        }
+    )*};
+}
+
+from_str_by_name!(Arm => "arm", ArmLabel => "arm label", record::Status => "status");
+
 mod convergence;
 mod error;
 mod family;

@@ -56,13 +56,6 @@ impl Arm {
     }
 }
 
-impl std::str::FromStr for Arm {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        Arm::ALL.into_iter().find(|a| a.name() == s).ok_or_else(|| format!("unknown arm `{s}`; valid: {}", Arm::ALL.map(Arm::name).join(", ")))
-    }
-}
-
 /// A network's arm as the paper names it and the records' `arm` column
 /// holds it: the [`Arm`] with the `+` of fine-tuned copied layers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -115,16 +108,6 @@ impl ArmLabel {
     }
 }
 
-impl FromStr for ArmLabel {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ArmLabel::ALL
-            .into_iter()
-            .find(|l| l.name() == s)
-            .ok_or_else(|| format!("unknown arm label `{s}`; valid: {}", ArmLabel::ALL.map(ArmLabel::name).join(", ")))
-    }
-}
-
 /// What a job trains, as its id says.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum JobKind {
@@ -173,9 +156,6 @@ impl JobKind {
     /// network from the other one.
     pub fn new(arm: Arm, target: Half, source: Option<Half>, n: usize, fine_tune: bool, k: Option<usize>) -> Result<JobKind, String> {
         let copies = matches!(arm, Arm::Selffer | Arm::Transfer);
-        if matches!(arm, Arm::Selffer | Arm::Transfer | Arm::Nolearn) && !(1..=MAX_N).contains(&n) {
-            return Err(format!("a {arm} network copies or freezes layers 1..n: n must be 1 to {MAX_N}, not {n}"));
-        }
         if !matches!(arm, Arm::Selffer | Arm::Transfer | Arm::Nolearn) && n != 0 {
             return Err(format!("n is for selffer, transfer and nolearn networks, not {arm}"));
         }
@@ -185,17 +165,36 @@ impl JobKind {
         if (arm == Arm::Reduced) != k.is_some() {
             return Err("examples per class are for reduced networks, which need them".into());
         }
-        Ok(match arm {
+        let kind = match arm {
             Arm::Base => JobKind::Base { half: target },
             Arm::Selffer if source.as_ref().is_none_or(|s| *s == target) => JobKind::Selffer { half: target, n, fine_tune },
             Arm::Selffer => return Err(format!("a selffer network copies from its own half ({target}), not another")),
             Arm::Transfer => match source {
-                Some(source) if source != target => JobKind::Transfer { source, target, n, fine_tune },
-                _ => return Err(format!("a transfer network copies from the other half: name its source half (not the target {target})")),
+                Some(source) => JobKind::Transfer { source, target, n, fine_tune },
+                None => return Err(format!("a transfer network copies from the other half: name its source half (not the target {target})")),
             },
             Arm::Nolearn => JobKind::Nolearn { n },
             Arm::Reduced => JobKind::Reduced { k: k.unwrap_or_default() },
-        })
+        };
+        kind.check()?;
+        Ok(kind)
+    }
+
+    /// Whether this job can be trained, the rule every way of making one
+    /// (an id read back, `train`'s flags, a job built in code) is held to:
+    /// layers 1..n with n from 1 to [`MAX_N`] where the arm copies or
+    /// freezes layers, and a transfer's source half other than its target.
+    pub fn check(&self) -> Result<(), String> {
+        let n = self.n();
+        if matches!(self, JobKind::Selffer { .. } | JobKind::Transfer { .. } | JobKind::Nolearn { .. }) && !(1..=MAX_N).contains(&n) {
+            return Err(format!("a {} network copies or freezes layers 1..n: n must be 1 to {MAX_N}, not {n}", self.arm()));
+        }
+        if let JobKind::Transfer { source, target, .. } = self
+            && source == target
+        {
+            return Err(format!("a transfer network copies from the other half: name its source half (not the target {target})"));
+        }
+        Ok(())
     }
 
     /// The arm.
@@ -232,6 +231,14 @@ impl JobKind {
         match self {
             JobKind::Selffer { n, .. } | JobKind::Transfer { n, .. } | JobKind::Nolearn { n } => *n,
             JobKind::Base { .. } | JobKind::Reduced { .. } => 0,
+        }
+    }
+
+    /// Examples per class (reduced jobs).
+    pub fn k(&self) -> Option<usize> {
+        match self {
+            JobKind::Reduced { k } => Some(*k),
+            _ => None,
         }
     }
 
@@ -318,9 +325,7 @@ impl FromStr for JobId {
             Some(head) => (head.parse::<Family>().map_err(|e| bad(&e))?, None),
             None => return Err(bad("empty")),
         };
-        // layers 1..n of the 8 are copied or random: n = 0 is a base, n = 8 leaves nothing to train
-        let n_of =
-            |tok: Option<&&str>| tok.and_then(|s| numbered(s, 'n')).filter(|n| (1..=MAX_N).contains(n)).ok_or_else(|| bad("expected `n<layers>`, 1 to 7"));
+        let n_of = |tok: Option<&&str>| tok.and_then(|s| numbered(s, 'n')).ok_or_else(|| bad("expected `n<layers>`"));
         let half = |tok: &str| tok.parse::<Half>().map_err(|e| bad(&e));
         let ft = t.get(2) == Some(&"ft");
         let rest: Vec<&str> = t.iter().skip(if ft { 3 } else { 2 }).copied().collect();
@@ -333,6 +338,7 @@ impl FromStr for JobId {
             (Some("reduced"), [k]) if !ft => JobKind::Reduced { k: numbered(k, 'k').ok_or_else(|| bad("expected `k<examples>`"))? },
             _ => return Err(bad("not a job of the grid")),
         };
+        kind.check().map_err(|e| bad(&e))?;
         Ok(JobId { family, seed, kind, replicate: 0 })
     }
 }
@@ -416,6 +422,7 @@ mod tests {
             "r0-selffer-B-n0",
             "r0-transfer-A-B-n8",
             "whole-nolearn-n9",
+            "r0-transfer-A-A-n3",
         ] {
             assert!(bad.parse::<JobId>().is_err(), "{bad}");
         }

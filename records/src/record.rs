@@ -53,22 +53,14 @@ pub enum Status {
 }
 
 impl Status {
+    /// Both.
+    pub const ALL: [Status; 2] = [Status::Ok, Status::Failed];
+
     /// The `status` column's value.
     pub fn name(self) -> &'static str {
         match self {
             Status::Ok => "ok",
             Status::Failed => "failed",
-        }
-    }
-}
-
-impl std::str::FromStr for Status {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        match s {
-            "ok" => Ok(Status::Ok),
-            "failed" => Ok(Status::Failed),
-            _ => Err(format!("unknown status `{s}`; valid: ok, failed")),
         }
     }
 }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::plan::Plan;
-use crate::record::{Status, curve_path, read_run, run_path};
+use crate::record::{Status, curve_path, run_path};
 use crate::spec::{Arm, JobId};
 
 /// How a job ended in a sweep.
@@ -73,10 +73,7 @@ pub fn record_state(plan: &Plan, id: &JobId) -> Option<std::result::Result<(), S
     let j = plan.jobs.iter().find(|j| &j.job.id == id)?;
     let path = run_path(&j.job.records, &j.job.name());
     // a record of another job under this id (an earlier configuration) is not this job's
-    if !j.job.wrote(&path) {
-        return None;
-    }
-    let r = read_run(&path).ok()?;
+    let r = j.job.own_record(&path)?;
     Some(if r.status == Status::Ok { Ok(()) } else { Err(r.failure.unwrap_or_else(|| "failed".into())) })
 }
 
@@ -91,12 +88,12 @@ pub fn adopt_bases(plan: &Plan, from: &Path) -> Result<Vec<JobId>> {
     for j in plan.jobs.iter().map(|p| &p.job).filter(|j| j.arm() == Arm::Base) {
         let name = j.name();
         let (run, curve) = (run_path(&j.records, &name), curve_path(&j.records, &name));
-        if j.wrote(&run) {
+        if j.own_record(&run).is_some() {
             continue;
         }
         let (their_records, their_dir) = (from.join("records"), from.join("jobs").join(&name));
         let their_run = run_path(&their_records, &name);
-        if !j.wrote(&their_run) || !matches!(read_run(&their_run), Ok(r) if r.status == Status::Ok) || !their_dir.join("final.params").is_file() {
+        if !matches!(j.own_record(&their_run), Some(r) if r.status == Status::Ok) || !their_dir.join("final.params").is_file() {
             continue;
         }
         copy_tree(&their_dir, &j.dir)?;

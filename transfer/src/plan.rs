@@ -437,7 +437,7 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
     let mut family_layers = vec![cfg.natman.as_ref().and_then(|g| g.transfers.layers.as_ref()), cfg.whole.as_ref().and_then(|g| g.layers.as_ref())];
     family_layers.extend(cfg.dissimilar.iter().map(|g| g.transfers.layers.as_ref()));
     for &n in cfg.layers.iter().chain(family_layers.into_iter().flatten().flatten()) {
-        model::layers::check_range(n, 1, 7).map_err(|e| Error::Plan(format!("layers: {e}")))?;
+        model::layers::check_range(n, 1, records::MAX_N).map_err(|e| Error::Plan(format!("layers: {e}")))?;
     }
     // the dissimilar splits: natural/man-made by preset, then the user's by name
     let mut two_groups: Vec<TwoGroups> = Vec::new();
@@ -552,6 +552,8 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
         if !seen.insert(j.job.id.clone()) {
             return Err(Error::Plan(format!("job id `{}` appears twice: the grid repeats itself", j.job.id)));
         }
+        // held to the rule an id read back is (a transfer between a half and itself, say)
+        j.job.id.kind.check().map_err(|e| Error::Plan(format!("job `{}`: {e}", j.job.id)))?;
     }
     Ok(Plan { config: cfg.clone(), out: out.to_path_buf(), jobs })
 }
@@ -729,7 +731,7 @@ mod tests {
         let e = refused(&|f| f["source"] = serde_json::Value::Null);
         assert!(e.contains("`source.half` is None"), "{e}");
         let e = refused(&|f| f["id"] = "r0-transfer-A-B-n9".into());
-        assert!(e.contains("expected `n<layers>`, 1 to 7"), "{e}");
+        assert!(e.contains("n must be 1 to 7, not 9"), "{e}");
         let e = refused(&|f| f["id"] = "r0-transfer-A-B".into());
         assert!(e.contains("not a job of the grid"), "{e}");
     }

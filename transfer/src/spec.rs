@@ -303,11 +303,7 @@ impl TryFrom<JobFile> for JobSpec {
         check("source.half", format!("{:?}", f.source.as_ref().map(|s| s.half.as_str())), format!("{:?}", k.source().map(Half::as_str)));
         check("n", f.n.to_string(), k.n().to_string());
         check("fine_tune", f.fine_tune.to_string(), k.fine_tune().to_string());
-        let k_of = match k {
-            JobKind::Reduced { k } => Some(*k),
-            _ => None,
-        };
-        check("per_class", format!("{:?}", f.per_class), format!("{k_of:?}"));
+        check("per_class", format!("{:?}", f.per_class), format!("{:?}", k.k()));
         check("replicate", f.replicate.to_string(), id.replicate.to_string());
         if !differ.is_empty() {
             return Err(Error::job(&f.id, format!("the job file disagrees with its id: {}", differ.join("; "))));
@@ -375,6 +371,16 @@ impl JobSpec {
         recorded.is_some_and(|r| r.fingerprint() == self.fingerprint())
     }
 
+    /// The run record at `path`, if this job wrote it ([`wrote`](Self::wrote))
+    /// and it reads back valid: what "done" means for a job wherever it is
+    /// asked (training, the executors, `sweep --bases-from`).
+    pub fn own_record(&self, path: &Path) -> Option<crate::record::RunRecord> {
+        if !self.wrote(path) {
+            return None;
+        }
+        crate::record::read_run(path).ok().filter(|r| self.id == r.run_id.as_str())
+    }
+
     /// The id as records and folders name it.
     pub fn name(&self) -> String {
         self.id.to_string()
@@ -412,10 +418,7 @@ impl JobSpec {
 
     /// Examples per class (reduced jobs).
     pub fn per_class(&self) -> Option<usize> {
-        match self.id.kind {
-            JobKind::Reduced { k } => Some(k),
-            _ => None,
-        }
+        self.id.kind.k()
     }
 
     /// Replicate index.
@@ -438,7 +441,7 @@ impl JobSpec {
 
     /// Check the job is internally consistent: a source checkpoint
     /// exactly when the id copies layers, sane solver and cache settings.
-    /// n is 1 to 7 where the arm copies or freezes layers.
+    /// What the id trains can be trained (`JobKind::check`).
     pub fn validate(&self) -> Result<()> {
         let name = self.name();
         let bad = |m: &str| Err(Error::job(&name, m));
@@ -447,9 +450,7 @@ impl JobSpec {
             (None, Some(_)) => return bad("only selffer and transfer jobs copy layers from a source checkpoint"),
             _ => {}
         }
-        if matches!(self.id.kind, JobKind::Selffer { .. } | JobKind::Transfer { .. } | JobKind::Nolearn { .. }) {
-            model::layers::check_range(self.n(), 1, records::MAX_N).map_err(|e| Error::job(&name, e.to_string()))?;
-        }
+        self.id.kind.check().map_err(|e| Error::job(&name, e))?;
         if self.preprocess.crop > self.preprocess.stored {
             return bad("crop is larger than the stored image size");
         }

@@ -32,7 +32,7 @@ use crate::batches::{Assembly, Prefetcher, Store, index_chunks};
 use crate::cache::{CACHE_INFO, PrefixCache};
 use crate::error::{Error, Result};
 use crate::progress::{JobProgress, ProgressMode, process_cpu_seconds};
-use crate::record::{CurvePoint, RunRecord, Status, mean_of_best, plateau, read_run, run_path, write_run};
+use crate::record::{CurvePoint, RunRecord, Status, mean_of_best, plateau, run_path, write_run};
 use crate::sgd::{CaffeSgd, SgdConfig, step_lr};
 use crate::spec::{Arm, JobSpec, Outputs, resolve_split};
 
@@ -352,10 +352,7 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
     job.validate()?;
     let run_file = run_path(&job.records, &job.name());
     // done when this job's record is there (one of another job's is not)
-    if job.wrote(&run_file)
-        && let Ok(r) = read_run(&run_file)
-        && job.id == r.run_id.as_str()
-    {
+    if let Some(r) = job.own_record(&run_file) {
         return Ok(Outcome::Done(Box::new(r)));
     }
     std::fs::create_dir_all(&job.dir).map_err(|e| Error::io(&job.dir, e))?;
