@@ -152,25 +152,31 @@ pub fn paper() -> Result<LazyFrame> {
 }
 
 /// The convergence verdict ([`records::plateau`]) of each of the authors'
-/// networks that has a test curve, in `raw`'s row order: `num_classes` × 50
-/// validation images per evaluation. Null for networks without a curve.
+/// networks that has a test curve, in `raw`'s row order, with the rates of
+/// their step schedule
+/// (PROTOCOL.md: × 0.1 every 100,000 iterations; the reduced-data networks
+/// every 64,000). Null for networks without a curve.
 fn paper_convergence(raw: &DataFrame) -> Result<Vec<Option<bool>>> {
     let curves = paper_curves()?.sort(["network", "iteration"], SortMultipleOptions::default())?;
-    let (net, top1) = (curves.column("network")?.str()?, curves.column("top1")?.f64()?);
-    let mut by_net: std::collections::HashMap<&str, Vec<f64>> = std::collections::HashMap::new();
+    let (net, it, top1) = (curves.column("network")?.str()?, curves.column("iteration")?.cast(&DataType::Int64)?, curves.column("top1")?.f64()?);
+    let it = it.i64()?;
+    let mut by_net: std::collections::HashMap<&str, (Vec<i64>, Vec<f64>)> = std::collections::HashMap::new();
     for i in 0..curves.height() {
-        if let (Some(n), Some(t)) = (net.get(i), top1.get(i)) {
-            by_net.entry(n).or_default().push(t);
+        if let (Some(n), Some(k), Some(t)) = (net.get(i), it.get(i), top1.get(i)) {
+            let e = by_net.entry(n).or_default();
+            e.0.push(k);
+            e.1.push(t);
         }
     }
     let names = raw.column("network")?.str()?;
-    let classes = raw.column("num_classes")?.cast(&DataType::Int64)?;
-    let classes = classes.i64()?;
+    let families = raw.column("family")?.str()?;
     Ok((0..raw.height())
         .map(|i| {
-            let curve = by_net.get(names.get(i)?)?;
-            let images = classes.get(i).unwrap_or(0).max(0) as usize * 50;
-            Some(records::plateau(curve, images).converged)
+            let (its, top1) = by_net.get(names.get(i)?)?;
+            let (base_lr, step) = if families.get(i) == Some("reduced") { (0.0125, 64_000) } else { (0.01, 100_000) };
+            let lr = records::step_rates(its, base_lr, 0.1, step);
+            let curve: Vec<records::Eval> = its.iter().zip(lr).zip(top1).map(|((&iteration, lr), &top1)| records::Eval { iteration, lr, top1 }).collect();
+            Some(records::plateau(&curve).converged)
         })
         .collect())
 }

@@ -1,78 +1,293 @@
-//! Whether a network's test curve had flattened when training stopped.
+//! Whether a network had converged when training stopped: one rule for
+//! every network of a comparison, and for the schedule finder.
 //!
 //! The authors' metric (the mean of the 10 best evaluations) is only
 //! meaningful on a plateau: on a curve that is still rising it averages the
-//! rise, and a network that restarts from trained layers (a selffer) reaches
-//! its plateau sooner than the base it is compared with. So every run
-//! record says whether its curve was flat at the end, by one rule:
+//! rise, and a network that restarts from trained layers (a selffer)
+//! reaches its plateau sooner than the base it is compared with. A step
+//! schedule makes every curve look flat at its end, whatever happened
+//! before: after two drops the rate is 1/100 of the first, and the curve
+//! barely moves. So the rule asks for more than a flat end. A curve has
+//! converged when all of these hold:
 //!
-//! * split the evaluations into quarters; `gain` = mean top-1 of the last
-//!   quarter − mean top-1 of the quarter before it (at least one evaluation
-//!   each; fewer than 4 evaluations cannot be judged and count as not
-//!   converged);
-//! * `tolerance` = max(0.01, s) with s = √(p(1−p)/N) the standard error of
-//!   one evaluation on N test images at the last quarter's accuracy p: a
-//!   rise smaller than the noise of one evaluation, or than a percentage
-//!   point, is indistinguishable from flat;
-//! * converged ⇔ gain ≤ tolerance.
+//! 1. **Enough evaluations**: at least [`MIN_EVALS`], all finite.
+//! 2. **Flat before the final drop**: the evaluations made at the rate in
+//!    force just before the schedule's last drop (one segment of the step
+//!    schedule, read from the curve's own `lr` column) must not still rise:
+//!    the mean of the segment's second half minus the mean of its first
+//!    half is at most the tolerance. A schedule that drops the rate while
+//!    the curve is still climbing ("annealed flat") fails here, however
+//!    flat its end. Where that segment is the run's first (one drop, or
+//!    none), only its second half counts: its first half is the climb from
+//!    the start.
+//! 3. **Not below its best**: the mean of the last quarter of evaluations
+//!    is at most the tolerance below the best single evaluation. A falling
+//!    (overfitting), collapsed or oscillating curve fails here: its best
+//!    lies above where it ended.
+//! 4. **Not still rising at the end**: at the run's last rate, the mean
+//!    of the last quarter of those evaluations (at least 2) is at most the
+//!    tolerance above the quarter before it.
 //!
-//! A falling curve (overfitting) counts as converged: it has stopped rising.
-//! Quarters, not a slope fit, because the protocol's step schedule makes
-//! curves piecewise: what matters is whether the last stretch still climbs.
+//! **Tolerance.** Each comparison is between means of evaluations. Its
+//! statistical tolerance is twice the standard error of that difference,
+//! `2·σ·√(1/a + 1/b)` for means over `a` and `b` evaluations (rule 3
+//! compares one evaluation, `a` = 1, with the last quarter), where σ is the
+//! noise of one evaluation in the stretch compared ([`scatter`]: the
+//! robust spread of successive evaluations, which neither a steady trend
+//! nor a single collapse inflates). So a curve that swings at a high rate is judged against its
+//! swings, and a quiet one after the drops against its quiet. A binomial
+//! standard error would not do: evaluations on one test set share their
+//! images, and at a high rate they swing far more than sampling explains.
+//! A difference below [`PRACTICAL`] is flat whatever its statistics: it
+//! cannot move a finding judged at the analysis's margin of 0.01, and on
+//! the authors' long curves (450 evaluations) the statistics alone would
+//! call a drift of 0.0005 at a rate of 1e-5 a rise. Each tolerance is the
+//! larger of the two.
+//!
+//! The record keeps two numbers of the rule: `plateau_gain`, the largest
+//! excess of a compared difference over its tolerance among rules 2–4
+//! (≤ 0 when converged; NaN when rule 1 fails), and `plateau_tolerance`,
+//! rule 2's tolerance.
+
+/// Fewer evaluations than this cannot be judged (the last quarter needs
+/// three for its noise).
+pub const MIN_EVALS: usize = 12;
+
+/// The smallest difference of evaluation means that counts as a change
+/// (half the analysis's equivalence margin).
+pub const PRACTICAL: f64 = 0.005;
+
+/// Standard errors a difference of means may reach before it counts.
+pub const Z: f64 = 2.0;
+
+/// One evaluation, as the rule reads it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Eval {
+    /// Iterations done.
+    pub iteration: i64,
+    /// The rate of the steps just before it.
+    pub lr: f64,
+    /// Test top-1.
+    pub top1: f64,
+}
+
+/// Which rule a curve broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// Fewer than [`MIN_EVALS`] evaluations, or one that is not finite.
+    CannotJudge,
+    /// Rule 2: still rising at the rate before the final drop.
+    RisingBeforeFinalDrop,
+    /// Rule 3: the last quarter lies below the curve's best.
+    BelowBest,
+    /// Rule 4: still rising at the end.
+    RisingAtEnd,
+}
+
+impl std::fmt::Display for Why {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Why::CannotJudge => "too few or non-finite evaluations",
+            Why::RisingBeforeFinalDrop => "still rising before the final rate drop",
+            Why::BelowBest => "ended below its best evaluation (falling, collapsed, oscillating or still climbing)",
+            Why::RisingAtEnd => "still rising at the end",
+        })
+    }
+}
 
 /// The verdict on one curve.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Plateau {
-    /// Mean of the last quarter minus the mean of the quarter before.
+    /// The largest excess of a compared difference over its tolerance
+    /// (rules 2–4; ≤ 0 when converged, NaN when the curve cannot be judged).
     pub gain: f64,
-    /// The largest gain still counted as flat.
+    /// Rule 2's tolerance.
     pub tolerance: f64,
-    /// `gain <= tolerance`.
+    /// Every rule holds.
     pub converged: bool,
+    /// The first rule that failed.
+    pub why: Option<Why>,
 }
 
-/// Judge a curve of top-1 evaluations (in training order) measured on
-/// `test_images` images each.
-pub fn plateau(top1: &[f64], test_images: usize) -> Plateau {
-    let q = top1.len() / 4;
-    if q == 0 || top1.iter().any(|x| !x.is_finite()) {
-        return Plateau { gain: f64::NAN, tolerance: f64::NAN, converged: false };
+fn mean(v: &[Eval]) -> f64 {
+    v.iter().map(|e| e.top1).sum::<f64>() / v.len() as f64
+}
+
+/// The evaluations made at the rate in force before the run's last rate
+/// drop (rule 2); the second half of them where that rate is the first
+/// (and of the whole curve when the rate never drops).
+pub fn segment_before_final_drop(curve: &[Eval]) -> &[Eval] {
+    // a drop: an evaluation whose rate is below the one before it
+    let drops: Vec<usize> = (1..curve.len()).filter(|&i| curve[i].lr < curve[i - 1].lr).collect();
+    match drops.as_slice() {
+        [] => &curve[curve.len() / 2..],
+        // the first segment's first half is the climb from the start
+        [last] => &curve[last / 2..*last],
+        [.., before, last] => &curve[*before..*last],
     }
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    let last = mean(&top1[top1.len() - q..]);
-    let before = mean(&top1[top1.len() - 2 * q..top1.len() - q]);
-    let p = last.clamp(0.0, 1.0);
-    let se = if test_images > 0 { (p * (1.0 - p) / test_images as f64).sqrt() } else { f64::INFINITY };
-    let tolerance = se.max(0.01);
-    let gain = last - before;
-    Plateau { gain, tolerance, converged: gain <= tolerance }
+}
+
+/// The noise of one evaluation along `stretch`, robustly: successive
+/// differences Δ, their spread as 1.4826 × the median absolute deviation
+/// from their median (the standard deviation, for normal noise), over √2.
+/// A steady trend shifts every Δ alike and a single jump (a collapse) is
+/// one outlier: neither counts as noise. NaN for fewer than 3 evaluations.
+pub fn scatter(stretch: &[Eval]) -> f64 {
+    let steps: Vec<f64> = stretch.windows(2).map(|w| w[1].top1 - w[0].top1).collect();
+    if steps.len() < 2 {
+        return f64::NAN;
+    }
+    let mid = median(steps.clone());
+    1.4826 * median(steps.iter().map(|d| (d - mid).abs()).collect()) / 2f64.sqrt()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+}
+
+/// The tolerance of a difference between means over `a` and `b`
+/// evaluations of noise `sigma`: twice its standard error, at least [`PRACTICAL`].
+fn tolerance(sigma: f64, a: usize, b: usize) -> f64 {
+    (Z * sigma * (1.0 / a as f64 + 1.0 / b as f64).sqrt()).max(PRACTICAL)
+}
+
+/// The evaluations at the run's last rate; the second half of them where
+/// that rate is the first (the first half is the climb from the start).
+fn final_segment(curve: &[Eval]) -> &[Eval] {
+    match (1..curve.len()).rfind(|&i| curve[i].lr < curve[i - 1].lr) {
+        Some(last) => &curve[last..],
+        None => &curve[curve.len() / 2..],
+    }
+}
+
+/// Judge a curve of evaluations (in training order).
+pub fn plateau(curve: &[Eval]) -> Plateau {
+    let cannot = Plateau { gain: f64::NAN, tolerance: f64::NAN, converged: false, why: Some(Why::CannotJudge) };
+    if curve.len() < MIN_EVALS || curve.iter().any(|e| !e.top1.is_finite() || !e.lr.is_finite()) {
+        return cannot;
+    }
+    let q = curve.len() / 4;
+    let last = &curve[curve.len() - q..];
+
+    // rule 2: flat before the final drop, against the noise of that segment
+    let seg = segment_before_final_drop(curve);
+    let h = seg.len() / 2;
+    if h < 2 {
+        return cannot;
+    }
+    let tol2 = tolerance(scatter(seg), h, h);
+    let mut checks = vec![(mean(&seg[seg.len() - h..]) - mean(&seg[..h]) - tol2, Why::RisingBeforeFinalDrop)];
+    // rule 3: not below the best, against the noise of the last quarter
+    let best = curve.iter().map(|e| e.top1).fold(f64::NEG_INFINITY, f64::max);
+    checks.push((best - mean(last) - tolerance(scatter(last), 1, q), Why::BelowBest));
+    // rule 4: the tail of the final segment not still rising
+    let fin = final_segment(curve);
+    let qf = (fin.len() / 4).max(2);
+    if fin.len() >= 2 * qf {
+        let tail = &fin[fin.len() - 2 * qf..];
+        checks.push((mean(&tail[qf..]) - mean(&tail[..qf]) - tolerance(scatter(fin), qf, qf), Why::RisingAtEnd));
+    }
+    let gain = checks.iter().map(|c| c.0).fold(f64::NEG_INFINITY, f64::max);
+    let why = checks.iter().find(|c| c.0 > 0.0).map(|c| c.1);
+    Plateau { gain, tolerance: tol2, converged: why.is_none(), why }
+}
+
+/// The rates of a step schedule at each evaluation: `base_lr · gamma^⌊(i − 1) / step⌋`
+/// for the step that led to iteration `i` (for curves stored without
+/// rates, such as the authors').
+pub fn step_rates(iterations: &[i64], base_lr: f64, gamma: f64, step: i64) -> Vec<f64> {
+    iterations.iter().map(|&i| base_lr * gamma.powi(((i - 1).max(0) / step.max(1)) as i32)).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_rising_curve_is_not_converged_and_a_flat_one_is() {
-        // the default preset's base B at 600 iterations: still climbing
-        let rising = [0.30, 0.42, 0.50, 0.55, 0.58, 0.61, 0.63, 0.66, 0.68, 0.70, 0.71, 0.74, 0.75, 0.77];
-        let r = plateau(&rising, 300);
-        // quarters of 3: (0.74 + 0.75 + 0.77)/3 − (0.68 + 0.70 + 0.71)/3
-        assert!((r.gain - 0.056_666_666_666_666_6).abs() < 1e-12, "{r:?}");
-        assert!(!r.converged);
-        let flat = [0.5, 0.7, 0.8, 0.85, 0.90, 0.91, 0.90, 0.92, 0.91, 0.915, 0.92, 0.91];
-        let f = plateau(&flat, 300);
-        assert!(f.converged, "{f:?}");
-        // tolerance is the larger of 0.01 and one evaluation's standard error
-        let p: f64 = (0.92 + 0.91 + 0.915) / 3.0;
-        assert!((f.tolerance - (p * (1.0 - p) / 300.0).sqrt()).abs() < 1e-12);
-        assert_eq!(plateau(&flat, 1_000_000).tolerance, 0.01);
+    /// A curve of `top1` values evaluated every 100 iterations, the rate
+    /// × 0.1 after every `step` iterations.
+    fn curve(top1: &[f64], step: i64) -> Vec<Eval> {
+        let its: Vec<i64> = (1..=top1.len() as i64).map(|k| k * 100).collect();
+        let lr = step_rates(&its, 0.01, 0.1, step);
+        its.iter().zip(lr).zip(top1).map(|((&iteration, lr), &top1)| Eval { iteration, lr, top1 }).collect()
+    }
+
+    /// Rises at the first rate, flat before the drop, flat after it.
+    /// Its last quarter (0.90, 0.91, 0.91, 0.90) scatters by steps of
+    /// +0.01, 0, −0.01: sd 0.01, so σ = 0.01/√2.
+    fn good() -> Vec<f64> {
+        vec![0.40, 0.60, 0.72, 0.80, 0.84, 0.85, 0.85, 0.86, 0.85, 0.86, 0.90, 0.91, 0.90, 0.91, 0.91, 0.90]
     }
 
     #[test]
-    fn falling_short_and_broken_curves() {
-        assert!(plateau(&[0.9, 0.9, 0.8, 0.7], 100).converged, "a falling curve has stopped rising");
-        assert!(!plateau(&[0.5, 0.6, 0.7], 100).converged, "fewer than 4 evaluations cannot be judged");
-        assert!(!plateau(&[0.5, f64::NAN, 0.7, 0.7], 100).converged);
+    fn a_curve_flat_before_and_after_its_drop_has_converged() {
+        let p = plateau(&curve(&good(), 1000));
+        assert!(p.converged, "{p:?}");
+        assert!(p.gain <= 0.0);
+        // rule 2's tolerance: halves of 2 evaluations of the segment (the
+        // second half of the first one: 0.85, 0.85, 0.86, 0.85, 0.86), whose
+        // steps 0, +0.01, −0.01, +0.01 have median 0.005 and absolute
+        // deviations 0.005, 0.005, 0.015, 0.005 (median 0.005): σ = 1.4826 × 0.005 / √2
+        let sigma = scatter(segment_before_final_drop(&curve(&good(), 1000)));
+        assert!((sigma - 1.4826 * 0.005 / 2f64.sqrt()).abs() < 1e-9, "{sigma}");
+        assert!((p.tolerance - 2.0 * sigma).abs() < 1e-12, "{p:?}");
+        // a perfectly quiet segment still allows the practical floor
+        let quiet: Vec<f64> = (0..16).map(|k| if k < 4 { 0.3 + 0.1 * k as f64 } else { 0.8 }).collect();
+        assert_eq!(plateau(&curve(&quiet, 1000)).tolerance, PRACTICAL);
+    }
+
+    /// Still climbing when the rate drops; the drop then makes the last
+    /// stretch flat. The old rule (last quarter against the one before,
+    /// floor 0.01) called it converged.
+    #[test]
+    fn an_annealed_but_still_rising_curve_has_not() {
+        let v = [0.30, 0.40, 0.48, 0.55, 0.62, 0.70, 0.74, 0.78, 0.82, 0.83, 0.835, 0.84, 0.84, 0.84, 0.84, 0.84];
+        let p = plateau(&curve(&v, 1000));
+        assert_eq!(p.why, Some(Why::RisingBeforeFinalDrop), "{p:?}");
+        let (last, before) = (0.84, (0.82 + 0.83 + 0.835 + 0.84) / 4.0);
+        assert!(last - before <= 0.01, "the old rule's quarters were flat");
+    }
+
+    #[test]
+    fn falling_collapsed_and_oscillating_curves_have_not() {
+        let mut falling = good();
+        for (k, v) in falling.iter_mut().enumerate().skip(11) {
+            *v -= 0.01 * (k - 10) as f64;
+        }
+        assert_eq!(plateau(&curve(&falling, 1000)).why, Some(Why::BelowBest));
+        let mut collapsed = good();
+        for v in collapsed.iter_mut().skip(13) {
+            *v = 0.05;
+        }
+        assert_eq!(plateau(&curve(&collapsed, 1000)).why, Some(Why::BelowBest));
+        let oscillating: Vec<f64> = (0..16).map(|k| if k % 2 == 0 { 0.9 } else { 0.7 }).collect();
+        assert!(!plateau(&curve(&oscillating, 1000)).converged);
+        assert_eq!(plateau(&curve(&oscillating, 100_000)).why, Some(Why::BelowBest), "no drop: still the best is far above the end");
+    }
+
+    #[test]
+    fn a_curve_still_rising_at_one_rate_has_not() {
+        let rising: Vec<f64> = (0..16).map(|k| 0.3 + 0.04 * k as f64).collect();
+        let p = plateau(&curve(&rising, 100_000));
+        assert!(!p.converged && p.gain > 0.0, "{p:?}");
+    }
+
+    #[test]
+    fn short_and_broken_curves_cannot_be_judged() {
+        assert_eq!(plateau(&curve(&[0.5, 0.6, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7], 1000)).why, Some(Why::CannotJudge));
+        let mut v = good();
+        v[3] = f64::NAN;
+        assert_eq!(plateau(&curve(&v, 1000)).why, Some(Why::CannotJudge));
+        assert!(plateau(&curve(&good(), 1000)).gain.is_finite());
+    }
+
+    #[test]
+    fn the_segment_is_the_one_before_the_last_drop() {
+        let c = curve(&good(), 500);
+        // rates change after 500, 1000 and 1500: the segment is iterations 1100..1500
+        let seg = segment_before_final_drop(&c);
+        assert_eq!(seg.iter().map(|e| e.iteration).collect::<Vec<_>>(), vec![1100, 1200, 1300, 1400, 1500]);
+        assert_eq!(step_rates(&[1, 500, 501, 1000], 0.01, 0.1, 500), vec![0.01, 0.01, 0.001, 0.001]);
     }
 }

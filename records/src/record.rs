@@ -140,12 +140,15 @@ pub struct RunRecord {
     pub cached_prefix: bool,
     /// Test images of the target half (one evaluation's sample size).
     pub test_images: i32,
-    /// Mean top-1 of the last quarter of evaluations minus that of the
-    /// quarter before ([`plateau`]); NaN with fewer than 4 evaluations.
+    /// The largest excess of a compared difference of evaluation means
+    /// over its tolerance ([`plateau`]'s rules 2–4): ≤ 0 when converged;
+    /// NaN when the curve cannot be judged.
     pub plateau_gain: f64,
-    /// The rise still counted as flat: max(0.01, one evaluation's standard error).
+    /// Rule 2's tolerance: twice the standard error of the difference of
+    /// the two half-segment means before the final rate drop.
     pub plateau_tolerance: f64,
-    /// `plateau_gain <= plateau_tolerance`: the curve had flattened when training stopped.
+    /// Every rule of [`plateau`] holds: flat before the final rate drop,
+    /// not below its best, not still rising at the end.
     pub converged: bool,
 }
 

@@ -32,7 +32,7 @@ use crate::batches::{Assembly, Prefetcher, Store, index_chunks};
 use crate::cache::{CACHE_INFO, PrefixCache};
 use crate::error::{Error, Result};
 use crate::progress::{JobProgress, ProgressMode, process_cpu_seconds};
-use crate::record::{CurvePoint, RunRecord, Status, mean_of_best, plateau, run_path, write_run};
+use crate::record::{CurvePoint, Eval, RunRecord, Status, mean_of_best, plateau, run_path, write_run};
 use crate::sgd::{CaffeSgd, SgdConfig, step_lr};
 use crate::spec::{Arm, JobSpec, Outputs, resolve_split};
 
@@ -229,6 +229,17 @@ pub fn evaluate_cached(net: &AlexNet, cache: &PrefixCache, device: &Device) -> (
 }
 
 /// Top-1, top-5 and mean loss accumulated over batches of logits.
+/// The label's rank in one output row: how many other classes score at
+/// least as high. A tie counts against the label (a network that outputs
+/// the same value for every class has not picked the right one), and a
+/// row with a NaN has no rank: it is a miss at every k.
+fn rank(row: &[f32], label: usize) -> Option<usize> {
+    if row.iter().any(|x| x.is_nan()) {
+        return None;
+    }
+    Some(row.iter().enumerate().filter(|&(c, &x)| c != label && x >= row[label]).count())
+}
+
 #[derive(Default)]
 struct Score {
     top1: usize,
@@ -244,10 +255,10 @@ impl Score {
         let v = data.as_slice::<f32>().expect("f32 logits");
         for r in 0..rows {
             let row = &v[r * cols..(r + 1) * cols];
+            let rank = rank(row, labels[r] as usize);
+            self.top1 += (rank == Some(0)) as usize;
+            self.top5 += rank.is_some_and(|k| k < 5) as usize;
             let label = labels[r] as usize;
-            let rank = row.iter().filter(|&&x| x > row[label]).count();
-            self.top1 += (rank == 0) as usize;
-            self.top5 += (rank < 5) as usize;
             let max = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
             let lse = max + row.iter().map(|&x| (x as f64 - max).exp()).sum::<f64>().ln();
             self.loss += lse - row[label] as f64;
@@ -518,7 +529,8 @@ fn record(job: &JobSpec, p: &Prepared, state: &State, opts: &RunOptions, hash: S
     let top5s: Vec<f64> = state.evals.iter().map(|e| e.top5).collect();
     let last = state.evals.last();
     let nan = f64::NAN;
-    let flat = plateau(&top1s, p.test.len());
+    let curve: Vec<Eval> = state.evals.iter().map(|e| Eval { iteration: e.iteration, lr: e.lr, top1: e.top1 }).collect();
+    let flat = plateau(&curve);
     RunRecord {
         run_id: job.name(),
         dataset: p.dataset.clone(),
@@ -565,6 +577,16 @@ fn record(job: &JobSpec, p: &Prepared, state: &State, opts: &RunOptions, hash: S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tie_or_a_nan_is_a_miss() {
+        assert_eq!(rank(&[0.1, 0.9, 0.3], 1), Some(0), "the label scores highest: a hit");
+        assert_eq!(rank(&[0.5, 0.5, 0.5], 0), Some(2), "all equal: no class was picked");
+        assert_eq!(rank(&[0.9, 0.9, 0.1], 1), Some(1), "tied for first: a miss at top-1");
+        assert_eq!(rank(&[f32::NAN; 3], 0), None, "all NaN: a miss");
+        assert_eq!(rank(&[0.1, f32::NAN, 0.3], 2), None, "any NaN: a miss");
+        assert_eq!(rank(&[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7], 1), Some(5), "five above: a miss at top-5 too");
+    }
 
     /// A resumed job takes its curve so far and its loss window from
     /// `checkpoint.json`: every float must come back with the same bits.
