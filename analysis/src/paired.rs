@@ -3,10 +3,14 @@
 //!
 //! **The unit.** Networks that share a split are not independent: BnB, AnB
 //! and their `+` arms at every n are all compared with the same two bases
-//! of that split, and every transfer starts from one of them. The
-//! independent unit is therefore one split of one replicate: `(family,
-//! split, replicate)` (for `natman` and `whole`, whose split is fixed, the
-//! replicate alone).
+//! of that split, and every transfer starts from one of them. For random
+//! halves the independent unit is the split draw: replicates of one random
+//! split (other training seeds, the same halves) are averaged within the
+//! split, so the interval speaks about other random splits. For a fixed
+//! split (natural/man-made, a dissimilar split by name, the whole set) the
+//! unit is the replicate, a training with its own seeds: those intervals
+//! speak about training seeds, not about other ways to split the classes.
+//! Two networks claiming one cell of one unit are refused, naming both.
 //!
 //! **Pairing.** Inside a unit each network is compared with the network it
 //! is defined against *on the same target half*: co-adaptation at n is
@@ -26,9 +30,14 @@
 //! normal. With fewer than 2 units there is no interval, and a quantity
 //! with no interval is never a finding.
 //!
-//! A unit whose base did not converge (`converged` false in its record) is
-//! counted in `unconverged`: its comparisons are not meaningful, and the
-//! report says so.
+//! A unit whose value rests on any network that did not converge
+//! (`converged` false in its record, [`records::plateau`]) is counted in
+//! `unconverged`: its comparisons are not meaningful, and the report says
+//! so.
+//!
+//! **Two sets of units.** A fixed split against random splits (finding 5),
+//! or against the whole set's random features (finding 6), compares two
+//! independent sets of units: [`Estimate::difference`], Welch's interval.
 
 use std::collections::BTreeMap;
 
@@ -42,6 +51,8 @@ use crate::error::Result;
 /// One network, as the pairing needs it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Net {
+    /// The network's run id (named when two networks claim one cell).
+    pub run_id: String,
     /// `runs` or `paper`.
     pub origin: String,
     /// `random`, `natman`, `whole` (or a user family).
@@ -56,23 +67,27 @@ pub struct Net {
     pub target: String,
     /// Layers copied.
     pub n: i32,
+    /// Examples per class (reduced networks).
+    pub k: Option<i32>,
     /// Top-1 (the authors' metric).
     pub top1: f64,
-    /// Whether its curve had flattened (`None`: not known).
+    /// Whether its curve had converged (`None`: not known).
     pub converged: Option<bool>,
 }
 
 /// The networks of a usable-rows frame.
 pub fn nets(ok: &DataFrame) -> Result<Vec<Net>> {
     let s = |c: &str| -> Result<StringChunked> { Ok(ok.column(c)?.str()?.clone()) };
-    let (origin, family, arm, split, target) = (s("origin")?, s("family")?, s("arm")?, s("split")?, s("target_half")?);
+    let (run_id, origin, family, arm, split, target) = (s("run_id")?, s("origin")?, s("family")?, s("arm")?, s("split")?, s("target_half")?);
     let rep = ok.column("replicate")?.i32()?.clone();
     let n = ok.column("n")?.i32()?.clone();
+    let k = ok.column("k")?.i32()?.clone();
     let top1 = ok.column("top1")?.f64()?.clone();
     let conv = ok.column("converged")?.bool()?.clone();
     (0..ok.height())
         .map(|i| {
             Ok(Net {
+                run_id: run_id.get(i).unwrap_or("").into(),
                 origin: origin.get(i).unwrap_or("").into(),
                 family: family.get(i).unwrap_or("").into(),
                 arm: arm_label(arm.get(i))?,
@@ -80,6 +95,7 @@ pub fn nets(ok: &DataFrame) -> Result<Vec<Net>> {
                 replicate: rep.get(i).unwrap_or(0),
                 target: target.get(i).unwrap_or("").into(),
                 n: n.get(i).unwrap_or(0),
+                k: k.get(i),
                 top1: top1.get(i).unwrap_or(f64::NAN),
                 converged: conv.get(i),
             })
@@ -96,11 +112,13 @@ pub(crate) fn arm_label(v: Option<&str>) -> Result<ArmLabel> {
 /// A mean over units with its 95% interval.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Estimate {
-    /// Mean of the unit values.
+    /// Mean of the unit values (for a two-sample difference: the difference of the means).
     pub mean: f64,
-    /// Sample standard deviation of the unit values (NaN for one unit).
-    pub sd: f64,
-    /// Units.
+    /// Standard error of the mean (NaN for one unit).
+    pub se: f64,
+    /// Degrees of freedom of the t interval (NaN without one).
+    pub df: f64,
+    /// Units (for a two-sample difference: the smaller sample).
     pub units: usize,
     /// 95% interval, low end (None for fewer than 2 units).
     pub ci_low: Option<f64>,
@@ -110,20 +128,56 @@ pub struct Estimate {
 
 /// The 0.975 quantile of Student's t with `df` degrees of freedom.
 pub fn t975(df: usize) -> f64 {
-    StudentsT::new(0.0, 1.0, df as f64).map_or(f64::NAN, |t| t.inverse_cdf(0.975))
+    t_quantile(0.975, df as f64)
+}
+
+/// The `p` quantile of Student's t with `df` (possibly fractional) degrees of freedom.
+pub fn t_quantile(p: f64, df: f64) -> f64 {
+    StudentsT::new(0.0, 1.0, df).map_or(f64::NAN, |t| t.inverse_cdf(p))
+}
+
+fn mean_sd(values: &[f64]) -> (f64, f64) {
+    let k = values.len();
+    let mean = if k == 0 { f64::NAN } else { values.iter().sum::<f64>() / k as f64 };
+    let sd = if k < 2 { f64::NAN } else { (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (k - 1) as f64).sqrt() };
+    (mean, sd)
 }
 
 impl Estimate {
     /// Mean and t interval of `values` (one per unit).
     pub fn over_units(values: &[f64]) -> Estimate {
         let k = values.len();
-        let mean = if k == 0 { f64::NAN } else { values.iter().sum::<f64>() / k as f64 };
+        let (mean, sd) = mean_sd(values);
         if k < 2 {
-            return Estimate { mean, sd: f64::NAN, units: k, ci_low: None, ci_high: None };
+            return Estimate { mean, se: f64::NAN, df: f64::NAN, units: k, ci_low: None, ci_high: None };
         }
-        let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (k - 1) as f64).sqrt();
-        let half = t975(k - 1) * sd / (k as f64).sqrt();
-        Estimate { mean, sd, units: k, ci_low: Some(mean - half), ci_high: Some(mean + half) }
+        Estimate { mean, se: sd / (k as f64).sqrt(), df: (k - 1) as f64, units: k, ci_low: None, ci_high: None }.with_level(0.95)
+    }
+
+    /// `mean(a) − mean(b)` for two independent sets of units (a fixed
+    /// split's replicates against random splits, say), with Welch's t
+    /// interval: standard error √(s²ₐ/kₐ + s²_b/k_b), degrees of freedom by
+    /// Welch–Satterthwaite. None below 2 units on either side.
+    pub fn difference(a: &[f64], b: &[f64]) -> Estimate {
+        let ((ma, sa), (mb, sb)) = (mean_sd(a), mean_sd(b));
+        let units = a.len().min(b.len());
+        if units < 2 {
+            return Estimate { mean: ma - mb, se: f64::NAN, df: f64::NAN, units, ci_low: None, ci_high: None };
+        }
+        let (va, vb) = (sa * sa / a.len() as f64, sb * sb / b.len() as f64);
+        let se = (va + vb).sqrt();
+        let df = if va + vb == 0.0 { (a.len() + b.len() - 2) as f64 } else { (va + vb).powi(2) / (va * va / (a.len() - 1) as f64 + vb * vb / (b.len() - 1) as f64) };
+        Estimate { mean: ma - mb, se, df, units, ci_low: None, ci_high: None }.with_level(0.95)
+    }
+
+    /// The same estimate with a two-sided interval at `level` (0.90 for
+    /// an equivalence test, 1 − 0.05/m for one of m Bonferroni tests).
+    pub fn with_level(self, level: f64) -> Estimate {
+        if !self.se.is_finite() {
+            return Estimate { ci_low: None, ci_high: None, ..self };
+        }
+        let half = t_quantile(0.5 + level / 2.0, self.df) * self.se;
+        Estimate { ci_low: Some(self.mean - half), ci_high: Some(self.mean + half), ..self }
     }
 
     /// The same interval clipped to `[lo, hi]` (what the metric allows).
@@ -142,28 +196,60 @@ impl Estimate {
     }
 }
 
-/// The key of an independent unit: (family, split, replicate).
+/// The key of an independent unit: (family, split, replicate). For random
+/// splits the replicate is always 0: replicates of one random split share
+/// its halves, so they are averaged within the split, and the unit is the
+/// split draw ([`Units::new`]).
 pub type UnitKey = (String, String, i32);
 
-/// Networks of one origin grouped by unit, then by (arm, target, n).
+/// A cell of a unit: (arm, target, n, k).
+type CellKey<'a> = (ArmLabel, &'a str, i32, i32);
+
+/// Whether a family's unit is the split draw (random halves) rather than
+/// the replicate (a fixed split).
+fn unit_is_the_split(family: &str) -> bool {
+    family.parse::<records::Family>().is_ok_and(|f| f == records::Family::Random)
+}
+
+/// Networks of one origin grouped by unit, then by cell.
 pub struct Units<'a> {
-    units: BTreeMap<UnitKey, BTreeMap<(ArmLabel, &'a str, i32), &'a Net>>,
+    units: BTreeMap<UnitKey, BTreeMap<CellKey<'a>, Vec<&'a Net>>>,
 }
 
 impl<'a> Units<'a> {
-    /// Group `nets` of `origin`. Two networks of one unit, arm, target and
-    /// n would be replicates that the unit key failed to tell apart: the
-    /// first is kept and `duplicates` counts the rest.
-    pub fn new(nets: &'a [Net], origin: &str) -> (Self, usize) {
-        let mut units: BTreeMap<UnitKey, BTreeMap<(ArmLabel, &str, i32), &Net>> = BTreeMap::new();
-        let mut dup = 0;
+    /// Group `nets` of `origin`. Two networks of one family, split,
+    /// replicate, arm, target, n and k are one cell claimed twice (two
+    /// sweeps analysed together, say): an error naming both runs, never a
+    /// silent choice.
+    pub fn new(nets: &'a [Net], origin: &str) -> Result<Self> {
+        let mut units: BTreeMap<UnitKey, BTreeMap<CellKey<'a>, Vec<&Net>>> = BTreeMap::new();
         for n in nets.iter().filter(|n| n.origin == origin) {
-            let slot = units.entry((n.family.clone(), n.split.clone(), n.replicate)).or_default();
-            if slot.insert((n.arm, n.target.as_str(), n.n), n).is_some() {
-                dup += 1;
+            let replicate = if unit_is_the_split(&n.family) { 0 } else { n.replicate };
+            let slot = units.entry((n.family.clone(), n.split.clone(), replicate)).or_default();
+            let cell = slot.entry((n.arm, n.target.as_str(), n.n, n.k.unwrap_or(0))).or_default();
+            if let Some(other) = cell.iter().find(|o| o.replicate == n.replicate) {
+                return Err(crate::error::Error::Input(format!(
+                    "two networks claim one cell, runs `{}` and `{}` ({} split {} replicate {}, {} on {} at n = {}): two sweeps of one grid analysed together, or one network recorded twice; analyse them separately, or give them different replicates",
+                    other.run_id, n.run_id, n.family, n.split, n.replicate, n.arm, n.target, n.n
+                )));
+            }
+            cell.push(n);
+        }
+        Ok(Units { units })
+    }
+
+    /// One value per unit of `family` from `value(unit)`, with the number
+    /// of units whose value rests on a network that had not converged.
+    pub fn per_unit(&self, family: &str, value: impl Fn(&Lookup<'_, 'a>) -> Option<Pair>) -> (Vec<(UnitKey, f64)>, usize) {
+        let mut values = Vec::new();
+        let mut unconverged = 0;
+        for (key, nets) in self.units.iter().filter(|(k, _)| k.0 == family) {
+            if let Some(p) = value(&Lookup { nets }) {
+                values.push((key.clone(), p.value));
+                unconverged += !p.converged as usize;
             }
         }
-        (Units { units }, dup)
+        (values, unconverged)
     }
 
     /// The unit values of a paired quantity over units of `family`:
@@ -178,33 +264,10 @@ impl<'a> Units<'a> {
 
     /// [`Units::paired`] with each value's unit.
     pub fn paired_by_unit(&self, family: &str, ns: &[i32], pair: impl Fn(&Lookup<'_, 'a>, &str, i32) -> Option<Pair>) -> (Vec<(UnitKey, f64)>, usize) {
-        let mut values = Vec::new();
-        let mut unconverged = 0;
-        for (key, nets) in &self.units {
-            let fam = &key.0;
-            if fam != family {
-                continue;
-            }
-            let look = Lookup { nets };
-            let targets: Vec<&str> = nets.keys().filter(|(arm, _, _)| *arm == ArmLabel::Base).map(|(_, t, _)| *t).collect();
-            let mut sum = 0.0;
-            let mut count = 0usize;
-            let mut stale = false;
-            for t in &targets {
-                for &n in ns {
-                    if let Some(p) = pair(&look, t, n) {
-                        sum += p.value;
-                        count += 1;
-                        stale |= !p.converged;
-                    }
-                }
-            }
-            if count > 0 {
-                values.push((key.clone(), sum / count as f64));
-                unconverged += stale as usize;
-            }
-        }
-        (values, unconverged)
+        self.per_unit(family, |look| {
+            let pairs: Vec<Pair> = look.targets().into_iter().flat_map(|t| ns.iter().filter_map(|&n| pair(look, t, n)).collect::<Vec<_>>()).collect();
+            Pair::mean(&pairs)
+        })
     }
 
     /// Unit means of one cell (networks of `arm` at `n` whose target passes
@@ -214,10 +277,33 @@ impl<'a> Units<'a> {
             .iter()
             .filter(|((f, _, _), _)| f == family)
             .filter_map(|(_, nets)| {
-                let v: Vec<f64> = nets.iter().filter(|((a, t, m), _)| *a == arm && *m == n && target(t)).map(|(_, net)| net.top1).collect();
+                let v: Vec<f64> = nets.iter().filter(|((a, t, m, _), _)| *a == arm && *m == n && target(t)).flat_map(|(_, ns)| ns.iter().map(|net| net.top1)).collect();
                 (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
             })
             .collect()
+    }
+
+    /// Units that lack a cell (arm, target, n) which another unit of their
+    /// family has: each with the cells it lacks (`AnB on B at n = 4`).
+    /// Their quantities rest on fewer pairs than the grid planned.
+    pub fn incomplete(&self) -> Vec<(UnitKey, Vec<String>)> {
+        let mut out = Vec::new();
+        for (key, nets) in &self.units {
+            let mut lacking: Vec<String> = Vec::new();
+            for (_, other) in self.units.iter().filter(|(k, _)| k.0 == key.0 && *k != key) {
+                for c in other.keys().filter(|c| !nets.contains_key(*c)) {
+                    let name = format!("{} on {} at n = {}", c.0, c.1, c.2);
+                    if !lacking.contains(&name) {
+                        lacking.push(name);
+                    }
+                }
+            }
+            if !lacking.is_empty() {
+                lacking.sort();
+                out.push((key.clone(), lacking));
+            }
+        }
+        out
     }
 }
 
@@ -230,24 +316,38 @@ pub struct Pair {
     pub converged: bool,
 }
 
-/// The networks of one unit, by (arm, target, n).
+impl Pair {
+    /// The mean of several pairs (None for none), converged only if all are.
+    pub fn mean(pairs: &[Pair]) -> Option<Pair> {
+        (!pairs.is_empty()).then(|| Pair { value: pairs.iter().map(|p| p.value).sum::<f64>() / pairs.len() as f64, converged: pairs.iter().all(|p| p.converged) })
+    }
+}
+
+/// The networks of one unit, by cell.
 pub struct Lookup<'u, 'a> {
-    nets: &'u BTreeMap<(ArmLabel, &'a str, i32), &'a Net>,
+    nets: &'u BTreeMap<CellKey<'a>, Vec<&'a Net>>,
 }
 
 impl Lookup<'_, '_> {
-    /// The network of `arm` on `target` at `n` (bases: n = 0).
-    pub fn get(&self, arm: ArmLabel, target: &str, n: i32) -> Option<&Net> {
-        self.nets.get(&(arm, target, n)).copied()
+    /// The cell of `arm` on `target` at `n` (bases: n = 0): its top-1
+    /// (the mean over a random split's replicates) as a pair with nothing,
+    /// and whether all of its networks converged.
+    pub fn get(&self, arm: ArmLabel, target: &str, n: i32) -> Option<Pair> {
+        let nets = self.nets.iter().find(|((a, t, m, _), _)| *a == arm && *t == target && *m == n)?.1;
+        Pair::mean(&nets.iter().map(|n| Pair { value: n.top1, converged: n.converged != Some(false) }).collect::<Vec<_>>())
     }
 
-    /// `a − b` for two networks of this unit, if both exist. Only bases are
-    /// judged for convergence: they are what every other arm is measured
-    /// against (a frozen transfer that stops early is a result, not a flaw).
+    /// The target halves of this unit's bases.
+    pub fn targets(&self) -> Vec<&str> {
+        self.nets.keys().filter(|(arm, ..)| *arm == ArmLabel::Base).map(|(_, t, ..)| *t).collect()
+    }
+
+    /// `a − b` for two cells of this unit, if both exist. Every network of
+    /// both must have converged for the difference to be meaningful: an
+    /// unconverged network makes every comparison with it meaningless.
     pub fn diff(&self, a: (ArmLabel, &str, i32), b: (ArmLabel, &str, i32)) -> Option<Pair> {
         let (x, y) = (self.get(a.0, a.1, a.2)?, self.get(b.0, b.1, b.2)?);
-        let ok = |n: &Net| n.arm != ArmLabel::Base || n.converged != Some(false);
-        Some(Pair { value: x.top1 - y.top1, converged: ok(x) && ok(y) })
+        Some(Pair { value: x.value - y.value, converged: x.converged && y.converged })
     }
 }
 
@@ -256,7 +356,19 @@ mod tests {
     use super::*;
 
     fn net(arm: ArmLabel, split: &str, target: &str, n: i32, top1: f64) -> Net {
-        Net { origin: "runs".into(), family: "random".into(), arm, split: split.into(), replicate: 0, target: target.into(), n, top1, converged: Some(true) }
+        Net {
+            run_id: format!("r{split}-{arm}-{target}-n{n}"),
+            origin: "runs".into(),
+            family: "random".into(),
+            arm,
+            split: split.into(),
+            replicate: 0,
+            target: target.into(),
+            n,
+            k: None,
+            top1,
+            converged: Some(true),
+        }
     }
 
     #[test]
@@ -283,14 +395,13 @@ mod tests {
             net(ArmLabel::Base, "2", "B", 0, 0.75),
             net(ArmLabel::BnB, "2", "B", 3, 0.70),
         ];
-        let (units, dup) = Units::new(&v, "runs");
-        assert_eq!(dup, 0);
+        let units = Units::new(&v, "runs").expect("units");
         let (values, stale) = units.paired("random", &[3], |u, t, n| u.diff((ArmLabel::Base, t, 0), (ArmLabel::BnB, t, n)));
         assert_eq!(stale, 0);
         let e = Estimate::over_units(&values);
         assert_eq!(e.units, 3);
         assert!((e.mean - 0.1 / 3.0).abs() < 1e-12);
-        assert!((e.sd - 0.020_816_659_994_661).abs() < 1e-9, "{}", e.sd);
+        assert!((e.se * 3f64.sqrt() - 0.020_816_659_994_661).abs() < 1e-9, "{}", e.se);
         let half = 4.302_652_729_911 * 0.020_816_659_994_661 / 3f64.sqrt();
         assert!((e.ci_low.expect("lo") - (0.1 / 3.0 - half)).abs() < 1e-6 && (e.ci_high.expect("hi") - (0.1 / 3.0 + half)).abs() < 1e-6);
         assert!((half - 0.051_713).abs() < 1e-5);
@@ -310,7 +421,7 @@ mod tests {
             v.push(net(ArmLabel::Base, s, "B", 0, 0.75 + wobble));
             v.push(net(ArmLabel::BnB, s, "B", 4, 0.75 + wobble));
         }
-        let (units, _) = Units::new(&v, "runs");
+        let units = Units::new(&v, "runs").expect("units");
         let (values, _) = units.paired("random", &[4], |u, t, n| u.diff((ArmLabel::Base, t, 0), (ArmLabel::BnB, t, n)));
         assert_eq!(values, vec![0.0, 0.0, 0.0]);
         // only B has a BnB: half A contributes no pair
@@ -319,20 +430,86 @@ mod tests {
     }
 
     #[test]
-    fn an_unconverged_base_is_counted_and_replicates_are_separate_units() {
-        let mut v = vec![net(ArmLabel::Base, "0", "B", 0, 0.6), net(ArmLabel::BnB, "0", "B", 1, 0.7)];
+    fn an_unconverged_network_is_counted_and_fixed_split_replicates_are_separate_units() {
+        let fixed = |mut n: Net, r: i32| {
+            n.family = "natman".into();
+            n.replicate = r;
+            n
+        };
+        let mut v = vec![fixed(net(ArmLabel::Base, "natman", "B", 0, 0.6), 0), fixed(net(ArmLabel::AnB, "natman", "B", 1, 0.7), 0)];
         v[0].converged = Some(false);
-        let mut r1 = [net(ArmLabel::Base, "0", "B", 0, 0.8), net(ArmLabel::BnB, "0", "B", 1, 0.79)];
-        for n in &mut r1 {
-            n.replicate = 1;
-        }
-        v.extend(r1);
-        let (units, dup) = Units::new(&v, "runs");
-        assert_eq!(dup, 0, "replicate 1 is its own unit, not a duplicate of replicate 0");
-        let (values, stale) = units.paired("random", &[1], |u, t, n| u.diff((ArmLabel::Base, t, 0), (ArmLabel::BnB, t, n)));
+        v.extend([fixed(net(ArmLabel::Base, "natman", "B", 0, 0.8), 1), fixed(net(ArmLabel::AnB, "natman", "B", 1, 0.79), 1)]);
+        let units = Units::new(&v, "runs").expect("replicate 1 is its own unit, not a duplicate of replicate 0");
+        let (values, stale) = units.paired("natman", &[1], |u, t, n| u.diff((ArmLabel::Base, t, 0), (ArmLabel::AnB, t, n)));
         assert_eq!(values.len(), 2);
         assert!((values[0] + 0.1).abs() < 1e-12 && (values[1] - 0.01).abs() < 1e-12);
         assert_eq!(stale, 1);
+        // the transfer, not only the base, must have converged
+        v[0].converged = Some(true);
+        v[3].converged = Some(false);
+        let units = Units::new(&v, "runs").expect("units");
+        assert_eq!(units.paired("natman", &[1], |u, t, n| u.diff((ArmLabel::Base, t, 0), (ArmLabel::AnB, t, n))).1, 1);
+    }
+
+    #[test]
+    fn replicates_of_a_random_split_are_averaged_into_one_unit() {
+        let mut v = vec![net(ArmLabel::Base, "0", "B", 0, 0.80), net(ArmLabel::BnB, "0", "B", 2, 0.70)];
+        let mut again = [net(ArmLabel::Base, "0", "B", 0, 0.90), net(ArmLabel::BnB, "0", "B", 2, 0.86)];
+        for n in &mut again {
+            n.replicate = 1;
+        }
+        v.extend(again);
+        v.extend([net(ArmLabel::Base, "1", "B", 0, 0.75), net(ArmLabel::BnB, "1", "B", 2, 0.74)]);
+        let units = Units::new(&v, "runs").expect("units");
+        let (values, _) = units.paired("random", &[2], |u, t, n| u.diff((ArmLabel::Base, t, 0), (ArmLabel::BnB, t, n)));
+        // split 0: (0.80 + 0.90)/2 − (0.70 + 0.86)/2 = 0.07; split 1: 0.01 — two units, not three
+        assert_eq!(values.len(), 2);
+        assert!((values[0] - 0.07).abs() < 1e-12 && (values[1] - 0.01).abs() < 1e-12, "{values:?}");
+    }
+
+    #[test]
+    fn a_network_claimed_twice_is_refused_naming_both_runs() {
+        let mut v = vec![net(ArmLabel::Base, "0", "B", 0, 0.8), net(ArmLabel::Base, "0", "B", 0, 0.7)];
+        v[1].run_id = "other-sweep/r0-base-B".into();
+        let e = Units::new(&v, "runs").err().expect("a duplicate is an error").to_string();
+        assert!(e.contains("r0-base-B-n0") && e.contains("other-sweep/r0-base-B"), "{e}");
+        // a reduced network per k is no duplicate
+        let mut r = vec![net(ArmLabel::Reduced, "whole", "whole", 0, 0.3), net(ArmLabel::Reduced, "whole", "whole", 0, 0.5)];
+        r[0].k = Some(1);
+        r[1].k = Some(10);
+        assert!(Units::new(&r, "runs").is_ok());
+    }
+
+    #[test]
+    fn a_unit_missing_a_cell_is_flagged() {
+        let v = [
+            net(ArmLabel::Base, "0", "B", 0, 0.8),
+            net(ArmLabel::AnB, "0", "B", 4, 0.7),
+            net(ArmLabel::Base, "1", "B", 0, 0.8),
+        ];
+        let units = Units::new(&v, "runs").expect("units");
+        let flagged = units.incomplete();
+        assert_eq!(flagged.len(), 1);
+        assert_eq!(flagged[0].0.1, "1");
+        assert_eq!(flagged[0].1, vec!["AnB on B at n = 4".to_string()]);
+    }
+
+    /// Welch's interval by hand: a = [0.1, 0.2, 0.3] (mean 0.2, s² 0.01),
+    /// b = [0.0, 0.0, 0.1, 0.1] (mean 0.05, s² 1/300): se = √(0.01/3 +
+    /// 1/1200) = 0.064550; df = (0.0041667)² / ((0.0033333)²/2 + (0.00083333)²/3) = 3.0.
+    #[test]
+    fn the_two_sample_difference_is_welchs() {
+        let e = Estimate::difference(&[0.1, 0.2, 0.3], &[0.0, 0.0, 0.1, 0.1]);
+        assert!((e.mean - 0.15).abs() < 1e-12);
+        assert!((e.se - 0.064_549_722).abs() < 1e-8, "{e:?}");
+        assert!((e.df - 3.0).abs() < 1e-3, "{e:?}");
+        let half = 3.182_446_305 * e.se;
+        assert!((e.ci_low.expect("lo") - (0.15 - half)).abs() < 1e-4);
+        assert_eq!(e.units, 3);
+        assert!(Estimate::difference(&[0.1], &[0.2, 0.3]).ci_low.is_none(), "one unit on a side: no interval");
+        // a 90% interval is narrower than the 95% one
+        let (e95, e90) = (Estimate::over_units(&[0.1, 0.2, 0.3]), Estimate::over_units(&[0.1, 0.2, 0.3]).with_level(0.90));
+        assert!(e90.ci_low.expect("lo") > e95.ci_low.expect("lo"));
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub struct Outputs {
     pub excluded: Vec<Excluded>,
     /// The paper's findings judged for each origin (`runs`, `paper`).
     pub findings: Vec<(String, Vec<Finding>)>,
-    /// Bases whose test curve had not flattened (`origin`, run id).
+    /// Networks that had not converged (`origin`, run id).
     pub unconverged: Vec<(String, String)>,
     /// Figure files (PNG and SVG).
     pub figures: Vec<PathBuf>,
@@ -199,7 +199,8 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Outputs> {
     let excluded = summary::excluded(&all)?;
     let rows = summary::summarize(&ok)?;
     let decomposition = summary::decompose(&ok, &rows)?;
-    let unconverged = unconverged_bases(&ok)?;
+    let unconverged = unconverged_networks(&ok)?;
+    let incomplete = summary::incomplete_units(&ok)?;
     let cached = cached_cells(&ok)?;
     write_frame(&mut summary::summary_frame(&rows)?, &opts.out, "summary")?;
     write_frame(&mut summary::decomposition_frame(&decomposition)?, &opts.out, "decomposition")?;
@@ -219,6 +220,20 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Outputs> {
     }
     let report = opts.out.join("report.md");
     let mut text = report_md(&rows, &decomposition, &excluded, &figs, &found, &unconverged);
+    if !incomplete.is_empty() {
+        let mut note = String::from(
+            "## Note: units missing networks
+
+Each of these units lacks networks that other units of its family have (failed, excluded or not planned): \
+             its quantities rest on fewer pairs than the grid planned.\n\n",
+        );
+        for (o, (family, split, replicate), cells) in &incomplete {
+            let _ = writeln!(note, "- {o} {family} split {split} replicate {replicate}: {}", cells.join("; "));
+        }
+        note.push('\n');
+        let at = text.find("Top-1 per network is").unwrap_or(0);
+        text.insert_str(at, &note);
+    }
     if !cached.is_empty() {
         // after the title and the warnings: the second thing a reader must know
         let note = format!(
@@ -289,12 +304,35 @@ fn cached_cells(ok: &DataFrame) -> Result<Vec<String>> {
     Ok((0..df.height()).map(|i| format!("{}/{}/n{}", f.get(i).unwrap_or(""), a.get(i).unwrap_or(""), n.get(i).unwrap_or(0))).collect())
 }
 
-/// Bases whose record says their test curve had not flattened.
-fn unconverged_bases(ok: &DataFrame) -> Result<Vec<(String, String)>> {
+/// The known-answer control of one origin: a quantity whose true value
+/// the design fixes, so that the instrument's interval can be checked
+/// against it. Random halves are exchangeable by construction (a uniform
+/// random choice of classes), so base A − base B is 0 in expectation on
+/// any data: its interval must hold 0 in about 19 grids of 20.
+fn controls(s: &mut String, dec: &[DecompRow], o: &str) {
+    let Some(d) = dec.iter().find(|d| d.origin == o && d.convention == Convention::Paired && d.quantity == "random_halves_gap") else {
+        return;
+    };
+    let verdict = match d.estimate().sign() {
+        None if d.ci_low.is_some() => "yes: the interval holds 0",
+        None => "not testable: no interval",
+        Some(_) => "**no**: the interval excludes 0",
+    };
+    let _ = writeln!(
+        s,
+        "### Known-answer control\n\n| control | quantity | known answer | measured (95% interval) | as the design says |\n|---|---|---|---|---|\n\
+         | negative | random halves: base A − base B | 0 (exchangeable halves) | {} ({}) | {verdict} |\n",
+        d.value_and_interval(),
+        plural(d.units, "unit")
+    );
+}
+
+/// Networks whose record says they had not converged (`records::plateau`).
+fn unconverged_networks(ok: &DataFrame) -> Result<Vec<(String, String)>> {
     let df = ok
         .clone()
         .lazy()
-        .filter(col("arm").eq(lit("base")).and(col("converged").eq(lit(false))))
+        .filter(col("converged").eq(lit(false)))
         .select([col("origin"), col("run_id")])
         .sort(["origin", "run_id"], SortMultipleOptions::default())
         .collect()?;
@@ -346,12 +384,12 @@ fn report_md(
     let mut s = String::new();
     let _ = writeln!(s, "# Transferability report\n");
     if !unconverged.is_empty() {
-        let _ = writeln!(s, "## Warning: {} base{} had not converged\n", unconverged.len(), if unconverged.len() == 1 { "" } else { "s" });
+        let _ = writeln!(s, "## Warning: {} had not converged\n", plural(unconverged.len(), "network"));
         let _ = writeln!(
             s,
-            "Their test curves still rose over the last quarter of their evaluations (by more than max(0.01, one evaluation's standard error); \
-             `plateau_gain` and `plateau_tolerance` in their records). Every comparison with them (co-adaptation, the lasting boost, \
-             every arm on their target half) is **not meaningful**, and the findings that rest on them say so. \
+            "By the rule of `records::plateau`, their test curves were still rising before the final rate drop, ended below their best \
+             (falling, collapsed or oscillating), or were still rising at the end (`plateau_gain` > 0 in their records). Every comparison with them \
+             is **not meaningful**, and the findings that rest on them say so. \
              Train longer: raise `schedule.max_iter` (with `schedule.step_size`, the rate drop) in the sweep configuration (`--config FILE`) and run it into a new `--out`.\n"
         );
         for (o, id) in unconverged {
@@ -363,10 +401,15 @@ fn report_md(
         s,
         "Top-1 per network is the authors' metric: the mean of the 10 best test evaluations (all of them if fewer). \
          It selects on the test set, as the authors' notebook did; `top1_last` in the run records is the unselected alternative.\n\n\
-         **Units and intervals.** Networks of one split and replicate share their bases, so the independent unit is a split × replicate. \
+         **Units and intervals.** Networks of one split share their bases, so they are not independent. For random halves the independent unit \
+         is the split draw (replicates of one split are averaged within it), and intervals speak about other random splits. For a fixed split \
+         (natural/man-made, a dissimilar split by name, the whole set) the unit is a replicate with its own training seeds, and intervals speak \
+         about training seeds, not about other ways to split the classes. \
          Differences are *paired*: each network is compared with the network it is defined against on its own target half within its unit, \
-         averaged within the unit; the interval is a 95% Student-t interval over units (none with fewer than 2). \
-         A difference is a finding only when its interval excludes 0.\n"
+         averaged within the unit; the interval is a 95% Student-t interval over units (none with fewer than 2: *not testable*). \
+         A fixed split against random splits, or against the whole set, compares two independent sets of units: Welch's interval. \
+         A difference is a finding only when its interval excludes 0, by the rules of `analysis/src/findings.rs`; \
+         a comparison with any network that had not converged is not meaningful.\n"
     );
     for (o, found) in found {
         let o = o.as_str();
@@ -389,6 +432,7 @@ fn report_md(
             );
         }
         let _ = writeln!(s);
+        controls(&mut s, dec, o);
         let get = |f: &str, a: ArmLabel, t: &str, n: i32| cell(rows, o, f, a, t, n);
         let paired = |name: &str, lo: i32, hi: i32| decomp_row(dec, o, Convention::Paired, name, lo, hi);
         if let Some(base) = get("random", ArmLabel::Base, "all", 0) {

@@ -139,7 +139,8 @@ fn target_expr() -> Expr {
     when(pooled).then(lit("all")).otherwise(col("target_half"))
 }
 
-/// The summary table.
+/// The summary table. Two networks claiming one cell of one unit are an
+/// error naming both ([`Units::new`]).
 pub fn summarize(ok: &DataFrame) -> Result<Vec<SummaryRow>> {
     let df = ok
         .clone()
@@ -163,7 +164,7 @@ pub fn summarize(ok: &DataFrame) -> Result<Vec<SummaryRow>> {
         v.dedup();
         v
     };
-    let by_origin: Vec<(&str, Units<'_>)> = origins.iter().map(|o| (*o, Units::new(&all, o).0)).collect();
+    let by_origin: Vec<(&str, Units<'_>)> = origins.iter().map(|o| Ok((*o, Units::new(&all, o)?))).collect::<Result<_>>()?;
     (0..df.height())
         .map(|i| {
             let (m, sdv, c) = (mean.get(i).unwrap_or(f64::NAN), sd.get(i).unwrap_or(f64::NAN), count.get(i).unwrap_or(0) as usize);
@@ -177,7 +178,7 @@ pub fn summarize(ok: &DataFrame) -> Result<Vec<SummaryRow>> {
             );
             // reduced cells differ by k, which the unit lookup does not key: their networks are their units
             let est = if a == ArmLabel::Reduced {
-                Estimate { mean: m, sd: sdv, units: c, ci_low: None, ci_high: None }
+                Estimate { mean: m, se: f64::NAN, df: f64::NAN, units: c, ci_low: None, ci_high: None }
             } else {
                 let units = &by_origin.iter().find(|(name, _)| *name == o).expect("every cell's origin has networks").1;
                 Estimate::over_units(&units.cell_values(f, a, nn, |x| t == "all" || x == t)).clipped(0.0, 1.0)
@@ -252,14 +253,30 @@ pub struct DecompRow {
     pub ci_low: Option<f64>,
     /// 95% interval, high end.
     pub ci_high: Option<f64>,
-    /// Units whose base had not converged: their comparisons are not meaningful.
+    /// Units whose value rests on a network that had not converged: their comparisons are not meaningful.
     pub unconverged: usize,
+    /// Standard error of `value` (paired rows with ≥ 2 units; NaN otherwise).
+    pub se: f64,
+    /// Degrees of freedom of its t interval (NaN without one).
+    pub df: f64,
+    /// The layers n the value pools (one for a per-n row; those of the
+    /// grid within `n_from..=n_to` for a range row).
+    pub layers: Vec<i32>,
 }
 
 impl DecompRow {
     /// The row as an estimate (its interval's side of zero: [`Estimate::sign`]).
     pub fn estimate(&self) -> Estimate {
-        Estimate { mean: self.value, sd: f64::NAN, units: self.units, ci_low: self.ci_low, ci_high: self.ci_high }
+        Estimate { mean: self.value, se: self.se, df: self.df, units: self.units, ci_low: self.ci_low, ci_high: self.ci_high }
+    }
+
+    /// `n4`, or `n1–7 (n = 2, 4, 7)` for a range row: the layers it pools.
+    pub fn layers_label(&self) -> String {
+        if self.n_from == self.n_to {
+            return format!("n{}", self.n_from);
+        }
+        let pooled: Vec<String> = self.layers.iter().map(i32::to_string).collect();
+        format!("n{}–{} (n = {})", self.n_from, self.n_to, pooled.join(", "))
     }
 
     /// `+0.012 [-0.003, +0.027]`, or the value alone where there is no interval.
@@ -296,7 +313,7 @@ pub fn decompose(ok: &DataFrame, rows: &[SummaryRow]) -> Result<Vec<DecompRow>> 
     origins.sort_unstable();
     origins.dedup();
     for o in origins {
-        out.extend(paired_rows(&all, o));
+        out.extend(paired_rows(&all, o)?);
     }
     Ok(out)
 }
@@ -325,6 +342,9 @@ fn pooled(ok: &DataFrame, rows: &[SummaryRow]) -> Result<Vec<DecompRow>> {
                 ci_low: None,
                 ci_high: None,
                 unconverged: 0,
+                se: f64::NAN,
+                df: f64::NAN,
+                layers: (n_from..=n_to).collect(),
             });
         };
         // random-split decomposition per n
@@ -411,19 +431,38 @@ fn layers_of(nets: &[Net], origin: &str, family: &str) -> Vec<i32> {
 /// Table 1), where the grid has layers in them.
 pub const BOOST_RANGES: [(i32, i32); 3] = [(1, 7), (3, 7), (5, 7)];
 
+/// Units lacking networks that other units of their family have, per
+/// origin ([`Units::incomplete`]).
+pub fn incomplete_units(ok: &DataFrame) -> Result<Vec<(String, crate::paired::UnitKey, Vec<String>)>> {
+    let all = nets(ok)?;
+    let mut origins: Vec<&str> = all.iter().map(|n| n.origin.as_str()).collect();
+    origins.sort_unstable();
+    origins.dedup();
+    let mut out = Vec::new();
+    for o in origins {
+        out.extend(Units::new(&all, o)?.incomplete().into_iter().map(|(k, cells)| (o.to_string(), k, cells)));
+    }
+    Ok(out)
+}
+
+/// The middle layers (finding 1's co-adaptation, finding 6's random
+/// features): neither the first layer nor the top one.
+pub const MIDDLE: std::ops::RangeInclusive<i32> = 2..=6;
+
 /// The paired convention of one origin ([`crate::paired`]).
-fn paired_rows(all: &[Net], o: &str) -> Vec<DecompRow> {
-    let (units, _) = Units::new(all, o);
+fn paired_rows(all: &[Net], o: &str) -> Result<Vec<DecompRow>> {
+    let units = Units::new(all, o)?;
     let mut out = Vec::new();
     let base_mean = |family: &str| {
         let v: Vec<f64> = all.iter().filter(|n| n.origin == o && n.family == family && n.arm == ArmLabel::Base).map(|n| n.top1).collect();
         v.iter().sum::<f64>() / v.len().max(1) as f64
     };
-    let mut push = |quantity: &str, n_from: i32, n_to: i32, (values, stale): (Vec<f64>, usize), base: f64| {
-        if values.is_empty() {
+    // a row of `quantity` pooling `layers`, labelled with the range `span` (None: the layers' own)
+    let mut push = |quantity: &str, span: Option<(i32, i32)>, layers: &[i32], e: Estimate, stale: usize, base: f64| {
+        if e.units == 0 {
             return;
         }
-        let e = Estimate::over_units(&values);
+        let (n_from, n_to) = span.unwrap_or((layers.first().copied().unwrap_or(0), layers.last().copied().unwrap_or(0)));
         out.push(DecompRow {
             origin: o.into(),
             convention: Convention::Paired,
@@ -437,8 +476,12 @@ fn paired_rows(all: &[Net], o: &str) -> Vec<DecompRow> {
             ci_low: e.ci_low,
             ci_high: e.ci_high,
             unconverged: stale,
+            se: e.se,
+            df: e.df,
+            layers: layers.to_vec(),
         });
     };
+    let one = |(values, stale): (Vec<f64>, usize)| (Estimate::over_units(&values), stale);
     type Quantity = fn(&Lookup<'_, '_>, &str, i32) -> Option<Pair>;
     // each pair written once: an arm at n on target t against another arm (bases at n = 0)
     let transfer_drop: Quantity = |u, t, n| u.diff((ArmLabel::AnB, t, n), (ArmLabel::Base, t, 0));
@@ -459,25 +502,39 @@ fn paired_rows(all: &[Net], o: &str) -> Vec<DecompRow> {
     for (name, family, pair) in per_n {
         let base = base_mean(family);
         for n in layers_of(all, o, family) {
-            push(name, n, n, units.paired(family, &[n], pair), base);
+            let (e, stale) = one(units.paired(family, &[n], pair));
+            push(name, None, &[n], e, stale, base);
         }
     }
     let base = base_mean("random");
     let ns = layers_of(all, o, "random");
     // pooled over ranges of n, within each unit
-    let ranged: [(&str, Quantity); 3] = [
-        ("lasting_boost_vs_base", boost),
-        ("lasting_boost_vs_selffer_ft", |u, t, n| u.diff((ArmLabel::AnBPlus, t, n), (ArmLabel::BnBPlus, t, n))),
-        ("selffer_ft_vs_base", selffer_ft),
-    ];
+    let ranged: [(&str, Quantity); 2] = [("lasting_boost_vs_base", boost), ("selffer_ft_vs_base", selffer_ft)];
     for (lo, hi) in BOOST_RANGES {
         let in_range: Vec<i32> = ns.iter().copied().filter(|n| (lo..=hi).contains(n)).collect();
         if in_range.is_empty() {
             continue;
         }
         for (name, pair) in ranged {
-            push(name, lo, hi, units.paired("random", &in_range, pair), base);
+            let (e, stale) = one(units.paired("random", &in_range, pair));
+            push(name, Some((lo, hi)), &in_range, e, stale, base);
         }
+        // finding 4's control: does transfer add anything beyond the same
+        // extra training without it? Per unit, AnB+ − BnB+ on each target
+        // that has both; where no target has both (the authors trained
+        // BnB+ on A and AnB+ on B), each arm against its own target's base
+        // within the split: mean(AnB+ − base_T) − mean(BnB+ − base_T').
+        let (values, stale) = units.per_unit("random", |u| {
+            let same: Vec<Pair> = u.targets().into_iter().flat_map(|t| in_range.iter().filter_map(move |&n| u.diff((ArmLabel::AnBPlus, t, n), (ArmLabel::BnBPlus, t, n)))).collect();
+            if !same.is_empty() {
+                return Pair::mean(&same);
+            }
+            let of = |q: Quantity| Pair::mean(&u.targets().into_iter().flat_map(|t| in_range.iter().filter_map(move |&n| q(u, t, n))).collect::<Vec<_>>());
+            let (a, b) = (of(boost)?, of(selffer_ft)?);
+            Some(Pair { value: a.value - b.value, converged: a.converged && b.converged })
+        });
+        let (e, _) = one((values.into_iter().map(|(_, v)| v).collect(), stale));
+        push("lasting_boost_vs_selffer_ft", Some((lo, hi)), &in_range, e, stale, base);
     }
     // specificity grows with n: its value at the top layer minus at the bottom one, per unit
     if let (Some(&lo), Some(&hi)) = (ns.first(), ns.last())
@@ -487,35 +544,52 @@ fn paired_rows(all: &[Net], o: &str) -> Vec<DecompRow> {
             let (top, bottom) = (specificity(u, t, hi)?, specificity(u, t, lo)?);
             Some(Pair { value: top.value - bottom.value, converged: top.converged && bottom.converged })
         });
-        push("specificity_growth", lo, hi, growth, base);
+        let (e, stale) = one(growth);
+        push("specificity_growth", None, &[lo, hi], e, stale, base);
     }
+    // the negative control: random halves are exchangeable, so base A −
+    // base B (first half against second, by name) has a known zero
+    let gap = units.per_unit("random", |u| {
+        let t = u.targets();
+        (t.len() == 2).then(|| u.diff((ArmLabel::Base, t[0], 0), (ArmLabel::Base, t[1], 0))).flatten()
+    });
+    let (e, stale) = one((gap.0.into_iter().map(|(_, v)| v).collect(), gap.1));
+    push("random_halves_gap", None, &[0], e, stale, base);
     // each dissimilar family (natman, or a split by class name): its
-    // transfer drop (`natman_drop`, `<family>_drop`) and, per replicate,
-    // that drop minus the random-split transfer drop (mean over that
-    // replicate's splits): do dissimilar halves transfer worse?
+    // transfer drop (`natman_drop`, `<family>_drop`); that drop against
+    // the random-split drop (finding 5), and its transfer relative to its
+    // own bases against random frozen features relative to the whole-set
+    // base (finding 6, the paper's Fig. 3). Its units (replicates of a
+    // fixed split) and the random splits', or the whole set's, are two
+    // independent sets: Welch's interval.
     let mut families: Vec<&str> = all.iter().filter(|n| n.origin == o && is_dissimilar(&n.family)).map(|n| n.family.as_str()).collect();
     families.sort_unstable();
     families.dedup();
+    let values = |(v, _): &(Vec<(crate::paired::UnitKey, f64)>, usize)| v.iter().map(|(_, x)| *x).collect::<Vec<f64>>();
+    let relative = |arm: ArmLabel| {
+        move |u: &Lookup<'_, '_>, t: &str, n: i32| {
+            let (x, b) = (u.get(arm, t, n)?, u.get(ArmLabel::Base, t, 0)?);
+            Some(Pair { value: x.value / b.value, converged: x.converged && b.converged })
+        }
+    };
+    let whole_ns = layers_of(all, o, "whole");
     for family in families {
         let family_base = base_mean(family);
         let dis_ns = layers_of(all, o, family);
         for &n in &dis_ns {
-            push(&format!("{family}_drop"), n, n, units.paired(family, &[n], transfer_drop), family_base);
+            let (e, stale) = one(units.paired(family, &[n], transfer_drop));
+            push(&format!("{family}_drop"), None, &[n], e, stale, family_base);
         }
         for n in dis_ns.iter().copied().filter(|n| ns.contains(n)) {
-            let (dis, s1) = units.paired_by_unit(family, &[n], transfer_drop);
-            let (rnd, s2) = units.paired_by_unit("random", &[n], transfer_drop);
-            let values: Vec<f64> = dis
-                .iter()
-                .filter_map(|((_, _, r), v)| {
-                    let same: Vec<f64> = rnd.iter().filter(|((_, _, q), _)| q == r).map(|(_, x)| *x).collect();
-                    (!same.is_empty()).then(|| v - same.iter().sum::<f64>() / same.len() as f64)
-                })
-                .collect();
-            push(&format!("{family}_minus_random_drop"), n, n, (values, s1 + s2), base);
+            let (dis, rnd) = (units.paired_by_unit(family, &[n], transfer_drop), units.paired_by_unit("random", &[n], transfer_drop));
+            push(&format!("{family}_minus_random_drop"), None, &[n], Estimate::difference(&values(&dis), &values(&rnd)), dis.1 + rnd.1, base);
+        }
+        for n in dis_ns.iter().copied().filter(|n| whole_ns.contains(n)) {
+            let (dis, rnd) = (units.paired_by_unit(family, &[n], relative(ArmLabel::AnB)), units.paired_by_unit("whole", &[n], relative(ArmLabel::Nolearn)));
+            push(&format!("{family}_minus_nolearn_relative"), None, &[n], Estimate::difference(&values(&dis), &values(&rnd)), dis.1 + rnd.1, 1.0);
         }
     }
-    out
+    Ok(out)
 }
 
 /// The summary as a DataFrame (columns of `summary.csv`).
@@ -551,6 +625,9 @@ pub fn decomposition_frame(rows: &[DecompRow]) -> Result<DataFrame> {
         "ci_low" => rows.iter().map(|r| r.ci_low).collect::<Vec<_>>(),
         "ci_high" => rows.iter().map(|r| r.ci_high).collect::<Vec<_>>(),
         "unconverged" => rows.iter().map(|r| r.unconverged as u64).collect::<Vec<_>>(),
+        "se" => rows.iter().map(|r| r.se).collect::<Vec<_>>(),
+        "df" => rows.iter().map(|r| r.df).collect::<Vec<_>>(),
+        "layers" => rows.iter().map(|r| r.layers.iter().map(i32::to_string).collect::<Vec<_>>().join(",")).collect::<Vec<_>>(),
     )?)
 }
 

@@ -122,7 +122,7 @@ fn records_are_analysed_failed_ones_excluded_and_single_units_have_no_interval()
     assert!((co.value - (0.70 - 0.72)).abs() < 1e-12, "{co:?}");
     let report = std::fs::read_to_string(&out.report).expect("report");
     assert!(report.contains("1 excluded") && report.contains("single unit"), "{report}");
-    assert!(report.contains("### Findings") && report.contains("**inconclusive**"), "{report}");
+    assert!(report.contains("### Findings") && report.contains("**not testable (1 unit)**"), "{report}");
     // one unit: nothing is observed, so the figure claims no effect
     let svg = std::fs::read_to_string(dir.path().join("report/figures/runs_fig2_bottom.svg")).expect("svg");
     assert!(!svg.contains("co-adaptation") && !svg.contains("specificity"), "a label for an effect the data do not show");
@@ -168,7 +168,9 @@ fn missing_columns_other_versions_and_mixed_data_sets_are_refused() {
     assert!(e.contains("2 different data sets") && e.contains("--allow-mixed"), "{e}");
     let mut o = opts(vec![p, q], dir.path());
     o.allow_mixed = true;
-    analyze(&o).expect("allowed when asked");
+    // allowed when asked, but two sweeps of one grid claim the same cells: refused, naming the runs
+    let e = analyze(&o).expect_err("the same networks twice").to_string();
+    assert!(e.contains("two networks claim one cell") && e.contains("`r0-base-A`"), "{e}");
 }
 
 #[test]

@@ -49,16 +49,20 @@ cells = (
 print(cells)
 
 # %% The paired decomposition (pandas): pair each network with the network
-# it is defined against on its own target half inside its unit (family,
-# split, replicate), average within the unit, t interval over units
+# it is defined against on its own target half inside its unit (a random
+# split; a fixed split's replicate), average within the unit, t interval
+# over units
 df = ok.to_pandas()
 
 
 def unit_values(family, pair, ns):
-    """One value per unit: the mean of its pairs over target halves and n."""
+    """One value per unit: the mean of its pairs over target halves and n.
+    A random split's unit is the split (its replicates averaged per cell);
+    a fixed split's unit is the replicate."""
     values = []
-    for _, unit in df[df.family == family].groupby(["split", "replicate"]):
-        top1 = {(r.arm, r.target_half, r.n): r.top1 for r in unit.itertuples()}
+    keys = ["split"] if family == "random" else ["split", "replicate"]
+    for _, unit in df[df.family == family].groupby(keys):
+        top1 = unit.groupby(["arm", "target_half", "n"]).top1.mean().to_dict()
         targets = sorted(t for (a, t, n) in top1 if a == "base")
         diffs = [d for t in targets for n in ns if (d := pair(top1, t, n)) is not None]
         if diffs:
