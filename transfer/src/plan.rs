@@ -66,11 +66,16 @@ pub struct TwoGroupTransfers {
     /// Layers n of its transfers (default: the configuration's `layers`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layers: Option<Vec<usize>>,
+    /// Replicates of this fixed split (default: the configuration's
+    /// `replicates`). A fixed split's units are its replicates, so
+    /// finding 5 needs at least 2 (the default has 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicates: Option<usize>,
 }
 
 impl Default for TwoGroupTransfers {
     fn default() -> Self {
-        TwoGroupTransfers { both_directions: true, fine_tune: false, layers: None }
+        TwoGroupTransfers { both_directions: true, fine_tune: false, layers: None, replicates: None }
     }
 }
 
@@ -81,10 +86,10 @@ fn with_transfers<'de, D: serde::Deserializer<'de>, T: serde::de::DeserializeOwn
     use serde::de::Error as _;
     let mut map = serde_json::Map::deserialize(d)?;
     let own: serde_json::Map<String, serde_json::Value> =
-        ["both_directions", "fine_tune", "layers"].into_iter().filter_map(|k| map.remove(k).map(|v| (k.to_string(), v))).collect();
+        ["both_directions", "fine_tune", "layers", "replicates"].into_iter().filter_map(|k| map.remove(k).map(|v| (k.to_string(), v))).collect();
     let transfers = serde_json::from_value(serde_json::Value::Object(own)).map_err(D::Error::custom)?;
     let rest = serde_json::from_value(serde_json::Value::Object(map))
-        .map_err(|e| D::Error::custom(format!("{e} (or one of the transfers' keys: both_directions, fine_tune, layers)")))?;
+        .map_err(|e| D::Error::custom(format!("{e} (or one of the transfers' keys: both_directions, fine_tune, layers, replicates)")))?;
     Ok((rest, transfers))
 }
 
@@ -162,6 +167,10 @@ pub struct WholeGrid {
     /// Layers n of the nolearn controls (default: the configuration's `layers`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layers: Option<Vec<usize>>,
+    /// Replicates of the whole-set part (default: the configuration's
+    /// `replicates`); finding 6 needs at least 2 (the default has 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicates: Option<usize>,
 }
 
 /// A sweep configuration: the documented config file format (JSON).
@@ -197,7 +206,10 @@ pub struct SweepConfig {
     /// Whole set.
     #[serde(default)]
     pub whole: Option<WholeGrid>,
-    /// Independent replicates of the whole grid.
+    /// Independent replicates of the whole grid (a part's own
+    /// `replicates` overrides it for that part). Replicates of a random
+    /// split train its halves again with other seeds: the analysis averages
+    /// them within the split, so more random-split units need more `seeds`.
     #[serde(default = "one")]
     pub replicates: usize,
     /// Seed mixed into every job's seed.
@@ -245,6 +257,11 @@ fn small_schedule(max_iter: u64, batch: usize, evals: u64) -> Schedule {
 /// Layers of the `default` preset: low, middle and top (the paper's
 /// co-adaptation shows in the middle, specificity at the top).
 pub const DEFAULT_LAYERS: [usize; 3] = [2, 4, 7];
+
+/// Replicates of the `default` preset's fixed splits (natural/man-made and
+/// the whole set): their units are replicates, and every finding is judged
+/// from at least 3 units, as the random cells are from 3 split draws.
+pub const DEFAULT_FIXED_REPLICATES: usize = 3;
 
 /// Test images per class of the `default` preset: 900 per half, so one
 /// evaluation's standard error is at most 0.01 at the bases' accuracy
@@ -295,7 +312,7 @@ fn paper_like(name: &str, data: DataSpec, model: &str, natman: &str, schedule: S
         }),
         natman: Some(NatmanGrid { preset: natman.into(), transfers: TwoGroupTransfers::default() }),
         dissimilar: vec![],
-        whole: Some(WholeGrid { nolearn: true, reduced: vec![], layers: None }),
+        whole: Some(WholeGrid { nolearn: true, reduced: vec![], layers: None, replicates: None }),
         replicates: 1,
         seed: 0,
         keep_final: true,
@@ -334,9 +351,11 @@ impl SweepConfig {
                 }
                 if let Some(n) = &mut cfg.natman {
                     n.transfers.layers = Some(vec![4, 7]);
+                    n.transfers.replicates = Some(DEFAULT_FIXED_REPLICATES);
                 }
                 if let Some(w) = &mut cfg.whole {
                     w.layers = Some(DEFAULT_LAYERS.to_vec());
+                    w.replicates = Some(DEFAULT_FIXED_REPLICATES);
                 }
                 cfg
             }
@@ -366,7 +385,7 @@ impl SweepConfig {
                 }),
                 natman: Some(NatmanGrid { preset: "ilsvrc12".into(), transfers: TwoGroupTransfers::default() }),
                 dissimilar: vec![],
-                whole: Some(WholeGrid { nolearn: true, reduced: vec![1, 2, 5, 10, 25, 50, 100, 250, 500, 750, 1000, 1300], layers: None }),
+                whole: Some(WholeGrid { nolearn: true, reduced: vec![1, 2, 5, 10, 25, 50, 100, 250, 500, 750, 1000, 1300], layers: None, replicates: None }),
                 replicates: 1,
                 seed: 0,
                 keep_final: false,
@@ -458,7 +477,13 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
     }
     let mut jobs: Vec<PlannedJob> = Vec::new();
     let out_abs = out.to_path_buf();
-    for r in 0..cfg.replicates {
+    // each part's own replicates, or the configuration's
+    let reps = |own: Option<usize>| own.unwrap_or(cfg.replicates);
+    let most = two_groups.iter().map(|g| reps(g.transfers.replicates)).chain(cfg.whole.as_ref().map(|w| reps(w.replicates))).fold(cfg.replicates, usize::max);
+    if two_groups.iter().any(|g| g.transfers.replicates == Some(0)) || cfg.whole.as_ref().is_some_and(|w| w.replicates == Some(0)) {
+        return Err(Error::Plan("a part's replicates must be at least 1".into()));
+    }
+    for r in 0..most {
         // every job from its id: the arm, halves, n, source base and examples per class are the id's
         let mut add = |id: JobId, split_id: &str, split: SplitSpec, schedule: &Schedule| {
             let id = JobId { replicate: r, ..id };
@@ -487,7 +512,7 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
             });
         };
         let sch = &cfg.schedule;
-        if let Some(g) = &cfg.random {
+        if let Some(g) = cfg.random.as_ref().filter(|_| r < cfg.replicates) {
             for &s in &g.seeds {
                 let split = SplitSpec::Random { seed: s, fraction: g.fraction, numpy: g.numpy };
                 let sid = s.to_string();
@@ -512,7 +537,7 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
                 }
             }
         }
-        for g in &two_groups {
+        for g in two_groups.iter().filter(|g| r < reps(g.transfers.replicates)) {
             let id = |kind: JobKind| JobId { family: g.family.clone(), seed: None, kind, replicate: 0 };
             let split_id = g.family.name();
             for h in &g.halves {
@@ -533,7 +558,7 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
                 }
             }
         }
-        if let Some(g) = &cfg.whole {
+        if let Some(g) = cfg.whole.as_ref().filter(|w| r < reps(w.replicates)) {
             let id = |kind: JobKind| JobId { family: Family::Whole, seed: None, kind, replicate: 0 };
             add(id(JobKind::Base { half: Half::whole() }), "whole", SplitSpec::Whole, sch);
             if g.nolearn {
@@ -649,18 +674,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn default_preset_has_three_units_for_every_random_cell_with_bases_first() {
+    fn default_preset_has_three_units_for_every_finding_with_bases_first() {
         let plan = expand(&SweepConfig::preset("default", None).expect("preset"), Path::new("/tmp/x")).expect("plan");
-        // 3 splits x (2 bases + 3 n x 4 arms) + natman (2 bases + 2 n x 2 directions) + whole (base + 3 nolearn)
-        assert_eq!(plan.jobs.len(), 3 * (2 + 3 * 4) + (2 + 2 * 2) + (1 + 3));
+        // 3 splits x (2 bases + 3 n x 4 arms) + 3 replicates x (natman (2 bases + 2 n x 2 directions) + whole (base + 3 nolearn))
+        assert_eq!(plan.jobs.len(), 3 * (2 + 3 * 4) + 3 * ((2 + 2 * 2) + (1 + 3)));
         let c = plan.counts();
         assert_eq!(c["random/base"], 6);
         for arm in ["BnB", "BnB+", "AnB", "AnB+"] {
             assert_eq!(c[&format!("random/{arm}")], 9, "{arm}: 3 splits x 3 layers");
         }
-        assert_eq!(c["natman/base"], 2);
-        assert_eq!(c["natman/AnB"], 4);
-        assert_eq!(c["whole/nolearn"], 3);
+        assert_eq!(c["natman/base"], 6);
+        assert_eq!(c["natman/AnB"], 12);
+        assert_eq!(c["whole/base"], 3);
+        assert_eq!(c["whole/nolearn"], 9);
+        // the fixed splits' replicates are their units; random splits are not replicated
+        let reps = |family: &str| plan.jobs.iter().filter(|j| j.job.family() == family).map(|j| j.job.replicate()).collect::<std::collections::BTreeSet<_>>();
+        assert_eq!(reps("natman"), [0, 1, 2].into_iter().collect());
+        assert_eq!(reps("whole"), [0, 1, 2].into_iter().collect());
+        assert_eq!(reps("random"), [0].into_iter().collect());
+        let t = plan.jobs.iter().find(|j| j.job.id == "natman-transfer-natural-manmade-n7-r2").expect("a replicate's transfer");
+        assert_eq!(t.deps, vec!["natman-base-natural-r2".parse::<JobId>().expect("id")], "from its own replicate's base");
         let n: std::collections::BTreeSet<usize> = plan.jobs.iter().filter(|j| j.job.family() == "random").map(|j| j.job.n()).collect();
         assert_eq!(n, [0, 2, 4, 7].into_iter().collect());
         let pos: BTreeMap<&JobId, usize> = plan.jobs.iter().enumerate().map(|(i, j)| (&j.job.id, i)).collect();
