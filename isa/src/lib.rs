@@ -14,6 +14,13 @@
 //! code on a CPU without it would crash), and the reason is printed once.
 //! On other architectures (aarch64) the level is always `Plain`: the
 //! kernels there are the portable builds.
+//!
+//! `TRANSFERABILITY_ISA` lowers only our own kernels: burn-flex's vector
+//! code and the `gemm` crate still pick AVX-512 on a CPU that has it. The
+//! path most users' CPUs take (AVX2 + FMA, no AVX-512) is exercised end to
+//! end by [`rerun_emulated`]: the same test binary run under
+//! `qemu-x86_64 -cpu EPYC-Milan-v1`, an emulated Zen 3 on which every
+//! dispatcher, ours and our dependencies', detects AVX2.
 
 use std::fmt;
 use std::str::FromStr;
@@ -167,6 +174,119 @@ pub fn rerun_under(level: Isa, test: &str) -> Result<String, String> {
     Ok(text)
 }
 
+/// The CPU model the emulated runs use: AMD Zen 3 (AVX2 + FMA, no AVX-512).
+pub const EMULATED_CPU: &str = "EPYC-Milan-v1";
+
+/// The oldest QEMU that emulates AVX2 (7.2): an older one would silently run
+/// the plain path.
+pub const QEMU_MIN: (u32, u32) = (7, 2);
+
+/// Set to `always` to run the emulated tests even where this CPU lacks
+/// AVX-512 (they then re-check the path it runs natively, slowly).
+pub const EMULATE_ENV: &str = "TRANSFERABILITY_EMULATE";
+
+/// The line every re-run test prints first ([`announce`]), and
+/// [`rerun_emulated`] reads back.
+const ANNOUNCE: &str = "isa: detected";
+
+/// Print what [`detected`] and [`active`] see, so a parent that re-ran this
+/// test under an emulator can check which path actually ran.
+pub fn announce() {
+    println!("{ANNOUNCE} {} active {}", detected(), active());
+}
+
+/// Why the emulated determinism tests do not run here, or `None` when they
+/// should: on a CPU without AVX-512 they already run natively on its path
+/// (unless `TRANSFERABILITY_EMULATE=always`).
+pub fn emulation_needless() -> Option<String> {
+    let always = std::env::var(EMULATE_ENV).is_ok_and(|v| v == "always");
+    (detected() < Isa::Avx512 && !always)
+        .then(|| format!("this CPU has no AVX-512 (detected {}): the test above ran natively on the path an emulated {EMULATED_CPU} would take", detected()))
+}
+
+/// `qemu-x86_64` on the `PATH` if it is at least [`QEMU_MIN`]; otherwise
+/// `Err` says what was found.
+pub fn emulator() -> Result<std::path::PathBuf, String> {
+    let exe = std::path::PathBuf::from("qemu-x86_64");
+    let out = std::process::Command::new(&exe).arg("--version").output().map_err(|e| format!("qemu-x86_64: {e} (Debian: apt-get install qemu-user)"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let version = parse_qemu_version(&text).ok_or_else(|| format!("qemu-x86_64 --version printed no version: {text:?}"))?;
+    if version < QEMU_MIN {
+        return Err(format!("qemu-x86_64 {}.{} does not emulate AVX2 (needs {}.{} or later)", version.0, version.1, QEMU_MIN.0, QEMU_MIN.1));
+    }
+    Ok(exe)
+}
+
+/// `(major, minor)` from `qemu-x86_64 version 7.2.13 (Debian ...)`.
+fn parse_qemu_version(text: &str) -> Option<(u32, u32)> {
+    let v = text.split_whitespace().skip_while(|w| *w != "version").nth(1)?;
+    let mut parts = v.split('.').map(|p| p.parse::<u32>().ok());
+    Some((parts.next()??, parts.next().flatten().unwrap_or(0)))
+}
+
+/// Run one test of the calling test binary again under `emulator` as an
+/// [`EMULATED_CPU`] and return its output and how long it took. The test
+/// must call [`announce`] first: the run fails unless the child saw AVX2
+/// (so an emulator that silently ran the plain path, or the host's
+/// AVX-512, cannot pass for the AVX2 path).
+///
+/// # Errors
+/// When the child cannot start, fails, ran no test, or saw another level.
+pub fn rerun_emulated(emulator: &std::path::Path, test: &str) -> Result<(String, std::time::Duration), String> {
+    let exe = std::env::current_exe().map_err(|e| format!("current test binary: {e}"))?;
+    let t0 = std::time::Instant::now();
+    let out = std::process::Command::new(emulator)
+        .args(["-cpu", EMULATED_CPU])
+        .arg(&exe)
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env_remove(ENV)
+        .output()
+        .map_err(|e| format!("{}: {e}", emulator.display()))?;
+    let took = t0.elapsed();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let seen = text.lines().find(|l| l.starts_with(ANNOUNCE)).ok_or_else(|| format!("`{test}` under {EMULATED_CPU} did not say which level it saw:\n{text}"))?;
+    if seen != format!("{ANNOUNCE} avx2 active avx2") {
+        return Err(format!("`{test}` under {EMULATED_CPU} saw `{seen}`, not AVX2: this emulator does not test the AVX2 path"));
+    }
+    if !out.status.success() {
+        return Err(format!("`{test}` under {EMULATED_CPU} failed ({}) after {took:.0?}:\n{text}", out.status));
+    }
+    if !text.contains("1 passed") {
+        return Err(format!("`{test}` under {EMULATED_CPU} ran no test:\n{text}"));
+    }
+    Ok((text, took))
+}
+
+/// The whole emulated check of one determinism test, for a wrapper test
+/// to call: where this CPU has AVX-512 and `qemu-x86_64` ≥ 7.2 is on the
+/// `PATH`, re-run `test` as an [`EMULATED_CPU`] ([`rerun_emulated`]) and
+/// print the level it saw, its result and how long it took. Without
+/// AVX-512 here it says why there is nothing to emulate. Without QEMU it
+/// skips with the reason, and under `CI=true` (where `.ci/run` installs
+/// it) it fails.
+///
+/// # Panics
+/// When the emulated run fails, or QEMU is missing under CI.
+pub fn check_emulated(test: &str) {
+    use std::io::Write;
+    if let Some(why) = emulation_needless() {
+        let _ = writeln!(std::io::stderr(), "emulated `{test}` not needed: {why}");
+        return;
+    }
+    match emulator() {
+        Err(why) => {
+            assert!(!std::env::var("CI").is_ok_and(|v| v == "true" || v == "1"), "CI=true but {why}");
+            let _ = writeln!(std::io::stderr(), "SKIP: emulated `{test}`: {why}");
+        }
+        Ok(qemu) => {
+            let (out, took) = rerun_emulated(&qemu, test).unwrap_or_else(|e| panic!("{e}"));
+            let seen = out.lines().find(|l| l.starts_with(ANNOUNCE)).unwrap_or("?");
+            let result = out.lines().find(|l| l.contains("test result")).unwrap_or("?");
+            let _ = writeln!(std::io::stderr(), "emulated {EMULATED_CPU} `{test}`: {seen}; {result}; {:.0} s", took.as_secs_f64());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +311,15 @@ mod tests {
             assert_eq!(l.name().parse::<Isa>(), Ok(l));
         }
         assert!(below_detected().iter().all(|&l| l < detected()));
+    }
+
+    #[test]
+    fn qemu_versions_are_read_and_old_ones_named() {
+        assert_eq!(parse_qemu_version("qemu-x86_64 version 7.2.13 (Debian 1:7.2+dfsg-7+deb12u7)\nCopyright"), Some((7, 2)));
+        assert_eq!(parse_qemu_version("qemu-x86_64 version 10.0.2"), Some((10, 0)));
+        assert_eq!(parse_qemu_version("qemu-x86_64 version 5.2.0"), Some((5, 2)));
+        assert!(parse_qemu_version("no version here").is_none());
+        assert!((5, 2) < QEMU_MIN && (7, 2) >= QEMU_MIN && (10, 0) >= QEMU_MIN);
     }
 
     #[test]

@@ -663,8 +663,15 @@ mod tests {
         }
     }
 
+    /// The twins' same-bits test on an emulated CPU without AVX-512.
+    #[test]
+    fn every_isa_build_gives_the_same_bits_on_an_emulated_avx2_cpu() {
+        isa::check_emulated("conv::tests::every_isa_build_of_a_chunk_gives_the_same_bits_as_the_plain_one");
+    }
+
     #[test]
     fn every_isa_build_of_a_chunk_gives_the_same_bits_as_the_plain_one() {
+        isa::announce();
         let geo = Geometry { n: 3, c: 4, h: 9, w: 9, co: 6, k: 3, stride: 1, pad: 1, groups: 2 };
         let len = |v: usize| -> Vec<f32> { (0..v).map(|i| ((i * 7919) % 2003) as f32 / 1001.0 - 1.0).collect() };
         let (x, weight, bias) = (len(geo.n * geo.c * 81), len(geo.co * geo.kk()), len(geo.co));

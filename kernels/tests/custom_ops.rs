@@ -117,6 +117,7 @@ fn plain_flex_device_forward_matches() {
 
 #[test]
 fn gradients_are_bit_identical_for_any_thread_count() {
+    isa::announce();
     let geo = case(40, 8, 7, 12, [3, 1, 1, 2]);
     let mut rng = StdRng::seed_from_u64(11);
     let values = |rng: &mut StdRng, n: usize| (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect::<Vec<_>>();
@@ -177,4 +178,12 @@ fn thread_count_independence_holds_on_every_lower_isa() {
         let out = isa::rerun_under(level, "gradients_are_bit_identical_for_any_thread_count").unwrap_or_else(|e| panic!("{e}"));
         println!("under TRANSFERABILITY_ISA={level}: {}", out.lines().find(|l| l.contains("test result")).unwrap_or("?"));
     }
+}
+
+/// The thread-count test again on an emulated CPU without AVX-512 (where
+/// this one has it): every dispatcher, ours and our dependencies', on its
+/// AVX2 path.
+#[test]
+fn thread_count_independence_holds_on_an_emulated_avx2_cpu() {
+    isa::check_emulated("gradients_are_bit_identical_for_any_thread_count");
 }

@@ -76,6 +76,7 @@ fn base_learns_and_frozen_transfer_keeps_copied_layers() {
 
 #[test]
 fn killed_and_resumed_job_equals_an_uninterrupted_one() {
+    isa::announce();
     let a = tempfile::tempdir().expect("tmp");
     let b = tempfile::tempdir().expect("tmp");
     let (ja, jb) = (jobs(a.path(), 60), jobs(b.path(), 60));
@@ -275,6 +276,14 @@ fn resume_is_bit_exact_on_every_lower_isa() {
         let out = isa::rerun_under(level, "killed_and_resumed_job_equals_an_uninterrupted_one").unwrap_or_else(|e| panic!("{e}"));
         println!("under TRANSFERABILITY_ISA={level}: {}", out.lines().find(|l| l.contains("test result")).unwrap_or("?"));
     }
+}
+
+/// Kill-and-resume again on an emulated CPU without AVX-512 (where this one
+/// has it): there burn-flex's vector code and the `gemm` crate take their
+/// AVX2 paths too, which `TRANSFERABILITY_ISA` cannot make them do.
+#[test]
+fn resume_is_bit_exact_on_an_emulated_avx2_cpu() {
+    isa::check_emulated("killed_and_resumed_job_equals_an_uninterrupted_one");
 }
 
 /// Upper layers of a transfer job are re-initialised by the path training
