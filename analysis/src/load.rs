@@ -7,7 +7,7 @@
 //! | `family`, `arm`, `split`, `source_half`, `target_half`, `n`, `k`, `fine_tuned` | the protocol cell |
 //! | `replicate` | replicate index (the unit of replication is split × replicate) |
 //! | `status`, `top1`, `test_loss`, `train_loss`, `failure`, `cpu_seconds` | the result |
-//! | `converged` | whether the test curve had flattened (`records::plateau`); null where unknown |
+//! | `converged` | whether the network had converged (`records::plateau`), judged again from its curve where the curve lies beside the record; null where unknown |
 //! | `cached_prefix` | frozen layers came from the prefix cache (K augmented passes per image) |
 //!
 //! Run records are scanned lazily with Polars, file by file, each checked
@@ -238,7 +238,13 @@ pub fn runs(files: &[PathBuf]) -> Result<LazyFrame> {
         let train = if schema.get("train_loss_last").is_some() { col("train_loss_last") } else { lit(f64::NAN) };
         let failure = if schema.get("failure").is_some() { col("failure") } else { lit(NULL).cast(DataType::String) };
         let cpu = if schema.get("cpu_seconds").is_some() { col("cpu_seconds") } else { lit(f64::NAN) };
+        // convergence judged again from the curve beside the record, by this build's rule
+        let converged = match rejudge(f)? {
+            Some(c) => lit(c),
+            None => col("converged"),
+        };
         frames.push(canonical(lf.with_columns([
+            converged.alias("converged"),
             lit("runs").alias("origin"),
             k,
             src,
@@ -252,6 +258,24 @@ pub fn runs(files: &[PathBuf]) -> Result<LazyFrame> {
         return Err(Error::Input("no run records given".into()));
     }
     Ok(concat(frames, UnionArgs::default())?)
+}
+
+/// The convergence verdict of `record`'s network by this build's rule
+/// ([`records::plateau`]) from its curve (`../curves/<id>.parquet` beside
+/// `runs/<id>.parquet`, as sweeps write them), so that records written
+/// under an older rule are judged by the current one. None where there is
+/// no curve, or an empty one: the record's own verdict stands.
+fn rejudge(record: &Path) -> Result<Option<bool>> {
+    let curve = match (record.parent().and_then(Path::parent), record.file_name()) {
+        (Some(dir), Some(name)) => dir.join("curves").join(name),
+        _ => return Ok(None),
+    };
+    if !curve.is_file() {
+        return Ok(None);
+    }
+    let points = records::read_curve(&curve).map_err(|e| Error::Schema { path: curve.clone(), message: e.to_string() })?;
+    let evals: Vec<records::Eval> = points.iter().map(|p| records::Eval { iteration: p.iteration, lr: p.lr, top1: p.top1 }).collect();
+    Ok((!evals.is_empty()).then(|| records::plateau(&evals).converged))
 }
 
 /// Refuse rows whose protocol words (`arm`, `status`, `family`,

@@ -11,27 +11,29 @@
 //! converged when all of these hold:
 //!
 //! 1. **Enough evaluations**: at least [`MIN_EVALS`], all finite.
-//! 2. **Flat before the final drop**: the evaluations made at the rate in
-//!    force just before the schedule's last drop (one segment of the step
-//!    schedule, read from the curve's own `lr` column) must not still rise:
-//!    the mean of the segment's second half minus the mean of its first
-//!    half is at most the tolerance. A schedule that drops the rate while
-//!    the curve is still climbing ("annealed flat") fails here, however
-//!    flat its end. Where that segment is the run's first (one drop, or
-//!    none), only its second half counts: its first half is the climb from
-//!    the start.
+//! 2. **Flat before the final drop**: at the rate in force just before
+//!    the schedule's last drop (one segment of the step schedule, read from
+//!    the curve's own `lr` column; the whole curve if the rate never
+//!    drops), the segment's end must not still rise: the mean of its last
+//!    quarter (at least 2 evaluations) minus the mean of the quarter
+//!    before is at most the tolerance. The climb just after a drop lies at
+//!    a segment's start and does not count. A schedule that drops the rate
+//!    while the curve is still climbing ("annealed flat") fails here,
+//!    however flat its end.
 //! 3. **Not below its best**: the mean of the last quarter of evaluations
-//!    is at most the tolerance below the best single evaluation. A falling
-//!    (overfitting), collapsed or oscillating curve fails here: its best
-//!    lies above where it ended.
-//! 4. **Not still rising at the end**: at the run's last rate, the mean
-//!    of the last quarter of those evaluations (at least 2) is at most the
-//!    tolerance above the quarter before it.
+//!    is at most the tolerance below the best mean of as many consecutive
+//!    evaluations. A falling (overfitting) or collapsed curve fails here;
+//!    a single lucky evaluation does not make a curve fail.
+//! 4. **Not still rising at the end**: the same comparison as rule 2 at the
+//!    end of the run's last segment.
+//! 5. **Quiet at the end**: the last quarter's evaluations have a standard
+//!    deviation of at most [`QUIET`] (0.01). An oscillating curve fails
+//!    here: the authors' metric, the mean of the best evaluations, would
+//!    pick its peaks.
 //!
 //! **Tolerance.** Each comparison is between means of evaluations. Its
 //! statistical tolerance is twice the standard error of that difference,
-//! `2·σ·√(1/a + 1/b)` for means over `a` and `b` evaluations (rule 3
-//! compares one evaluation, `a` = 1, with the last quarter), where σ is the
+//! `2·σ·√(1/a + 1/b)` for means over `a` and `b` evaluations, where σ is the
 //! noise of one evaluation in the stretch compared ([`scatter`]: the
 //! robust spread of successive evaluations, which neither a steady trend
 //! nor a single collapse inflates). So a curve that swings at a high rate is judged against its
@@ -45,7 +47,7 @@
 //! larger of the two.
 //!
 //! The record keeps two numbers of the rule: `plateau_gain`, the largest
-//! excess of a compared difference over its tolerance among rules 2–4
+//! excess of a compared quantity over its tolerance among rules 2–5
 //! (≤ 0 when converged; NaN when rule 1 fails), and `plateau_tolerance`,
 //! rule 2's tolerance.
 
@@ -56,6 +58,12 @@ pub const MIN_EVALS: usize = 12;
 /// The smallest difference of evaluation means that counts as a change
 /// (half the analysis's equivalence margin).
 pub const PRACTICAL: f64 = 0.005;
+
+/// The largest standard deviation of the last quarter's evaluations of a
+/// converged curve: the analysis's equivalence margin. The authors' metric
+/// averages a curve's best evaluations, so a scatter at the end inflates it
+/// by about as much.
+pub const QUIET: f64 = 0.01;
 
 /// Standard errors a difference of means may reach before it counts.
 pub const Z: f64 = 2.0;
@@ -82,6 +90,8 @@ pub enum Why {
     BelowBest,
     /// Rule 4: still rising at the end.
     RisingAtEnd,
+    /// Rule 5: scattering at the end.
+    Oscillating,
 }
 
 impl std::fmt::Display for Why {
@@ -89,8 +99,9 @@ impl std::fmt::Display for Why {
         f.write_str(match self {
             Why::CannotJudge => "too few or non-finite evaluations",
             Why::RisingBeforeFinalDrop => "still rising before the final rate drop",
-            Why::BelowBest => "ended below its best evaluation (falling, collapsed, oscillating or still climbing)",
+            Why::BelowBest => "ended below its best stretch (falling or collapsed)",
             Why::RisingAtEnd => "still rising at the end",
+            Why::Oscillating => "its last quarter scatters by more than 0.01",
         })
     }
 }
@@ -98,8 +109,8 @@ impl std::fmt::Display for Why {
 /// The verdict on one curve.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Plateau {
-    /// The largest excess of a compared difference over its tolerance
-    /// (rules 2–4; ≤ 0 when converged, NaN when the curve cannot be judged).
+    /// The largest excess of a compared quantity over its tolerance
+    /// (rules 2–5; ≤ 0 when converged, NaN when the curve cannot be judged).
     pub gain: f64,
     /// Rule 2's tolerance.
     pub tolerance: f64,
@@ -114,17 +125,24 @@ fn mean(v: &[Eval]) -> f64 {
 }
 
 /// The evaluations made at the rate in force before the run's last rate
-/// drop (rule 2); the second half of them where that rate is the first
-/// (and of the whole curve when the rate never drops).
+/// drop (rule 2); the whole curve when the rate never drops.
 pub fn segment_before_final_drop(curve: &[Eval]) -> &[Eval] {
     // a drop: an evaluation whose rate is below the one before it
     let drops: Vec<usize> = (1..curve.len()).filter(|&i| curve[i].lr < curve[i - 1].lr).collect();
     match drops.as_slice() {
-        [] => &curve[curve.len() / 2..],
-        // the first segment's first half is the climb from the start
-        [last] => &curve[last / 2..*last],
+        [] => curve,
+        [last] => &curve[..*last],
         [.., before, last] => &curve[*before..*last],
     }
+}
+
+/// The end of a segment as two groups to compare: its last quarter (at
+/// least 2 evaluations) and the quarter before it. None for a segment of
+/// fewer than 4 evaluations. The climb after a rate drop lies at a
+/// segment's start, so only its end says whether it had flattened.
+fn tail(seg: &[Eval]) -> Option<(&[Eval], &[Eval])> {
+    let k = (seg.len() / 4).max(2);
+    (seg.len() >= 2 * k).then(|| (&seg[seg.len() - 2 * k..seg.len() - k], &seg[seg.len() - k..]))
 }
 
 /// The noise of one evaluation along `stretch`, robustly: successive
@@ -153,13 +171,17 @@ fn tolerance(sigma: f64, a: usize, b: usize) -> f64 {
     (Z * sigma * (1.0 / a as f64 + 1.0 / b as f64).sqrt()).max(PRACTICAL)
 }
 
-/// The evaluations at the run's last rate; the second half of them where
-/// that rate is the first (the first half is the climb from the start).
+/// The evaluations at the run's last rate.
 fn final_segment(curve: &[Eval]) -> &[Eval] {
     match (1..curve.len()).rfind(|&i| curve[i].lr < curve[i - 1].lr) {
         Some(last) => &curve[last..],
-        None => &curve[curve.len() / 2..],
+        None => curve,
     }
+}
+
+fn sd(v: &[Eval]) -> f64 {
+    let m = mean(v);
+    (v.iter().map(|e| (e.top1 - m).powi(2)).sum::<f64>() / (v.len() - 1).max(1) as f64).sqrt()
 }
 
 /// Judge a curve of evaluations (in training order).
@@ -170,25 +192,23 @@ pub fn plateau(curve: &[Eval]) -> Plateau {
     }
     let q = curve.len() / 4;
     let last = &curve[curve.len() - q..];
-
-    // rule 2: flat before the final drop, against the noise of that segment
+    // rule 2: the end of the segment before the final drop not still rising, against that segment's noise
     let seg = segment_before_final_drop(curve);
-    let h = seg.len() / 2;
-    if h < 2 {
+    let Some((before, end)) = tail(seg) else {
         return cannot;
-    }
-    let tol2 = tolerance(scatter(seg), h, h);
-    let mut checks = vec![(mean(&seg[seg.len() - h..]) - mean(&seg[..h]) - tol2, Why::RisingBeforeFinalDrop)];
-    // rule 3: not below the best, against the noise of the last quarter
-    let best = curve.iter().map(|e| e.top1).fold(f64::NEG_INFINITY, f64::max);
-    checks.push((best - mean(last) - tolerance(scatter(last), 1, q), Why::BelowBest));
-    // rule 4: the tail of the final segment not still rising
+    };
+    let tol2 = tolerance(scatter(seg), before.len(), end.len());
+    let mut checks = vec![(mean(end) - mean(before) - tol2, Why::RisingBeforeFinalDrop)];
+    // rule 3: the last quarter not below the best stretch of as many evaluations
+    let best = curve.windows(q).map(mean).fold(f64::NEG_INFINITY, f64::max);
+    checks.push((best - mean(last) - tolerance(scatter(last), q, q), Why::BelowBest));
+    // rule 4: the end of the final segment not still rising
     let fin = final_segment(curve);
-    let qf = (fin.len() / 4).max(2);
-    if fin.len() >= 2 * qf {
-        let tail = &fin[fin.len() - 2 * qf..];
-        checks.push((mean(&tail[qf..]) - mean(&tail[..qf]) - tolerance(scatter(fin), qf, qf), Why::RisingAtEnd));
+    if let Some((before, end)) = tail(fin) {
+        checks.push((mean(end) - mean(before) - tolerance(scatter(fin), before.len(), end.len()), Why::RisingAtEnd));
     }
+    // rule 5: quiet at the end
+    checks.push((sd(last) - QUIET, Why::Oscillating));
     let gain = checks.iter().map(|c| c.0).fold(f64::NEG_INFINITY, f64::max);
     let why = checks.iter().find(|c| c.0 > 0.0).map(|c| c.1);
     Plateau { gain, tolerance: tol2, converged: why.is_none(), why }
@@ -225,12 +245,13 @@ mod tests {
         let p = plateau(&curve(&good(), 1000));
         assert!(p.converged, "{p:?}");
         assert!(p.gain <= 0.0);
-        // rule 2's tolerance: halves of 2 evaluations of the segment (the
-        // second half of the first one: 0.85, 0.85, 0.86, 0.85, 0.86), whose
-        // steps 0, +0.01, −0.01, +0.01 have median 0.005 and absolute
-        // deviations 0.005, 0.005, 0.015, 0.005 (median 0.005): σ = 1.4826 × 0.005 / √2
+        // rule 2 compares the segment's last 2 evaluations (0.85, 0.86)
+        // with the 2 before (0.86, 0.85); its noise is the whole segment's
+        // (0.40 … 0.86): steps 0.20, 0.12, 0.08, 0.04, 0.01, 0, 0.01, −0.01,
+        // 0.01 have median 0.01 and absolute deviations whose median is
+        // 0.02: σ = 1.4826 × 0.02 / √2, tolerance 2σ·√(1/2 + 1/2)
         let sigma = scatter(segment_before_final_drop(&curve(&good(), 1000)));
-        assert!((sigma - 1.4826 * 0.005 / 2f64.sqrt()).abs() < 1e-9, "{sigma}");
+        assert!((sigma - 1.4826 * 0.02 / 2f64.sqrt()).abs() < 1e-9, "{sigma}");
         assert!((p.tolerance - 2.0 * sigma).abs() < 1e-12, "{p:?}");
         // a perfectly quiet segment still allows the practical floor
         let quiet: Vec<f64> = (0..16).map(|k| if k < 4 { 0.3 + 0.1 * k as f64 } else { 0.8 }).collect();
@@ -262,8 +283,12 @@ mod tests {
         }
         assert_eq!(plateau(&curve(&collapsed, 1000)).why, Some(Why::BelowBest));
         let oscillating: Vec<f64> = (0..16).map(|k| if k % 2 == 0 { 0.9 } else { 0.7 }).collect();
-        assert!(!plateau(&curve(&oscillating, 1000)).converged);
-        assert_eq!(plateau(&curve(&oscillating, 100_000)).why, Some(Why::BelowBest), "no drop: still the best is far above the end");
+        assert_eq!(plateau(&curve(&oscillating, 1000)).why, Some(Why::Oscillating));
+        assert_eq!(plateau(&curve(&oscillating, 100_000)).why, Some(Why::Oscillating), "with no drop too");
+        // one lucky evaluation early on is no best to fall from
+        let mut lucky = good();
+        lucky[7] = 0.93;
+        assert!(plateau(&curve(&lucky, 1000)).converged, "{:?}", plateau(&curve(&lucky, 1000)));
     }
 
     #[test]
@@ -288,6 +313,9 @@ mod tests {
         // rates change after 500, 1000 and 1500: the segment is iterations 1100..1500
         let seg = segment_before_final_drop(&c);
         assert_eq!(seg.iter().map(|e| e.iteration).collect::<Vec<_>>(), vec![1100, 1200, 1300, 1400, 1500]);
+        let (before, end) = tail(seg).expect("5 evaluations");
+        assert_eq!((before.len(), end.len(), end[1].iteration), (2, 2, 1500));
+        assert!(tail(&seg[..3]).is_none(), "3 evaluations have no end to judge");
         assert_eq!(step_rates(&[1, 500, 501, 1000], 0.01, 0.1, 500), vec![0.01, 0.01, 0.001, 0.001]);
     }
 }
