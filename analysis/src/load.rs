@@ -5,7 +5,7 @@
 //! | `origin` | `runs` (records of this tool) or `paper` (the authors') |
 //! | `run_id`, `dataset`, `dataset_fingerprint` | identity |
 //! | `family`, `arm`, `split`, `source_half`, `target_half`, `n`, `k`, `fine_tuned` | the protocol cell |
-//! | `replicate` | replicate index (the unit of replication is split × replicate) |
+//! | `replicate` | replicate index (the unit: a random split, its replicates averaged; a fixed split's replicate) |
 //! | `status`, `top1`, `test_loss`, `train_loss`, `failure`, `cpu_seconds` | the result |
 //! | `converged` | whether the network had converged (`records::plateau`), judged again from its curve where the curve lies beside the record; null where unknown |
 //! | `cached_prefix` | frozen layers came from the prefix cache (K augmented passes per image) |
@@ -240,7 +240,8 @@ pub fn runs(files: &[PathBuf]) -> Result<LazyFrame> {
         let cpu = if schema.get("cpu_seconds").is_some() { col("cpu_seconds") } else { lit(f64::NAN) };
         // convergence judged again from the curve beside the record, by this build's rule
         let converged = match rejudge(f)? {
-            Some(c) => lit(c),
+            Some(Some(c)) => lit(c),
+            Some(None) => lit(NULL).cast(DataType::Boolean),
             None => col("converged"),
         };
         frames.push(canonical(lf.with_columns([
@@ -263,9 +264,11 @@ pub fn runs(files: &[PathBuf]) -> Result<LazyFrame> {
 /// The convergence verdict of `record`'s network by this build's rule
 /// ([`records::plateau`]) from its curve (`../curves/<id>.parquet` beside
 /// `runs/<id>.parquet`, as sweeps write them), so that records written
-/// under an older rule are judged by the current one. None where there is
-/// no curve, or an empty one: the record's own verdict stands.
-fn rejudge(record: &Path) -> Result<Option<bool>> {
+/// under an older rule are judged by the current one: `Some(None)` where
+/// the rule cannot judge it (too few evaluations: unknown, not
+/// unconverged). None where there is no curve, or an empty one: the
+/// record's own verdict stands.
+fn rejudge(record: &Path) -> Result<Option<Option<bool>>> {
     let curve = match (record.parent().and_then(Path::parent), record.file_name()) {
         (Some(dir), Some(name)) => dir.join("curves").join(name),
         _ => return Ok(None),
@@ -275,7 +278,10 @@ fn rejudge(record: &Path) -> Result<Option<bool>> {
     }
     let points = records::read_curve(&curve).map_err(|e| Error::Schema { path: curve.clone(), message: e.to_string() })?;
     let evals: Vec<records::Eval> = points.iter().map(|p| records::Eval { iteration: p.iteration, lr: p.lr, top1: p.top1 }).collect();
-    Ok((!evals.is_empty()).then(|| records::plateau(&evals).converged))
+    Ok((!evals.is_empty()).then(|| {
+        let p = records::plateau(&evals);
+        (p.why != Some(records::Why::CannotJudge)).then_some(p.converged)
+    }))
 }
 
 /// Refuse rows whose protocol words (`arm`, `status`, `family`,

@@ -173,7 +173,8 @@ impl Estimate {
     /// The same estimate with a two-sided interval at `level` (0.90 for
     /// an equivalence test, 1 − 0.05/m for one of m Bonferroni tests).
     pub fn with_level(self, level: f64) -> Estimate {
-        if !self.se.is_finite() {
+        // identical unit values give no interval: zero width would exclude 0 by arithmetic, not evidence
+        if !self.se.is_finite() || self.se == 0.0 {
             return Estimate { ci_low: None, ci_high: None, ..self };
         }
         let half = t_quantile(0.5 + level / 2.0, self.df) * self.se;
@@ -342,12 +343,21 @@ impl Lookup<'_, '_> {
         self.nets.keys().filter(|(arm, ..)| *arm == ArmLabel::Base).map(|(_, t, ..)| *t).collect()
     }
 
-    /// `a − b` for two cells of this unit, if both exist. Every network of
-    /// both must have converged for the difference to be meaningful: an
-    /// unconverged network makes every comparison with it meaningless.
+    /// `a − b` for two cells of this unit, paired replicate by replicate
+    /// (a random split's replicates each give a pair, and the pairs are
+    /// averaged; a replicate that lacks either network gives none), if any
+    /// pair exists. Every network of both must have converged for the
+    /// difference to be meaningful: an unconverged network makes every
+    /// comparison with it meaningless.
     pub fn diff(&self, a: (ArmLabel, &str, i32), b: (ArmLabel, &str, i32)) -> Option<Pair> {
-        let (x, y) = (self.get(a.0, a.1, a.2)?, self.get(b.0, b.1, b.2)?);
-        Some(Pair { value: x.value - y.value, converged: x.converged && y.converged })
+        let cell = |arm: ArmLabel, t: &str, n: i32| self.nets.iter().find(|((x, u, m, _), _)| *x == arm && *u == t && *m == n).map(|(_, v)| v);
+        let (xs, ys) = (cell(a.0, a.1, a.2)?, cell(b.0, b.1, b.2)?);
+        let ok = |n: &Net| n.converged != Some(false);
+        let pairs: Vec<Pair> = xs
+            .iter()
+            .filter_map(|x| ys.iter().find(|y| y.replicate == x.replicate).map(|y| Pair { value: x.top1 - y.top1, converged: ok(x) && ok(y) }))
+            .collect();
+        Pair::mean(&pairs)
     }
 }
 
@@ -465,6 +475,28 @@ mod tests {
         // split 0: (0.80 + 0.90)/2 − (0.70 + 0.86)/2 = 0.07; split 1: 0.01 — two units, not three
         assert_eq!(values.len(), 2);
         assert!((values[0] - 0.07).abs() < 1e-12 && (values[1] - 0.01).abs() < 1e-12, "{values:?}");
+    }
+
+    /// A replicate that lacks a network gives no pair: the difference is
+    /// never a mean over some replicates minus a mean over others.
+    #[test]
+    fn random_split_replicates_pair_within_a_replicate() {
+        let mut v = Vec::new();
+        for (r, base, bnb) in [(0, 0.80, Some(0.78)), (1, 0.90, Some(0.86)), (2, 0.60, None)] {
+            let mut b = net(ArmLabel::Base, "0", "B", 0, base);
+            b.replicate = r;
+            v.push(b);
+            if let Some(x) = bnb {
+                let mut s = net(ArmLabel::BnB, "0", "B", 3, x);
+                s.replicate = r;
+                v.push(s);
+            }
+        }
+        let units = Units::new(&v, "runs").expect("units");
+        let (values, _) = units.paired("random", &[3], |u, t, n| u.diff((ArmLabel::Base, t, 0), (ArmLabel::BnB, t, n)));
+        // replicates 0 and 1: (0.02 + 0.04) / 2; replicate 2's base alone would have pulled a cell mean to 0.767
+        assert_eq!(values.len(), 1);
+        assert!((values[0] - 0.03).abs() < 1e-12, "{values:?}");
     }
 
     #[test]

@@ -220,6 +220,18 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Outputs> {
     }
     let report = opts.out.join("report.md");
     let mut text = report_md(&rows, &decomposition, &excluded, &figs, &found, &unconverged);
+    let unjudged = ok.clone().lazy().filter(col("origin").eq(lit("runs")).and(col("converged").is_null())).collect()?.height();
+    if unjudged > 0 {
+        let note = format!(
+            "## Note: {} whose convergence could not be judged\n\nTheir curves have fewer than {} evaluations, or fewer than 4 at the rate before the final drop \
+             (`records::plateau`): whether they had converged is unknown, and the findings do not count them as unconverged. \
+             Give the schedule more evaluations (`schedule.evals`) to have them judged.\n\n",
+            plural(unjudged, "network"),
+            records::MIN_EVALS
+        );
+        let at = text.find("Top-1 per network is").unwrap_or(0);
+        text.insert_str(at, &note);
+    }
     if !incomplete.is_empty() {
         let mut note = String::from(
             "## Note: units missing networks
@@ -228,7 +240,8 @@ Each of these units lacks networks that other units of its family have (failed, 
              its quantities rest on fewer pairs than the grid planned.\n\n",
         );
         for (o, (family, split, replicate), cells) in &incomplete {
-            let _ = writeln!(note, "- {o} {family} split {split} replicate {replicate}: {}", cells.join("; "));
+            let unit = if family == "random" { format!("random split {split}") } else { format!("{family} replicate {replicate}") };
+            let _ = writeln!(note, "- {o} {unit}: {}", cells.join("; "));
         }
         note.push('\n');
         let at = text.find("Top-1 per network is").unwrap_or(0);
@@ -417,7 +430,7 @@ fn report_md(
         let _ = writeln!(s, "## {label}\n");
         let _ = writeln!(
             s,
-            "### Findings\n\n| # | the paper's finding | paper | {} | numbers (paired; value [95% interval]) |\n|---|---|---|---|---|",
+            "### Findings\n\n| # | the paper's finding | paper | {} | numbers (paired; value [interval at the level given]) |\n|---|---|---|---|---|",
             if o == "paper" { "their networks, by split" } else { "these runs" }
         );
         for f in found {

@@ -6,7 +6,7 @@
 //! target (`natural`, `manmade`; the user's halves); `whole` has the
 //! whole-set base, `nolearn` by n and `reduced` by k. For each cell: mean and sd over networks,
 //! count, and a 95% interval over independent units ([`crate::paired`]:
-//! the networks of one split and replicate are averaged first), clipped to
+//! the networks of one unit are averaged first), clipped to
 //! [0, 1]; none with fewer than 2 units. Failed networks and NaN metrics
 //! are excluded and counted.
 //!
@@ -48,7 +48,7 @@ pub struct SummaryRow {
     pub sd: f64,
     /// Networks.
     pub count: usize,
-    /// Independent units (split × replicate) the networks come from.
+    /// Independent units the networks come from (random splits; a fixed split's replicates).
     pub units: usize,
     /// 95% interval over units, clipped to [0, 1] (None for fewer than 2 units).
     pub ci_low: Option<f64>,
