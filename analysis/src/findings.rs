@@ -16,8 +16,11 @@
 //! excludes the paper's claim the other way), **inconclusive** (neither),
 //! **not testable (k units)** when a quantity has fewer than 2 units (no
 //! interval can exist: a design limit, not ambiguous evidence), **not
-//! meaningful** when a network behind it had not converged, **not
-//! measured** when the grid lacks the arms.
+//! meaningful** when it has fewer than 2 because units resting on an
+//! unconverged network were left out, **not measured** when the grid lacks
+//! the arms. A unit whose comparison involves a network that had not
+//! converged is left out of that quantity ([`crate::paired`]); the
+//! evidence says how many were.
 //!
 //! Why these rules:
 //! * Every claim is directional and judged on a two-sided interval, so a
@@ -105,7 +108,10 @@ pub const RECOVERY_MARGIN: f64 = 0.01;
 pub const LEVEL: f64 = 0.95;
 
 fn fmt_row(r: &DecompRow, e: &crate::paired::Estimate, level: f64) -> String {
-    let units = plural(r.units, "unit");
+    let mut units = plural(r.units, "unit");
+    if r.unconverged > 0 {
+        units.push_str(&format!("; {} left out: unconverged network", r.unconverged));
+    }
     match (e.ci_low, e.ci_high) {
         (Some(lo), Some(hi)) => {
             let pct = level * 100.0;
@@ -120,10 +126,9 @@ fn fmt_row(r: &DecompRow, e: &crate::paired::Estimate, level: f64) -> String {
 fn judge(rows: &[&DecompRow], observed: bool, opposite: bool) -> Verdict {
     if rows.is_empty() {
         Verdict::NotMeasured
-    } else if rows.iter().any(|r| r.unconverged > 0) {
-        Verdict::NotMeaningful
     } else if let Some(k) = rows.iter().map(|r| r.units).min().filter(|&k| k < 2) {
-        Verdict::NotTestable(k)
+        // too few units left: because unconverged networks' units were left out, or by design
+        if rows.iter().any(|r| r.unconverged > 0) { Verdict::NotMeaningful } else { Verdict::NotTestable(k) }
     } else if opposite {
         Verdict::Opposite
     } else if observed {
@@ -305,7 +310,10 @@ mod tests {
         assert_eq!(verdict(&co(0.02, 0.002, 0), 1), Verdict::Observed, "n = 7 is not a middle layer");
         assert_eq!(verdict(&co(0.02, 0.01, 0), 1), Verdict::Inconclusive);
         assert_eq!(verdict(&co(-0.02, 0.002, 0), 1), Verdict::Opposite);
-        assert_eq!(verdict(&co(0.02, 0.002, 1), 1), Verdict::NotMeaningful);
+        // a unit left out for an unconverged network: judged from the rest while 2 remain
+        assert_eq!(verdict(&co(0.02, 0.002, 1), 1), Verdict::Observed);
+        assert!(judge_all(&co(0.02, 0.002, 1), "runs")[0].evidence.contains("1 left out: unconverged network"));
+        assert_eq!(verdict(&[row("coadaptation", (3, 3), 0.02, f64::NAN, 1, 2)], 1), Verdict::NotMeaningful, "one unit left of three");
         assert_eq!(verdict(&[], 4), Verdict::NotMeasured);
     }
 

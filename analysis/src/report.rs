@@ -401,8 +401,9 @@ fn report_md(
         let _ = writeln!(
             s,
             "By the rule of `records::plateau`, their test curves were still rising before the final rate drop, ended below their best \
-             (falling, collapsed or oscillating), or were still rising at the end (`plateau_gain` > 0 in their records). Every comparison with them \
-             is **not meaningful**, and the findings that rest on them say so. \
+             or fell, collapsed or scattered at the end (`plateau_gain` > 0 in their records). Every comparison with them \
+             is **not meaningful**: their units are left out of the quantities that compare them (`unconverged` in `decomposition.csv`), \
+             each finding's numbers say how many were, and a finding left with fewer than 2 units is marked not meaningful. \
              Train longer: raise `schedule.max_iter` (with `schedule.step_size`, the rate drop) in the sweep configuration (`--config FILE`) and run it into a new `--out`.\n"
         );
         for (o, id) in unconverged {
@@ -558,7 +559,7 @@ fn report_md(
     }
     let _ = writeln!(
         s,
-        "\nTables: `summary.csv`/`.parquet` (family, arm, target, n, k, mean, sd, count, units, ci_low, ci_high), `decomposition.csv`/`.parquet` (convention `paired` or `pooled`, quantity, n_from, n_to, value, relative, count, units, ci_low, ci_high, unconverged)."
+        "\nTables: `summary.csv`/`.parquet` (family, arm, target, n, k, mean, sd, count, units, ci_low, ci_high), `decomposition.csv`/`.parquet` (convention `paired` or `pooled`, quantity, n_from, n_to, value, relative, count, units, ci_low, ci_high, unconverged: units left out for an unconverged network, se, df, layers: the n a row pools)."
     );
     s
 }
