@@ -167,7 +167,8 @@ impl Estimate {
         }
         let (va, vb) = (sa * sa / a.len() as f64, sb * sb / b.len() as f64);
         let se = (va + vb).sqrt();
-        let df = if va + vb == 0.0 { (a.len() + b.len() - 2) as f64 } else { (va + vb).powi(2) / (va * va / (a.len() - 1) as f64 + vb * vb / (b.len() - 1) as f64) };
+        let df =
+            if va + vb == 0.0 { (a.len() + b.len() - 2) as f64 } else { (va + vb).powi(2) / (va * va / (a.len() - 1) as f64 + vb * vb / (b.len() - 1) as f64) };
         Estimate { mean: ma - mb, se, df, units, ci_low: None, ci_high: None }.with_level(0.95)
     }
 
@@ -282,7 +283,8 @@ impl<'a> Units<'a> {
             .iter()
             .filter(|((f, _, _), _)| f == family)
             .filter_map(|(_, nets)| {
-                let v: Vec<f64> = nets.iter().filter(|((a, t, m, _), _)| *a == arm && *m == n && target(t)).flat_map(|(_, ns)| ns.iter().map(|net| net.top1)).collect();
+                let v: Vec<f64> =
+                    nets.iter().filter(|((a, t, m, _), _)| *a == arm && *m == n && target(t)).flat_map(|(_, ns)| ns.iter().map(|net| net.top1)).collect();
                 (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
             })
             .collect()
@@ -324,7 +326,8 @@ pub struct Pair {
 impl Pair {
     /// The mean of several pairs (None for none), converged only if all are.
     pub fn mean(pairs: &[Pair]) -> Option<Pair> {
-        (!pairs.is_empty()).then(|| Pair { value: pairs.iter().map(|p| p.value).sum::<f64>() / pairs.len() as f64, converged: pairs.iter().all(|p| p.converged) })
+        (!pairs.is_empty())
+            .then(|| Pair { value: pairs.iter().map(|p| p.value).sum::<f64>() / pairs.len() as f64, converged: pairs.iter().all(|p| p.converged) })
     }
 }
 
@@ -519,11 +522,7 @@ mod tests {
 
     #[test]
     fn a_unit_missing_a_cell_is_flagged() {
-        let v = [
-            net(ArmLabel::Base, "0", "B", 0, 0.8),
-            net(ArmLabel::AnB, "0", "B", 4, 0.7),
-            net(ArmLabel::Base, "1", "B", 0, 0.8),
-        ];
+        let v = [net(ArmLabel::Base, "0", "B", 0, 0.8), net(ArmLabel::AnB, "0", "B", 4, 0.7), net(ArmLabel::Base, "1", "B", 0, 0.8)];
         let units = Units::new(&v, "runs").expect("units");
         let flagged = units.incomplete();
         assert_eq!(flagged.len(), 1);

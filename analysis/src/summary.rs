@@ -525,7 +525,11 @@ fn paired_rows(all: &[Net], o: &str) -> Result<Vec<DecompRow>> {
         // BnB+ on A and AnB+ on B), each arm against its own target's base
         // within the split: mean(AnB+ − base_T) − mean(BnB+ − base_T').
         let (values, stale) = units.per_unit("random", |u| {
-            let same: Vec<Pair> = u.targets().into_iter().flat_map(|t| in_range.iter().filter_map(move |&n| u.diff((ArmLabel::AnBPlus, t, n), (ArmLabel::BnBPlus, t, n)))).collect();
+            let same: Vec<Pair> = u
+                .targets()
+                .into_iter()
+                .flat_map(|t| in_range.iter().filter_map(move |&n| u.diff((ArmLabel::AnBPlus, t, n), (ArmLabel::BnBPlus, t, n))))
+                .collect();
             if !same.is_empty() {
                 return Pair::mean(&same);
             }

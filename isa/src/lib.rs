@@ -244,7 +244,8 @@ pub fn rerun_emulated(emulator: &std::path::Path, test: &str) -> Result<(String,
         .map_err(|e| format!("{}: {e}", emulator.display()))?;
     let took = t0.elapsed();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let seen = text.lines().find(|l| l.starts_with(ANNOUNCE)).ok_or_else(|| format!("`{test}` under {EMULATED_CPU} did not say which level it saw:\n{text}"))?;
+    let seen =
+        text.lines().find(|l| l.starts_with(ANNOUNCE)).ok_or_else(|| format!("`{test}` under {EMULATED_CPU} did not say which level it saw:\n{text}"))?;
     if seen != format!("{ANNOUNCE} avx2 active avx2") {
         return Err(format!("`{test}` under {EMULATED_CPU} saw `{seen}`, not AVX2: this emulator does not test the AVX2 path"));
     }
