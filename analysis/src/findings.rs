@@ -380,6 +380,9 @@ mod tests {
     fn random_features_are_judged_low_and_against_dissimilar_transfer() {
         let dec = [row("nolearn_drop", (2, 2), -0.02, 0.002, 3, 0), row("nolearn_drop", (7, 7), -0.5, 0.01, 3, 0)];
         assert_eq!(verdict(&dec, 6), Verdict::Observed);
+        // every unit at the lowest middle n left out: not meaningful, not judged at another n
+        let gone = [row("nolearn_drop", (2, 2), f64::NAN, f64::NAN, 0, 3), row("nolearn_drop", (4, 4), -0.3, 0.01, 3, 0)];
+        assert_eq!(verdict(&gone, 6), Verdict::NotMeaningful);
         let flat_low = [row("nolearn_drop", (2, 2), 0.0, 0.002, 3, 0), dec[1].clone()];
         assert_eq!(verdict(&flat_low, 6), Verdict::Inconclusive, "the top n alone does not decide");
         let vs = |v4: f64| {

@@ -459,7 +459,8 @@ fn paired_rows(all: &[Net], o: &str) -> Result<Vec<DecompRow>> {
     };
     // a row of `quantity` pooling `layers`, labelled with the range `span` (None: the layers' own)
     let mut push = |quantity: &str, span: Option<(i32, i32)>, layers: &[i32], e: Estimate, stale: usize, base: f64| {
-        if e.units == 0 {
+        // a quantity whose every unit was left out (unconverged networks) is still a row: its finding must say so
+        if e.units == 0 && stale == 0 {
             return;
         }
         let (n_from, n_to) = span.unwrap_or((layers.first().copied().unwrap_or(0), layers.last().copied().unwrap_or(0)));
