@@ -277,7 +277,7 @@ fn rejudge(record: &Path) -> Result<Option<Option<bool>>> {
         return Ok(None);
     }
     let points = records::read_curve(&curve).map_err(|e| Error::Schema { path: curve.clone(), message: e.to_string() })?;
-    let evals: Vec<records::Eval> = points.iter().map(|p| records::Eval { iteration: p.iteration, lr: p.lr, top1: p.top1 }).collect();
+    let evals: Vec<records::Eval> = points.iter().map(records::Eval::from).collect();
     Ok((!evals.is_empty()).then(|| {
         let p = records::plateau(&evals);
         (p.why != Some(records::Why::CannotJudge)).then_some(p.converged)

@@ -76,6 +76,14 @@ pub struct Net {
     pub converged: Option<bool>,
 }
 
+impl Net {
+    /// Whether a comparison with this network means something: it is not
+    /// known to have failed to converge (unknown counts, see `load`).
+    pub fn may_count(&self) -> bool {
+        self.converged != Some(false)
+    }
+}
+
 /// The networks of a usable-rows frame.
 pub fn nets(ok: &DataFrame) -> Result<Vec<Net>> {
     let s = |c: &str| -> Result<StringChunked> { Ok(ok.column(c)?.str()?.clone()) };
@@ -341,8 +349,12 @@ impl Lookup<'_, '_> {
     /// (the mean over a random split's replicates) as a pair with nothing,
     /// and whether all of its networks converged.
     pub fn get(&self, arm: ArmLabel, target: &str, n: i32) -> Option<Pair> {
-        let nets = self.nets.iter().find(|((a, t, m, _), _)| *a == arm && *t == target && *m == n)?.1;
-        Pair::mean(&nets.iter().map(|n| Pair { value: n.top1, converged: n.converged != Some(false) }).collect::<Vec<_>>())
+        Pair::mean(&self.cell(arm, target, n)?.iter().map(|n| Pair { value: n.top1, converged: n.may_count() }).collect::<Vec<_>>())
+    }
+
+    /// The networks of `arm` on `target` at `n` (one per replicate).
+    fn cell(&self, arm: ArmLabel, target: &str, n: i32) -> Option<&[&Net]> {
+        self.nets.iter().find(|((a, t, m, _), _)| *a == arm && *t == target && *m == n).map(|(_, v)| v.as_slice())
     }
 
     /// The target halves of this unit's bases.
@@ -357,12 +369,10 @@ impl Lookup<'_, '_> {
     /// difference to be meaningful: an unconverged network makes every
     /// comparison with it meaningless.
     pub fn diff(&self, a: (ArmLabel, &str, i32), b: (ArmLabel, &str, i32)) -> Option<Pair> {
-        let cell = |arm: ArmLabel, t: &str, n: i32| self.nets.iter().find(|((x, u, m, _), _)| *x == arm && *u == t && *m == n).map(|(_, v)| v);
-        let (xs, ys) = (cell(a.0, a.1, a.2)?, cell(b.0, b.1, b.2)?);
-        let ok = |n: &Net| n.converged != Some(false);
+        let (xs, ys) = (self.cell(a.0, a.1, a.2)?, self.cell(b.0, b.1, b.2)?);
         let pairs: Vec<Pair> = xs
             .iter()
-            .filter_map(|x| ys.iter().find(|y| y.replicate == x.replicate).map(|y| Pair { value: x.top1 - y.top1, converged: ok(x) && ok(y) }))
+            .filter_map(|x| ys.iter().find(|y| y.replicate == x.replicate).map(|y| Pair { value: x.top1 - y.top1, converged: x.may_count() && y.may_count() }))
             .collect();
         Pair::mean(&pairs)
     }

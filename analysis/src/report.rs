@@ -229,8 +229,7 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Outputs> {
             plural(unjudged, "network"),
             records::MIN_EVALS
         );
-        let at = text.find("Top-1 per network is").unwrap_or(0);
-        text.insert_str(at, &note);
+        insert_note(&mut text, &note);
     }
     if !incomplete.is_empty() {
         let mut note = String::from(
@@ -244,8 +243,7 @@ Each of these units lacks networks that other units of its family have (failed, 
             let _ = writeln!(note, "- {o} {unit}: {}", cells.join("; "));
         }
         note.push('\n');
-        let at = text.find("Top-1 per network is").unwrap_or(0);
-        text.insert_str(at, &note);
+        insert_note(&mut text, &note);
     }
     if !cached.is_empty() {
         // after the title and the warnings: the second thing a reader must know
@@ -256,8 +254,7 @@ Each of these units lacks networks that other units of its family have (failed, 
              Their differences from those networks include that difference in augmentation: {}.\n\n",
             cached.join(", ")
         );
-        let at = text.find("Top-1 per network is").unwrap_or(0);
-        text.insert_str(at, &note);
+        insert_note(&mut text, &note);
     }
     let pairs = cka_pairs(opts)?;
     if !pairs.is_empty() {
@@ -300,6 +297,14 @@ Each of these units lacks networks that other units of its family have (failed, 
     }
     std::fs::write(&report, text).map_err(|e| Error::io(&report, e))?;
     Ok(Outputs { summary: rows, decomposition, excluded, findings: found, unconverged, figures: files, report })
+}
+
+/// Put a note after the report's title and warnings, before its first
+/// section of text (a splice: one function per report section would not
+/// need it).
+fn insert_note(text: &mut String, note: &str) {
+    let at = text.find("Top-1 per network is").unwrap_or(0);
+    text.insert_str(at, note);
 }
 
 /// Cells (family/arm/n) of these runs with a network that used the prefix

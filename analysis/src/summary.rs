@@ -158,13 +158,7 @@ pub fn summarize(ok: &DataFrame) -> Result<Vec<SummaryRow>> {
     let sd = df.column("sd")?.f64()?.clone();
     let count = df.column("count")?.u64()?.clone();
     let all = nets(ok)?;
-    let origins: Vec<&str> = {
-        let mut v: Vec<&str> = all.iter().map(|n| n.origin.as_str()).collect();
-        v.sort_unstable();
-        v.dedup();
-        v
-    };
-    let by_origin: Vec<(&str, Units<'_>)> = origins.iter().map(|o| Ok((*o, Units::new(&all, o)?))).collect::<Result<_>>()?;
+    let by_origin = units_by_origin(&all)?;
     (0..df.height())
         .map(|i| {
             let (m, sdv, c) = (mean.get(i).unwrap_or(f64::NAN), sd.get(i).unwrap_or(f64::NAN), count.get(i).unwrap_or(0) as usize);
@@ -309,13 +303,19 @@ fn mean_count(lf: LazyFrame) -> Result<(f64, usize)> {
 pub fn decompose(ok: &DataFrame, rows: &[SummaryRow]) -> Result<Vec<DecompRow>> {
     let mut out = pooled(ok, rows)?;
     let all = nets(ok)?;
-    let mut origins: Vec<&str> = rows.iter().map(|r| r.origin.as_str()).collect();
-    origins.sort_unstable();
-    origins.dedup();
-    for o in origins {
-        out.extend(paired_rows(&all, o)?);
+    for (o, units) in units_by_origin(&all)? {
+        out.extend(paired_rows(&all, o, &units));
     }
     Ok(out)
+}
+
+/// The networks of each origin (in order) grouped into units; two
+/// networks claiming one cell of one unit are an error ([`Units::new`]).
+fn units_by_origin(all: &[Net]) -> Result<Vec<(&str, Units<'_>)>> {
+    let mut origins: Vec<&str> = all.iter().map(|n| n.origin.as_str()).collect();
+    origins.sort_unstable();
+    origins.dedup();
+    origins.into_iter().map(|o| Ok((o, Units::new(all, o)?))).collect()
 }
 
 /// The authors' convention (their data only).
@@ -435,12 +435,9 @@ pub const BOOST_RANGES: [(i32, i32); 3] = [(1, 7), (3, 7), (5, 7)];
 /// origin ([`Units::incomplete`]).
 pub fn incomplete_units(ok: &DataFrame) -> Result<Vec<(String, crate::paired::UnitKey, Vec<String>)>> {
     let all = nets(ok)?;
-    let mut origins: Vec<&str> = all.iter().map(|n| n.origin.as_str()).collect();
-    origins.sort_unstable();
-    origins.dedup();
     let mut out = Vec::new();
-    for o in origins {
-        out.extend(Units::new(&all, o)?.incomplete().into_iter().map(|(k, cells)| (o.to_string(), k, cells)));
+    for (o, units) in units_by_origin(&all)? {
+        out.extend(units.incomplete().into_iter().map(|(k, cells)| (o.to_string(), k, cells)));
     }
     Ok(out)
 }
@@ -450,8 +447,7 @@ pub fn incomplete_units(ok: &DataFrame) -> Result<Vec<(String, crate::paired::Un
 pub const MIDDLE: std::ops::RangeInclusive<i32> = 2..=6;
 
 /// The paired convention of one origin ([`crate::paired`]).
-fn paired_rows(all: &[Net], o: &str) -> Result<Vec<DecompRow>> {
-    let units = Units::new(all, o)?;
+fn paired_rows(all: &[Net], o: &str, units: &Units<'_>) -> Vec<DecompRow> {
     let mut out = Vec::new();
     let base_mean = |family: &str| {
         let v: Vec<f64> = all.iter().filter(|n| n.origin == o && n.family == family && n.arm == ArmLabel::Base).map(|n| n.top1).collect();
@@ -483,6 +479,9 @@ fn paired_rows(all: &[Net], o: &str) -> Result<Vec<DecompRow>> {
         });
     };
     let one = |(values, stale): (Vec<f64>, usize)| (Estimate::over_units(&values), stale);
+    // the values of keyed unit values, and the same with their count of left-out units
+    let values = |(v, _): &(Vec<(crate::paired::UnitKey, f64)>, usize)| v.iter().map(|(_, x)| *x).collect::<Vec<f64>>();
+    let unkeyed = |keyed: (Vec<(crate::paired::UnitKey, f64)>, usize)| (values(&keyed), keyed.1);
     type Quantity = fn(&Lookup<'_, '_>, &str, i32) -> Option<Pair>;
     // each pair written once: an arm at n on target t against another arm (bases at n = 0)
     let transfer_drop: Quantity = |u, t, n| u.diff((ArmLabel::AnB, t, n), (ArmLabel::Base, t, 0));
@@ -525,7 +524,7 @@ fn paired_rows(all: &[Net], o: &str) -> Result<Vec<DecompRow>> {
         // that has both; where no target has both (the authors trained
         // BnB+ on A and AnB+ on B), each arm against its own target's base
         // within the split: mean(AnB+ − base_T) − mean(BnB+ − base_T').
-        let (values, stale) = units.per_unit("random", |u| {
+        let control = units.per_unit("random", |u| {
             let same: Vec<Pair> = u
                 .targets()
                 .into_iter()
@@ -538,7 +537,7 @@ fn paired_rows(all: &[Net], o: &str) -> Result<Vec<DecompRow>> {
             let (a, b) = (of(boost)?, of(selffer_ft)?);
             Some(Pair { value: a.value - b.value, converged: a.converged && b.converged })
         });
-        let (e, _) = one((values.into_iter().map(|(_, v)| v).collect(), stale));
+        let (e, stale) = one(unkeyed(control));
         push("lasting_boost_vs_selffer_ft", Some((lo, hi)), &in_range, e, stale, base);
     }
     // specificity grows with n: its value at the top layer minus at the bottom one, per unit
@@ -558,7 +557,7 @@ fn paired_rows(all: &[Net], o: &str) -> Result<Vec<DecompRow>> {
         let t = u.targets();
         (t.len() == 2).then(|| u.diff((ArmLabel::Base, t[0], 0), (ArmLabel::Base, t[1], 0))).flatten()
     });
-    let (e, stale) = one((gap.0.into_iter().map(|(_, v)| v).collect(), gap.1));
+    let (e, stale) = one(unkeyed(gap));
     push("random_halves_gap", None, &[0], e, stale, base);
     // each dissimilar family (natman, or a split by class name): its
     // transfer drop (`natman_drop`, `<family>_drop`); that drop against
@@ -570,7 +569,6 @@ fn paired_rows(all: &[Net], o: &str) -> Result<Vec<DecompRow>> {
     let mut families: Vec<&str> = all.iter().filter(|n| n.origin == o && is_dissimilar(&n.family)).map(|n| n.family.as_str()).collect();
     families.sort_unstable();
     families.dedup();
-    let values = |(v, _): &(Vec<(crate::paired::UnitKey, f64)>, usize)| v.iter().map(|(_, x)| *x).collect::<Vec<f64>>();
     let relative = |arm: ArmLabel| {
         move |u: &Lookup<'_, '_>, t: &str, n: i32| {
             let (x, b) = (u.get(arm, t, n)?, u.get(ArmLabel::Base, t, 0)?);
@@ -594,7 +592,7 @@ fn paired_rows(all: &[Net], o: &str) -> Result<Vec<DecompRow>> {
             push(&format!("{family}_minus_nolearn_relative"), None, &[n], Estimate::difference(&values(&dis), &values(&rnd)), dis.1 + rnd.1, 1.0);
         }
     }
-    Ok(out)
+    out
 }
 
 /// The summary as a DataFrame (columns of `summary.csv`).

@@ -84,6 +84,12 @@ pub struct Eval {
     pub top1: f64,
 }
 
+impl From<&crate::CurvePoint> for Eval {
+    fn from(p: &crate::CurvePoint) -> Self {
+        Eval { iteration: p.iteration, lr: p.lr, top1: p.top1 }
+    }
+}
+
 /// Which rule a curve broke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Why {
@@ -129,12 +135,15 @@ fn mean(v: &[Eval]) -> f64 {
     v.iter().map(|e| e.top1).sum::<f64>() / v.len() as f64
 }
 
+/// Where the rate drops: each evaluation whose rate is below the one before it.
+fn drops(curve: &[Eval]) -> Vec<usize> {
+    (1..curve.len()).filter(|&i| curve[i].lr < curve[i - 1].lr).collect()
+}
+
 /// The evaluations made at the rate in force before the run's last rate
 /// drop (rule 2); the whole curve when the rate never drops.
 pub fn segment_before_final_drop(curve: &[Eval]) -> &[Eval] {
-    // a drop: an evaluation whose rate is below the one before it
-    let drops: Vec<usize> = (1..curve.len()).filter(|&i| curve[i].lr < curve[i - 1].lr).collect();
-    match drops.as_slice() {
+    match drops(curve).as_slice() {
         [] => curve,
         [last] => &curve[..*last],
         [.., before, last] => &curve[*before..*last],
@@ -171,15 +180,15 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// The tolerance of a difference between means over `a` and `b`
-/// evaluations of noise `sigma`: twice its standard error, at least [`PRACTICAL`].
+/// evaluations of noise `sigma`: [`Z`] standard errors, at least [`PRACTICAL`].
 fn tolerance(sigma: f64, a: usize, b: usize) -> f64 {
     (Z * sigma * (1.0 / a as f64 + 1.0 / b as f64).sqrt()).max(PRACTICAL)
 }
 
 /// The evaluations at the run's last rate.
 fn final_segment(curve: &[Eval]) -> &[Eval] {
-    match (1..curve.len()).rfind(|&i| curve[i].lr < curve[i - 1].lr) {
-        Some(last) => &curve[last..],
+    match drops(curve).last() {
+        Some(&last) => &curve[last..],
         None => curve,
     }
 }

@@ -529,7 +529,7 @@ fn record(job: &JobSpec, p: &Prepared, state: &State, opts: &RunOptions, hash: S
     let top5s: Vec<f64> = state.evals.iter().map(|e| e.top5).collect();
     let last = state.evals.last();
     let nan = f64::NAN;
-    let curve: Vec<Eval> = state.evals.iter().map(|e| Eval { iteration: e.iteration, lr: e.lr, top1: e.top1 }).collect();
+    let curve: Vec<Eval> = state.evals.iter().map(Eval::from).collect();
     let flat = plateau(&curve);
     RunRecord {
         run_id: job.name(),
