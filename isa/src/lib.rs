@@ -189,6 +189,12 @@ pub const EMULATE_ENV: &str = "TRANSFERABILITY_EMULATE";
 /// [`rerun_emulated`] reads back.
 const ANNOUNCE: &str = "isa: detected";
 
+/// The line [`announce`] printed, wherever in a line of `output` it
+/// stands (with `--nocapture` the harness writes `test NAME ... ` first).
+fn seen_level(output: &str) -> Option<&str> {
+    output.lines().find_map(|l| l.find(ANNOUNCE).map(|i| l[i..].trim_end()))
+}
+
 /// Print what [`detected`] and [`active`] see, so a parent that re-ran this
 /// test under an emulator can check which path actually ran.
 pub fn announce() {
@@ -244,8 +250,7 @@ pub fn rerun_emulated(emulator: &std::path::Path, test: &str) -> Result<(String,
         .map_err(|e| format!("{}: {e}", emulator.display()))?;
     let took = t0.elapsed();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let seen =
-        text.lines().find(|l| l.starts_with(ANNOUNCE)).ok_or_else(|| format!("`{test}` under {EMULATED_CPU} did not say which level it saw:\n{text}"))?;
+    let seen = seen_level(&text).ok_or_else(|| format!("`{test}` under {EMULATED_CPU} did not say which level it saw:\n{text}"))?;
     if seen != format!("{ANNOUNCE} avx2 active avx2") {
         return Err(format!("`{test}` under {EMULATED_CPU} saw `{seen}`, not AVX2: this emulator does not test the AVX2 path"));
     }
@@ -281,9 +286,9 @@ pub fn check_emulated(test: &str) {
         }
         Ok(qemu) => {
             let (out, took) = rerun_emulated(&qemu, test).unwrap_or_else(|e| panic!("{e}"));
-            let seen = out.lines().find(|l| l.starts_with(ANNOUNCE)).unwrap_or("?");
+            let seen = seen_level(&out).unwrap_or("?");
             let result = out.lines().find(|l| l.contains("test result")).unwrap_or("?");
-            let _ = writeln!(std::io::stderr(), "emulated {EMULATED_CPU} `{test}`: {seen}; {result}; {:.0} s", took.as_secs_f64());
+            let _ = writeln!(std::io::stderr(), "emulated {EMULATED_CPU} `{test}`: {seen}; {result}; {:.1} s", took.as_secs_f64());
         }
     }
 }
@@ -312,6 +317,14 @@ mod tests {
             assert_eq!(l.name().parse::<Isa>(), Ok(l));
         }
         assert!(below_detected().iter().all(|&l| l < detected()));
+    }
+
+    #[test]
+    fn the_announced_level_is_found_after_the_harness_prefix() {
+        let out = "running 1 test\ntest gradients_are_bit_identical_for_any_thread_count ... isa: detected avx2 active avx2\nok\n";
+        assert_eq!(seen_level(out), Some("isa: detected avx2 active avx2"));
+        assert_eq!(seen_level("isa: detected plain active plain\n"), Some("isa: detected plain active plain"));
+        assert_eq!(seen_level("running 1 test\ntest x ... ok\n"), None);
     }
 
     #[test]
