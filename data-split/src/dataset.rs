@@ -189,7 +189,7 @@ mod tests {
 
     #[test]
     fn packed_data_opens_like_the_original() {
-        let cfg = crate::synthetic::SyntheticConfig { classes: 3, train_per_class: 4, test_per_class: 2, size: 8, seed: 1 };
+        let cfg = crate::synthetic::SyntheticConfig { classes: 3, train_per_class: 4, test_per_class: 2, size: 8, seed: 1, ..Default::default() };
         let dir = tempfile::tempdir().expect("tmp");
         crate::pack::pack(&cfg.source(true), 8, &dir.path().join("train"), 5).expect("pack");
         crate::pack::pack(&cfg.source(false), 8, &dir.path().join("test"), 5).expect("pack");

@@ -178,7 +178,7 @@ mod tests {
     use crate::synthetic::SyntheticConfig;
 
     fn setup() -> (SyntheticConfig, Manifest) {
-        let cfg = SyntheticConfig { classes: 6, train_per_class: 2, test_per_class: 1, size: 8, seed: 3 };
+        let cfg = SyntheticConfig { classes: 6, train_per_class: 2, test_per_class: 1, size: 8, seed: 3, ..Default::default() };
         let src = cfg.source(true);
         let split = random(src.class_names(), 0.5, 1, Generator::NumpyLegacy).expect("split");
         (cfg, Manifest::new(DatasetIdentity::of("synthetic", "default", &src), split))

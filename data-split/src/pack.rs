@@ -146,7 +146,7 @@ mod tests {
 
     #[test]
     fn pack_round_trips_and_keeps_identity() {
-        let cfg = SyntheticConfig { classes: 3, train_per_class: 5, test_per_class: 1, size: 16, seed: 2 };
+        let cfg = SyntheticConfig { classes: 3, train_per_class: 5, test_per_class: 1, size: 16, seed: 2, ..Default::default() };
         let src = cfg.source(true);
         let dir = tempfile::tempdir().expect("tmp");
         let out = dir.path().join("packed");

@@ -1,41 +1,57 @@
 //! The built-in synthetic data set: procedural, deterministic from a seed,
-//! any resolution, in two families that mirror the paper's dissimilar split.
+//! any resolution, in two families that stand for the paper's
+//! natural/man-made split, with the class structure declared, so that the
+//! main job carries its own known-answer controls.
 //!
-//! * **natural-like** classes are built from organic primitives: soft blobs
-//!   with wobbly outlines, textured ellipses, wavy strokes, fractal clouds,
-//!   spot patterns;
-//! * **man-made-like** classes from straight-edged ones: filled and outlined
-//!   rectangles, grids, crosses, regular polygons, stripes.
+//! Two designs ([`Design`]); the presets use the second, a configuration
+//! that names none means the first (so its plans, bits and fingerprints
+//! stay as they were).
 //!
-//! **What is encoded.** A class is three primitives of its family, each
-//! with its own colour from one shared palette, aspect, orientation and
-//! texture phase, in a fixed arrangement. Shared by every class: the
-//! palette, the noisy gradient background, two low-contrast clutter parts
-//! of *both* families, pixel noise, and the nuisance transform (position,
-//! scale, rotation, colour jitter, a missing part). So a class is told
-//! apart by its primitives' shapes *and* by cues both families share (its
-//! colours and their arrangement).
+//! **Declared cues ([`Design::Cues`]).** Every image is one object on a
+//! noisy gradient background between two palette colours, under one
+//! nuisance transform (position, scale, rotation, colour jitter, pixel
+//! noise). The primitives are ten shapes, five organic (soft blobs with
+//! wobbly outlines, textured ellipses, wavy strokes, fractal clouds, spot
+//! patterns) and five straight-edged (filled and outlined rectangles,
+//! grids, crosses, regular polygons); the palette has eight colours. What
+//! names a class is declared per family:
+//! * **natural family: shape, not colour.** The object is one large upright
+//!   part; the class is its primitive (past ten classes, elongated
+//!   versions of them); its colour is drawn per image (never one of the
+//!   background's two).
+//! * **man-made family: colour, not shape.** The object is three small
+//!   parts in three cells of a grid that every man-made class shares; the
+//!   class is their three palette colours (any two classes differ in at
+//!   least two cells); each part's primitive is drawn per image.
 //!
-//! **What the instrument must find, and what it cannot be checked on.**
-//! * Random halves are a uniform random choice of classes, so they are
-//!   exchangeable: base A − base B has expectation 0 over random splits
-//!   (on any data). The report shows it as the negative control, with its
+//! Both families are drawn from the same primitives, palette, background
+//! and noise: they share their low-level statistics, and differ in what
+//! the top of a network must keep: a network trained on the natural family
+//! learns to ignore colour, one trained on the man-made family to ignore
+//! shape. Random halves hold classes of both families.
+//!
+//! **What the instrument must find on it.**
+//! * *Positive control (finding 5)*: frozen transfer across the
+//!   natural/man-made split must lose more at the top layer than transfer
+//!   between random halves: `natman_minus_random_drop` at n = 7 below 0,
+//!   its interval excluding 0. The report checks it.
+//! * *Negative control*: random halves are a uniform random choice of
+//!   classes, so they are exchangeable: base A − base B has expectation 0
+//!   over random splits (on any data). The report shows it with its
 //!   interval, which must hold 0 about 19 times in 20.
-//! * Findings 1–4 have no known answer here: they depend on how a network
-//!   spreads features across layers, which the generator does not fix.
-//! * Finding 5 has no known answer here either, though the families differ
-//!   by their primitives: classes are also told apart by colour and
-//!   arrangement, which both families share, and at the top layers a
-//!   network trained on 10 classes holds features of those classes, not of
-//!   its family. Measured: the natural/man-made − random-split drop at
-//!   n = 7 was +0.070 in the 52-job default (a Zen 4, 2026-12); two
-//!   variants that removed the shared cues did not reverse it within the
-//!   main job's budget (colour drawn per image: −0.24 against −0.29 for
-//!   random halves at n = 7, bases not converged in 3,500 iterations;
-//!   the class as the set of its primitive kinds, placed at random: bases
-//!   at 0.26–0.37 after 2,100 iterations). A positive control needs a
-//!   design whose top-layer features are shared within a family, and a
-//!   larger budget.
+//! * Findings 1–4 and 6 have no known answer here: they depend on how a
+//!   network spreads its features across layers, which the generator does
+//!   not fix.
+//!
+//! **The first design ([`Design::Parts`]).** A class is three primitives
+//! of its family (organic for natural, straight-edged for man-made), each
+//! with its own colour from the shared palette, aspect, orientation and
+//! texture phase, in a fixed arrangement, among two low-contrast clutter
+//! parts of either family. A class is told apart by its primitives' shapes
+//! *and* by cues both families share (colours, arrangement), so it has no
+//! known answer for finding 5: its natural/man-made − random-split drop at
+//! n = 7 was +0.070 in the 52-job default (a Zen 4, 2026-12): the
+//! "dissimilar" split transferred better than random halves.
 //!
 //! Images are generated on demand: image `i` of a split depends only on
 //! `(seed, split, i)`.
@@ -59,11 +75,40 @@ pub struct SyntheticConfig {
     pub size: usize,
     /// Seed of the whole data set (class recipes and images).
     pub seed: u64,
+    /// What tells a class apart ([`Design`]). A configuration that does not
+    /// name one is the first design, so plans and records made before the
+    /// second keep their data, bits and fingerprints.
+    #[serde(default, skip_serializing_if = "Design::is_parts")]
+    pub design: Design,
+}
+
+/// What tells a synthetic class apart (the module doc says what each
+/// design lets the instrument be checked on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Design {
+    /// The first design: a class is three primitives of its family with
+    /// their own colours in a fixed arrangement.
+    #[default]
+    Parts,
+    /// Declared cues: natural-family classes are told apart only by where
+    /// their three parts stand on a 3 × 3 grid, man-made-family classes
+    /// only by the colours of three parts in cells every man-made class
+    /// shares; every part's shape, and the natural family's colours, are
+    /// drawn per image.
+    Cues,
+}
+
+impl Design {
+    fn is_parts(&self) -> bool {
+        *self == Design::Parts
+    }
 }
 
 impl Default for SyntheticConfig {
+    /// The built-in data of the presets: 20 classes of 32 px, declared cues.
     fn default() -> Self {
-        SyntheticConfig { classes: 20, train_per_class: 300, test_per_class: 50, size: 32, seed: 0 }
+        SyntheticConfig { classes: 20, train_per_class: 300, test_per_class: 50, size: 32, seed: 0, design: Design::Cues }
     }
 }
 
@@ -216,11 +261,65 @@ fn fbm(x: f32, y: f32) -> f32 {
     (0..3).map(|o| value_noise(x * (1 << o) as f32, y * (1 << o) as f32) / (1 << o) as f32).sum::<f32>() / 1.75
 }
 
-/// A class: three parts of its family.
+/// A class's recipe.
 #[derive(Debug, Clone)]
-struct Recipe {
-    parts: [Part; 3],
+enum Recipe {
+    /// [`Design::Parts`]: three parts of its family, all fixed.
+    Parts([Part; 3]),
+    /// [`Design::Cues`], natural family: one large upright part whose
+    /// primitive (either family's, `kind` 0..10) and aspect are the class;
+    /// its colour is drawn per image.
+    Shape { kind: usize, aspect: f32 },
+    /// [`Design::Cues`], man-made family: the palette colours of the parts
+    /// in the three [`COLOUR_CELLS`]; their shapes are drawn per image.
+    Colours([usize; 3]),
 }
+
+/// Side of [`Design::Cues`]'s square grid of cells.
+const GRID: usize = 3;
+/// Distance between neighbouring cells, in image widths.
+const CELL: f32 = 0.23;
+/// Part size in a cell.
+const CELL_SCALE: f32 = 0.12;
+/// The cells every man-made class of [`Design::Cues`] occupies (so where
+/// its parts stand tells no man-made class apart).
+const COLOUR_CELLS: [usize; 3] = [0, 5, 7];
+
+/// A part of either family with a random shape and colour, in grid cell
+/// `cell`.
+fn cell_part(rng: &mut SplitMix64, cell: usize) -> Part {
+    let natural = rng.unit() < 0.5;
+    let mut p = Part::random(rng, natural);
+    let at = |k: usize| (k as f32 - (GRID - 1) as f32 / 2.0) * CELL;
+    (p.dx, p.dy, p.scale) = (at(cell % GRID), at(cell / GRID), CELL_SCALE);
+    p
+}
+
+/// Palette colours of the three [`COLOUR_CELLS`] for `classes` man-made
+/// classes, each differing from every earlier one in at least two cells
+/// (the draw for class `c` starts from its own seed and gives up on that
+/// after 10,000 tries).
+fn colour_codes(classes: &[usize], seed: u64) -> Vec<[usize; 3]> {
+    let mut out: Vec<[usize; 3]> = Vec::new();
+    for &c in classes {
+        let mut rng = SplitMix64::new(mix(seed, 2000 + c as u64));
+        let mut draw = || [0, 1, 2].map(|_| rng.below(PALETTE.len()));
+        let mut cand = draw();
+        for _ in 0..10_000 {
+            if out.iter().all(|o| o.iter().zip(&cand).filter(|(x, y)| x != y).count() >= 2) {
+                break;
+            }
+            cand = draw();
+        }
+        out.push(cand);
+    }
+    out
+}
+
+/// Primitives of both families: a [`Design::Cues`] shape class's kind.
+const PRIMITIVES: usize = 2 * KINDS;
+/// Size of a [`Design::Cues`] shape class's one part.
+const SHAPE_SCALE: f32 = 0.3;
 
 /// The synthetic data set; one [`Source`] per split (train or test).
 #[derive(Debug, Clone)]
@@ -259,13 +358,22 @@ impl SyntheticConfig {
 
     /// Training (`train = true`) or test split.
     pub fn source(&self, train: bool) -> SyntheticSource {
-        let recipes = (0..self.classes)
-            .map(|c| {
-                let mut rng = SplitMix64::new(mix(self.seed, 1000 + c as u64));
-                let natural = self.is_natural(c);
-                Recipe { parts: [0, 1, 2].map(|_| Part::random(&mut rng, natural)) }
-            })
-            .collect();
+        let recipes = match self.design {
+            Design::Parts => (0..self.classes)
+                .map(|c| {
+                    let mut rng = SplitMix64::new(mix(self.seed, 1000 + c as u64));
+                    let natural = self.is_natural(c);
+                    Recipe::Parts([0, 1, 2].map(|_| Part::random(&mut rng, natural)))
+                })
+                .collect(),
+            Design::Cues => {
+                let (nat, man): (Vec<usize>, Vec<usize>) = (0..self.classes).partition(|&c| self.is_natural(c));
+                // the natural family's classes are the primitives in turn;
+                // past ten, elongated versions of them
+                let shapes = nat.iter().enumerate().map(|(k, _)| Recipe::Shape { kind: k % PRIMITIVES, aspect: 1.0 + 0.5 * (k / PRIMITIVES) as f32 });
+                shapes.chain(colour_codes(&man, self.seed).into_iter().map(Recipe::Colours)).collect()
+            }
+        };
         SyntheticSource { cfg: self.clone(), train, recipes, names: self.class_names() }
     }
 }
@@ -295,9 +403,11 @@ impl SyntheticSource {
                 }
             }
         }
-        // clutter: two small parts from either family, low contrast
+        // clutter: two small parts from either family, low contrast (the
+        // first design only: with declared cues a class's cue is all there is)
         let mut parts: Vec<(Part, f32)> = Vec::new();
-        for _ in 0..2 {
+        let clutter = if self.cfg.design == Design::Parts { 2 } else { 0 };
+        for _ in 0..clutter {
             let natural = rng.unit() < 0.5;
             let mut p = Part::random(&mut rng, natural);
             p.dx = rng.range(-0.45, 0.45);
@@ -306,12 +416,23 @@ impl SyntheticSource {
             parts.push((p, 0.5));
         }
         // the object: the class recipe under a random similarity transform
-        let recipe = &self.recipes[class];
+        let object = match &self.recipes[class] {
+            Recipe::Parts(parts) => parts.to_vec(),
+            &Recipe::Shape { kind, aspect } => {
+                let p = Part::random(&mut rng, kind < KINDS);
+                // a colour drawn per image, but never the background's (an
+                // invisible shape would be a label without its cue)
+                let colour = (0..8).map(|_| PALETTE[rng.below(PALETTE.len())]).find(|c| *c != c0 && *c != c1).unwrap_or(p.colour);
+                vec![Part { kind: kind % KINDS, dx: 0.0, dy: 0.0, scale: SHAPE_SCALE, aspect, angle: 0.0, colour, ..p }]
+            }
+            Recipe::Colours(colours) => [0, 1, 2].map(|k| Part { colour: PALETTE[colours[k]], ..cell_part(&mut rng, COLOUR_CELLS[k]) }).to_vec(),
+        };
         let (ox, oy) = (rng.range(-0.12, 0.12), rng.range(-0.12, 0.12));
         let gscale = rng.range(0.8, 1.2);
         let rot = rng.range(-0.45, 0.45);
-        let drop = if rng.unit() < 0.15 { rng.below(3) } else { 3 };
-        for (k, base) in recipe.parts.iter().enumerate() {
+        // a part goes missing now and then (never a class's only part)
+        let drop = if rng.unit() < 0.15 && object.len() > 1 { rng.below(object.len()) } else { object.len() };
+        for (k, base) in object.iter().enumerate() {
             if k == drop {
                 continue;
             }
@@ -376,7 +497,11 @@ impl Source for SyntheticSource {
     }
     fn describe(&self) -> String {
         let c = &self.cfg;
-        format!("synthetic {} classes {}px seed {}", c.classes, c.size, c.seed)
+        let design = match c.design {
+            Design::Parts => "",
+            Design::Cues => " (declared cues)",
+        };
+        format!("synthetic {} classes {}px seed {}{design}", c.classes, c.size, c.seed)
     }
 }
 
@@ -386,7 +511,7 @@ mod tests {
 
     #[test]
     fn same_seed_same_bytes_other_seed_other_bytes() {
-        let cfg = SyntheticConfig { classes: 4, train_per_class: 3, test_per_class: 2, size: 32, seed: 5 };
+        let cfg = SyntheticConfig { classes: 4, train_per_class: 3, test_per_class: 2, size: 32, seed: 5, ..Default::default() };
         let a = cfg.source(true);
         let b = cfg.source(true);
         for i in 0..a.len() {
@@ -399,7 +524,7 @@ mod tests {
 
     #[test]
     fn any_resolution_and_class_major_labels() {
-        let cfg = SyntheticConfig { classes: 3, train_per_class: 2, test_per_class: 1, size: 48, seed: 0 };
+        let cfg = SyntheticConfig { classes: 3, train_per_class: 2, test_per_class: 1, size: 48, seed: 0, ..Default::default() };
         let s = cfg.source(true);
         assert_eq!(s.len(), 6);
         assert_eq!((0..6).map(|i| s.label(i)).collect::<Vec<_>>(), vec![0, 0, 1, 1, 2, 2]);
@@ -419,7 +544,7 @@ mod tests {
     #[test]
     fn classes_differ_more_than_images_within_a_class() {
         // mean absolute difference of class-mean images vs within-class spread
-        let cfg = SyntheticConfig { classes: 4, train_per_class: 40, test_per_class: 1, size: 32, seed: 1 };
+        let cfg = SyntheticConfig { classes: 4, train_per_class: 40, test_per_class: 1, size: 32, seed: 1, ..Default::default() };
         let s = cfg.source(true);
         let means: Vec<Vec<f32>> = (0..4)
             .map(|c| {
@@ -429,5 +554,50 @@ mod tests {
             .collect();
         let d = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len() as f32;
         assert!(d(&means[0], &means[1]) > 1.0 && d(&means[2], &means[3]) > 1.0);
+    }
+
+    /// Mean colour of a 3 × 3 patch at image coordinates (fx, fy), over
+    /// the first `per` images of class `class`.
+    fn patch_mean(s: &SyntheticSource, class: usize, per: usize, fx: f32, fy: f32) -> [f32; 3] {
+        let size = s.cfg.size;
+        let (x, y) = ((fx * size as f32) as usize, (fy * size as f32) as usize);
+        let mut sum = [0f32; 3];
+        for k in 0..per {
+            let im = s.load(class * s.per_class() + k).expect("img");
+            for (dy, dx) in (0..3).flat_map(|a| (0..3).map(move |b| (a, b))) {
+                for (c, acc) in sum.iter_mut().enumerate() {
+                    *acc += im.pixels[((y + dy - 1) * size + x + dx - 1) * 3 + c] as f32;
+                }
+            }
+        }
+        sum.map(|v| v / (9 * per) as f32)
+    }
+
+    #[test]
+    fn declared_cues_colour_tells_man_made_classes_apart_and_not_natural_ones() {
+        // two natural (shape) classes and two man-made (colour) classes
+        let cfg = SyntheticConfig { classes: 4, train_per_class: 200, test_per_class: 1, size: 32, seed: 0, design: Design::Cues };
+        let s = cfg.source(true);
+        let far = |a: [f32; 3], b: [f32; 3]| a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        // man-made classes: the colours in their shared cells differ
+        let at = |k: usize| 0.5 + (k as f32 - (GRID - 1) as f32 / 2.0) * CELL;
+        let man = COLOUR_CELLS
+            .iter()
+            .map(|&c| far(patch_mean(&s, 2, 200, at(c % GRID), at(c / GRID)), patch_mean(&s, 3, 200, at(c % GRID), at(c / GRID))))
+            .fold(0f32, f32::max);
+        // natural classes: the part's colour is drawn per image, so the
+        // colour at its centre is the same on average for both classes
+        let nat = far(patch_mean(&s, 0, 200, 0.5, 0.5), patch_mean(&s, 1, 200, 0.5, 0.5));
+        assert!(man > 40.0, "man-made classes' cell colours differ by only {man}");
+        assert!(nat < 15.0, "natural classes' colours differ by {nat}: colour would tell them apart");
+    }
+
+    #[test]
+    fn the_first_design_is_what_a_configuration_without_one_means() {
+        let old: SyntheticConfig = serde_json::from_str(r#"{"classes": 4, "train_per_class": 3, "test_per_class": 2, "size": 32, "seed": 5}"#).expect("config");
+        assert_eq!(old.design, Design::Parts);
+        // and it serialises as before, so its fingerprint is unchanged
+        assert_eq!(serde_json::to_string(&old).expect("json"), r#"{"classes":4,"train_per_class":3,"test_per_class":2,"size":32,"seed":5}"#);
+        assert_ne!(old.source(true).fingerprint(), SyntheticConfig { design: Design::Cues, ..old.clone() }.source(true).fingerprint());
     }
 }

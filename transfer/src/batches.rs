@@ -232,7 +232,7 @@ mod tests {
     use data_split::synthetic::SyntheticConfig;
 
     fn store() -> Store {
-        let cfg = SyntheticConfig { classes: 3, train_per_class: 4, test_per_class: 1, size: 8, seed: 1 };
+        let cfg = SyntheticConfig { classes: 3, train_per_class: 4, test_per_class: 1, size: 8, seed: 1, ..Default::default() };
         Store::open(Arc::new(cfg.source(true)), 8).expect("store")
     }
 
