@@ -200,6 +200,7 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Outputs> {
     let rows = summary::summarize(&ok)?;
     let decomposition = summary::decompose(&ok, &rows)?;
     let unconverged = unconverged_networks(&ok)?;
+    let declared = declared_origins(&ok)?;
     let incomplete = summary::incomplete_units(&ok)?;
     let cached = cached_cells(&ok)?;
     write_frame(&mut summary::summary_frame(&rows)?, &opts.out, "summary")?;
@@ -219,7 +220,7 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Outputs> {
         files.extend(render(f, &fig_dir)?);
     }
     let report = opts.out.join("report.md");
-    let mut text = report_md(&rows, &decomposition, &excluded, &figs, &found, &unconverged);
+    let mut text = report_md(&rows, &decomposition, &excluded, &figs, &found, &unconverged, &declared);
     let unjudged = ok.clone().lazy().filter(col("origin").eq(lit("runs")).and(col("converged").is_null())).collect()?.height();
     if unjudged > 0 {
         let note = format!(
@@ -322,27 +323,74 @@ fn cached_cells(ok: &DataFrame) -> Result<Vec<String>> {
     Ok((0..df.height()).map(|i| format!("{}/{}/n{}", f.get(i).unwrap_or(""), a.get(i).unwrap_or(""), n.get(i).unwrap_or(0))).collect())
 }
 
-/// The known-answer control of one origin: a quantity whose true value
+/// The known-answer controls of one origin: quantities whose true value
 /// the design fixes, so that the instrument's interval can be checked
-/// against it. Random halves are exchangeable by construction (a uniform
-/// random choice of classes), so base A − base B is 0 in expectation on
-/// any data: its interval must hold 0 in about 19 grids of 20.
-fn controls(s: &mut String, dec: &[DecompRow], o: &str) {
-    let Some(d) = dec.iter().find(|d| d.origin == o && d.convention == Convention::Paired && d.quantity == "random_halves_gap") else {
+/// against it.
+/// * Negative: random halves are exchangeable by construction (a uniform
+///   random choice of classes), so base A − base B is 0 in expectation on
+///   any data: its interval must hold 0 in about 19 grids of 20.
+/// * Positive, where the data declare it (`declared`: records whose
+///   `dataset` carries [`records::DECLARED_CUES_MARK`]): the natural
+///   family's classes are told apart by shape alone, the man-made
+///   family's by colour alone, so frozen transfer between them must lose
+///   more at the top layer than between random halves:
+///   `natman_minus_random_drop` at the largest n the grid has, below 0
+///   with its interval excluding 0.
+fn controls(s: &mut String, dec: &[DecompRow], o: &str, declared: bool) {
+    let paired = |q: &'static str| dec.iter().filter(move |d| d.origin == o && d.convention == Convention::Paired && d.quantity == q);
+    let negative = paired("random_halves_gap").next();
+    let positive = if declared { paired("natman_minus_random_drop").filter(|d| d.n_from == d.n_to).max_by_key(|d| d.n_to) } else { None };
+    if negative.is_none() && positive.is_none() {
         return;
-    };
-    let verdict = match d.estimate().sign() {
-        None if d.ci_low.is_some() => "yes: the interval holds 0",
-        None => "not testable: no interval",
-        Some(_) => "**no**: the interval excludes 0",
-    };
+    }
     let _ = writeln!(
         s,
-        "### Known-answer control\n\n| control | quantity | known answer | measured (95% interval) | as the design says |\n|---|---|---|---|---|\n\
-         | negative | random halves: base A − base B | 0 (exchangeable halves) | {} ({}) | {verdict} |\n",
-        d.value_and_interval(),
-        plural(d.units, "unit")
+        "### Known-answer controls
+
+| control | quantity | known answer | measured (95% interval) | as the design says |
+|---|---|---|---|---|"
     );
+    if let Some(d) = negative {
+        let verdict = match d.estimate().sign() {
+            None if d.ci_low.is_some() => "yes: the interval holds 0",
+            None => "not testable: no interval",
+            Some(_) => "**no**: the interval excludes 0",
+        };
+        let _ = writeln!(
+            s,
+            "| negative | random halves: base A − base B | 0 (exchangeable halves) | {} ({}) | {verdict} |",
+            d.value_and_interval(),
+            plural(d.units, "unit")
+        );
+    }
+    if let Some(d) = positive {
+        let verdict = match d.estimate().sign() {
+            Some(false) => "yes: below 0, the interval excludes 0",
+            Some(true) => "**no**: above 0",
+            None if d.ci_low.is_some() => "**no**: the interval holds 0",
+            None => "not testable: no interval",
+        };
+        let _ = writeln!(
+            s,
+            "| positive | natural/man-made − random-halves transfer drop at n = {} | below 0 (declared cues: shape vs colour) | {} ({}, Welch) | {verdict} |",
+            d.n_to,
+            d.value_and_interval(),
+            plural(d.units, "unit"),
+        );
+    }
+    let _ = writeln!(s);
+}
+
+/// Origins whose natural/man-made networks were trained on data that
+/// declares the split a known-answer control ([`records::DECLARED_CUES_MARK`]).
+fn declared_origins(ok: &DataFrame) -> Result<Vec<String>> {
+    let df = ok.clone().lazy().filter(col("family").eq(lit("natman"))).select([col("origin"), col("dataset")]).collect()?;
+    let (o, d) = (df.column("origin")?.str()?, df.column("dataset")?.str()?);
+    let mut out: Vec<String> =
+        (0..df.height()).filter(|&i| d.get(i).is_some_and(|d| d.contains(records::DECLARED_CUES_MARK))).filter_map(|i| o.get(i).map(str::to_string)).collect();
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
 }
 
 /// Networks whose record says they had not converged (`records::plateau`).
@@ -398,6 +446,7 @@ fn report_md(
     figs: &[Figure],
     found: &[(String, Vec<Finding>)],
     unconverged: &[(String, String)],
+    declared: &[String],
 ) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# Transferability report\n");
@@ -451,7 +500,7 @@ fn report_md(
             );
         }
         let _ = writeln!(s);
-        controls(&mut s, dec, o);
+        controls(&mut s, dec, o, declared.iter().any(|d| d == o));
         let get = |f: &str, a: ArmLabel, t: &str, n: i32| cell(rows, o, f, a, t, n);
         let paired = |name: &str, lo: i32, hi: i32| decomp_row(dec, o, Convention::Paired, name, lo, hi);
         if let Some(base) = get("random", ArmLabel::Base, "all", 0) {

@@ -55,7 +55,7 @@ impl DataSet {
         match spec {
             DataSpec::Synthetic(cfg) => Ok(DataSet {
                 kind: "synthetic".into(),
-                root: format!("synthetic:classes={},size={},seed={}", cfg.classes, cfg.size, cfg.seed),
+                root: format!("synthetic:classes={},size={},seed={}{}", cfg.classes, cfg.size, cfg.seed, cfg.design.root_suffix()),
                 train: Arc::new(cfg.source(true)),
                 test: Arc::new(cfg.source(false)),
             }),

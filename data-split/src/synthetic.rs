@@ -103,6 +103,17 @@ impl Design {
     fn is_parts(&self) -> bool {
         *self == Design::Parts
     }
+
+    /// What the data set's identity (`kind:root`, the records' `dataset`)
+    /// adds for this design: nothing for the first, so its records read as
+    /// before; `,design=cues` for the declared cues, which tells the
+    /// analysis that its natural/man-made split is a known-answer control.
+    pub fn root_suffix(&self) -> &'static str {
+        match self {
+            Design::Parts => "",
+            Design::Cues => records::DECLARED_CUES_MARK,
+        }
+    }
 }
 
 impl Default for SyntheticConfig {

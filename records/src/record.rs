@@ -65,6 +65,12 @@ impl Status {
     }
 }
 
+/// The mark a data set whose natural/man-made split is a known-answer
+/// control carries in its identity (the records' `dataset`): the built-in
+/// synthetic data's declared cues (`data_split::synthetic::Design::Cues`),
+/// where dissimilar transfer must lose more at the top than random halves.
+pub const DECLARED_CUES_MARK: &str = ",design=cues";
+
 /// One trained network's result.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
