@@ -265,7 +265,17 @@ fn control_grid(dir: &Path, dataset: &str, natman_loss: f64) {
         let wobble = 0.01 * (r as f64 - 1.0);
         for (from, to) in [("natural", "manmade"), ("manmade", "natural")] {
             add(format!("natman-base-{to}-r{r}"), records::Family::Natman, "natman".into(), "base", None, to, 0, r, 0.90);
-            add(format!("natman-transfer-{from}-{to}-n7-r{r}"), records::Family::Natman, "natman".into(), "AnB", Some(from), to, 7, r, 0.90 - natman_loss + wobble);
+            add(
+                format!("natman-transfer-{from}-{to}-n7-r{r}"),
+                records::Family::Natman,
+                "natman".into(),
+                "AnB",
+                Some(from),
+                to,
+                7,
+                r,
+                0.90 - natman_loss + wobble,
+            );
         }
     }
     for run in &runs {
