@@ -368,14 +368,16 @@ fn controls(s: &mut String, dec: &[DecompRow], o: &str, declared: bool) {
             Some(false) => "yes: below 0, the interval excludes 0",
             Some(true) => "**no**: above 0",
             None if d.ci_low.is_some() => "**no**: the interval holds 0",
+            None if d.unconverged > 0 => "not meaningful: units left out for unconverged networks",
             None => "not testable: no interval",
         };
         let _ = writeln!(
             s,
-            "| positive | natural/man-made − random-halves transfer drop at n = {} | below 0 (declared cues: shape vs colour) | {} ({}, Welch) | {verdict} |",
+            "| positive | natural/man-made − random-halves transfer drop at n = {} | below 0 (declared cues: shape vs colour) | {} ({}, Welch{}) | {verdict} |",
             d.n_to,
             d.value_and_interval(),
             plural(d.units, "unit"),
+            if d.unconverged > 0 { format!("; {} left out: unconverged network", d.unconverged) } else { String::new() },
         );
     }
     let _ = writeln!(s);

@@ -231,8 +231,9 @@ fn data_split_free_require<T>(what: &str, found: Option<T>) -> Option<T> {
 /// Records of a grid with three random splits (bases and AnB at n = 7) and
 /// three natural/man-made replicates (bases, transfers both ways at
 /// n = 7), on data named `dataset`; the natural/man-made transfers lose
-/// `natman_loss`, the random ones 0.10 (± 0.01 across splits).
-fn control_grid(dir: &Path, dataset: &str, natman_loss: f64) {
+/// `natman_loss`, the random ones 0.10 (± 0.01 across splits); with
+/// `natman_converged` false, two replicates' natural bases had not converged.
+fn control_grid(dir: &Path, dataset: &str, natman_loss: f64, natman_converged: bool) {
     let records = dir.join("records");
     let mut runs = Vec::new();
     let mut add = |id: String, family: records::Family, split: String, arm: &str, source: Option<&str>, target: &str, n: i32, replicate: i32, top1: f64| {
@@ -278,7 +279,8 @@ fn control_grid(dir: &Path, dataset: &str, natman_loss: f64) {
             );
         }
     }
-    for run in &runs {
+    for run in &mut runs {
+        run.converged = natman_converged || !(run.run_id.starts_with("natman-base-natural") && run.replicate > 0);
         records::write_run(&records, run, &[], "{}").expect("write");
     }
 }
@@ -289,12 +291,13 @@ fn control_grid(dir: &Path, dataset: &str, natman_loss: f64) {
 /// data, where it is the paper's finding 5) it is no control.
 #[test]
 fn the_positive_control_is_checked_where_the_data_declare_it() {
-    let report = |dataset: &str, loss: f64| {
+    let report_of = |dataset: &str, loss: f64, converged: bool| {
         let dir = tempfile::tempdir().expect("tmp");
-        control_grid(dir.path(), dataset, loss);
+        control_grid(dir.path(), dataset, loss, converged);
         let out = analyze(&opts(vec![dir.path().into()], &dir.path().join("report"))).expect("analyze");
         std::fs::read_to_string(&out.report).expect("report")
     };
+    let report = |dataset: &str, loss: f64| report_of(dataset, loss, true);
     let declared = format!("synthetic:synthetic:classes=20,size=32,seed=0{}", records::DECLARED_CUES_MARK);
     // natural/man-made loses 0.40, random halves 0.10: −0.30, interval below 0
     let found = report(&declared, 0.40);
@@ -309,6 +312,10 @@ fn the_positive_control_is_checked_where_the_data_declare_it() {
     let reversed = report(&declared, 0.0);
     let line = reversed.lines().find(|l| l.starts_with("| positive |")).expect("a positive control");
     assert!(line.contains("+0.100") && line.contains("**no**: above 0"), "{line}");
+    // units left out for unconverged bases: not meaningful, not "not testable"
+    let voided = report_of(&declared, 0.40, false);
+    let line = voided.lines().find(|l| l.starts_with("| positive |")).expect("a positive control");
+    assert!(line.contains("2 left out: unconverged network") && line.contains("not meaningful"), "{line}");
     // data that declare nothing: no positive control
     assert!(!report("synthetic:synthetic:classes=20,size=32,seed=0", 0.40).contains("| positive |"));
 }
