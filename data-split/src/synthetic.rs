@@ -34,7 +34,12 @@
 //! * *Positive control (finding 5)*: frozen transfer across the
 //!   natural/man-made split must lose more at the top layer than transfer
 //!   between random halves: `natman_minus_random_drop` at n = 7 below 0,
-//!   its interval excluding 0. The report checks it.
+//!   its interval excluding 0. The report checks it. Measured in the
+//!   72-job default (a Zen 3, 2026-12-06): −0.71 to −0.75 per natural/
+//!   man-made replicate (natural → man-made −0.81 to −0.84 against a
+//!   man-made base of 0.95–0.97), −0.24 to −0.43 per random split: −0.37;
+//!   but two of the three natural-family bases had not converged by
+//!   `records::plateau`, so the report calls the control not meaningful.
 //! * *Negative control*: random halves are a uniform random choice of
 //!   classes, so they are exchangeable: base A − base B has expectation 0
 //!   over random splits (on any data). The report shows it with its
