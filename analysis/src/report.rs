@@ -353,14 +353,16 @@ fn controls(s: &mut String, dec: &[DecompRow], o: &str, declared: bool) {
     if let Some(d) = negative {
         let verdict = match d.estimate().sign() {
             None if d.ci_low.is_some() => "yes: the interval holds 0",
+            None if d.unconverged > 0 => "not meaningful: units left out for unconverged networks",
             None => "not testable: no interval",
             Some(_) => "**no**: the interval excludes 0",
         };
         let _ = writeln!(
             s,
-            "| negative | random halves: base A − base B | 0 (exchangeable halves) | {} ({}) | {verdict} |",
+            "| negative | random halves: base A − base B | 0 (exchangeable halves) | {} ({}{}) | {verdict} |",
             d.value_and_interval(),
-            plural(d.units, "unit")
+            plural(d.units, "unit"),
+            left_out(d.unconverged),
         );
     }
     if let Some(d) = positive {
@@ -377,22 +379,30 @@ fn controls(s: &mut String, dec: &[DecompRow], o: &str, declared: bool) {
             d.n_to,
             d.value_and_interval(),
             plural(d.units, "unit"),
-            if d.unconverged > 0 { format!("; {} left out: unconverged network", d.unconverged) } else { String::new() },
+            left_out(d.unconverged),
         );
     }
     let _ = writeln!(s);
 }
 
-/// Origins whose natural/man-made networks were trained on data that
-/// declares the split a known-answer control ([`records::DECLARED_CUES_MARK`]).
+/// `; k left out: unconverged network` where units were left out.
+fn left_out(k: usize) -> String {
+    if k > 0 { format!("; {k} left out: unconverged network") } else { String::new() }
+}
+
+/// Origins whose natural/man-made networks were all trained on data that
+/// declares the split a known-answer control: their `dataset` ends in
+/// [`records::DECLARED_CUES_MARK`] (a grid mixing such data with other
+/// data, analysed with `--allow-mixed`, declares nothing).
 fn declared_origins(ok: &DataFrame) -> Result<Vec<String>> {
     let df = ok.clone().lazy().filter(col("family").eq(lit("natman"))).select([col("origin"), col("dataset")]).collect()?;
     let (o, d) = (df.column("origin")?.str()?, df.column("dataset")?.str()?);
-    let mut out: Vec<String> =
-        (0..df.height()).filter(|&i| d.get(i).is_some_and(|d| d.contains(records::DECLARED_CUES_MARK))).filter_map(|i| o.get(i).map(str::to_string)).collect();
-    out.sort_unstable();
-    out.dedup();
-    Ok(out)
+    let mut all_marked: std::collections::BTreeMap<String, bool> = std::collections::BTreeMap::new();
+    for i in 0..df.height() {
+        let marked = d.get(i).is_some_and(|d| d.ends_with(records::DECLARED_CUES_MARK));
+        *all_marked.entry(o.get(i).unwrap_or("").to_string()).or_insert(true) &= marked;
+    }
+    Ok(all_marked.into_iter().filter_map(|(o, all)| all.then_some(o)).collect())
 }
 
 /// Networks whose record says they had not converged (`records::plateau`).

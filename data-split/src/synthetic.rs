@@ -17,12 +17,13 @@
 //! names a class is declared per family:
 //! * **natural family: shape, not colour.** The object is one large upright
 //!   part; the class is its primitive (past ten classes, elongated
-//!   versions of them); its colour is drawn per image (never one of the
-//!   background's two).
+//!   versions of them); its colour is drawn per image (not one of the
+//!   background's two, unless eight draws in a row hit them).
 //! * **man-made family: colour, not shape.** The object is three small
 //!   parts in three cells of a grid that every man-made class shares; the
 //!   class is their three palette colours (any two classes differ in at
-//!   least two cells); each part's primitive is drawn per image.
+//!   least two cells, up to 64 man-made classes); each part's primitive is
+//!   drawn per image.
 //!
 //! Both families are drawn from the same primitives, palette, background
 //! and noise: they share their low-level statistics, and differ in what
@@ -96,11 +97,10 @@ pub enum Design {
     /// their own colours in a fixed arrangement.
     #[default]
     Parts,
-    /// Declared cues: natural-family classes are told apart only by where
-    /// their three parts stand on a 3 × 3 grid, man-made-family classes
-    /// only by the colours of three parts in cells every man-made class
-    /// shares; every part's shape, and the natural family's colours, are
-    /// drawn per image.
+    /// Declared cues: natural-family classes are told apart only by the
+    /// primitive of their one large part (its colour drawn per image),
+    /// man-made-family classes only by the palette colours of three parts
+    /// in cells every man-made class shares (their shapes drawn per image).
     Cues,
 }
 
