@@ -108,10 +108,7 @@ pub const RECOVERY_MARGIN: f64 = 0.01;
 pub const LEVEL: f64 = 0.95;
 
 fn fmt_row(r: &DecompRow, e: &crate::paired::Estimate, level: f64) -> String {
-    let mut units = plural(r.units, "unit");
-    if r.unconverged > 0 {
-        units.push_str(&format!("; {} left out: unconverged network", r.unconverged));
-    }
+    let units = r.units_label();
     match (e.ci_low, e.ci_high) {
         (Some(lo), Some(hi)) => {
             let pct = level * 100.0;

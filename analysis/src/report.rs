@@ -359,10 +359,9 @@ fn controls(s: &mut String, dec: &[DecompRow], o: &str, declared: bool) {
         };
         let _ = writeln!(
             s,
-            "| negative | random halves: base A − base B | 0 (exchangeable halves) | {} ({}{}) | {verdict} |",
+            "| negative | random halves: base A − base B | 0 (exchangeable halves) | {} ({}) | {verdict} |",
             d.value_and_interval(),
-            plural(d.units, "unit"),
-            left_out(d.unconverged),
+            d.units_label(),
         );
     }
     if let Some(d) = positive {
@@ -375,19 +374,13 @@ fn controls(s: &mut String, dec: &[DecompRow], o: &str, declared: bool) {
         };
         let _ = writeln!(
             s,
-            "| positive | natural/man-made − random-halves transfer drop at n = {} | below 0 (declared cues: shape vs colour) | {} ({}, Welch{}) | {verdict} |",
+            "| positive | natural/man-made − random-halves transfer drop at n = {} | below 0 (declared cues: shape vs colour) | {} (Welch, {}) | {verdict} |",
             d.n_to,
             d.value_and_interval(),
-            plural(d.units, "unit"),
-            left_out(d.unconverged),
+            d.units_label(),
         );
     }
     let _ = writeln!(s);
-}
-
-/// `; k left out: unconverged network` where units were left out.
-fn left_out(k: usize) -> String {
-    if k > 0 { format!("; {k} left out: unconverged network") } else { String::new() }
 }
 
 /// Origins whose natural/man-made networks were all trained on data that

@@ -273,6 +273,13 @@ impl DecompRow {
         format!("n{}–{} (n = {})", self.n_from, self.n_to, pooled.join(", "))
     }
 
+    /// `3 units`, with `; 1 left out: unconverged network` where units
+    /// were left out for a network that had not converged.
+    pub fn units_label(&self) -> String {
+        let units = plural(self.units, "unit");
+        if self.unconverged > 0 { format!("{units}; {} left out: unconverged network", self.unconverged) } else { units }
+    }
+
     /// `+0.012 [-0.003, +0.027]`, or the value alone where there is no interval.
     pub fn value_and_interval(&self) -> String {
         match (self.ci_low, self.ci_high) {
