@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 
 use records::SCHEMA_VERSION;
 
-/// The authors' per-network results (PROTOCOL.md §e, "CSV notes").
+/// The authors' per-network results (docs/PROTOCOL.md §g).
 pub const PAPER_RESULTS: &str = include_str!("../data/paper_results.csv");
 /// The authors' test curves.
 pub const PAPER_CURVES: &str = include_str!("../data/paper_curves.csv");
@@ -154,7 +154,7 @@ pub fn paper() -> Result<LazyFrame> {
 /// The convergence verdict ([`records::plateau`]) of each of the authors'
 /// networks that has a test curve, in `raw`'s row order, with the rates of
 /// their step schedule
-/// (PROTOCOL.md: × 0.1 every 100,000 iterations; the reduced-data networks
+/// (docs/PROTOCOL.md §b: × 0.1 every 100,000 iterations; the reduced-data networks
 /// every 64,000). Null for networks without a curve.
 fn paper_convergence(raw: &DataFrame) -> Result<Vec<Option<bool>>> {
     let curves = paper_curves()?.sort(["network", "iteration"], SortMultipleOptions::default())?;

@@ -50,7 +50,7 @@ fn decomposition_matches_table_1_and_fig_3() {
         assert_eq!(q("lasting_boost_vs_base", lo, hi).count, nets);
         close(q("lasting_boost_vs_selffer_ft", lo, hi).value, vs_ft, &format!("AnB+ - BnB+ {lo}-{hi}"));
     }
-    // the caveat of PROTOCOL.md §d: against their own target-half base both gain about the same
+    // the caveat of docs/PROTOCOL.md §e: against their own target-half base both gain about the same
     close(q("AnB+_vs_own_base", 1, 7).value, 0.010, "AnB+ vs own base");
     close(q("BnB+_vs_own_base", 1, 7).value, 0.010, "BnB+ vs own base");
     close(q("natman_drop", 7, 7).value, -0.250, "natman drop n=7");

@@ -264,7 +264,7 @@ mod tests {
         (0..n).map(|i| format!("c{i}")).collect()
     }
 
-    /// PROTOCOL.md §c: the authors' halves of ILSVRC-2012 for seeds 0..3.
+    /// docs/PROTOCOL.md §c: the authors' halves of ILSVRC-2012 for seeds 0..3.
     #[test]
     fn numpy_halves_match_protocol_vectors() {
         let vectors: [(u64, [usize; 12], usize); 4] = [

@@ -524,7 +524,7 @@ mod tests {
         assert_eq!(cfg.filler(6), (0.005, 1.0));
         let net = cfg.init(&Device::flex(), 0);
         assert_eq!(net.num_params(), 60_965_224);
-        // conv1 before pooling is 55x55, as PROTOCOL.md §a
+        // conv1 before pooling is 55x55, as docs/PROTOCOL.md §a
         assert_eq!((227 - 11) / 4 + 1, 55);
         let x = Tensor::<4>::zeros([1, 3, 227, 227], &Device::flex());
         let shape = |a: Act| match a {
