@@ -1,8 +1,10 @@
 //! The run-record contract between training (`transfer`) and analysis:
 //! [`RunRecord`] and [`CurvePoint`] as Parquet (one writer, one reader, the
 //! schema version), the authors' metric [`mean_of_best`], the convergence
-//! rule [`plateau`] every record states, and the one atomic file write the
-//! workspace uses. arrow, parquet and serde only: no burn, no polars.
+//! rule [`plateau`] every record states, and [`atomic_write`], the atomic
+//! file write of records, plans and reports (model checkpoints have their
+//! own in `model::checkpoint`, since the model does not depend on this
+//! crate). arrow, parquet and serde only: no burn, no polars.
 
 /// `Serialize` and `Deserialize` of protocol words as their one spelling:
 /// written with `Display`, read with `FromStr` (whose error says what is
