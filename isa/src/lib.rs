@@ -336,12 +336,26 @@ mod tests {
         assert!((5, 2) < QEMU_MIN && (7, 2) >= QEMU_MIN && (10, 0) >= QEMU_MIN);
     }
 
+    /// A process started with the variable set runs at that level (this test
+    /// runs itself as a child for every level the CPU has), and the
+    /// shorthands agree with it.
     #[test]
     fn the_active_level_follows_the_variable() {
-        // this process's own level, as the variable (if any) asks
-        let want = resolve(std::env::var(ENV).ok().as_deref(), detected()).expect("valid");
-        assert_eq!(active(), want);
-        assert_eq!(avx512(), want == Isa::Avx512);
-        assert_eq!(avx2(), want >= Isa::Avx2);
+        const CHILD: &str = "ISA_TEST_CHILD";
+        if std::env::var_os(CHILD).is_some() {
+            println!("child: active {} avx2 {} avx512 {}", active(), avx2(), avx512());
+            return;
+        }
+        for level in Isa::ALL.into_iter().filter(|&l| l <= detected()) {
+            let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
+                .args(["tests::the_active_level_follows_the_variable", "--exact", "--nocapture", "--test-threads=1"])
+                .env(ENV, level.name())
+                .env(CHILD, "1")
+                .output()
+                .expect("the test binary runs");
+            let text = String::from_utf8_lossy(&out.stdout);
+            let want = format!("child: active {level} avx2 {} avx512 {}", level >= Isa::Avx2, level == Isa::Avx512);
+            assert!(text.contains(&want), "{ENV}={level}: wanted `{want}`, the child printed:\n{text}");
+        }
     }
 }

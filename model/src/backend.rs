@@ -85,7 +85,13 @@ impl Backend {
 /// (all threads; Linux reports in USER_HZ = 100 ticks per second). `None`
 /// where `/proc` is unavailable.
 pub fn process_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    cpu_seconds_of(&std::fs::read_to_string("/proc/self/stat").ok()?)
+}
+
+/// User + system seconds from one `/proc/<pid>/stat` line: the fields after
+/// the command name (which may hold spaces and parentheses, so the last
+/// `)` ends it), `utime` and `stime` at 14 and 15 of the whole line.
+fn cpu_seconds_of(stat: &str) -> Option<f64> {
     let rest = &stat[stat.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
     let utime: f64 = f.get(11)?.parse().ok()?;
@@ -95,15 +101,30 @@ pub fn process_cpu_seconds() -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
+    /// utime and stime are fields 14 and 15, after a command name that
+    /// may itself hold `) ` (ticks of 1/100 s).
+    #[test]
+    fn cpu_seconds_are_read_after_the_command_name() {
+        let line = "4242 (odd) name) R 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 100 0 0";
+        assert_eq!(super::cpu_seconds_of(line), Some(3.0));
+        assert_eq!(super::cpu_seconds_of("4242 (x) R 1"), None, "a line too short has no times");
+    }
+
+    /// Spinning for CPU time moves the counter: it advances by at least 0.05 s
+    /// (5 ticks) before 10 s of wall time pass, even on a busy machine.
     #[test]
     fn cpu_time_moves_forward() {
         let a = super::process_cpu_seconds().expect("linux /proc");
+        let start = std::time::Instant::now();
         let mut x = 0u64;
-        for i in 0..30_000_000u64 {
-            x = x.wrapping_add(i * i);
+        let mut b = a;
+        while b - a < 0.05 && start.elapsed().as_secs() < 10 {
+            for i in 0..1_000_000u64 {
+                x = x.wrapping_add(i * i);
+            }
+            b = super::process_cpu_seconds().expect("linux /proc");
         }
         std::hint::black_box(x);
-        let b = super::process_cpu_seconds().expect("linux /proc");
-        assert!(b >= a);
+        assert!(b - a >= 0.05, "CPU time moved {:.3} s in 10 s of spinning", b - a);
     }
 }

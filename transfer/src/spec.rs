@@ -537,14 +537,30 @@ mod tests {
         }
         let e = "BnB".parse::<Arm>().expect_err("a label, not an arm");
         assert!(e.contains("base, selffer, transfer, nolearn, reduced"), "{e}");
-        // a preset's classes are checked by name (or WNID), before its indices are applied
+    }
+
+    /// A preset's classes are checked by name (or WNID) before its indices
+    /// are applied, and a mismatch names the first classes that differ.
+    #[test]
+    fn a_natman_preset_applies_only_to_its_own_classes() {
         let mine: Vec<String> = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"].map(String::from).to_vec();
         let e = check_preset_classes("cifar10", &mine).expect_err("not CIFAR-10").to_string();
         assert!(e.contains("class 0 is `t-shirt` here, `airplane` in cifar10") && e.contains("class 2 is `pullover`") && e.contains("\"natman\": null"), "{e}");
         let cifar: Vec<String> = data_split::presets::CIFAR10_CLASSES.map(String::from).to_vec();
         check_preset_classes("cifar10", &cifar).expect("CIFAR-10's own classes");
         check_preset_classes("ilsvrc12", &data_split::presets::ilsvrc12_wnids()).expect("ImageNet folders are named by WNID");
+    }
+
+    /// The crop follows the network's input size.
+    #[test]
+    fn preprocessing_follows_the_model() {
         assert_eq!((Preprocess::for_model("caffenet").crop, Preprocess::for_model("tiny").crop), (227, 28));
+    }
+
+    /// A single job's schedule drops its rate at two thirds, evaluates 20
+    /// times and checkpoints every tenth.
+    #[test]
+    fn a_single_jobs_schedule_drops_at_two_thirds() {
         let s = Schedule::single_job(600, 32, 0.01);
         assert_eq!((s.step_size, s.evals, s.checkpoint_every), (400, 20, 60));
     }
