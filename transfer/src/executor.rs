@@ -21,6 +21,43 @@ use crate::plan::Plan;
 use crate::record::{Status, curve_path, run_path};
 use crate::spec::{Arm, JobId};
 
+/// The one command line that trains a job, for both executors: the
+/// binary, `train --job FILE --threads N --progress lines`, and rayon held
+/// to the same N threads.
+#[derive(Debug, Clone, Copy)]
+pub struct TrainCommand<'a> {
+    /// The `transferability` binary.
+    pub exe: &'a Path,
+    /// The job's `job.json`.
+    pub job: &'a Path,
+    /// Threads of the job.
+    pub threads: usize,
+}
+
+impl TrainCommand<'_> {
+    /// The arguments after the binary.
+    pub fn args(&self) -> Vec<std::ffi::OsString> {
+        let threads = self.threads.to_string();
+        ["train".as_ref(), "--job".as_ref(), self.job.as_os_str(), "--threads".as_ref(), threads.as_ref(), "--progress".as_ref(), "lines".as_ref()]
+            .map(std::ffi::OsStr::to_os_string)
+            .to_vec()
+    }
+
+    /// The environment the job runs in.
+    pub fn env(&self) -> [(&'static str, String); 1] {
+        [("RAYON_NUM_THREADS", self.threads.to_string())]
+    }
+
+    /// The same as shell lines (each word single-quoted): the environment
+    /// exported, then `exec` of the command.
+    pub fn script(&self) -> String {
+        let quote = |s: &std::ffi::OsStr| format!("'{}'", s.to_string_lossy().replace('\'', r"'\''"));
+        let exports: String = self.env().iter().map(|(k, v)| format!("export {k}={}\n", quote(v.as_ref()))).collect();
+        let words: Vec<String> = std::iter::once(self.exe.as_os_str().to_os_string()).chain(self.args()).map(|w| quote(&w)).collect();
+        format!("{exports}exec {}\n", words.join(" "))
+    }
+}
+
 /// How a job ended in a sweep.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobState {
@@ -200,15 +237,10 @@ pub fn run_local(plan: &Plan, opts: &LocalOptions) -> Result<SweepReport> {
             }
             let log =
                 std::fs::OpenOptions::new().create(true).append(true).open(j.job.dir.join("log.txt")).map_err(|e| Error::io(j.job.dir.join("log.txt"), e))?;
-            let child = Command::new(&opts.exe)
-                .arg("train")
-                .arg("--job")
-                .arg(file)
-                .arg("--threads")
-                .arg(per_job.to_string())
-                .arg("--progress")
-                .arg("lines")
-                .env("RAYON_NUM_THREADS", per_job.to_string())
+            let train = TrainCommand { exe: &opts.exe, job: file, threads: per_job };
+            let child = Command::new(train.exe)
+                .args(train.args())
+                .envs(train.env())
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().map_err(|e| Error::io(j.job.dir.join("log.txt"), e))?)
                 .stderr(log)
@@ -290,11 +322,11 @@ pub fn run_slurm(plan: &Plan, opts: &SlurmOptions) -> Result<SweepReport> {
             continue;
         }
         let script = j.job.dir.join("job.sbatch");
+        let train = TrainCommand { exe: &opts.exe, job: file, threads: cpus };
         let body = format!(
-            "#!/bin/bash\n#SBATCH --job-name={id}\n#SBATCH --output={out}\n#SBATCH --cpus-per-task={cpus}\nexport RAYON_NUM_THREADS={cpus}\nexec {exe} train --job {file} --threads {cpus} --progress lines\n",
+            "#!/bin/bash\n#SBATCH --job-name={id}\n#SBATCH --output={out}\n#SBATCH --cpus-per-task={cpus}\n{script}",
             out = j.job.dir.join("slurm-%j.out").display(),
-            exe = opts.exe.display(),
-            file = file.display(),
+            script = train.script(),
         );
         std::fs::write(&script, body).map_err(|e| Error::io(&script, e))?;
         let deps: Vec<&String> = j.deps.iter().filter_map(|d| submitted.get(d)).collect();
@@ -349,4 +381,24 @@ pub fn run_slurm(plan: &Plan, opts: &SlurmOptions) -> Result<SweepReport> {
         state.insert(id.clone(), s);
     }
     Ok(SweepReport { jobs: plan.jobs.iter().map(|j| (j.job.id.clone(), state[&j.job.id].clone())).collect(), wall_seconds: t0.elapsed().as_secs_f64() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Slurm script runs the very command the local executor starts,
+    /// whatever the paths hold: the shell reads back each word as written.
+    #[test]
+    fn both_executors_run_one_train_command() {
+        let job = Path::new("/runs/it's a sweep/jobs/r0-base-A/job.json");
+        let train = TrainCommand { exe: Path::new("/bin/echo"), job, threads: 3 };
+        let args: Vec<String> = train.args().iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        assert_eq!(args, ["train", "--job", "/runs/it's a sweep/jobs/r0-base-A/job.json", "--threads", "3", "--progress", "lines"]);
+        assert_eq!(train.env(), [("RAYON_NUM_THREADS", "3".to_string())]);
+        let script = train.script();
+        assert!(script.starts_with("export RAYON_NUM_THREADS='3'\nexec '/bin/echo' 'train'"), "{script}");
+        let out = Command::new("sh").arg("-c").arg(&script).output().expect("sh runs");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{}\n", args.join(" ")));
+    }
 }
