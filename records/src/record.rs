@@ -146,15 +146,16 @@ pub struct RunRecord {
     pub cached_prefix: bool,
     /// Test images of the target half (one evaluation's sample size).
     pub test_images: i32,
-    /// The largest excess of a compared difference of evaluation means
-    /// over its tolerance ([`plateau`]'s rules 2–4): ≤ 0 when converged;
-    /// NaN when the curve cannot be judged.
+    /// The largest excess of a compared quantity over its tolerance
+    /// ([`plateau`]'s rules 2–5): ≤ 0 when converged; NaN when the curve
+    /// cannot be judged.
     pub plateau_gain: f64,
-    /// Rule 2's tolerance: twice the standard error of the difference of
-    /// the two half-segment means before the final rate drop.
+    /// Rule 2's tolerance: 2.5 standard errors of the difference between
+    /// the last quarter's mean and the quarter before's, in the segment
+    /// before the final rate drop (at least 0.005).
     pub plateau_tolerance: f64,
     /// Every rule of [`plateau`] holds: flat before the final rate drop,
-    /// not below its best, not still rising at the end.
+    /// not below its best, not still rising at the end, quiet at the end.
     pub converged: bool,
 }
 
