@@ -196,7 +196,7 @@ const TOP1_HIGHER: &str = "Top-1 accuracy (higher is better)";
 
 fn line(rows: &[SummaryRow], origin: &str, family: &str, arm: ArmLabel, target: &str, base: Option<f64>) -> Vec<(f64, f64)> {
     let mut pts: Vec<(f64, f64)> = base.map(|b| vec![(0.0, b)]).unwrap_or_default();
-    pts.extend((1..=7).filter_map(|n| cell(rows, origin, family, arm, target, n).map(|r| (n as f64, r.mean))));
+    pts.extend(crate::summary::ALL_N.filter_map(|n| cell(rows, origin, family, arm, target, n).map(|r| (n as f64, r.mean))));
     pts
 }
 

@@ -220,43 +220,18 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Outputs> {
         files.extend(render(f, &fig_dir)?);
     }
     let report = opts.out.join("report.md");
-    let mut text = report_md(&rows, &decomposition, &excluded, &figs, &found, &unconverged, &declared);
     let unjudged = ok.clone().lazy().filter(col("origin").eq(lit("runs")).and(col("converged").is_null())).collect()?.height();
-    if unjudged > 0 {
-        let note = format!(
-            "## Note: {} whose convergence could not be judged\n\nTheir curves have fewer than {} evaluations, or fewer than 4 at the rate before the final drop \
-             (`records::plateau`): whether they had converged is unknown, and the findings do not count them as unconverged. \
-             Give the schedule more evaluations (`schedule.evals`) to have them judged.\n\n",
-            plural(unjudged, "network"),
-            records::MIN_EVALS
-        );
-        insert_note(&mut text, &note);
-    }
-    if !incomplete.is_empty() {
-        let mut note = String::from(
-            "## Note: units missing networks
-
-Each of these units lacks networks that other units of its family have (failed, excluded or not planned): \
-             its quantities rest on fewer pairs than the grid planned.\n\n",
-        );
-        for (o, (family, split, replicate), cells) in &incomplete {
-            let unit = if family == "random" { format!("random split {split}") } else { format!("{family} replicate {replicate}") };
-            let _ = writeln!(note, "- {o} {unit}: {}", cells.join("; "));
-        }
-        note.push('\n');
-        insert_note(&mut text, &note);
-    }
-    if !cached.is_empty() {
-        // after the title and the warnings: the second thing a reader must know
-        let note = format!(
-            "## Note: cells that mix cached and uncached networks\n\n\
-             These cells hold networks whose frozen layers came from the prefix cache (`--cache-prefix`): they saw K augmented passes of each image \
-             (`cache.json`), while the bases and fine-tuned networks they are compared with saw a fresh augmentation every epoch. \
-             Their differences from those networks include that difference in augmentation: {}.\n\n",
-            cached.join(", ")
-        );
-        insert_note(&mut text, &note);
-    }
+    let notes: Vec<String> = [unjudged_note(unjudged), incomplete_note(&incomplete), cached_note(&cached)].into_iter().flatten().collect();
+    let mut text = report_md(&ReportParts {
+        rows: &rows,
+        dec: &decomposition,
+        excluded: &excluded,
+        figs: &figs,
+        found: &found,
+        unconverged: &unconverged,
+        declared: &declared,
+        notes: &notes,
+    });
     let pairs = cka_pairs(opts)?;
     if !pairs.is_empty() {
         let _ = writeln!(
@@ -300,12 +275,53 @@ Each of these units lacks networks that other units of its family have (failed, 
     Ok(Outputs { summary: rows, decomposition, excluded, findings: found, unconverged, figures: files, report })
 }
 
-/// Put a note after the report's title and warnings, before its first
-/// section of text (a splice: one function per report section would not
-/// need it).
-fn insert_note(text: &mut String, note: &str) {
-    let at = text.find("Top-1 per network is").unwrap_or(0);
-    text.insert_str(at, note);
+/// The note on networks whose convergence could not be judged.
+fn unjudged_note(unjudged: usize) -> Option<String> {
+    if unjudged == 0 {
+        return None;
+    }
+    let note = format!(
+        "## Note: {} whose convergence could not be judged\n\nTheir curves have fewer than {} evaluations, or fewer than 4 at the rate before the final drop \
+         (`records::plateau`): whether they had converged is unknown, and the findings do not count them as unconverged. \
+         Give the schedule more evaluations (`schedule.evals`) to have them judged.\n\n",
+        plural(unjudged, "network"),
+        records::MIN_EVALS
+    );
+    Some(note)
+}
+
+/// The note on units that lack networks other units of their family have.
+fn incomplete_note(incomplete: &[(String, crate::paired::UnitKey, Vec<String>)]) -> Option<String> {
+    if incomplete.is_empty() {
+        return None;
+    }
+    let mut note = String::from(
+        "## Note: units missing networks
+
+Each of these units lacks networks that other units of its family have (failed, excluded or not planned): \
+         its quantities rest on fewer pairs than the grid planned.\n\n",
+    );
+    for (o, (family, split, replicate), cells) in incomplete {
+        let unit = if family == "random" { format!("random split {split}") } else { format!("{family} replicate {replicate}") };
+        let _ = writeln!(note, "- {o} {unit}: {}", cells.join("; "));
+    }
+    note.push('\n');
+    Some(note)
+}
+
+/// The note on cells that mix cached and uncached networks.
+fn cached_note(cached: &[String]) -> Option<String> {
+    if cached.is_empty() {
+        return None;
+    }
+    let note = format!(
+        "## Note: cells that mix cached and uncached networks\n\n\
+         These cells hold networks whose frozen layers came from the prefix cache (`--cache-prefix`): they saw K augmented passes of each image \
+         (`cache.json`), while the bases and fine-tuned networks they are compared with saw a fresh augmentation every epoch. \
+         Their differences from those networks include that difference in augmentation: {}.\n\n",
+        cached.join(", ")
+    );
+    Some(note)
 }
 
 /// Cells (family/arm/n) of these runs with a network that used the prefix
@@ -417,7 +433,7 @@ fn pooled_tables(s: &mut String, rows: &[SummaryRow], dec: &[DecompRow], o: &str
     let pooled = |name: &str, lo: i32, hi: i32| decomp_row(dec, o, Convention::Pooled, name, lo, hi);
     let _ = writeln!(s, "### The authors' convention (pooled: every arm against the mean of all bases; no intervals)\n");
     let _ = writeln!(s, "| n | co-adaptation (base − BnB) | specificity (BnB − AnB) | AnB − base |\n|---|---|---|---|");
-    for n in 1..=7 {
+    for n in crate::summary::ALL_N {
         let v = |q: &str| pooled(q, n, n).map_or("–".into(), |d| format!("{:+.3}", d.value));
         if cell(rows, o, "random", ArmLabel::AnB, "all", n).is_some() {
             let _ = writeln!(s, "| {n} | {} | {} | {} |", v("coadaptation"), v("specificity"), v("transfer_drop"));
@@ -433,7 +449,7 @@ fn pooled_tables(s: &mut String, rows: &[SummaryRow], dec: &[DecompRow], o: &str
         let v = |lo: i32| pooled(name, lo, 7).map_or("–".into(), |d| format!("{:+.3} ({})", d.value, d.count));
         let _ = writeln!(s, "| {label} | {} | {} | {} |", v(1), v(3), v(5));
     }
-    let nat: Vec<String> = (1..=7).filter_map(|n| pooled("natman_drop", n, n).map(|d| format!("n{n} {:+.3}", d.value))).collect();
+    let nat: Vec<String> = crate::summary::ALL_N.filter_map(|n| pooled("natman_drop", n, n).map(|d| format!("n{n} {:+.3}", d.value))).collect();
     if !nat.is_empty() {
         let _ = writeln!(s, "\nNatural / man-made, mean of both targets minus mean of both bases: {}.", nat.join(", "));
     }
@@ -444,15 +460,21 @@ fn fmt(v: Option<f64>) -> String {
     v.filter(|x| x.is_finite()).map_or("–".into(), |x| format!("{x:.3}"))
 }
 
-fn report_md(
-    rows: &[SummaryRow],
-    dec: &[DecompRow],
-    excluded: &[Excluded],
-    figs: &[Figure],
-    found: &[(String, Vec<Finding>)],
-    unconverged: &[(String, String)],
-    declared: &[String],
-) -> String {
+/// What the report's text is made of.
+struct ReportParts<'a> {
+    rows: &'a [SummaryRow],
+    dec: &'a [DecompRow],
+    excluded: &'a [Excluded],
+    figs: &'a [Figure],
+    found: &'a [(String, Vec<Finding>)],
+    unconverged: &'a [(String, String)],
+    declared: &'a [String],
+    /// Notes after the title and the warnings, in order.
+    notes: &'a [String],
+}
+
+fn report_md(parts: &ReportParts<'_>) -> String {
+    let ReportParts { rows, dec, excluded, figs, found, unconverged, declared, notes } = *parts;
     let mut s = String::new();
     let _ = writeln!(s, "# Transferability report\n");
     if !unconverged.is_empty() {
@@ -469,6 +491,10 @@ fn report_md(
             let _ = writeln!(s, "- {o} `{id}`");
         }
         let _ = writeln!(s);
+    }
+    // after the title and the warnings, the notes: the next things a reader must know
+    for note in notes {
+        s.push_str(note);
     }
     let _ = writeln!(
         s,
@@ -519,7 +545,7 @@ fn report_md(
             let _ = writeln!(s, "### Decomposition (paired with each network's own target-half base; {})\n", plural(units, "unit"));
             let _ = writeln!(s, "| n | BnB | BnB+ | AnB | AnB+ | co-adaptation (base − BnB) | specificity (BnB − AnB) | AnB − base | AnB+ − base |");
             let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
-            for n in 1..=7 {
+            for n in crate::summary::ALL_N {
                 let m = |a: ArmLabel| get("random", a, "all", n).map(|r| r.mean);
                 let c = |a: ArmLabel| get("random", a, "all", n).map_or(0, |r| r.count);
                 let q = |name: &str| paired(name, n, n).map_or("–".into(), DecompRow::value_and_interval);
@@ -586,7 +612,7 @@ fn report_md(
                 "\n(target columns: mean top-1 of the networks trained on that half, networks in brackets; AnB copies from the other half's base)\n"
             );
         }
-        let nl: Vec<String> = (1..=7).filter_map(|n| get("whole", ArmLabel::Nolearn, "all", n).map(|r| format!("n{n} {:.3}", r.mean))).collect();
+        let nl: Vec<String> = crate::summary::ALL_N.filter_map(|n| get("whole", ArmLabel::Nolearn, "all", n).map(|r| format!("n{n} {:.3}", r.mean))).collect();
         if !nl.is_empty() {
             let _ = writeln!(
                 s,

@@ -356,7 +356,7 @@ fn pooled(ok: &DataFrame, rows: &[SummaryRow]) -> Result<Vec<DecompRow>> {
         };
         // random-split decomposition per n
         if let Some((base, _)) = get("random", ArmLabel::Base, "all", 0) {
-            for n in 1..=7 {
+            for n in ALL_N {
                 let bnb = get("random", ArmLabel::BnB, "all", n);
                 let anb = get("random", ArmLabel::AnB, "all", n);
                 let bnbp = get("random", ArmLabel::BnBPlus, "all", n);
@@ -408,7 +408,7 @@ fn pooled(ok: &DataFrame, rows: &[SummaryRow]) -> Result<Vec<DecompRow>> {
         // natural / man-made: mean of both targets minus mean of both bases
         if let (Some((bn, _)), Some((bm, _))) = (get("natman", ArmLabel::Base, "natural", 0), get("natman", ArmLabel::Base, "manmade", 0)) {
             let base = (bn + bm) / 2.0;
-            for n in 1..=7 {
+            for n in ALL_N {
                 if let (Some((an, c1)), Some((am, c2))) = (get("natman", ArmLabel::AnB, "natural", n), get("natman", ArmLabel::AnB, "manmade", n)) {
                     push("natman_drop", n, n, (an + am) / 2.0 - base, base, c1 + c2);
                 }
@@ -416,7 +416,7 @@ fn pooled(ok: &DataFrame, rows: &[SummaryRow]) -> Result<Vec<DecompRow>> {
         }
         // random frozen features relative to the whole-set base
         if let Some((base, _)) = get("whole", ArmLabel::Base, "all", 0) {
-            for n in 1..=7 {
+            for n in ALL_N {
                 if let Some((v, c)) = get("whole", ArmLabel::Nolearn, "all", n) {
                     push("nolearn_drop", n, n, v - base, base, c);
                 }
@@ -436,7 +436,10 @@ fn layers_of(nets: &[Net], origin: &str, family: &str) -> Vec<i32> {
 
 /// The ranges of layers the lasting boost is pooled over (the authors'
 /// Table 1), where the grid has layers in them.
-pub const BOOST_RANGES: [(i32, i32); 3] = [(1, 7), (3, 7), (5, 7)];
+pub const BOOST_RANGES: [(i32, i32); 3] = [(1, TOP), (3, TOP), (5, TOP)];
+
+/// The top n a grid may copy or freeze ([`records::MAX_N`]).
+const TOP: i32 = records::MAX_N as i32;
 
 /// Units lacking networks that other units of their family have, per
 /// origin ([`Units::incomplete`]).
@@ -449,9 +452,13 @@ pub fn incomplete_units(ok: &DataFrame) -> Result<Vec<(String, crate::paired::Un
     Ok(out)
 }
 
+/// Every n a grid may copy or freeze: layers 1..n, n from 1 to
+/// [`records::MAX_N`].
+pub const ALL_N: std::ops::RangeInclusive<i32> = 1..=records::MAX_N as i32;
+
 /// The middle layers (finding 1's co-adaptation, finding 6's random
 /// features): neither the first layer nor the top one.
-pub const MIDDLE: std::ops::RangeInclusive<i32> = 2..=6;
+pub const MIDDLE: std::ops::RangeInclusive<i32> = 2..=records::MAX_N as i32 - 1;
 
 /// The paired convention of one origin ([`crate::paired`]).
 fn paired_rows(all: &[Net], o: &str, units: &Units<'_>) -> Vec<DecompRow> {

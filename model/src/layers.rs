@@ -8,6 +8,10 @@ use crate::error::{Error, Result};
 /// Layer names in order; layer k (1-based) is `LAYER_NAMES[k - 1]`.
 pub const LAYER_NAMES: [&str; 8] = ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"];
 
+/// The number of layers, the top one (fc8) last: a forward pass through
+/// the whole network ends at this layer.
+pub const NUM_LAYERS: usize = LAYER_NAMES.len();
+
 /// Name of layer `k` (1-based).
 pub fn layer_name(k: usize) -> Result<&'static str> {
     check_range(k, 1, 8)?;

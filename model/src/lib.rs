@@ -28,4 +28,4 @@ pub mod layers;
 pub use alexnet::{Act, AlexNet, AlexNetConfig, ConvSpec, FillerScale};
 pub use checkpoint::ParamStore;
 pub use error::{Error, Result};
-pub use layers::{LAYER_NAMES, layer_name};
+pub use layers::{LAYER_NAMES, NUM_LAYERS, layer_name};

@@ -166,11 +166,16 @@ pub struct Preprocess {
 }
 
 impl Preprocess {
-    /// The preprocessing a model preset is built for: the authors' (256-px
-    /// stored images, 227-px crops) for `caffenet`, 32-px images with 28-px
-    /// crops for the small presets; random mirrors in training for both.
+    /// The preprocessing a model preset is built for, from its input size:
+    /// the crop is the network's input; the authors' 256-px stored images
+    /// for `caffenet`'s 227-px crops, 32-px images for the small presets
+    /// (28-px crops for `cifar` and `tiny`, the whole image for `bench`);
+    /// random mirrors in training for all. An unknown preset gets the small
+    /// presets' 32/28, and building the network names the valid presets.
     pub fn for_model(model: &str) -> Self {
-        if model == "caffenet" { Preprocess { stored: 256, crop: 227, mirror: true } } else { Preprocess { stored: 32, crop: 28, mirror: true } }
+        let crop = model::AlexNetConfig::preset(model, 1).map_or(28, |c| c.image_size);
+        let stored = if crop == 227 { 256 } else { crop.max(32) };
+        Preprocess { stored, crop, mirror: true }
     }
 }
 
@@ -551,10 +556,18 @@ mod tests {
         check_preset_classes("ilsvrc12", &data_split::presets::ilsvrc12_wnids()).expect("ImageNet folders are named by WNID");
     }
 
-    /// The crop follows the network's input size.
+    /// The crop follows the network's input size, so every preset `train
+    /// --model` offers takes its own preprocessing.
     #[test]
     fn preprocessing_follows_the_model() {
         assert_eq!((Preprocess::for_model("caffenet").crop, Preprocess::for_model("tiny").crop), (227, 28));
+        assert_eq!((Preprocess::for_model("caffenet").stored, Preprocess::for_model("cifar").stored), (256, 32));
+        for name in model::alexnet::PRESETS {
+            let cfg = model::AlexNetConfig::preset(name, 10).expect("preset");
+            let p = Preprocess::for_model(name);
+            assert_eq!(p.crop, cfg.image_size, "{name}");
+            assert!(p.stored >= p.crop, "{name}");
+        }
     }
 
     /// A single job's schedule drops its rate at two thirds, evaluates 20

@@ -223,7 +223,7 @@ pub fn evaluate(net: &AlexNet, test: &Store, asm: &Assembly, batch: usize, devic
 pub fn evaluate_cached(net: &AlexNet, cache: &PrefixCache, device: &Device) -> (f64, f64, f64) {
     let mut score = Score::default();
     for (act, labels) in cache.test_batches(device) {
-        score.add(net.forward_range(act, cache.layer, 8, None).flat(), &labels);
+        score.add(net.forward_range(act, cache.layer, model::NUM_LAYERS, None).flat(), &labels);
     }
     score.result()
 }
@@ -329,13 +329,13 @@ impl Feed {
             Feed::Frozen { prefix, n, batches } => {
                 let (x, labels) = batches.next_batch()?.into_tensor(asm.crop, inner);
                 let act = prefix.forward_range(Act::Map(x), 0, *n, Some(dropout_seed)).into_autodiff();
-                (net.forward_range(act, *n, 8, Some(dropout_seed)).flat(), labels)
+                (net.forward_range(act, *n, model::NUM_LAYERS, Some(dropout_seed)).flat(), labels)
             }
             Feed::Cached { prefix, cache, batch, order } => {
                 let (idx, gs) = asm.train_plan(cache.train_images(), *batch, it, order);
                 let (act, labels) = cache.train_batch(&idx, &gs, inner);
                 let act = cache.frozen_rest(prefix, act, dropout_seed).into_autodiff();
-                (net.forward_range(act, cache.n, 8, Some(dropout_seed)).flat(), labels)
+                (net.forward_range(act, cache.n, model::NUM_LAYERS, Some(dropout_seed)).flat(), labels)
             }
         })
     }

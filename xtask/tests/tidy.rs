@@ -341,3 +341,58 @@ fn the_code_is_cargo_fmt_clean() {
     }
     assert!(out.status.success(), "cargo fmt --check wants changes (run `cargo fmt`):\n{}", String::from_utf8_lossy(&out.stdout));
 }
+
+/// Every mention of the protocol in the workspace's sources and documents
+/// points at the repository's own `docs/PROTOCOL.md`, and a cited section
+/// (`§a` …) is one that file has.
+#[test]
+fn every_protocol_reference_points_at_the_repositorys_own() {
+    let protocol = std::fs::read_to_string(root().join("docs/PROTOCOL.md")).expect("docs/PROTOCOL.md exists");
+    let sections: Vec<String> = protocol.lines().filter_map(|l| l.strip_prefix("## §")).filter_map(|l| l.chars().next()).map(|c| format!("§{c}")).collect();
+    assert!(sections.len() >= 6, "{sections:?}");
+    let mut files = Vec::new();
+    for krate in CRATES {
+        rust_files(&root().join(krate), &mut files);
+    }
+    for doc in ["README.md", "ARCHITECTURE.md", "docs"] {
+        let p = root().join(doc);
+        if p.is_dir() {
+            files.extend(std::fs::read_dir(&p).expect("readable").flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "md")));
+        } else {
+            files.push(p);
+        }
+    }
+    let mut checked = 0;
+    for f in files {
+        let text = std::fs::read_to_string(&f).expect("utf-8");
+        for (i, _) in text.match_indices("PROTOCOL.md") {
+            let rel = f.strip_prefix(root()).expect("inside").display().to_string();
+            if rel == "docs/PROTOCOL.md" || rel == "xtask/tests/tidy.rs" {
+                continue;
+            }
+            let before = &text[..i];
+            assert!(before.ends_with("docs/"), "{rel}: a PROTOCOL.md reference that is not docs/PROTOCOL.md");
+            let after: String = text[i + "PROTOCOL.md".len()..].chars().take(3).collect();
+            if let Some(sec) = after.trim_start().strip_prefix('§') {
+                let cited = format!("§{}", sec.chars().next().expect("a letter"));
+                assert!(sections.contains(&cited), "{rel} cites {cited}, which docs/PROTOCOL.md does not have");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5, "{checked} references");
+}
+
+/// Layer counts come from their constants (`records::MAX_N`,
+/// `model::NUM_LAYERS`), not from literals: no `1..=7` in the analysis and
+/// no forward pass to a literal 8th layer in training.
+#[test]
+fn layer_counts_are_named_not_spelled() {
+    for (path, text) in sources("analysis").into_iter().chain(sources("transfer")) {
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            assert!(!code.contains("1..=7"), "{path}:{}: `1..=7` (use records::MAX_N)", i + 1);
+            assert!(!(code.contains("forward_range(") && code.contains(", 8,")), "{path}:{}: a literal top layer (use model::NUM_LAYERS)", i + 1);
+        }
+    }
+}
