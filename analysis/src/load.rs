@@ -187,8 +187,7 @@ pub fn record_files(path: &Path) -> Result<Vec<PathBuf>> {
     if path.is_file() {
         return Ok(vec![path.to_path_buf()]);
     }
-    for sub in ["records/runs", "runs", ""] {
-        let dir = path.join(sub);
+    for dir in [records::runs_dir(&records::SweepLayout::new(path).records()), records::runs_dir(path), path.to_path_buf()] {
         if !dir.is_dir() {
             continue;
         }
@@ -270,7 +269,7 @@ pub fn runs(files: &[PathBuf]) -> Result<LazyFrame> {
 /// record's own verdict stands.
 fn rejudge(record: &Path) -> Result<Option<Option<bool>>> {
     let curve = match (record.parent().and_then(Path::parent), record.file_name()) {
-        (Some(dir), Some(name)) => dir.join("curves").join(name),
+        (Some(dir), Some(name)) => records::curves_dir(dir).join(name),
         _ => return Ok(None),
     };
     if !curve.is_file() {

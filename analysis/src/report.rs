@@ -89,7 +89,10 @@ fn curve_series(opts: &AnalyzeOptions, ok: &DataFrame, origin: &str) -> Result<V
     } else {
         let mut frames = Vec::new();
         for p in &opts.runs {
-            let dir = [p.join("records/curves"), p.join("curves"), p.parent().map(|q| q.join("curves")).unwrap_or_default()].into_iter().find(|d| d.is_dir());
+            let dir =
+                [records::curves_dir(&records::SweepLayout::new(p).records()), records::curves_dir(p), p.parent().map(records::curves_dir).unwrap_or_default()]
+                    .into_iter()
+                    .find(|d| d.is_dir());
             if let Some(d) = dir {
                 let glob = d.join("*.parquet");
                 let lf = LazyFrame::scan_parquet(PlRefPath::new(glob.to_string_lossy().as_ref()), ScanArgsParquet::default())?;
@@ -254,13 +257,13 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Outputs> {
             cpu / 3600.0
         );
         for p in &opts.runs {
-            if let Ok(cmd) = std::fs::read_to_string(p.join("command.txt")) {
+            if let Ok(cmd) = std::fs::read_to_string(records::SweepLayout::new(p).command()) {
                 let _ = writeln!(text, "\nReproduce with:\n\n```sh\n{}\n```", cmd.trim());
             }
         }
     }
     for p in &opts.runs {
-        let dir = p.join("report/filters");
+        let dir = records::SweepLayout::new(p).filters();
         let mut pngs: Vec<_> = std::fs::read_dir(&dir).into_iter().flatten().flatten().map(|e| e.path()).collect();
         pngs.sort();
         if !pngs.is_empty() {

@@ -214,8 +214,8 @@ fn job_from_flags(a: &TrainArgs) -> Result<JobSpec> {
     let pre = Preprocess::for_model(&a.model);
     let name = id.to_string();
     Ok(JobSpec {
-        dir: a.out.join("jobs").join(&name),
-        records: a.out.join("records"),
+        dir: transfer::record::SweepLayout::new(&a.out).job(&name),
+        records: transfer::record::SweepLayout::new(&a.out).records(),
         id,
         split_id,
         data,
@@ -312,7 +312,7 @@ fn sweep(a: SweepArgs) -> Result<ExitCode> {
         );
         std::fs::create_dir_all(&out)?;
         plan.write(a.force)?;
-        println!("wrote {}", out.join("plan.json").display());
+        println!("wrote {}", transfer::record::SweepLayout::new(&out).plan().display());
         return Ok(ExitCode::SUCCESS);
     }
     // the data must open before anything is trained
@@ -326,7 +326,7 @@ fn sweep(a: SweepArgs) -> Result<ExitCode> {
         eprintln!("bases: {} taken from {}{}", taken.len(), from.display(), if taken.is_empty() { " (none there fit this grid)" } else { "" });
     }
     let cmd: Vec<String> = std::env::args().collect();
-    std::fs::write(out.join("command.txt"), format!("{}\n", cmd.join(" ")))?;
+    std::fs::write(transfer::record::SweepLayout::new(&out).command(), format!("{}\n", cmd.join(" ")))?;
     let exe = std::env::current_exe()?;
     let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let report = match a.executor {
@@ -352,8 +352,12 @@ fn sweep(a: SweepArgs) -> Result<ExitCode> {
         if let Some(p) = transfer::similarity::sweep_similarity(&plan, 500)? {
             eprintln!("layer similarity: {}", p.display());
         }
-        let rep =
-            analysis::analyze(&analysis::AnalyzeOptions { runs: vec![out.clone()], reference_paper: false, out: out.join("report"), allow_mixed: false })?;
+        let rep = analysis::analyze(&analysis::AnalyzeOptions {
+            runs: vec![out.clone()],
+            reference_paper: false,
+            out: transfer::record::SweepLayout::new(&out).report(),
+            allow_mixed: false,
+        })?;
         println!("report: {}", rep.report.display());
     }
     Ok(if report.all_done() { ExitCode::SUCCESS } else { ExitCode::from(2) })

@@ -287,9 +287,71 @@ pub fn similarity_columns(rows: &[SimilarityRow]) -> Vec<(&'static str, DataType
     ]
 }
 
+/// A sweep's output folder, the one place its layout is spelled:
+///
+/// ```text
+/// OUT/plan.json                  the plan; a re-run must match it
+/// OUT/command.txt                the command that made the sweep
+/// OUT/jobs/<id>/                 a job: job.json, checkpoints, log, final.params
+/// OUT/records/runs/<id>.parquet  its run record; OUT/records/curves/<id>.parquet its curve
+/// OUT/similarity/cka.parquet     layer similarity between networks
+/// OUT/report/                    the analysis; report/filters/<id>.png the bases' conv1 filters
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweepLayout {
+    /// The sweep's folder.
+    pub out: PathBuf,
+}
+
+/// A job's final weights, in its folder.
+pub const FINAL_PARAMS: &str = "final.params";
+
+impl SweepLayout {
+    /// The layout of the sweep folder `out`.
+    pub fn new(out: impl Into<PathBuf>) -> Self {
+        SweepLayout { out: out.into() }
+    }
+    /// The plan.
+    pub fn plan(&self) -> PathBuf {
+        self.out.join("plan.json")
+    }
+    /// The command that made the sweep.
+    pub fn command(&self) -> PathBuf {
+        self.out.join("command.txt")
+    }
+    /// The folder of every job's folder.
+    pub fn jobs(&self) -> PathBuf {
+        self.out.join("jobs")
+    }
+    /// A job's folder.
+    pub fn job(&self, id: &str) -> PathBuf {
+        self.jobs().join(id)
+    }
+    /// A job's final weights.
+    pub fn final_params(&self, id: &str) -> PathBuf {
+        self.job(id).join(FINAL_PARAMS)
+    }
+    /// The records folder ([`run_path`], [`curve_path`] inside it).
+    pub fn records(&self) -> PathBuf {
+        self.out.join("records")
+    }
+    /// The similarity table.
+    pub fn similarity(&self) -> PathBuf {
+        self.out.join("similarity").join("cka.parquet")
+    }
+    /// The analysis folder.
+    pub fn report(&self) -> PathBuf {
+        self.out.join("report")
+    }
+    /// The bases' conv1 filter pictures.
+    pub fn filters(&self) -> PathBuf {
+        self.report().join("filters")
+    }
+}
+
 /// Where a sweep's similarity table lives.
 pub fn similarity_path(sweep: &Path) -> PathBuf {
-    sweep.join("similarity").join("cka.parquet")
+    SweepLayout::new(sweep).similarity()
 }
 
 /// Write a similarity table (atomically).
@@ -362,14 +424,24 @@ fn write_parquet(path: &Path, batch: RecordBatch, job_json: &str) -> Result<()> 
     })
 }
 
+/// The run records' folder under a records folder.
+pub fn runs_dir(records: &Path) -> PathBuf {
+    records.join("runs")
+}
+
+/// The curves' folder under a records folder.
+pub fn curves_dir(records: &Path) -> PathBuf {
+    records.join("curves")
+}
+
 /// Where a run's records live under a records folder.
 pub fn run_path(records: &Path, run_id: &str) -> PathBuf {
-    records.join("runs").join(format!("{run_id}.parquet"))
+    runs_dir(records).join(format!("{run_id}.parquet"))
 }
 
 /// Where a run's curve lives under a records folder.
 pub fn curve_path(records: &Path, run_id: &str) -> PathBuf {
-    records.join("curves").join(format!("{run_id}.parquet"))
+    curves_dir(records).join(format!("{run_id}.parquet"))
 }
 
 /// Write a run's curve, then its result (the result last: it marks the job done).

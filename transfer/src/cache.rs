@@ -55,7 +55,7 @@ pub const CACHE_INFO: &str = "cache.json";
 /// a prefix cache (`jobs/<run_id>/cache.json`), by run id. Unreadable or
 /// malformed files are left out: they describe no usable cache.
 pub fn sweep_cache_infos(sweep: &Path) -> std::collections::BTreeMap<String, CacheInfo> {
-    let Ok(entries) = std::fs::read_dir(sweep.join("jobs")) else { return Default::default() };
+    let Ok(entries) = std::fs::read_dir(crate::record::SweepLayout::new(sweep).jobs()) else { return Default::default() };
     entries
         .flatten()
         .filter_map(|e| {

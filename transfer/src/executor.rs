@@ -128,9 +128,10 @@ pub fn adopt_bases(plan: &Plan, from: &Path) -> Result<Vec<JobId>> {
         if j.own_record(&run).is_some() {
             continue;
         }
-        let (their_records, their_dir) = (from.join("records"), from.join("jobs").join(&name));
+        let theirs = records::SweepLayout::new(from);
+        let (their_records, their_dir) = (theirs.records(), theirs.job(&name));
         let their_run = run_path(&their_records, &name);
-        if !matches!(j.own_record(&their_run), Some(r) if r.status == Status::Ok) || !their_dir.join("final.params").is_file() {
+        if !matches!(j.own_record(&their_run), Some(r) if r.status == Status::Ok) || !their_dir.join(records::FINAL_PARAMS).is_file() {
             continue;
         }
         copy_tree(&their_dir, &j.dir)?;

@@ -186,12 +186,12 @@ fn unit_name(j: &crate::JobSpec) -> String {
 /// Also conv1 filter pictures of every base into `OUT/report/filters/`.
 /// Returns the Parquet path, or `None` when no pair was available.
 pub fn sweep_similarity(plan: &Plan, probe: usize) -> Result<Option<PathBuf>> {
-    let final_of = |id: &JobId| plan.jobs.iter().find(|j| &j.job.id == id).map(|j| j.job.dir.join("final.params")).filter(|p| p.is_file());
+    let final_of = |id: &JobId| plan.jobs.iter().find(|j| &j.job.id == id).map(|j| j.job.dir.join(records::FINAL_PARAMS)).filter(|p| p.is_file());
     let mut rows = Vec::new();
     for j in plan.jobs.iter().map(|j| &j.job) {
         let Some(mine) = final_of(&j.id) else { continue };
         if j.arm() == Arm::Base {
-            let _ = filter_grid(&mine, &plan.out.join("report/filters").join(format!("{}.png", j.id)));
+            let _ = filter_grid(&mine, &records::SweepLayout::new(&plan.out).filters().join(format!("{}.png", j.id)));
             // pair each base with the other base of its split (once: from the second half)
             let other = plan.jobs.iter().map(|o| &o.job).find(|o| {
                 o.arm() == Arm::Base

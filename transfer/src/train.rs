@@ -105,7 +105,7 @@ impl JobFiles {
     }
     /// Final weights.
     pub fn final_params(&self) -> PathBuf {
-        self.dir.join("final.params")
+        self.dir.join(records::FINAL_PARAMS)
     }
     /// Mean image used for this job's inputs.
     pub fn mean(&self) -> PathBuf {

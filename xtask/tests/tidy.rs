@@ -396,3 +396,36 @@ fn layer_counts_are_named_not_spelled() {
         }
     }
 }
+
+/// The sweep folder's layout is spelled in one place, `records::SweepLayout`
+/// (with `run_path`, `curve_path` beside it): no other source names its
+/// files or folders.
+#[test]
+fn the_sweep_layout_is_spelled_once() {
+    let words = [
+        "\"plan.json\"",
+        "\"command.txt\"",
+        "\"final.params\"",
+        "\"jobs\"",
+        "join(\"records\")",
+        "\"report/filters\"",
+        "\"curves\"",
+        "\"records/runs\"",
+        "join(\"runs\")",
+        "join(\"report\")",
+    ];
+    let mut checked = 0;
+    for krate in ["analysis", "transfer", "cli", "xtask"] {
+        for (path, text) in sources(krate) {
+            // a file's own tests may build folders by hand
+            let code = text.split("#[cfg(test)]").next().unwrap_or("");
+            for w in words {
+                assert!(!code.contains(w), "{path}: spells the sweep layout ({w}); use records::SweepLayout");
+            }
+            checked += 1;
+        }
+    }
+    let records = std::fs::read_to_string(root().join("records/src/record.rs")).expect("record.rs");
+    assert!(words.iter().filter(|w| records.contains(*w)).count() >= 6, "SweepLayout spells the layout");
+    assert!(checked > 20);
+}

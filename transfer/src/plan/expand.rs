@@ -54,7 +54,7 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
         return Err(Error::Plan("replicates must be at least 1".into()));
     }
     let mut jobs: Vec<PlannedJob> = Vec::new();
-    let out_abs = out.to_path_buf();
+    let layout = records::SweepLayout::new(out);
     // each part's own replicates, or the configuration's
     let reps = |own: Option<usize>| own.unwrap_or(cfg.replicates);
     let most = two_groups.iter().map(|g| reps(g.transfers.replicates)).chain(cfg.whole.as_ref().map(|w| reps(w.replicates))).fold(cfg.replicates, usize::max);
@@ -67,11 +67,11 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
             let id = JobId { replicate: r, ..id };
             let name = id.to_string();
             let base = id.source_base();
-            let source = base.as_ref().map(|base| out_abs.join("jobs").join(base.to_string()).join("final.params"));
+            let source = base.as_ref().map(|base| layout.final_params(&base.to_string()));
             jobs.push(PlannedJob {
                 job: JobSpec {
                     seed: stable_seed(cfg.seed ^ r as u64, &name),
-                    dir: out_abs.join("jobs").join(&name),
+                    dir: layout.job(&name),
                     id,
                     split_id: split_id.into(),
                     data: cfg.data.clone(),
@@ -81,7 +81,7 @@ pub fn expand(cfg: &SweepConfig, out: &Path) -> Result<Plan> {
                     outputs: cfg.outputs,
                     schedule: schedule.clone(),
                     preprocess: cfg.preprocess,
-                    records: out_abs.join("records"),
+                    records: layout.records(),
                     keep_final: cfg.keep_final,
                     cache_prefix: cfg.cache_prefix,
                     cache_passes: cfg.cache_passes,

@@ -1,14 +1,9 @@
 //! The sweep: a preset or a configuration file expanded into jobs with
 //! stable ids, dependencies and output folders.
 //!
-//! Layout of a sweep's output folder:
-//!
-//! ```text
-//! OUT/plan.json                 the plan (configuration + jobs); a re-run must match it
-//! OUT/jobs/<id>/job.json        each job (see `spec`), its checkpoints, log, weights
-//! OUT/records/runs/<id>.parquet, OUT/records/curves/<id>.parquet
-//! OUT/report/                   the analysis
-//! ```
+//! The sweep's output folder is laid out by `records::SweepLayout` (the
+//! plan, each job's folder, the records, the similarity table, the
+//! report), its one spelling.
 //!
 //! Job ids follow one grammar, `records::JobId` (written and read there):
 //! `r<seed>-base-<H>`, `r<seed>-transfer[-ft]-<S>-<T>-n<n>`,
@@ -78,7 +73,7 @@ impl Plan {
     /// Write `OUT/plan.json`, refusing a folder that holds a different plan
     /// unless `force`.
     pub fn write(&self, force: bool) -> Result<()> {
-        let path = self.out.join("plan.json");
+        let path = records::SweepLayout::new(&self.out).plan();
         let json = serde_json::to_string_pretty(self).expect("plan serialises");
         if let Ok(existing) = std::fs::read_to_string(&path)
             && existing != json
