@@ -4,14 +4,13 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use data_split::dissimilar::DissimilarSpec;
 use data_split::manifest::DatasetIdentity;
 use data_split::split::{self, Generator};
 use data_split::{DataSet, DataSpec, Manifest};
 use transfer::executor::{self, JobState, LocalOptions, SlurmOptions};
 use transfer::plan::{SweepConfig, expand};
 use transfer::progress::ProgressMode;
-use transfer::spec::{Arm, Family, JobId, JobKind, JobSpec, Outputs, Preprocess, Schedule, SplitSpec};
+use transfer::spec::{Arm, JobId, JobKind, JobSpec, Outputs, Preprocess, Schedule, SplitSpec};
 
 use crate::args::*;
 
@@ -100,7 +99,7 @@ fn split_cmd(c: SplitCmd) -> Result<ExitCode> {
         }
         SplitCmd::Dissimilar { classes: cs, spec, out } => {
             let (names, ds, root) = classes(&cs)?;
-            let s = read_dissimilar(&spec)?.resolve(&names)?;
+            let s = transfer::plan::DissimilarGrid::read_split(&spec)?.resolve(&names)?;
             write_manifest(s, ds.as_ref(), &root, "classes", &out)?;
         }
         SplitCmd::Reduced { data, per_class, out } => {
@@ -114,13 +113,6 @@ fn split_cmd(c: SplitCmd) -> Result<ExitCode> {
 
 /// A dissimilar split's JSON file (the object a configuration's
 /// `dissimilar` takes), its files of names read (relative to it).
-fn read_dissimilar(path: &Path) -> Result<DissimilarSpec> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    // the object a configuration's `dissimilar` takes: its transfers' keys are allowed (and unused here)
-    let grid: transfer::plan::DissimilarGrid = serde_json::from_str(&text)
-        .with_context(|| format!("{}: not a dissimilar split (name, halves, a, b, left_out; both_directions, fine_tune, layers)", path.display()))?;
-    Ok(grid.split.inlined(path.parent().unwrap_or(Path::new(".")))?)
-}
 
 fn data_cmd(c: DataCmd) -> Result<ExitCode> {
     match c {
@@ -191,25 +183,8 @@ fn job_from_flags(a: &TrainArgs) -> Result<JobSpec> {
         Some(p) => DataSpec::Path { path: p.clone(), skip_corrupt: false },
         None => DataSpec::Synthetic(Default::default()),
     };
-    let path = Path::new(&a.split);
-    // the split, its family, its id, and the seed a random split's job ids begin with
-    let (split, family, split_id, split_seed) = match a.split.split_once(':') {
-        Some(("random", s)) => {
-            let seed: u64 = s.parse().context("random:SEED")?;
-            (SplitSpec::Random { seed, fraction: 0.5, numpy: true }, Family::Random, s.to_string(), Some(seed))
-        }
-        Some(("natman", p)) => (SplitSpec::Natman { preset: p.into() }, Family::Natman, "natman".into(), None),
-        None if a.split == "whole" => (SplitSpec::Whole, Family::Whole, "whole".into(), None),
-        _ if path.is_file() && path.extension().is_some_and(|e| e == "json") => {
-            let d = read_dissimilar(path)?;
-            (SplitSpec::Dissimilar(d.clone()), d.check_names()?, d.name, None)
-        }
-        _ if path.exists() => {
-            let (family, seed) = Manifest::read(path)?.split.mode.family().map_err(anyhow::Error::msg)?;
-            (SplitSpec::Manifest { path: path.to_path_buf() }, family, "manifest".into(), seed)
-        }
-        _ => bail!("--split must be random:SEED, natman:PRESET, whole, a dissimilar split's .json file or a manifest folder, not `{}`", a.split),
-    };
+    let arg: data_split::split::SplitArg = a.split.parse().map_err(anyhow::Error::msg)?;
+    let transfer::spec::ChosenSplit { split, family, id: split_id, seed: split_seed } = transfer::spec::ChosenSplit::of(&arg)?;
     let id = JobId { family, seed: split_seed, kind: job_kind(a)?, replicate: 0 };
     let pre = Preprocess::for_model(&a.model);
     let name = id.to_string();

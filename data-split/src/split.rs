@@ -6,7 +6,7 @@
 //! that map both ways.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -15,6 +15,54 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::numpy_rng::Mt19937;
 use crate::presets::natman_preset;
+
+/// A split as a command line names it: `random:SEED`, `natman:PRESET`,
+/// `whole`, a dissimilar split's `.json` file (as `split dissimilar
+/// --spec`), or a manifest folder written by `transferability split`. The
+/// one grammar for it; the files are read where the split is used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SplitArg {
+    /// Random halves drawn with this seed.
+    Random {
+        /// The seed.
+        seed: u64,
+    },
+    /// Natural / man-made by a preset (`ilsvrc12`, `cifar10`, `cifar100`, `synthetic`).
+    Natman {
+        /// The preset.
+        preset: String,
+    },
+    /// Every class in one half.
+    Whole,
+    /// Two groups of classes by name, from a `.json` file.
+    Dissimilar {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A manifest folder.
+    Manifest {
+        /// The folder (or its file).
+        path: PathBuf,
+    },
+}
+
+impl std::str::FromStr for SplitArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let path = Path::new(s);
+        match s.split_once(':') {
+            Some(("random", seed)) => {
+                seed.parse().map(|seed| SplitArg::Random { seed }).map_err(|e| format!("random:SEED needs a whole number, not `{seed}`: {e}"))
+            }
+            Some(("natman", preset)) if !preset.is_empty() => Ok(SplitArg::Natman { preset: preset.into() }),
+            None if s == "whole" => Ok(SplitArg::Whole),
+            _ if path.is_file() && path.extension().is_some_and(|e| e == "json") => Ok(SplitArg::Dissimilar { path: path.into() }),
+            _ if path.exists() => Ok(SplitArg::Manifest { path: path.into() }),
+            _ => Err(format!("a split is random:SEED, natman:PRESET, whole, a dissimilar split's .json file or a manifest folder, not `{s}`")),
+        }
+    }
+}
 
 /// One class of a half: its original label and name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -258,6 +306,26 @@ pub fn custom(a_path: &Path, b_path: &Path, class_names: &[String]) -> Result<Cl
 
 #[cfg(test)]
 mod tests {
+    /// The command line's split grammar: each form, files told apart from
+    /// folders, and a typo named with what is valid.
+    #[test]
+    fn split_arguments_parse_by_their_grammar() {
+        assert_eq!("random:3".parse(), Ok(SplitArg::Random { seed: 3 }));
+        assert_eq!("natman:cifar10".parse(), Ok(SplitArg::Natman { preset: "cifar10".into() }));
+        assert_eq!("whole".parse(), Ok(SplitArg::Whole));
+        let dir = tempfile::tempdir().expect("tmp");
+        let json = dir.path().join("animals.json");
+        std::fs::write(&json, "{}").expect("write");
+        let s = |p: &Path| p.to_str().expect("utf-8").to_string();
+        assert_eq!(s(&json).parse(), Ok(SplitArg::Dissimilar { path: json.clone() }));
+        assert_eq!(s(dir.path()).parse(), Ok(SplitArg::Manifest { path: dir.path().to_path_buf() }));
+        let e = "random:x".parse::<SplitArg>().expect_err("not a seed");
+        assert!(e.contains("random:SEED"), "{e}");
+        let e = "rnadom:1".parse::<SplitArg>().expect_err("a typo");
+        assert!(e.contains("random:SEED, natman:PRESET, whole") && e.contains("`rnadom:1`"), "{e}");
+        assert!("natman:".parse::<SplitArg>().is_err(), "a preset is needed");
+    }
+
     use super::*;
 
     fn names(n: usize) -> Vec<String> {

@@ -76,6 +76,49 @@ pub enum SplitSpec {
     },
 }
 
+/// A split named on a command line ([`data_split::split::SplitArg`]),
+/// resolved: the job's split, the family its networks belong to, the
+/// split's id in job folders, and the seed a random split's job ids begin
+/// with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChosenSplit {
+    /// The job's split.
+    pub split: SplitSpec,
+    /// The family of its networks.
+    pub family: Family,
+    /// The split's id.
+    pub id: String,
+    /// A random split's seed (job ids begin with it), or a manifest's.
+    pub seed: Option<u64>,
+}
+
+impl ChosenSplit {
+    /// Resolve a command line's split, reading its file where it names one.
+    pub fn of(arg: &data_split::split::SplitArg) -> Result<Self> {
+        use data_split::split::SplitArg;
+        Ok(match arg {
+            SplitArg::Random { seed } => ChosenSplit {
+                split: SplitSpec::Random { seed: *seed, fraction: 0.5, numpy: true },
+                family: Family::Random,
+                id: seed.to_string(),
+                seed: Some(*seed),
+            },
+            SplitArg::Natman { preset } => {
+                ChosenSplit { split: SplitSpec::Natman { preset: preset.clone() }, family: Family::Natman, id: "natman".into(), seed: None }
+            }
+            SplitArg::Whole => ChosenSplit { split: SplitSpec::Whole, family: Family::Whole, id: "whole".into(), seed: None },
+            SplitArg::Dissimilar { path } => {
+                let d = crate::plan::DissimilarGrid::read_split(path)?;
+                ChosenSplit { family: d.check_names()?, id: d.name.clone(), split: SplitSpec::Dissimilar(d), seed: None }
+            }
+            SplitArg::Manifest { path } => {
+                let (family, seed) = Manifest::read(path)?.split.mode.family().map_err(|e| Error::Plan(format!("{}: {e}", path.display())))?;
+                ChosenSplit { split: SplitSpec::Manifest { path: path.clone() }, family, id: "manifest".into(), seed }
+            }
+        })
+    }
+}
+
 /// fc8 width.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

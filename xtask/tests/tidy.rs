@@ -429,3 +429,18 @@ fn the_sweep_layout_is_spelled_once() {
     assert!(words.iter().filter(|w| records.contains(*w)).count() >= 6, "SweepLayout spells the layout");
     assert!(checked > 20);
 }
+
+/// The CLI parses flags and calls: the split grammar lives in
+/// `data_split::split::SplitArg` (resolved by `transfer::spec::ChosenSplit`),
+/// not in the CLI's source.
+#[test]
+fn the_cli_has_no_split_grammar() {
+    for (path, text) in sources("cli") {
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            for w in ["split_once(", "\"random\"", "\"natman\"", "\"whole\""] {
+                assert!(!code.contains(w), "{path}:{}: `{w}`: the split grammar belongs to data_split::split::SplitArg", i + 1);
+            }
+        }
+    }
+}

@@ -122,6 +122,24 @@ pub struct DissimilarGrid {
     pub transfers: TwoGroupTransfers,
 }
 
+impl DissimilarGrid {
+    /// The split of a file holding one dissimilar grid (as `split
+    /// dissimilar --spec` takes; its transfers' keys are allowed and
+    /// unused), its class files read relative to the file's folder.
+    pub fn read_split(path: &Path) -> Result<DissimilarSpec> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let grid: DissimilarGrid = serde_json::from_str(&text).map_err(|e| {
+            Error::Plan(format!(
+                "{}:{}:{}: not a dissimilar split (name, halves, a, b, left_out; both_directions, fine_tune, layers): {e}",
+                path.display(),
+                e.line(),
+                e.column()
+            ))
+        })?;
+        Ok(grid.split.inlined(path.parent().unwrap_or(Path::new(".")))?)
+    }
+}
+
 impl<'de> Deserialize<'de> for DissimilarGrid {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let (split, transfers) = with_transfers(d)?;
