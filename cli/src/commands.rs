@@ -111,9 +111,6 @@ fn split_cmd(c: SplitCmd) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A dissimilar split's JSON file (the object a configuration's
-/// `dissimilar` takes), its files of names read (relative to it).
-
 fn data_cmd(c: DataCmd) -> Result<ExitCode> {
     match c {
         DataCmd::Inspect { path } => {

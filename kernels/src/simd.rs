@@ -23,6 +23,9 @@ macro_rules! isa_twins {
         }
 
         /// The build of the loop for `level` (capped at the CPU's level).
+        // The one allowance of many arguments in the workspace: they are the
+        // kernel's operands (slices and scalars of one element-wise loop),
+        // plus the level; bundling them would hide which are read and written.
         #[allow(dead_code, clippy::too_many_arguments)]
         $vis fn $at(level: isa::Isa, $($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]

@@ -160,25 +160,27 @@ fn prefix_rows(fnet: &AlexNet, layer: usize, store: &Store, asm: &Assembly, idx:
     Ok(data.as_slice::<f32>().expect("f32 activations").to_vec())
 }
 
+/// The images a prefix cache is built from, and how they are cut.
+#[derive(Clone, Copy)]
+pub struct CacheImages<'a> {
+    /// Training images (augmented passes).
+    pub train: &'a Store,
+    /// Test images (centre crops).
+    pub test: &'a Store,
+    /// Crop, mirror and mean subtraction.
+    pub asm: &'a Assembly,
+    /// The training and the test batch sizes.
+    pub batches: [usize; 2],
+}
+
 impl PrefixCache {
     /// Run the frozen prefix of `fnet` over `passes` augmented passes of
     /// `train` (in chunks of the training batch size) and once over `test`
     /// (centre crops, in `test_batch` chunks as evaluation uses): the same
     /// matrix shapes as uncached training and evaluation, so the cached rows
     /// are bit for bit what those compute. Files, when needed, go into `dir`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn build(
-        fnet: &AlexNet,
-        cfg: &AlexNetConfig,
-        n: usize,
-        passes: usize,
-        train: &Store,
-        test: &Store,
-        asm: &Assembly,
-        batches: [usize; 2],
-        dir: &Path,
-        device: &Device,
-    ) -> Result<Self> {
+    pub fn build(fnet: &AlexNet, cfg: &AlexNetConfig, n: usize, passes: usize, images: CacheImages<'_>, dir: &Path, device: &Device) -> Result<Self> {
+        let CacheImages { train, test, asm, batches } = images;
         let [train_batch, test_batch] = batches.map(|b| b.max(1));
         if passes == 0 {
             return Err(Error::Executor("a prefix cache needs at least one pass".into()));

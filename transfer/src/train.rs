@@ -29,7 +29,7 @@ use model::{Act, AlexNet, AlexNetConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::batches::{Assembly, Prefetcher, Store, index_chunks};
-use crate::cache::{CACHE_INFO, PrefixCache};
+use crate::cache::{CACHE_INFO, CacheImages, PrefixCache};
 use crate::error::{Error, Result};
 use crate::progress::{JobProgress, ProgressMode, process_cpu_seconds};
 use crate::record::{CurvePoint, Eval, RunRecord, Status, mean_of_best, plateau, run_path, write_run};
@@ -297,8 +297,16 @@ enum Feed {
 impl Feed {
     /// The feed for `job`, producing iterations `start..stop`; builds the
     /// prefix cache when the job asks for one.
-    #[allow(clippy::too_many_arguments)]
-    fn start(job: &JobSpec, p: &Prepared, asm: &Assembly, net: &AlexNet, start: u64, stop: u64, inner: &Device, progress: &mut JobProgress) -> Result<Feed> {
+    fn start(
+        job: &JobSpec,
+        p: &Prepared,
+        asm: &Assembly,
+        net: &AlexNet,
+        steps: std::ops::Range<u64>,
+        inner: &Device,
+        progress: &mut JobProgress,
+    ) -> Result<Feed> {
+        let (start, stop) = (steps.start, steps.end);
         let n = job.frozen_layers();
         let bs = job.schedule.batch_size;
         let batches = || Prefetcher::start(p.train.clone(), asm.clone(), bs, start, stop, 4);
@@ -311,7 +319,8 @@ impl Feed {
         }
         progress.say(&format!("caching layer {}'s output: {} augmented passes of {} images", crate::cache::cached_layer(n), job.cache_passes, p.train.len()));
         let sizes = [bs, job.schedule.test_batch];
-        let cache = PrefixCache::build(&prefix, &p.config, n, job.cache_passes, &p.train, &p.test, asm, sizes, &job.dir, inner)?;
+        let cache =
+            PrefixCache::build(&prefix, &p.config, n, job.cache_passes, CacheImages { train: &p.train, test: &p.test, asm, batches: sizes }, &job.dir, inner)?;
         let info = cache.info();
         progress.say(&format!("cache built: {:.1} MiB in {}, {:.1} CPU-s", info.bytes as f64 / (1 << 20) as f64, info.storage, info.build_cpu_seconds));
         write_json(&job.dir.join(CACHE_INFO), &info)?;
@@ -411,7 +420,7 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
     }
     let loss_fn = burn::nn::loss::CrossEntropyLossConfig::new().init(&device);
     let eval_every = sched.eval_every();
-    let mut feed = Feed::start(job, &p, &asm, &net, state.iteration, stop, &inner, &mut progress)?;
+    let mut feed = Feed::start(job, &p, &asm, &net, state.iteration..stop, &inner, &mut progress)?;
     let mut window = Instant::now();
     let mut window_images = 0usize;
     while state.iteration < stop {
@@ -429,7 +438,7 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
         if !loss_value.is_finite() {
             progress.finish();
             let err = Error::Diverged { job: job.name(), iteration: it, value: loss_value };
-            let mut rec = record(job, &p, &state, opts, String::new(), t0, cpu0, feed.waited());
+            let mut rec = record(job, &p, &state, opts, Spent { weights_sha256: String::new(), started: t0, cpu0, waited: feed.waited() });
             rec.status = Status::Failed;
             rec.failure = Some(err.to_string());
             for m in [&mut rec.top1, &mut rec.top1_last, &mut rec.top1_max, &mut rec.top5, &mut rec.top5_last, &mut rec.test_loss_last] {
@@ -476,7 +485,7 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
         return Ok(Outcome::Stopped { iteration: state.iteration });
     }
     let hash = save_model(&net, &p.config, &files.final_params())?;
-    let rec = record(job, &p, &state, opts, hash, t0, cpu0, feed.waited());
+    let rec = record(job, &p, &state, opts, Spent { weights_sha256: hash, started: t0, cpu0, waited: feed.waited() });
     write_run(&job.records, &rec, &state.evals, &job_json)?;
     // prune intermediate checkpoints; transfers need the bases' final weights
     prune_checkpoints(&files);
@@ -523,8 +532,21 @@ fn save_checkpoint(files: &JobFiles, net: &AlexNet, sgd: &CaffeSgd, state: &mut 
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn record(job: &JobSpec, p: &Prepared, state: &State, opts: &RunOptions, hash: String, t0: Instant, cpu0: f64, waited: f64) -> RunRecord {
+/// What this process spent on a job since it started (or resumed) it, and
+/// the weights it ended with.
+struct Spent {
+    /// SHA-256 of the final weights (empty when the job failed).
+    weights_sha256: String,
+    /// When this process took the job up.
+    started: Instant,
+    /// This process's CPU seconds then.
+    cpu0: f64,
+    /// Seconds the steps waited for data.
+    waited: f64,
+}
+
+fn record(job: &JobSpec, p: &Prepared, state: &State, opts: &RunOptions, spent: Spent) -> RunRecord {
+    let Spent { weights_sha256: hash, started: t0, cpu0, waited } = spent;
     let top1s: Vec<f64> = state.evals.iter().map(|e| e.top1).collect();
     let top5s: Vec<f64> = state.evals.iter().map(|e| e.top5).collect();
     let last = state.evals.last();
