@@ -255,21 +255,30 @@ fn sweep(a: SweepArgs) -> Result<ExitCode> {
     if a.dry_run {
         print!("{}", plan.graph());
         // the splits are checked against the data where the data are here
-        match DataSet::open(&cfg.data) {
+        let classes = match DataSet::open(&cfg.data) {
             Ok(ds) => {
                 let n = check_splits(&plan, &cfg.data, &ds)?;
                 println!("\nsplits: all {n} fit the data's {} classes", ds.train.class_names().len());
+                Some(ds.train.class_names().len())
             }
-            Err(e) => println!("\nsplits: not checked against the data, which did not open ({e}); they are checked before anything trains"),
-        }
+            Err(e) => {
+                println!("\nsplits: not checked against the data, which did not open ({e}); they are checked before anything trains");
+                None
+            }
+        };
         println!("\njobs per family/arm:");
         for (k, v) in plan.counts() {
             println!("  {k:<20} {v}");
         }
         let steps = plan.image_steps() as f64;
-        let outputs = match cfg.outputs {
-            transfer::Outputs::Fixed(n) => n,
-            transfer::Outputs::Classes => 10,
+        // fc8's width: the data's classes where they opened (a half has fewer: the estimate errs high)
+        let outputs = match (cfg.outputs, classes) {
+            (transfer::Outputs::Fixed(n), _) => n,
+            (transfer::Outputs::Classes, Some(n)) => n,
+            (transfer::Outputs::Classes, None) => {
+                println!("estimate: fc8 taken 10 wide, as the data did not open");
+                10
+            }
         };
         eprintln!("calibrating: a few training steps of `{}` on this machine ...", cfg.model);
         let speed = transfer::plan::calibrate(&cfg.model, outputs, cfg.schedule.batch_size)?;
