@@ -54,7 +54,9 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::quantity::Quantity;
 use crate::summary::{Convention, DecompRow, MIDDLE, plural};
+use records::Family;
 
 /// How the runs stand on one finding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -158,10 +160,11 @@ impl<'a> Judged<'a> {
 
 /// The six findings for one origin's paired decomposition.
 pub fn judge_all(dec: &[DecompRow], origin: &str) -> Vec<Finding> {
-    let rows = |q: &str| -> Vec<&DecompRow> { dec.iter().filter(|r| r.origin == origin && r.convention == Convention::Paired && r.quantity == q).collect() };
-    let per_n = |q: &str| -> Vec<&DecompRow> { rows(q).into_iter().filter(|r| r.n_from == r.n_to).collect() };
-    let top = |q: &str| -> Vec<&DecompRow> { per_n(q).into_iter().max_by_key(|r| r.n_to).into_iter().collect() };
-    let widest = |q: &str| -> Vec<&DecompRow> { rows(q).into_iter().filter(|r| r.n_from < r.n_to).min_by_key(|r| r.n_from).into_iter().collect() };
+    let rows =
+        |q: &Quantity| -> Vec<&DecompRow> { dec.iter().filter(|r| r.origin == origin && r.convention == Convention::Paired && &r.quantity == q).collect() };
+    let per_n = |q: &Quantity| -> Vec<&DecompRow> { rows(q).into_iter().filter(|r| r.n_from == r.n_to).collect() };
+    let top = |q: &Quantity| -> Vec<&DecompRow> { per_n(q).into_iter().max_by_key(|r| r.n_to).into_iter().collect() };
+    let widest = |q: &Quantity| -> Vec<&DecompRow> { rows(q).into_iter().filter(|r| r.n_from < r.n_to).min_by_key(|r| r.n_from).into_iter().collect() };
     let mut out = Vec::new();
     let mut push = |number: u8, claim: String, paper: &'static str, verdict: Verdict, parts: &[&Judged]| {
         let evidence = parts.iter().flat_map(|j| j.evidence.iter().cloned()).collect::<Vec<_>>().join("; ");
@@ -169,7 +172,7 @@ pub fn judge_all(dec: &[DecompRow], origin: &str) -> Vec<Finding> {
     };
 
     // 1: one Bonferroni family over the middle n the grid has
-    let middle: Vec<&DecompRow> = per_n("coadaptation").into_iter().filter(|r| MIDDLE.contains(&r.n_from)).collect();
+    let middle: Vec<&DecompRow> = per_n(&Quantity::Coadaptation).into_iter().filter(|r| MIDDLE.contains(&r.n_from)).collect();
     let co = Judged::new(middle.clone(), 1.0 - (1.0 - LEVEL) / middle.len().max(1) as f64);
     push(
         1,
@@ -179,8 +182,8 @@ pub fn judge_all(dec: &[DecompRow], origin: &str) -> Vec<Finding> {
         &[&co],
     );
 
-    let mut spec = top("specificity");
-    spec.extend(rows("specificity_growth"));
+    let mut spec = top(&Quantity::Specificity);
+    spec.extend(rows(&Quantity::SpecificityGrowth));
     let spec = Judged::new(spec, LEVEL);
     push(
         2,
@@ -191,7 +194,7 @@ pub fn judge_all(dec: &[DecompRow], origin: &str) -> Vec<Finding> {
     );
 
     let equiv_level = 1.0 - 2.0 * (1.0 - LEVEL);
-    let (selffer, transfer) = (Judged::new(widest("selffer_ft_vs_base"), equiv_level), Judged::new(widest("lasting_boost_vs_base"), equiv_level));
+    let (selffer, transfer) = (Judged::new(widest(&Quantity::SelfferFtVsBase), equiv_level), Judged::new(widest(&Quantity::LastingBoostVsBase), equiv_level));
     let inside = |e: &crate::paired::Estimate| e.ci_low.is_some_and(|lo| lo > -RECOVERY_MARGIN) && e.ci_high.is_some_and(|hi| hi < RECOVERY_MARGIN);
     let outside = |e: &crate::paired::Estimate| e.ci_low.is_some_and(|lo| lo > RECOVERY_MARGIN) || e.ci_high.is_some_and(|hi| hi < -RECOVERY_MARGIN);
     let recovered = selffer.est.iter().all(inside) && transfer.est.iter().all(|e| e.ci_low.is_some_and(|lo| lo > -RECOVERY_MARGIN));
@@ -206,7 +209,7 @@ pub fn judge_all(dec: &[DecompRow], origin: &str) -> Vec<Finding> {
         &[&selffer, &transfer],
     );
 
-    let (boost, control) = (Judged::new(widest("lasting_boost_vs_base"), LEVEL), Judged::new(widest("lasting_boost_vs_selffer_ft"), LEVEL));
+    let (boost, control) = (Judged::new(widest(&Quantity::LastingBoostVsBase), LEVEL), Judged::new(widest(&Quantity::LastingBoostVsSelfferFt), LEVEL));
     let both: Vec<&DecompRow> = boost.rows.iter().chain(&control.rows).copied().collect();
     push(
         4,
@@ -217,21 +220,26 @@ pub fn judge_all(dec: &[DecompRow], origin: &str) -> Vec<Finding> {
     );
 
     // one finding 5 and one second finding 6 per dissimilar split (natman, or the user's by class name)
-    let suffix = "_minus_random_drop";
-    let mut families: Vec<&str> =
-        dec.iter().filter(|r| r.origin == origin && r.convention == Convention::Paired).filter_map(|r| r.quantity.strip_suffix(suffix)).collect();
+    let mut families: Vec<Family> = dec
+        .iter()
+        .filter(|r| r.origin == origin && r.convention == Convention::Paired)
+        .filter_map(|r| match &r.quantity {
+            Quantity::MinusRandomDrop(f) => Some(f.clone()),
+            _ => None,
+        })
+        .collect();
     families.sort_unstable();
     families.dedup();
     if families.is_empty() {
-        families.push("natman");
+        families.push(Family::Natman);
     }
     for family in &families {
-        let dis = Judged::new(top(&format!("{family}{suffix}")), LEVEL);
+        let dis = Judged::new(top(&Quantity::MinusRandomDrop(family.clone())), LEVEL);
         push(
             5,
             format!(
                 "dissimilar tasks transfer worse: {} drop more negative than the random-split drop at the top layers",
-                crate::summary::family_label(family)
+                crate::summary::family_label(family.name())
             ),
             "natural/man-made AnB − base −0.250 at n = 7 against −0.083 for random halves",
             judge(&dis.rows, dis.all(false), dis.any(true)),
@@ -239,7 +247,7 @@ pub fn judge_all(dec: &[DecompRow], origin: &str) -> Vec<Finding> {
         );
     }
 
-    let low: Vec<&DecompRow> = per_n("nolearn_drop").into_iter().filter(|r| MIDDLE.contains(&r.n_from)).min_by_key(|r| r.n_from).into_iter().collect();
+    let low: Vec<&DecompRow> = per_n(&Quantity::NolearnDrop).into_iter().filter(|r| MIDDLE.contains(&r.n_from)).min_by_key(|r| r.n_from).into_iter().collect();
     let nl = Judged::new(low, LEVEL);
     push(
         6,
@@ -249,10 +257,13 @@ pub fn judge_all(dec: &[DecompRow], origin: &str) -> Vec<Finding> {
         &[&nl],
     );
     for family in &families {
-        let vs = Judged::new(per_n(&format!("{family}_minus_nolearn_relative")), LEVEL);
+        let vs = Judged::new(per_n(&Quantity::MinusNolearnRelative(family.clone())), LEVEL);
         push(
             6,
-            format!("even {} features beat random ones: AnB / base − nolearn / whole-set base > 0 at every n both have", crate::summary::family_label(family)),
+            format!(
+                "even {} features beat random ones: AnB / base − nolearn / whole-set base > 0 at every n both have",
+                crate::summary::family_label(family.name())
+            ),
             "natural/man-made transfer well above random features at every n (Fig. 3)",
             judge(&vs.rows, vs.all(true), vs.any(false)),
             &[&vs],
@@ -273,13 +284,13 @@ mod tests {
 
     /// A paired row whose units have mean `v` and standard error `se`
     /// (95% t interval over `units`, as the decomposition writes it).
-    fn row(q: &str, n: (i32, i32), v: f64, se: f64, units: usize, unconverged: usize) -> DecompRow {
+    fn row(q: Quantity, n: (i32, i32), v: f64, se: f64, units: usize, unconverged: usize) -> DecompRow {
         let e = Estimate { mean: v, se, df: units.saturating_sub(1) as f64, units, ci_low: None, ci_high: None };
         let e = if units >= 2 { e.with_level(0.95) } else { Estimate { se: f64::NAN, df: f64::NAN, ..e } };
         DecompRow {
             origin: "runs".into(),
             convention: Convention::Paired,
-            quantity: q.into(),
+            quantity: q,
             n_from: n.0,
             n_to: n.1,
             value: v,
@@ -303,46 +314,47 @@ mod tests {
 
     #[test]
     fn intervals_decide_and_unconverged_networks_void() {
-        let co = |v: f64, se: f64, stale: usize| vec![row("coadaptation", (3, 3), v, se, 3, stale), row("coadaptation", (7, 7), -0.1, 0.01, 3, 0)];
+        let co =
+            |v: f64, se: f64, stale: usize| vec![row(Quantity::Coadaptation, (3, 3), v, se, 3, stale), row(Quantity::Coadaptation, (7, 7), -0.1, 0.01, 3, 0)];
         assert_eq!(verdict(&co(0.02, 0.002, 0), 1), Verdict::Observed, "n = 7 is not a middle layer");
         assert_eq!(verdict(&co(0.02, 0.01, 0), 1), Verdict::Inconclusive);
         assert_eq!(verdict(&co(-0.02, 0.002, 0), 1), Verdict::Opposite);
         // a unit left out for an unconverged network: judged from the rest while 2 remain
         assert_eq!(verdict(&co(0.02, 0.002, 1), 1), Verdict::Observed);
         assert!(judge_all(&co(0.02, 0.002, 1), "runs")[0].evidence.contains("1 left out: unconverged network"));
-        assert_eq!(verdict(&[row("coadaptation", (3, 3), 0.02, f64::NAN, 1, 2)], 1), Verdict::NotMeaningful, "one unit left of three");
+        assert_eq!(verdict(&[row(Quantity::Coadaptation, (3, 3), 0.02, f64::NAN, 1, 2)], 1), Verdict::NotMeaningful, "one unit left of three");
         assert_eq!(verdict(&[], 4), Verdict::NotMeasured);
     }
 
     #[test]
     fn fewer_than_two_units_is_not_testable_not_inconclusive() {
-        let one = [row("coadaptation", (4, 4), 0.2, f64::NAN, 1, 0)];
+        let one = [row(Quantity::Coadaptation, (4, 4), 0.2, f64::NAN, 1, 0)];
         assert_eq!(verdict(&one, 1), Verdict::NotTestable(1));
         assert_eq!(Verdict::NotTestable(1).to_string(), "not testable (1 unit)");
-        let dis = [row("natman_minus_random_drop", (7, 7), -0.2, f64::NAN, 1, 0)];
+        let dis = [row(Quantity::MinusRandomDrop(Family::Natman), (7, 7), -0.2, f64::NAN, 1, 0)];
         assert_eq!(verdict(&dis, 5), Verdict::NotTestable(1));
-        assert_eq!(verdict(&[row("nolearn_drop", (2, 2), -0.3, f64::NAN, 1, 0)], 6), Verdict::NotTestable(1));
+        assert_eq!(verdict(&[row(Quantity::NolearnDrop, (2, 2), -0.3, f64::NAN, 1, 0)], 6), Verdict::NotTestable(1));
     }
 
     /// 0.02 with se 0.004 over 3 units: the 95% interval (±0.0172) excludes
     /// 0, but among three middle layers Bonferroni's (±0.0306) does not.
     #[test]
     fn co_adaptation_is_one_bonferroni_test_over_the_middle_layers() {
-        let alone = [row("coadaptation", (4, 4), 0.02, 0.004, 3, 0)];
+        let alone = [row(Quantity::Coadaptation, (4, 4), 0.02, 0.004, 3, 0)];
         assert_eq!(verdict(&alone, 1), Verdict::Observed, "one middle layer: 95%");
-        let three = [row("coadaptation", (2, 2), 0.0, 0.004, 3, 0), alone[0].clone(), row("coadaptation", (6, 6), 0.0, 0.004, 3, 0)];
+        let three = [row(Quantity::Coadaptation, (2, 2), 0.0, 0.004, 3, 0), alone[0].clone(), row(Quantity::Coadaptation, (6, 6), 0.0, 0.004, 3, 0)];
         assert_eq!(verdict(&three, 1), Verdict::Inconclusive, "three middle layers: 98.3% each");
-        let strong = [three[0].clone(), row("coadaptation", (4, 4), 0.04, 0.004, 3, 0), three[2].clone()];
+        let strong = [three[0].clone(), row(Quantity::Coadaptation, (4, 4), 0.04, 0.004, 3, 0), three[2].clone()];
         assert_eq!(verdict(&strong, 1), Verdict::Observed);
     }
 
     #[test]
     fn specificity_needs_both_the_top_and_the_growth() {
-        let top = row("specificity", (7, 7), 0.08, 0.005, 3, 0);
-        let low = row("specificity", (2, 2), 0.0, 0.005, 3, 0);
-        let grows = row("specificity_growth", (2, 7), 0.08, 0.005, 3, 0);
+        let top = row(Quantity::Specificity, (7, 7), 0.08, 0.005, 3, 0);
+        let low = row(Quantity::Specificity, (2, 2), 0.0, 0.005, 3, 0);
+        let grows = row(Quantity::SpecificityGrowth, (2, 7), 0.08, 0.005, 3, 0);
         assert_eq!(verdict(&[low.clone(), top.clone(), grows], 2), Verdict::Observed);
-        let flat = row("specificity_growth", (2, 7), 0.08, 0.03, 3, 0);
+        let flat = row(Quantity::SpecificityGrowth, (2, 7), 0.08, 0.03, 3, 0);
         assert_eq!(verdict(&[low, top, flat], 2), Verdict::Inconclusive);
     }
 
@@ -351,7 +363,7 @@ mod tests {
     #[test]
     fn recovery_is_an_equivalence_for_selffers_and_non_inferiority_for_transfers() {
         let rows = |selffer: f64, transfer: f64| {
-            vec![row("selffer_ft_vs_base", (1, 7), selffer, 0.001, 3, 0), row("lasting_boost_vs_base", (1, 7), transfer, 0.001, 3, 0)]
+            vec![row(Quantity::SelfferFtVsBase, (1, 7), selffer, 0.001, 3, 0), row(Quantity::LastingBoostVsBase, (1, 7), transfer, 0.001, 3, 0)]
         };
         assert_eq!(verdict(&rows(0.005, 0.05), 3), Verdict::Observed, "AnB+ far above base is fine: non-inferiority");
         assert_eq!(verdict(&rows(0.009, 0.0), 3), Verdict::Inconclusive, "BnB+ above base by up to 0.012: not equivalent, not shown different");
@@ -365,28 +377,28 @@ mod tests {
 
     #[test]
     fn the_lasting_boost_counts_only_beyond_its_control() {
-        let boost = row("lasting_boost_vs_base", (1, 7), 0.01, 0.001, 4, 0);
-        let control = |v: f64| row("lasting_boost_vs_selffer_ft", (1, 7), v, 0.002, 4, 0);
+        let boost = row(Quantity::LastingBoostVsBase, (1, 7), 0.01, 0.001, 4, 0);
+        let control = |v: f64| row(Quantity::LastingBoostVsSelfferFt, (1, 7), v, 0.002, 4, 0);
         assert_eq!(verdict(&[boost.clone(), control(0.01)], 4), Verdict::Observed);
         assert_eq!(verdict(&[boost.clone(), control(0.0005)], 4), Verdict::Inconclusive, "selffers gain as much: no boost from transfer");
         assert_eq!(verdict(std::slice::from_ref(&boost), 4), Verdict::NotMeasured, "no control, no verdict");
-        assert_eq!(verdict(&[row("lasting_boost_vs_base", (1, 7), -0.01, 0.001, 4, 0), control(0.0)], 4), Verdict::Opposite);
+        assert_eq!(verdict(&[row(Quantity::LastingBoostVsBase, (1, 7), -0.01, 0.001, 4, 0), control(0.0)], 4), Verdict::Opposite);
     }
 
     #[test]
     fn random_features_are_judged_low_and_against_dissimilar_transfer() {
-        let dec = [row("nolearn_drop", (2, 2), -0.02, 0.002, 3, 0), row("nolearn_drop", (7, 7), -0.5, 0.01, 3, 0)];
+        let dec = [row(Quantity::NolearnDrop, (2, 2), -0.02, 0.002, 3, 0), row(Quantity::NolearnDrop, (7, 7), -0.5, 0.01, 3, 0)];
         assert_eq!(verdict(&dec, 6), Verdict::Observed);
         // every unit at the lowest middle n left out: not meaningful, not judged at another n
-        let gone = [row("nolearn_drop", (2, 2), f64::NAN, f64::NAN, 0, 3), row("nolearn_drop", (4, 4), -0.3, 0.01, 3, 0)];
+        let gone = [row(Quantity::NolearnDrop, (2, 2), f64::NAN, f64::NAN, 0, 3), row(Quantity::NolearnDrop, (4, 4), -0.3, 0.01, 3, 0)];
         assert_eq!(verdict(&gone, 6), Verdict::NotMeaningful);
-        let flat_low = [row("nolearn_drop", (2, 2), 0.0, 0.002, 3, 0), dec[1].clone()];
+        let flat_low = [row(Quantity::NolearnDrop, (2, 2), 0.0, 0.002, 3, 0), dec[1].clone()];
         assert_eq!(verdict(&flat_low, 6), Verdict::Inconclusive, "the top n alone does not decide");
         let vs = |v4: f64| {
             let mut d = dec.to_vec();
-            d.push(row("natman_minus_random_drop", (7, 7), -0.1, 0.01, 3, 0));
-            d.push(row("natman_minus_nolearn_relative", (4, 4), v4, 0.01, 3, 0));
-            d.push(row("natman_minus_nolearn_relative", (7, 7), 0.5, 0.01, 3, 0));
+            d.push(row(Quantity::MinusRandomDrop(Family::Natman), (7, 7), -0.1, 0.01, 3, 0));
+            d.push(row(Quantity::MinusNolearnRelative(Family::Natman), (4, 4), v4, 0.01, 3, 0));
+            d.push(row(Quantity::MinusNolearnRelative(Family::Natman), (7, 7), 0.5, 0.01, 3, 0));
             judge_all(&d, "runs").into_iter().filter(|f| f.number == 6).map(|f| f.verdict).collect::<Vec<_>>()
         };
         assert_eq!(vs(0.3), [Verdict::Observed, Verdict::Observed]);
@@ -396,7 +408,9 @@ mod tests {
 
     #[test]
     fn dissimilar_transfer_is_judged_at_the_top() {
-        let d = |v: f64| [row("natman_minus_random_drop", (4, 4), 0.0, 0.01, 3, 0), row("natman_minus_random_drop", (7, 7), v, 0.01, 3, 0)];
+        let d = |v: f64| {
+            [row(Quantity::MinusRandomDrop(Family::Natman), (4, 4), 0.0, 0.01, 3, 0), row(Quantity::MinusRandomDrop(Family::Natman), (7, 7), v, 0.01, 3, 0)]
+        };
         assert_eq!(verdict(&d(-0.1), 5), Verdict::Observed);
         assert_eq!(verdict(&d(0.1), 5), Verdict::Opposite);
         assert_eq!(verdict(&d(0.0), 5), Verdict::Inconclusive);

@@ -23,8 +23,10 @@ pub mod figures;
 pub mod findings;
 pub mod load;
 pub mod paired;
+pub mod quantity;
 pub mod report;
 pub mod summary;
 
 pub use error::{Error, Result};
+pub use quantity::Quantity;
 pub use report::{AnalyzeOptions, Outputs, analyze};

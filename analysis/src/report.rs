@@ -10,8 +10,9 @@ use crate::error::{Error, Result};
 use crate::figures::{self, Figure, NamedSeries, NolearnPoint, render};
 use crate::findings::{self, Finding};
 use crate::load;
-use crate::summary::{self, Convention, DecompRow, Excluded, SummaryRow, cell, decomp_row, dissimilar_families, half_label, plural};
-use records::ArmLabel;
+use crate::quantity::Quantity;
+use crate::summary::{self, BOOST_RANGES, Convention, DecompRow, Excluded, SummaryRow, TOP, cell, decomp_row, dissimilar_families, half_label, plural};
+use records::{ArmLabel, Family};
 
 /// What to analyse.
 #[derive(Debug, Clone)]
@@ -356,9 +357,9 @@ fn cached_cells(ok: &DataFrame) -> Result<Vec<String>> {
 ///   `natman_minus_random_drop` at the largest n the grid has, below 0
 ///   with its interval excluding 0.
 fn controls(s: &mut String, dec: &[DecompRow], o: &str, declared: bool) {
-    let paired = |q: &'static str| dec.iter().filter(move |d| d.origin == o && d.convention == Convention::Paired && d.quantity == q);
-    let negative = paired("random_halves_gap").next();
-    let positive = if declared { paired("natman_minus_random_drop").filter(|d| d.n_from == d.n_to).max_by_key(|d| d.n_to) } else { None };
+    let paired = |q: Quantity| dec.iter().filter(move |d| d.origin == o && d.convention == Convention::Paired && d.quantity == q);
+    let negative = paired(Quantity::RandomHalvesGap).next();
+    let positive = if declared { paired(Quantity::MinusRandomDrop(Family::Natman)).filter(|d| d.n_from == d.n_to).max_by_key(|d| d.n_to) } else { None };
     if negative.is_none() && positive.is_none() {
         return;
     }
@@ -433,26 +434,27 @@ fn unconverged_networks(ok: &DataFrame) -> Result<Vec<(String, String)>> {
 /// The authors' own convention on their data: every arm against the mean
 /// of all bases, Table 1 pooled over networks. It reproduces their numbers.
 fn pooled_tables(s: &mut String, rows: &[SummaryRow], dec: &[DecompRow], o: &str) {
-    let pooled = |name: &str, lo: i32, hi: i32| decomp_row(dec, o, Convention::Pooled, name, lo, hi);
+    let pooled = |q: &Quantity, lo: i32, hi: i32| decomp_row(dec, o, Convention::Pooled, q, lo, hi);
     let _ = writeln!(s, "### The authors' convention (pooled: every arm against the mean of all bases; no intervals)\n");
     let _ = writeln!(s, "| n | co-adaptation (base − BnB) | specificity (BnB − AnB) | AnB − base |\n|---|---|---|---|");
     for n in crate::summary::ALL_N {
-        let v = |q: &str| pooled(q, n, n).map_or("–".into(), |d| format!("{:+.3}", d.value));
+        let v = |q: Quantity| pooled(&q, n, n).map_or("–".into(), |d| format!("{:+.3}", d.value));
         if cell(rows, o, "random", ArmLabel::AnB, "all", n).is_some() {
-            let _ = writeln!(s, "| {n} | {} | {} | {} |", v("coadaptation"), v("specificity"), v("transfer_drop"));
+            let _ = writeln!(s, "| {n} | {} | {} | {} |", v(Quantity::Coadaptation), v(Quantity::Specificity), v(Quantity::TransferDrop));
         }
     }
     let _ = writeln!(s, "\n| pooled over networks (Table 1) | layers 1–7 | 3–7 | 5–7 |\n|---|---|---|---|");
-    for (name, label) in [
-        ("lasting_boost_vs_base", "AnB+ − base"),
-        ("lasting_boost_vs_selffer_ft", "AnB+ − BnB+"),
-        ("AnB+_vs_own_base", "AnB+ − own target-half base"),
-        ("BnB+_vs_own_base", "BnB+ − own target-half base"),
+    for (q, label) in [
+        (Quantity::LastingBoostVsBase, "AnB+ − base"),
+        (Quantity::LastingBoostVsSelfferFt, "AnB+ − BnB+"),
+        (Quantity::VsOwnBase(ArmLabel::AnBPlus), "AnB+ − own target-half base"),
+        (Quantity::VsOwnBase(ArmLabel::BnBPlus), "BnB+ − own target-half base"),
     ] {
-        let v = |lo: i32| pooled(name, lo, 7).map_or("–".into(), |d| format!("{:+.3} ({})", d.value, d.count));
+        let v = |lo: i32| pooled(&q, lo, TOP).map_or("–".into(), |d| format!("{:+.3} ({})", d.value, d.count));
         let _ = writeln!(s, "| {label} | {} | {} | {} |", v(1), v(3), v(5));
     }
-    let nat: Vec<String> = crate::summary::ALL_N.filter_map(|n| pooled("natman_drop", n, n).map(|d| format!("n{n} {:+.3}", d.value))).collect();
+    let nat: Vec<String> =
+        crate::summary::ALL_N.filter_map(|n| pooled(&Quantity::Drop(Family::Natman), n, n).map(|d| format!("n{n} {:+.3}", d.value))).collect();
     if !nat.is_empty() {
         let _ = writeln!(s, "\nNatural / man-made, mean of both targets minus mean of both bases: {}.", nat.join(", "));
     }
@@ -536,22 +538,26 @@ fn report_md(parts: &ReportParts<'_>) -> String {
         let _ = writeln!(s);
         controls(&mut s, dec, o, declared.iter().any(|d| d == o));
         let get = |f: &str, a: ArmLabel, t: &str, n: i32| cell(rows, o, f, a, t, n);
-        let paired = |name: &str, lo: i32, hi: i32| decomp_row(dec, o, Convention::Paired, name, lo, hi);
+        let paired = |q: &Quantity, lo: i32, hi: i32| decomp_row(dec, o, Convention::Paired, q, lo, hi);
         if let Some(base) = get("random", ArmLabel::Base, "all", 0) {
             let interval = match (base.ci_low, base.ci_high) {
                 (Some(lo), Some(hi)) => format!("95% interval over units {lo:.3}–{hi:.3}"),
                 _ => "no interval: fewer than 2 units".into(),
             };
             let _ = writeln!(s, "Random halves: bases {:.3} ({} networks, {}; {interval}).\n", base.mean, base.count, plural(base.units, "unit"));
-            let units =
-                dec.iter().filter(|d| d.origin == o && d.convention == Convention::Paired && d.quantity == "coadaptation").map(|d| d.units).max().unwrap_or(0);
+            let units = dec
+                .iter()
+                .filter(|d| d.origin == o && d.convention == Convention::Paired && d.quantity == Quantity::Coadaptation)
+                .map(|d| d.units)
+                .max()
+                .unwrap_or(0);
             let _ = writeln!(s, "### Decomposition (paired with each network's own target-half base; {})\n", plural(units, "unit"));
             let _ = writeln!(s, "| n | BnB | BnB+ | AnB | AnB+ | co-adaptation (base − BnB) | specificity (BnB − AnB) | AnB − base | AnB+ − base |");
             let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
             for n in crate::summary::ALL_N {
                 let m = |a: ArmLabel| get("random", a, "all", n).map(|r| r.mean);
                 let c = |a: ArmLabel| get("random", a, "all", n).map_or(0, |r| r.count);
-                let q = |name: &str| paired(name, n, n).map_or("–".into(), DecompRow::value_and_interval);
+                let q = |q: Quantity| paired(&q, n, n).map_or("–".into(), DecompRow::value_and_interval);
                 if [ArmLabel::BnB, ArmLabel::BnBPlus, ArmLabel::AnB, ArmLabel::AnBPlus].into_iter().all(|a| m(a).is_none()) {
                     continue;
                 }
@@ -566,20 +572,23 @@ fn report_md(parts: &ReportParts<'_>) -> String {
                     c(ArmLabel::AnB),
                     fmt(m(ArmLabel::AnBPlus)),
                     c(ArmLabel::AnBPlus),
-                    q("coadaptation"),
-                    q("specificity"),
-                    q("transfer_drop"),
-                    q("lasting_boost_vs_base")
+                    q(Quantity::Coadaptation),
+                    q(Quantity::Specificity),
+                    q(Quantity::TransferDrop),
+                    q(Quantity::LastingBoostVsBase)
                 );
             }
             let _ = writeln!(s, "\n(arm columns: mean top-1 over networks, networks in brackets)\n");
-            let ranged =
-                [("lasting_boost_vs_base", "AnB+ − own base"), ("lasting_boost_vs_selffer_ft", "AnB+ − BnB+"), ("selffer_ft_vs_base", "BnB+ − own base")];
+            let ranged = [
+                (Quantity::LastingBoostVsBase, "AnB+ − own base"),
+                (Quantity::LastingBoostVsSelfferFt, "AnB+ − BnB+"),
+                (Quantity::SelfferFtVsBase, "BnB+ − own base"),
+            ];
             // only where the grid has fine-tuned arms
-            if ranged.iter().any(|(name, _)| [1, 3, 5].iter().any(|&lo| paired(name, lo, 7).is_some())) {
+            if ranged.iter().any(|(q, _)| BOOST_RANGES.iter().any(|&(lo, hi)| paired(q, lo, hi).is_some())) {
                 let _ = writeln!(s, "| pooled over layers, paired within units | 1–7 | 3–7 | 5–7 |\n|---|---|---|---|");
-                for (name, label) in ranged {
-                    let v = |lo: i32| paired(name, lo, 7).map_or("–".into(), DecompRow::value_and_interval);
+                for (q, label) in ranged {
+                    let v = |lo: i32| paired(&q, lo, TOP).map_or("–".into(), DecompRow::value_and_interval);
                     let _ = writeln!(s, "| {label} | {} | {} | {} |", v(1), v(3), v(5));
                 }
                 let _ = writeln!(s);
@@ -589,7 +598,8 @@ fn report_md(parts: &ReportParts<'_>) -> String {
             }
         }
         for (family, halves) in dissimilar_families(rows, o) {
-            let (drop, worse) = (format!("{family}_drop"), format!("{family}_minus_random_drop"));
+            let Ok(word) = family.parse::<Family>() else { continue };
+            let (drop, worse) = (Quantity::Drop(word.clone()), Quantity::MinusRandomDrop(word));
             let names: Vec<String> = halves.iter().map(|h| half_label(h)).collect();
             let _ = writeln!(s, "### Dissimilar split `{family}` ({})\n", names.join(" / "));
             let heads: Vec<String> = names.iter().map(|h| format!("target {h}")).collect();
@@ -606,7 +616,7 @@ fn report_md(parts: &ReportParts<'_>) -> String {
                 let arm = if n == 0 { ArmLabel::Base } else { ArmLabel::AnB };
                 let cells: Vec<String> =
                     halves.iter().map(|h| get(&family, arm, h, n).map_or("–".into(), |r| format!("{:.3} ({})", r.mean, r.count))).collect();
-                let q = |name: &str| paired(name, n, n).map_or("–".into(), DecompRow::value_and_interval);
+                let q = |q: &Quantity| paired(q, n, n).map_or("–".into(), DecompRow::value_and_interval);
                 let label = if n == 0 { "0 (bases)".to_string() } else { n.to_string() };
                 let _ = writeln!(s, "| {label} | {} | {} | {} |", cells.join(" | "), q(&drop), q(&worse));
             }

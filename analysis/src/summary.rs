@@ -25,7 +25,8 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::paired::{Estimate, Lookup, Net, Pair, Units, arm_label, nets};
-use records::ArmLabel;
+use crate::quantity::Quantity;
+use records::{ArmLabel, Family};
 
 /// One cell of the summary.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -228,8 +229,8 @@ pub struct DecompRow {
     pub origin: String,
     /// How networks are compared.
     pub convention: Convention,
-    /// What is measured, e.g. `coadaptation` (base − BnB).
-    pub quantity: String,
+    /// What is measured, e.g. [`Quantity::Coadaptation`] (base − BnB).
+    pub quantity: Quantity,
     /// First layer n of the range (equal to `n_to` for per-n quantities).
     pub n_from: i32,
     /// Last layer n of the range.
@@ -291,8 +292,8 @@ impl DecompRow {
 
 /// The row of `quantity` over layers `lo..=hi` in one origin's
 /// decomposition under `convention`, if there is one.
-pub fn decomp_row<'a>(dec: &'a [DecompRow], origin: &str, convention: Convention, quantity: &str, lo: i32, hi: i32) -> Option<&'a DecompRow> {
-    dec.iter().find(|d| d.origin == origin && d.convention == convention && d.quantity == quantity && d.n_from == lo && d.n_to == hi)
+pub fn decomp_row<'a>(dec: &'a [DecompRow], origin: &str, convention: Convention, quantity: &Quantity, lo: i32, hi: i32) -> Option<&'a DecompRow> {
+    dec.iter().find(|d| d.origin == origin && d.convention == convention && &d.quantity == quantity && d.n_from == lo && d.n_to == hi)
 }
 
 /// `1 unit`, `3 units`.
@@ -335,11 +336,11 @@ fn pooled(ok: &DataFrame, rows: &[SummaryRow]) -> Result<Vec<DecompRow>> {
     {
         let o = "paper";
         let get = |family: &str, arm: ArmLabel, target: &str, n: i32| cell(rows, o, family, arm, target, n).map(|r| (r.mean, r.count));
-        let mut push = |quantity: &str, n_from: i32, n_to: i32, value: f64, base: f64, count: usize| {
+        let mut push = |quantity: Quantity, n_from: i32, n_to: i32, value: f64, base: f64, count: usize| {
             out.push(DecompRow {
                 origin: o.into(),
                 convention: Convention::Pooled,
-                quantity: quantity.into(),
+                quantity,
                 n_from,
                 n_to,
                 value,
@@ -362,19 +363,19 @@ fn pooled(ok: &DataFrame, rows: &[SummaryRow]) -> Result<Vec<DecompRow>> {
                 let bnbp = get("random", ArmLabel::BnBPlus, "all", n);
                 let anbp = get("random", ArmLabel::AnBPlus, "all", n);
                 if let Some((b, c)) = bnb {
-                    push("coadaptation", n, n, base - b, base, c);
+                    push(Quantity::Coadaptation, n, n, base - b, base, c);
                 }
                 if let (Some((b, _)), Some((a, c))) = (bnb, anb) {
-                    push("specificity", n, n, b - a, base, c);
+                    push(Quantity::Specificity, n, n, b - a, base, c);
                 }
                 if let Some((a, c)) = anb {
-                    push("transfer_drop", n, n, a - base, base, c);
+                    push(Quantity::TransferDrop, n, n, a - base, base, c);
                 }
                 if let (Some((b, _)), Some((bp, c))) = (bnb, bnbp) {
-                    push("finetune_recovery_selffer", n, n, bp - b, base, c);
+                    push(Quantity::FinetuneRecoverySelffer, n, n, bp - b, base, c);
                 }
                 if let (Some((a, _)), Some((ap, c))) = (anb, anbp) {
-                    push("finetune_recovery_transfer", n, n, ap - a, base, c);
+                    push(Quantity::FinetuneRecoveryTransfer, n, n, ap - a, base, c);
                 }
             }
             // pooled over networks, and against each network's own target-half base
@@ -390,17 +391,17 @@ fn pooled(ok: &DataFrame, rows: &[SummaryRow]) -> Result<Vec<DecompRow>> {
             );
             for (lo, hi) in [(1, 7), (3, 7), (5, 7)] {
                 let arm_in = |arm: &str| with_own.clone().filter(col("arm").eq(lit(arm)).and(col("n").gt_eq(lit(lo))).and(col("n").lt_eq(lit(hi))));
-                let (ap, ca) = mean_count(arm_in("AnB+").select([col("top1").alias("x")]))?;
-                let (bp, _) = mean_count(arm_in("BnB+").select([col("top1").alias("x")]))?;
+                let (ap, ca) = mean_count(arm_in(ArmLabel::AnBPlus.name()).select([col("top1").alias("x")]))?;
+                let (bp, _) = mean_count(arm_in(ArmLabel::BnBPlus.name()).select([col("top1").alias("x")]))?;
                 if ca > 0 {
-                    push("lasting_boost_vs_base", lo, hi, ap - base, base, ca);
-                    push("lasting_boost_vs_selffer_ft", lo, hi, ap - bp, base, ca);
+                    push(Quantity::LastingBoostVsBase, lo, hi, ap - base, base, ca);
+                    push(Quantity::LastingBoostVsSelfferFt, lo, hi, ap - bp, base, ca);
                 }
-                for arm in ["AnB+", "BnB+", "AnB", "BnB"] {
-                    let (d, c) = mean_count(arm_in(arm).select([(col("top1") - col("own_base")).alias("x")]))?;
-                    let (own, _) = mean_count(arm_in(arm).select([col("own_base").alias("x")]))?;
+                for arm in [ArmLabel::AnBPlus, ArmLabel::BnBPlus, ArmLabel::AnB, ArmLabel::BnB] {
+                    let (d, c) = mean_count(arm_in(arm.name()).select([(col("top1") - col("own_base")).alias("x")]))?;
+                    let (own, _) = mean_count(arm_in(arm.name()).select([col("own_base").alias("x")]))?;
                     if c > 0 {
-                        push(&format!("{arm}_vs_own_base"), lo, hi, d, own, c);
+                        push(Quantity::VsOwnBase(arm), lo, hi, d, own, c);
                     }
                 }
             }
@@ -410,7 +411,7 @@ fn pooled(ok: &DataFrame, rows: &[SummaryRow]) -> Result<Vec<DecompRow>> {
             let base = (bn + bm) / 2.0;
             for n in ALL_N {
                 if let (Some((an, c1)), Some((am, c2))) = (get("natman", ArmLabel::AnB, "natural", n), get("natman", ArmLabel::AnB, "manmade", n)) {
-                    push("natman_drop", n, n, (an + am) / 2.0 - base, base, c1 + c2);
+                    push(Quantity::Drop(Family::Natman), n, n, (an + am) / 2.0 - base, base, c1 + c2);
                 }
             }
         }
@@ -418,7 +419,7 @@ fn pooled(ok: &DataFrame, rows: &[SummaryRow]) -> Result<Vec<DecompRow>> {
         if let Some((base, _)) = get("whole", ArmLabel::Base, "all", 0) {
             for n in ALL_N {
                 if let Some((v, c)) = get("whole", ArmLabel::Nolearn, "all", n) {
-                    push("nolearn_drop", n, n, v - base, base, c);
+                    push(Quantity::NolearnDrop, n, n, v - base, base, c);
                 }
             }
         }
@@ -439,7 +440,7 @@ fn layers_of(nets: &[Net], origin: &str, family: &str) -> Vec<i32> {
 pub const BOOST_RANGES: [(i32, i32); 3] = [(1, TOP), (3, TOP), (5, TOP)];
 
 /// The top n a grid may copy or freeze ([`records::MAX_N`]).
-const TOP: i32 = records::MAX_N as i32;
+pub const TOP: i32 = records::MAX_N as i32;
 
 /// Units lacking networks that other units of their family have, per
 /// origin ([`Units::incomplete`]).
@@ -468,7 +469,7 @@ fn paired_rows(all: &[Net], o: &str, units: &Units<'_>) -> Vec<DecompRow> {
         v.iter().sum::<f64>() / v.len().max(1) as f64
     };
     // a row of `quantity` pooling `layers`, labelled with the range `span` (None: the layers' own)
-    let mut push = |quantity: &str, span: Option<(i32, i32)>, layers: &[i32], e: Estimate, stale: usize, base: f64| {
+    let mut push = |quantity: Quantity, span: Option<(i32, i32)>, layers: &[i32], e: Estimate, stale: usize, base: f64| {
         // a quantity whose every unit was left out (unconverged networks) is still a row: its finding must say so
         if e.units == 0 && stale == 0 {
             return;
@@ -477,7 +478,7 @@ fn paired_rows(all: &[Net], o: &str, units: &Units<'_>) -> Vec<DecompRow> {
         out.push(DecompRow {
             origin: o.into(),
             convention: Convention::Paired,
-            quantity: quantity.into(),
+            quantity,
             n_from,
             n_to,
             value: e.mean,
@@ -496,42 +497,42 @@ fn paired_rows(all: &[Net], o: &str, units: &Units<'_>) -> Vec<DecompRow> {
     // the values of keyed unit values, and the same with their count of left-out units
     let values = |(v, _): &(Vec<(crate::paired::UnitKey, f64)>, usize)| v.iter().map(|(_, x)| *x).collect::<Vec<f64>>();
     let unkeyed = |keyed: (Vec<(crate::paired::UnitKey, f64)>, usize)| (values(&keyed), keyed.1);
-    type Quantity = fn(&Lookup<'_, '_>, &str, i32) -> Option<Pair>;
+    type PairOf = fn(&Lookup<'_, '_>, &str, i32) -> Option<Pair>;
     // each pair written once: an arm at n on target t against another arm (bases at n = 0)
-    let transfer_drop: Quantity = |u, t, n| u.diff((ArmLabel::AnB, t, n), (ArmLabel::Base, t, 0));
-    let specificity: Quantity = |u, t, n| u.diff((ArmLabel::BnB, t, n), (ArmLabel::AnB, t, n));
-    let boost: Quantity = |u, t, n| u.diff((ArmLabel::AnBPlus, t, n), (ArmLabel::Base, t, 0));
-    let selffer_ft: Quantity = |u, t, n| u.diff((ArmLabel::BnBPlus, t, n), (ArmLabel::Base, t, 0));
+    let transfer_drop: PairOf = |u, t, n| u.diff((ArmLabel::AnB, t, n), (ArmLabel::Base, t, 0));
+    let specificity: PairOf = |u, t, n| u.diff((ArmLabel::BnB, t, n), (ArmLabel::AnB, t, n));
+    let boost: PairOf = |u, t, n| u.diff((ArmLabel::AnBPlus, t, n), (ArmLabel::Base, t, 0));
+    let selffer_ft: PairOf = |u, t, n| u.diff((ArmLabel::BnBPlus, t, n), (ArmLabel::Base, t, 0));
     // (name, family, pair) of every per-n quantity
-    let per_n: [(&str, &str, Quantity); 8] = [
-        ("coadaptation", "random", |u, t, n| u.diff((ArmLabel::Base, t, 0), (ArmLabel::BnB, t, n))),
-        ("specificity", "random", specificity),
-        ("transfer_drop", "random", transfer_drop),
-        ("finetune_recovery_selffer", "random", |u, t, n| u.diff((ArmLabel::BnBPlus, t, n), (ArmLabel::BnB, t, n))),
-        ("finetune_recovery_transfer", "random", |u, t, n| u.diff((ArmLabel::AnBPlus, t, n), (ArmLabel::AnB, t, n))),
-        ("selffer_ft_vs_base", "random", selffer_ft),
-        ("lasting_boost_vs_base", "random", boost),
-        ("nolearn_drop", "whole", |u, t, n| u.diff((ArmLabel::Nolearn, t, n), (ArmLabel::Base, t, 0))),
+    let per_n: [(Quantity, &str, PairOf); 8] = [
+        (Quantity::Coadaptation, "random", |u, t, n| u.diff((ArmLabel::Base, t, 0), (ArmLabel::BnB, t, n))),
+        (Quantity::Specificity, "random", specificity),
+        (Quantity::TransferDrop, "random", transfer_drop),
+        (Quantity::FinetuneRecoverySelffer, "random", |u, t, n| u.diff((ArmLabel::BnBPlus, t, n), (ArmLabel::BnB, t, n))),
+        (Quantity::FinetuneRecoveryTransfer, "random", |u, t, n| u.diff((ArmLabel::AnBPlus, t, n), (ArmLabel::AnB, t, n))),
+        (Quantity::SelfferFtVsBase, "random", selffer_ft),
+        (Quantity::LastingBoostVsBase, "random", boost),
+        (Quantity::NolearnDrop, "whole", |u, t, n| u.diff((ArmLabel::Nolearn, t, n), (ArmLabel::Base, t, 0))),
     ];
-    for (name, family, pair) in per_n {
+    for (quantity, family, pair) in per_n {
         let base = base_mean(family);
         for n in layers_of(all, o, family) {
             let (e, stale) = one(units.paired(family, &[n], pair));
-            push(name, None, &[n], e, stale, base);
+            push(quantity.clone(), None, &[n], e, stale, base);
         }
     }
     let base = base_mean("random");
     let ns = layers_of(all, o, "random");
     // pooled over ranges of n, within each unit
-    let ranged: [(&str, Quantity); 2] = [("lasting_boost_vs_base", boost), ("selffer_ft_vs_base", selffer_ft)];
+    let ranged: [(Quantity, PairOf); 2] = [(Quantity::LastingBoostVsBase, boost), (Quantity::SelfferFtVsBase, selffer_ft)];
     for (lo, hi) in BOOST_RANGES {
         let in_range: Vec<i32> = ns.iter().copied().filter(|n| (lo..=hi).contains(n)).collect();
         if in_range.is_empty() {
             continue;
         }
-        for (name, pair) in ranged {
-            let (e, stale) = one(units.paired("random", &in_range, pair));
-            push(name, Some((lo, hi)), &in_range, e, stale, base);
+        for (quantity, pair) in &ranged {
+            let (e, stale) = one(units.paired("random", &in_range, *pair));
+            push(quantity.clone(), Some((lo, hi)), &in_range, e, stale, base);
         }
         // finding 4's control: does transfer add anything beyond the same
         // extra training without it? Per unit, AnB+ − BnB+ on each target
@@ -547,12 +548,12 @@ fn paired_rows(all: &[Net], o: &str, units: &Units<'_>) -> Vec<DecompRow> {
             if !same.is_empty() {
                 return Pair::mean(&same);
             }
-            let of = |q: Quantity| Pair::mean(&u.targets().into_iter().flat_map(|t| in_range.iter().filter_map(move |&n| q(u, t, n))).collect::<Vec<_>>());
+            let of = |q: PairOf| Pair::mean(&u.targets().into_iter().flat_map(|t| in_range.iter().filter_map(move |&n| q(u, t, n))).collect::<Vec<_>>());
             let (a, b) = (of(boost)?, of(selffer_ft)?);
             Some(Pair { value: a.value - b.value, converged: a.converged && b.converged })
         });
         let (e, stale) = one(unkeyed(control));
-        push("lasting_boost_vs_selffer_ft", Some((lo, hi)), &in_range, e, stale, base);
+        push(Quantity::LastingBoostVsSelfferFt, Some((lo, hi)), &in_range, e, stale, base);
     }
     // specificity grows with n: its value at the top layer minus at the bottom one, per unit
     if let (Some(&lo), Some(&hi)) = (ns.first(), ns.last())
@@ -563,7 +564,7 @@ fn paired_rows(all: &[Net], o: &str, units: &Units<'_>) -> Vec<DecompRow> {
             Some(Pair { value: top.value - bottom.value, converged: top.converged && bottom.converged })
         });
         let (e, stale) = one(growth);
-        push("specificity_growth", None, &[lo, hi], e, stale, base);
+        push(Quantity::SpecificityGrowth, None, &[lo, hi], e, stale, base);
     }
     // the negative control: random halves are exchangeable, so base A −
     // base B (first half against second, by name) has a known zero
@@ -572,7 +573,7 @@ fn paired_rows(all: &[Net], o: &str, units: &Units<'_>) -> Vec<DecompRow> {
         (t.len() == 2).then(|| u.diff((ArmLabel::Base, t[0], 0), (ArmLabel::Base, t[1], 0))).flatten()
     });
     let (e, stale) = one(unkeyed(gap));
-    push("random_halves_gap", None, &[0], e, stale, base);
+    push(Quantity::RandomHalvesGap, None, &[0], e, stale, base);
     // each dissimilar family (natman, or a split by class name): its
     // transfer drop (`natman_drop`, `<family>_drop`); that drop against
     // the random-split drop (finding 5), and its transfer relative to its
@@ -591,19 +592,21 @@ fn paired_rows(all: &[Net], o: &str, units: &Units<'_>) -> Vec<DecompRow> {
     };
     let whole_ns = layers_of(all, o, "whole");
     for family in families {
+        // a protocol word, checked when the records were loaded (`load::check_words`)
+        let Ok(word) = family.parse::<Family>() else { continue };
         let family_base = base_mean(family);
         let dis_ns = layers_of(all, o, family);
         for &n in &dis_ns {
             let (e, stale) = one(units.paired(family, &[n], transfer_drop));
-            push(&format!("{family}_drop"), None, &[n], e, stale, family_base);
+            push(Quantity::Drop(word.clone()), None, &[n], e, stale, family_base);
         }
         for n in dis_ns.iter().copied().filter(|n| ns.contains(n)) {
             let (dis, rnd) = (units.paired_by_unit(family, &[n], transfer_drop), units.paired_by_unit("random", &[n], transfer_drop));
-            push(&format!("{family}_minus_random_drop"), None, &[n], Estimate::difference(&values(&dis), &values(&rnd)), dis.1 + rnd.1, base);
+            push(Quantity::MinusRandomDrop(word.clone()), None, &[n], Estimate::difference(&values(&dis), &values(&rnd)), dis.1 + rnd.1, base);
         }
         for n in dis_ns.iter().copied().filter(|n| whole_ns.contains(n)) {
             let (dis, rnd) = (units.paired_by_unit(family, &[n], relative(ArmLabel::AnB)), units.paired_by_unit("whole", &[n], relative(ArmLabel::Nolearn)));
-            push(&format!("{family}_minus_nolearn_relative"), None, &[n], Estimate::difference(&values(&dis), &values(&rnd)), dis.1 + rnd.1, 1.0);
+            push(Quantity::MinusNolearnRelative(word.clone()), None, &[n], Estimate::difference(&values(&dis), &values(&rnd)), dis.1 + rnd.1, 1.0);
         }
     }
     out
@@ -632,7 +635,7 @@ pub fn decomposition_frame(rows: &[DecompRow]) -> Result<DataFrame> {
     Ok(df!(
         "origin" => rows.iter().map(|r| r.origin.clone()).collect::<Vec<_>>(),
         "convention" => rows.iter().map(|r| r.convention.name()).collect::<Vec<_>>(),
-        "quantity" => rows.iter().map(|r| r.quantity.clone()).collect::<Vec<_>>(),
+        "quantity" => rows.iter().map(|r| r.quantity.to_string()).collect::<Vec<_>>(),
         "n_from" => rows.iter().map(|r| r.n_from).collect::<Vec<_>>(),
         "n_to" => rows.iter().map(|r| r.n_to).collect::<Vec<_>>(),
         "value" => rows.iter().map(|r| r.value).collect::<Vec<_>>(),

@@ -1,9 +1,9 @@
 //! The analysis, fed the authors' own results, gives the authors' numbers.
 
 use analysis::summary::{self, SummaryRow, cell};
-use analysis::{AnalyzeOptions, analyze, figures, load};
+use analysis::{AnalyzeOptions, Quantity, analyze, figures, load};
 use polars::prelude::*;
-use records::ArmLabel;
+use records::{ArmLabel, Family};
 
 fn paper_rows() -> (DataFrame, Vec<SummaryRow>) {
     let all = load::paper().expect("paper").collect().expect("collect");
@@ -40,23 +40,23 @@ fn decomposition_matches_table_1_and_fig_3() {
     let (ok, rows) = paper_rows();
     let dec = summary::decompose(&ok, &rows).expect("decompose");
     // the authors' own (pooled) convention reproduces their numbers
-    let q = |name: &str, lo: i32, hi: i32| {
+    let q = |quantity: Quantity, lo: i32, hi: i32| {
         dec.iter()
-            .find(|d| d.convention == summary::Convention::Pooled && d.quantity == name && d.n_from == lo && d.n_to == hi)
-            .unwrap_or_else(|| panic!("{name} {lo}-{hi}"))
+            .find(|d| d.convention == summary::Convention::Pooled && d.quantity == quantity && d.n_from == lo && d.n_to == hi)
+            .unwrap_or_else(|| panic!("{quantity} {lo}-{hi}"))
     };
     for ((lo, hi), (boost, vs_ft, nets)) in [((1, 7), (0.016, 0.014, 10)), ((3, 7), (0.018, 0.014, 7)), ((5, 7), (0.021, 0.017, 3))] {
-        close(q("lasting_boost_vs_base", lo, hi).value, boost, &format!("AnB+ - base {lo}-{hi}"));
-        assert_eq!(q("lasting_boost_vs_base", lo, hi).count, nets);
-        close(q("lasting_boost_vs_selffer_ft", lo, hi).value, vs_ft, &format!("AnB+ - BnB+ {lo}-{hi}"));
+        close(q(Quantity::LastingBoostVsBase, lo, hi).value, boost, &format!("AnB+ - base {lo}-{hi}"));
+        assert_eq!(q(Quantity::LastingBoostVsBase, lo, hi).count, nets);
+        close(q(Quantity::LastingBoostVsSelfferFt, lo, hi).value, vs_ft, &format!("AnB+ - BnB+ {lo}-{hi}"));
     }
     // the caveat of docs/PROTOCOL.md §e: against their own target-half base both gain about the same
-    close(q("AnB+_vs_own_base", 1, 7).value, 0.010, "AnB+ vs own base");
-    close(q("BnB+_vs_own_base", 1, 7).value, 0.010, "BnB+ vs own base");
-    close(q("natman_drop", 7, 7).value, -0.250, "natman drop n=7");
-    close(q("coadaptation", 5, 5).value, 0.032, "co-adaptation n=5");
-    close(q("specificity", 7, 7).value, 0.081, "specificity n=7");
-    close(q("nolearn_drop", 3, 3).value, -0.575, "nolearn n=3 relative");
+    close(q(Quantity::VsOwnBase(ArmLabel::AnBPlus), 1, 7).value, 0.010, "AnB+ vs own base");
+    close(q(Quantity::VsOwnBase(ArmLabel::BnBPlus), 1, 7).value, 0.010, "BnB+ vs own base");
+    close(q(Quantity::Drop(Family::Natman), 7, 7).value, -0.250, "natman drop n=7");
+    close(q(Quantity::Coadaptation, 5, 5).value, 0.032, "co-adaptation n=5");
+    close(q(Quantity::Specificity, 7, 7).value, 0.081, "specificity n=7");
+    close(q(Quantity::NolearnDrop, 3, 3).value, -0.575, "nolearn n=3 relative");
 }
 
 #[test]

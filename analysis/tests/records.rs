@@ -6,7 +6,7 @@ use records::ArmLabel;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use analysis::{AnalyzeOptions, analyze};
+use analysis::{AnalyzeOptions, Quantity, analyze};
 use arrow::array::{ArrayRef, Int32Array, RecordBatch, StringArray};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -114,11 +114,11 @@ fn records_are_analysed_failed_ones_excluded_and_single_units_have_no_interval()
     let bnb = out.summary.iter().find(|r| r.arm == ArmLabel::BnB).expect("BnB");
     assert_eq!(bnb.count, 1);
     assert!(bnb.ci_low.is_none() && bnb.sd.is_nan(), "a single network has no interval");
-    let spec = out.decomposition.iter().find(|d| d.quantity == "specificity" && d.n_from == 3).expect("specificity");
+    let spec = out.decomposition.iter().find(|d| d.quantity == Quantity::Specificity && d.n_from == 3).expect("specificity");
     assert!((spec.value - 0.07).abs() < 1e-12);
     assert_eq!(spec.convention, analysis::summary::Convention::Paired);
     // BnB on B is measured against base B (0.70), not the mean of both bases (0.75)
-    let co = out.decomposition.iter().find(|d| d.quantity == "coadaptation" && d.n_from == 3).expect("co-adaptation");
+    let co = out.decomposition.iter().find(|d| d.quantity == Quantity::Coadaptation && d.n_from == 3).expect("co-adaptation");
     assert!((co.value - (0.70 - 0.72)).abs() < 1e-12, "{co:?}");
     let report = std::fs::read_to_string(&out.report).expect("report");
     assert!(report.contains("1 excluded") && report.contains("single unit"), "{report}");

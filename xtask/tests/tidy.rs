@@ -459,3 +459,39 @@ fn no_too_many_arguments_allowance() {
         }
     }
 }
+
+/// The analysis names its quantities by `analysis::Quantity`: no
+/// quantity's name is written as a string outside `quantity.rs`, or parsed
+/// back from one.
+#[test]
+fn quantities_are_typed_not_spelled() {
+    let names = [
+        "\"coadaptation\"",
+        "\"specificity\"",
+        "\"specificity_growth\"",
+        "\"transfer_drop\"",
+        "\"finetune_recovery",
+        "\"selffer_ft_vs_base\"",
+        "\"lasting_boost",
+        "\"nolearn_drop\"",
+        "\"random_halves_gap\"",
+        "_drop\"",
+        "_relative\"",
+        "_vs_own_base",
+    ];
+    let mut checked = 0;
+    for (path, text) in sources("analysis") {
+        if path.ends_with("quantity.rs") {
+            continue;
+        }
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            assert!(!code.contains("strip_suffix(") && !code.contains("strip_prefix("), "{path}:{}: a name parsed back from a string", i + 1);
+            for w in names {
+                assert!(!code.contains(w), "{path}:{}: the quantity `{w}` spelled as a string (use analysis::Quantity)", i + 1);
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 8);
+}
