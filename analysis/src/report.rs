@@ -519,126 +519,11 @@ fn report_md(parts: &ReportParts<'_>) -> String {
         let o = o.as_str();
         let label = if o == "paper" { "The authors' networks (Yosinski et al. 2014, ILSVRC-2012)" } else { "These runs" };
         let _ = writeln!(s, "## {label}\n");
-        let _ = writeln!(
-            s,
-            "### Findings\n\n| # | the paper's finding | paper | {} | numbers (paired; value [interval at the level given]) |\n|---|---|---|---|---|",
-            if o == "paper" { "their networks, by split" } else { "these runs" }
-        );
-        for f in found {
-            let _ = writeln!(
-                s,
-                "| {} | {} | {} | **{}** | {} |",
-                f.number,
-                f.claim,
-                f.paper,
-                f.verdict,
-                if f.evidence.is_empty() { "–".into() } else { f.evidence.clone() }
-            );
-        }
-        let _ = writeln!(s);
+        findings_table(&mut s, found, o);
         controls(&mut s, dec, o, declared.iter().any(|d| d == o));
-        let get = |f: &str, a: ArmLabel, t: &str, n: i32| cell(rows, o, f, a, t, n);
-        let paired = |q: &Quantity, lo: i32, hi: i32| decomp_row(dec, o, Convention::Paired, q, lo, hi);
-        if let Some(base) = get("random", ArmLabel::Base, "all", 0) {
-            let interval = match (base.ci_low, base.ci_high) {
-                (Some(lo), Some(hi)) => format!("95% interval over units {lo:.3}–{hi:.3}"),
-                _ => "no interval: fewer than 2 units".into(),
-            };
-            let _ = writeln!(s, "Random halves: bases {:.3} ({} networks, {}; {interval}).\n", base.mean, base.count, plural(base.units, "unit"));
-            let units = dec
-                .iter()
-                .filter(|d| d.origin == o && d.convention == Convention::Paired && d.quantity == Quantity::Coadaptation)
-                .map(|d| d.units)
-                .max()
-                .unwrap_or(0);
-            let _ = writeln!(s, "### Decomposition (paired with each network's own target-half base; {})\n", plural(units, "unit"));
-            let _ = writeln!(s, "| n | BnB | BnB+ | AnB | AnB+ | co-adaptation (base − BnB) | specificity (BnB − AnB) | AnB − base | AnB+ − base |");
-            let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
-            for n in crate::summary::ALL_N {
-                let m = |a: ArmLabel| get("random", a, "all", n).map(|r| r.mean);
-                let c = |a: ArmLabel| get("random", a, "all", n).map_or(0, |r| r.count);
-                let q = |q: Quantity| paired(&q, n, n).map_or("–".into(), DecompRow::value_and_interval);
-                if [ArmLabel::BnB, ArmLabel::BnBPlus, ArmLabel::AnB, ArmLabel::AnBPlus].into_iter().all(|a| m(a).is_none()) {
-                    continue;
-                }
-                let _ = writeln!(
-                    s,
-                    "| {n} | {} ({}) | {} ({}) | {} ({}) | {} ({}) | {} | {} | {} | {} |",
-                    fmt(m(ArmLabel::BnB)),
-                    c(ArmLabel::BnB),
-                    fmt(m(ArmLabel::BnBPlus)),
-                    c(ArmLabel::BnBPlus),
-                    fmt(m(ArmLabel::AnB)),
-                    c(ArmLabel::AnB),
-                    fmt(m(ArmLabel::AnBPlus)),
-                    c(ArmLabel::AnBPlus),
-                    q(Quantity::Coadaptation),
-                    q(Quantity::Specificity),
-                    q(Quantity::TransferDrop),
-                    q(Quantity::LastingBoostVsBase)
-                );
-            }
-            let _ = writeln!(s, "\n(arm columns: mean top-1 over networks, networks in brackets)\n");
-            let ranged = [
-                (Quantity::LastingBoostVsBase, "AnB+ − own base"),
-                (Quantity::LastingBoostVsSelfferFt, "AnB+ − BnB+"),
-                (Quantity::SelfferFtVsBase, "BnB+ − own base"),
-            ];
-            // only where the grid has fine-tuned arms
-            if ranged.iter().any(|(q, _)| BOOST_RANGES.iter().any(|&(lo, hi)| paired(q, lo, hi).is_some())) {
-                let _ = writeln!(s, "| pooled over layers, paired within units | 1–7 | 3–7 | 5–7 |\n|---|---|---|---|");
-                for (q, label) in ranged {
-                    let v = |lo: i32| paired(&q, lo, TOP).map_or("–".into(), DecompRow::value_and_interval);
-                    let _ = writeln!(s, "| {label} | {} | {} | {} |", v(1), v(3), v(5));
-                }
-                let _ = writeln!(s);
-            }
-            if o == "paper" {
-                pooled_tables(&mut s, rows, dec, o);
-            }
-        }
-        for (family, halves) in dissimilar_families(rows, o) {
-            let Ok(word) = family.parse::<Family>() else { continue };
-            let (drop, worse) = (Quantity::Drop(word.clone()), Quantity::MinusRandomDrop(word));
-            let names: Vec<String> = halves.iter().map(|h| half_label(h)).collect();
-            let _ = writeln!(s, "### Dissimilar split `{family}` ({})\n", names.join(" / "));
-            let heads: Vec<String> = names.iter().map(|h| format!("target {h}")).collect();
-            let _ = writeln!(
-                s,
-                "| n | {} | AnB − own target base (paired) | that − the random-split drop |\n|---|{}---|---|",
-                heads.join(" | "),
-                "---|".repeat(heads.len())
-            );
-            let mut ns: Vec<i32> = rows.iter().filter(|r| r.origin == o && r.family == family).map(|r| r.n).collect();
-            ns.sort_unstable();
-            ns.dedup();
-            for n in ns {
-                let arm = if n == 0 { ArmLabel::Base } else { ArmLabel::AnB };
-                let cells: Vec<String> =
-                    halves.iter().map(|h| get(&family, arm, h, n).map_or("–".into(), |r| format!("{:.3} ({})", r.mean, r.count))).collect();
-                let q = |q: &Quantity| paired(q, n, n).map_or("–".into(), DecompRow::value_and_interval);
-                let label = if n == 0 { "0 (bases)".to_string() } else { n.to_string() };
-                let _ = writeln!(s, "| {label} | {} | {} | {} |", cells.join(" | "), q(&drop), q(&worse));
-            }
-            let _ = writeln!(
-                s,
-                "\n(target columns: mean top-1 of the networks trained on that half, networks in brackets; AnB copies from the other half's base)\n"
-            );
-        }
-        let nl: Vec<String> = crate::summary::ALL_N.filter_map(|n| get("whole", ArmLabel::Nolearn, "all", n).map(|r| format!("n{n} {:.3}", r.mean))).collect();
-        if !nl.is_empty() {
-            let _ = writeln!(
-                s,
-                "Random frozen layers (nolearn), whole-set base {}: {}.\n",
-                fmt(get("whole", ArmLabel::Base, "all", 0).map(|r| r.mean)),
-                nl.join(", ")
-            );
-        }
-        let red: Vec<String> =
-            rows.iter().filter(|r| r.origin == o && r.arm == ArmLabel::Reduced).filter_map(|r| r.k.map(|k| format!("k={k} {:.3}", r.mean))).collect();
-        if !red.is_empty() {
-            let _ = writeln!(s, "Reduced data: {}.\n", red.join(", "));
-        }
+        random_decomposition(&mut s, rows, dec, o);
+        dissimilar_tables(&mut s, rows, dec, o);
+        other_arms(&mut s, rows, o);
         for f in figs.iter().filter(|f| f.name.starts_with(&format!("{o}_"))) {
             let _ = writeln!(s, "![{}](figures/{}.png) ([SVG](figures/{}.svg), [data](figures/{}.csv))\n", f.name, f.name, f.name, f.name);
         }
@@ -660,4 +545,135 @@ fn report_md(parts: &ReportParts<'_>) -> String {
         "\nTables: `summary.csv`/`.parquet` (family, arm, target, n, k, mean, sd, count, units, ci_low, ci_high), `decomposition.csv`/`.parquet` (convention `paired` or `pooled`, quantity, n_from, n_to, value, relative, count, units, ci_low, ci_high, unconverged: units left out for an unconverged network, se, df, layers: the n a row pools)."
     );
     s
+}
+
+/// The findings table of one origin.
+fn findings_table(s: &mut String, found: &[Finding], o: &str) {
+    let _ = writeln!(
+        s,
+        "### Findings\n\n| # | the paper's finding | paper | {} | numbers (paired; value [interval at the level given]) |\n|---|---|---|---|---|",
+        if o == "paper" { "their networks, by split" } else { "these runs" }
+    );
+    for f in found {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | **{}** | {} |",
+            f.number,
+            f.claim,
+            f.paper,
+            f.verdict,
+            if f.evidence.is_empty() { "–".into() } else { f.evidence.clone() }
+        );
+    }
+    let _ = writeln!(s);
+}
+
+/// The random halves' decomposition, paired (and the authors' pooled one on their data).
+fn random_decomposition(s: &mut String, rows: &[SummaryRow], dec: &[DecompRow], o: &str) {
+    let get = |f: &str, a: ArmLabel, t: &str, n: i32| cell(rows, o, f, a, t, n);
+    let paired = |q: &Quantity, lo: i32, hi: i32| decomp_row(dec, o, Convention::Paired, q, lo, hi);
+    if let Some(base) = get("random", ArmLabel::Base, "all", 0) {
+        let interval = match (base.ci_low, base.ci_high) {
+            (Some(lo), Some(hi)) => format!("95% interval over units {lo:.3}–{hi:.3}"),
+            _ => "no interval: fewer than 2 units".into(),
+        };
+        let _ = writeln!(s, "Random halves: bases {:.3} ({} networks, {}; {interval}).\n", base.mean, base.count, plural(base.units, "unit"));
+        let units = dec
+            .iter()
+            .filter(|d| d.origin == o && d.convention == Convention::Paired && d.quantity == Quantity::Coadaptation)
+            .map(|d| d.units)
+            .max()
+            .unwrap_or(0);
+        let _ = writeln!(s, "### Decomposition (paired with each network's own target-half base; {})\n", plural(units, "unit"));
+        let _ = writeln!(s, "| n | BnB | BnB+ | AnB | AnB+ | co-adaptation (base − BnB) | specificity (BnB − AnB) | AnB − base | AnB+ − base |");
+        let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
+        for n in crate::summary::ALL_N {
+            let m = |a: ArmLabel| get("random", a, "all", n).map(|r| r.mean);
+            let c = |a: ArmLabel| get("random", a, "all", n).map_or(0, |r| r.count);
+            let q = |q: Quantity| paired(&q, n, n).map_or("–".into(), DecompRow::value_and_interval);
+            if [ArmLabel::BnB, ArmLabel::BnBPlus, ArmLabel::AnB, ArmLabel::AnBPlus].into_iter().all(|a| m(a).is_none()) {
+                continue;
+            }
+            let _ = writeln!(
+                s,
+                "| {n} | {} ({}) | {} ({}) | {} ({}) | {} ({}) | {} | {} | {} | {} |",
+                fmt(m(ArmLabel::BnB)),
+                c(ArmLabel::BnB),
+                fmt(m(ArmLabel::BnBPlus)),
+                c(ArmLabel::BnBPlus),
+                fmt(m(ArmLabel::AnB)),
+                c(ArmLabel::AnB),
+                fmt(m(ArmLabel::AnBPlus)),
+                c(ArmLabel::AnBPlus),
+                q(Quantity::Coadaptation),
+                q(Quantity::Specificity),
+                q(Quantity::TransferDrop),
+                q(Quantity::LastingBoostVsBase)
+            );
+        }
+        let _ = writeln!(s, "\n(arm columns: mean top-1 over networks, networks in brackets)\n");
+        let ranged = [
+            (Quantity::LastingBoostVsBase, "AnB+ − own base"),
+            (Quantity::LastingBoostVsSelfferFt, "AnB+ − BnB+"),
+            (Quantity::SelfferFtVsBase, "BnB+ − own base"),
+        ];
+        // only where the grid has fine-tuned arms
+        if ranged.iter().any(|(q, _)| BOOST_RANGES.iter().any(|&(lo, hi)| paired(q, lo, hi).is_some())) {
+            let _ = writeln!(s, "| pooled over layers, paired within units | 1–7 | 3–7 | 5–7 |\n|---|---|---|---|");
+            for (q, label) in ranged {
+                let v = |lo: i32| paired(&q, lo, TOP).map_or("–".into(), DecompRow::value_and_interval);
+                let _ = writeln!(s, "| {label} | {} | {} | {} |", v(1), v(3), v(5));
+            }
+            let _ = writeln!(s);
+        }
+        if o == "paper" {
+            pooled_tables(s, rows, dec, o);
+        }
+    }
+}
+
+/// A table per dissimilar split: its targets, its drop and that against the random halves'.
+fn dissimilar_tables(s: &mut String, rows: &[SummaryRow], dec: &[DecompRow], o: &str) {
+    let get = |f: &str, a: ArmLabel, t: &str, n: i32| cell(rows, o, f, a, t, n);
+    let paired = |q: &Quantity, lo: i32, hi: i32| decomp_row(dec, o, Convention::Paired, q, lo, hi);
+    for (family, halves) in dissimilar_families(rows, o) {
+        let Ok(word) = family.parse::<Family>() else { continue };
+        let (drop, worse) = (Quantity::Drop(word.clone()), Quantity::MinusRandomDrop(word));
+        let names: Vec<String> = halves.iter().map(|h| half_label(h)).collect();
+        let _ = writeln!(s, "### Dissimilar split `{family}` ({})\n", names.join(" / "));
+        let heads: Vec<String> = names.iter().map(|h| format!("target {h}")).collect();
+        let _ = writeln!(
+            s,
+            "| n | {} | AnB − own target base (paired) | that − the random-split drop |\n|---|{}---|---|",
+            heads.join(" | "),
+            "---|".repeat(heads.len())
+        );
+        let mut ns: Vec<i32> = rows.iter().filter(|r| r.origin == o && r.family == family).map(|r| r.n).collect();
+        ns.sort_unstable();
+        ns.dedup();
+        for n in ns {
+            let arm = if n == 0 { ArmLabel::Base } else { ArmLabel::AnB };
+            let cells: Vec<String> = halves.iter().map(|h| get(&family, arm, h, n).map_or("–".into(), |r| format!("{:.3} ({})", r.mean, r.count))).collect();
+            let q = |q: &Quantity| paired(q, n, n).map_or("–".into(), DecompRow::value_and_interval);
+            let label = if n == 0 { "0 (bases)".to_string() } else { n.to_string() };
+            let _ = writeln!(s, "| {label} | {} | {} | {} |", cells.join(" | "), q(&drop), q(&worse));
+        }
+        let _ =
+            writeln!(s, "\n(target columns: mean top-1 of the networks trained on that half, networks in brackets; AnB copies from the other half's base)\n");
+    }
+}
+
+/// Random frozen layers and reduced data, as lines.
+fn other_arms(s: &mut String, rows: &[SummaryRow], o: &str) {
+    let get = |f: &str, a: ArmLabel, t: &str, n: i32| cell(rows, o, f, a, t, n);
+    let nl: Vec<String> = crate::summary::ALL_N.filter_map(|n| get("whole", ArmLabel::Nolearn, "all", n).map(|r| format!("n{n} {:.3}", r.mean))).collect();
+    if !nl.is_empty() {
+        let _ =
+            writeln!(s, "Random frozen layers (nolearn), whole-set base {}: {}.\n", fmt(get("whole", ArmLabel::Base, "all", 0).map(|r| r.mean)), nl.join(", "));
+    }
+    let red: Vec<String> =
+        rows.iter().filter(|r| r.origin == o && r.arm == ArmLabel::Reduced).filter_map(|r| r.k.map(|k| format!("k={k} {:.3}", r.mean))).collect();
+    if !red.is_empty() {
+        let _ = writeln!(s, "Reduced data: {}.\n", red.join(", "));
+    }
 }
