@@ -35,6 +35,15 @@ pub struct RandomGrid {
     pub fine_tune: bool,
 }
 
+impl RandomGrid {
+    /// The paper's random-halves grid on the numpy-drawn splits of `seeds`:
+    /// halves of half the classes, selffer BnB on B and transfer AnB from A
+    /// to B, each frozen and fine-tuned.
+    pub fn paper(seeds: Vec<u64>) -> Self {
+        RandomGrid { seeds, fraction: 0.5, numpy: true, selffer: vec![Half::b()], transfer: vec![[Half::a(), Half::b()]], frozen: true, fine_tune: true }
+    }
+}
+
 /// How a dissimilar split's transfers are trained, whatever named its
 /// classes (a natural/man-made preset or class names).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
