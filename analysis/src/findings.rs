@@ -228,7 +228,8 @@ pub fn judge_all(dec: &[DecompRow], origin: &str) -> Vec<Finding> {
             _ => None,
         })
         .collect();
-    families.sort_unstable();
+    // by name, as the report's tables order them
+    families.sort_unstable_by(|a, b| a.name().cmp(b.name()));
     families.dedup();
     if families.is_empty() {
         families.push(Family::Natman);
@@ -404,6 +405,17 @@ mod tests {
         assert_eq!(vs(0.3), [Verdict::Observed, Verdict::Observed]);
         assert_eq!(vs(0.0), [Verdict::Observed, Verdict::Inconclusive], "every n both have must show it");
         assert_eq!(vs(-0.3), [Verdict::Observed, Verdict::Opposite]);
+    }
+
+    /// One finding 5 per dissimilar split, in the order of their names (as
+    /// the report's tables), not of the family type's variants.
+    #[test]
+    fn dissimilar_splits_are_judged_in_the_order_of_their_names() {
+        let mine = Family::dissimilar("clothing_vs_footwear").expect("a name");
+        let d = [row(Quantity::MinusRandomDrop(Family::Natman), (7, 7), -0.1, 0.01, 3, 0), row(Quantity::MinusRandomDrop(mine), (7, 7), -0.1, 0.01, 3, 0)];
+        let fives: Vec<String> = judge_all(&d, "runs").into_iter().filter(|f| f.number == 5).map(|f| f.claim).collect();
+        assert_eq!(fives.len(), 2);
+        assert!(fives[0].contains("clothing vs footwear") && fives[1].contains("natural/man-made"), "{fives:?}");
     }
 
     #[test]

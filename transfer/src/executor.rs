@@ -48,10 +48,15 @@ impl TrainCommand<'_> {
         [("RAYON_NUM_THREADS", self.threads.to_string())]
     }
 
+    /// A word single-quoted for the shell (a `'` inside as `'\''`).
+    pub fn quote(s: &std::ffi::OsStr) -> String {
+        format!("'{}'", s.to_string_lossy().replace('\'', r"'\''"))
+    }
+
     /// The same as shell lines (each word single-quoted): the environment
     /// exported, then `exec` of the command.
     pub fn script(&self) -> String {
-        let quote = |s: &std::ffi::OsStr| format!("'{}'", s.to_string_lossy().replace('\'', r"'\''"));
+        let quote = Self::quote;
         let exports: String = self.env().iter().map(|(k, v)| format!("export {k}={}\n", quote(v.as_ref()))).collect();
         let words: Vec<String> = std::iter::once(self.exe.as_os_str().to_os_string()).chain(self.args()).map(|w| quote(&w)).collect();
         format!("{exports}exec {}\n", words.join(" "))
@@ -326,6 +331,7 @@ pub fn run_slurm(plan: &Plan, opts: &SlurmOptions) -> Result<SweepReport> {
         let train = TrainCommand { exe: &opts.exe, job: file, threads: cpus };
         let body = format!(
             "#!/bin/bash\n#SBATCH --job-name={id}\n#SBATCH --output={out}\n#SBATCH --cpus-per-task={cpus}\n{script}",
+            // sbatch reads its directives itself, not through the shell: not quoted
             out = j.job.dir.join("slurm-%j.out").display(),
             script = train.script(),
         );

@@ -60,7 +60,7 @@ pub struct TwoGroupTransfers {
     pub layers: Option<Vec<usize>>,
     /// Replicates of this fixed split (default: the configuration's
     /// `replicates`). A fixed split's units are its replicates, so
-    /// finding 5 needs at least 2 (the default has 3).
+    /// finding 5 needs at least 2 (the default has `DEFAULT_UNITS`, 4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replicates: Option<usize>,
 }
@@ -186,7 +186,7 @@ pub struct WholeGrid {
     /// `reduced_schedule`, else `schedule`). The whole set holds both
     /// halves' classes and images: the `default` preset gives it its
     /// schedule stretched 2×, as many epochs as a half's networks (see
-    /// [`default_whole_schedule`]). Finding 6 compares nolearn with the
+    /// [`default_whole_schedule`](super::default_whole_schedule)). Finding 6 compares nolearn with the
     /// whole-set base, both under this one schedule, and relative
     /// accuracies across families.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -11,10 +11,10 @@
 //! first add `-r<i>`. A job is built from its id: the arm, the halves, n
 //! and the base it copies from are the id's.
 //!
-//! The module's parts: [`config`] (the configuration file's schema),
-//! [`presets`] (the named configurations, each written out), [`expand`]
-//! (a configuration into jobs) and [`calibrate`] (a machine's training
-//! speed, for `--dry-run` estimates).
+//! The module's parts: `config.rs` (the configuration file's schema),
+//! `presets.rs` (the named configurations, each written out), `expand.rs`
+//! ([`expand()`]: a configuration into jobs) and `calibrate.rs`
+//! ([`calibrate()`]: a machine's training speed, for `--dry-run` estimates).
 
 mod calibrate;
 mod config;
