@@ -8,7 +8,7 @@ use polars::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::figures::{self, Figure, NamedSeries, NolearnPoint, render};
-use crate::findings::{self, Finding};
+use crate::findings::{self, Finding, RECOVERY_MARGIN};
 use crate::load;
 use crate::quantity::Quantity;
 use crate::summary::{self, BOOST_RANGES, Convention, DecompRow, Excluded, SummaryRow, TOP, cell, decomp_row, dissimilar_families, half_label, plural};
@@ -356,11 +356,18 @@ fn cached_cells(ok: &DataFrame) -> Result<Vec<String>> {
 ///   more at the top layer than between random halves:
 ///   `natman_minus_random_drop` at the largest n the grid has, below 0
 ///   with its interval excluding 0.
+/// * Trained enough: BnB+ at the top n is the base's own layers trained
+///   again for a whole schedule (only fc8 fresh), so a base at its plateau
+///   gains nothing: `selffer_ft_vs_base` there within ±[`RECOVERY_MARGIN`]
+///   (90% interval, as finding 3's equivalence). A gain says the bases
+///   sat below their plateau, whatever the convergence rule said of their
+///   curves, and every comparison with a base inherits it.
 fn controls(s: &mut String, dec: &[DecompRow], o: &str, declared: bool) {
     let paired = |q: Quantity| dec.iter().filter(move |d| d.origin == o && d.convention == Convention::Paired && d.quantity == q);
     let negative = paired(Quantity::RandomHalvesGap).next();
     let positive = if declared { paired(Quantity::MinusRandomDrop(Family::Natman)).filter(|d| d.n_from == d.n_to).max_by_key(|d| d.n_to) } else { None };
-    if negative.is_none() && positive.is_none() {
+    let retrained = paired(Quantity::SelfferFtVsBase).filter(|d| d.n_from == d.n_to).max_by_key(|d| d.n_to);
+    if negative.is_none() && positive.is_none() && retrained.is_none() {
         return;
     }
     let _ = writeln!(
@@ -400,7 +407,33 @@ fn controls(s: &mut String, dec: &[DecompRow], o: &str, declared: bool) {
             d.units_label(),
         );
     }
+    if let Some(d) = retrained {
+        let e = d.estimate().with_level(1.0 - 2.0 * (1.0 - findings::LEVEL));
+        let interval = match (e.ci_low, e.ci_high) {
+            (Some(lo), Some(hi)) => format!("{:+.3} [{lo:+.3}, {hi:+.3}] (90%, {})", d.value, d.units_label()),
+            _ => format!("{:+.3} ({})", d.value, d.units_label()),
+        };
+        let _ = writeln!(
+            s,
+            "| trained enough | BnB+ − base at n = {} (the base trained again, fc8 fresh) | 0 within ±{RECOVERY_MARGIN} (bases at their plateau) | {interval} | {} |",
+            d.n_to,
+            retrained_verdict(&e, d.unconverged)
+        );
+    }
     let _ = writeln!(s);
+}
+
+/// The "trained enough" control's verdict from BnB+ − base at the top n,
+/// its interval at 90%: inside ±[`RECOVERY_MARGIN`] the bases were at
+/// their plateau; a gain beyond the margin says they were not.
+fn retrained_verdict(e: &crate::paired::Estimate, unconverged: usize) -> &'static str {
+    match (e.ci_low, e.ci_high) {
+        (Some(lo), Some(hi)) if lo > -RECOVERY_MARGIN && hi < RECOVERY_MARGIN => "yes: within the margin",
+        (Some(lo), _) if lo > 0.0 => "**no**: the bases gain from more training (below their plateau); findings that compare with them inherit it",
+        (Some(_), _) => "inconclusive: the interval reaches past the margin",
+        _ if unconverged > 0 => "not meaningful: units left out for unconverged networks",
+        _ => "not testable: no interval",
+    }
 }
 
 /// Origins whose natural/man-made networks were all trained on data that
@@ -675,5 +708,28 @@ fn other_arms(s: &mut String, rows: &[SummaryRow], o: &str) {
         rows.iter().filter(|r| r.origin == o && r.arm == ArmLabel::Reduced).filter_map(|r| r.k.map(|k| format!("k={k} {:.3}", r.mean))).collect();
     if !red.is_empty() {
         let _ = writeln!(s, "Reduced data: {}.\n", red.join(", "));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::paired::Estimate;
+
+    fn est(mean: f64, se: f64) -> Estimate {
+        Estimate { mean, se, df: 3.0, units: 4, ci_low: None, ci_high: None }.with_level(0.90)
+    }
+
+    /// The trained-enough control: a gain whose interval is above 0 says
+    /// the bases were below their plateau; a small one inside the margin
+    /// says they were at it; a wide one says neither.
+    #[test]
+    fn the_trained_enough_control_reads_a_gain_as_bases_below_their_plateau() {
+        assert!(retrained_verdict(&est(0.017, 0.004), 0).starts_with("**no**"), "the default's +0.017 at n = 7");
+        assert!(retrained_verdict(&est(0.001, 0.002), 0).starts_with("yes"));
+        assert!(retrained_verdict(&est(0.0, 0.02), 0).starts_with("inconclusive"));
+        assert!(
+            retrained_verdict(&Estimate { mean: 0.02, se: f64::NAN, df: f64::NAN, units: 1, ci_low: None, ci_high: None }, 2).starts_with("not meaningful")
+        );
     }
 }
