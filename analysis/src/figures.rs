@@ -595,27 +595,17 @@ pub fn render(fig: &Figure, dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(vec![png, svg])
 }
 
-/// The family of a CKA pair's name (`random/0-r1:A-vs-B` → `random`,
-/// `rooms-r1:indoor-vs-outdoor` → `rooms`; `transfer::similarity` names them).
-fn pair_family(pair: &str) -> &str {
-    let unit = pair.split([':', '/']).next().unwrap_or(pair);
-    match unit.rsplit_once("-r") {
-        Some((family, r)) if !r.is_empty() && r.chars().all(|c| c.is_ascii_digit()) => family,
-        _ => unit,
-    }
-}
-
 /// CKA per layer between independently trained bases, next to the
 /// normalised transfer curve of the same splits (AnB / base by n).
-pub fn cka_vs_transfer(name: &str, pairs: &[NamedSeries], rows: &[SummaryRow], origin: &str) -> Figure {
+pub fn cka_vs_transfer(name: &str, pairs: &[(records::Family, NamedSeries)], rows: &[SummaryRow], origin: &str) -> Figure {
     // colours as in the right panel and Fig. 3: random split red, natural/man-made orange
     let palette = [DARK_BLUE, LIGHT_BLUE, LIGHT_RED, BLACK];
     let families = dissimilar_families(rows, origin);
     let cka: Vec<Series> = pairs
         .iter()
         .enumerate()
-        .map(|(i, (p, pts))| {
-            let family = pair_family(p);
+        .map(|(i, (family, (p, pts)))| {
+            let family = family.name();
             let (color, marker) = if family == "random" {
                 (DARK_RED, Marker::Diamond)
             } else if let Some(i) = families.iter().position(|(f, _)| f == family) {
@@ -646,22 +636,5 @@ pub fn cka_vs_transfer(name: &str, pairs: &[NamedSeries], rows: &[SummaryRow], o
         ],
         cols: 2,
         size: (1300, 500),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn a_cka_pair_names_its_family_exactly() {
-        let cases = [
-            ("random/0:A-vs-B", "random"),
-            ("random/2-r1:A-vs-B", "random"),
-            ("natman:natural-vs-manmade", "natman"),
-            ("random_walks-r3:a-vs-b", "random_walks"),
-            ("rooms:indoor-vs-outdoor", "rooms"),
-        ];
-        for (pair, family) in cases {
-            assert_eq!(super::pair_family(pair), family, "{pair}");
-        }
     }
 }

@@ -125,31 +125,43 @@ fn curve_series(opts: &AnalyzeOptions, ok: &DataFrame, origin: &str) -> Result<V
     Ok(out)
 }
 
-/// CKA per layer of the base pairs from a sweep's similarity table
-/// (`records::similarity_path`; `docs/DATA_DICTIONARY.md`), if any.
-pub fn cka_pairs(opts: &AnalyzeOptions) -> Result<Vec<NamedSeries>> {
-    let mut out: Vec<NamedSeries> = Vec::new();
+/// CKA per layer of the base pairs (`comparison` = `bases`) from a sweep's
+/// similarity table (`records::similarity_path`; `docs/DATA_DICTIONARY.md`),
+/// if any, with their family, read from the typed columns. A table without
+/// them (written before schema version 3) is refused, naming how to
+/// rewrite it.
+pub fn cka_pairs(opts: &AnalyzeOptions) -> Result<Vec<(Family, NamedSeries)>> {
+    let mut out: Vec<(Family, NamedSeries)> = Vec::new();
     for p in &opts.runs {
         let f = records::similarity_path(p);
         if !f.is_file() {
             continue;
         }
         let df = LazyFrame::scan_parquet(PlRefPath::new(f.to_string_lossy().as_ref()), ScanArgsParquet::default())?
-            .select([col("pair"), col("layer"), col("cka")])
+            .filter(col("comparison").eq(lit(records::Comparison::Bases.name())))
+            .select([col("pair"), col("family"), col("layer"), col("cka")])
             .sort(["pair", "layer"], SortMultipleOptions::default())
             .collect()
-            .map_err(|e| Error::Schema { path: f.clone(), message: format!("not a similarity table of schema version {}: {e}", records::SCHEMA_VERSION) })?;
-        let (pair, layer, cka) = (df.column("pair")?.str()?, df.column("layer")?.i32()?, df.column("cka")?.f64()?);
+            .map_err(|e| Error::Schema {
+                path: f.clone(),
+                message: format!(
+                    "not a similarity table of schema version {} ({e}); run the sweep again into the same --out to rewrite it (finished jobs are kept), or remove the file",
+                    records::SIMILARITY_SCHEMA_VERSION
+                ),
+            })?;
+        let (pair, family, layer, cka) = (df.column("pair")?.str()?, df.column("family")?.str()?, df.column("layer")?.i32()?, df.column("cka")?.f64()?);
         for i in 0..df.height() {
             let name = pair.get(i).unwrap_or("").to_string();
-            if name.contains("source-vs") {
-                continue;
-            }
-            if out.last().is_none_or(|l| l.0 != name) {
-                out.push((name, Vec::new()));
+            let family: Family = family
+                .get(i)
+                .unwrap_or("")
+                .parse()
+                .map_err(|e: String| Error::Schema { path: f.clone(), message: format!("row {i}: a base pair's family: {e}") })?;
+            if out.last().is_none_or(|l| l.1.0 != name) {
+                out.push((family, (name, Vec::new())));
             }
             if let (Some(l), Some(c)) = (layer.get(i), cka.get(i)) {
-                out.last_mut().expect("pushed").1.push((l as f64, c));
+                out.last_mut().expect("pushed").1.1.push((l as f64, c));
             }
         }
     }
@@ -241,10 +253,10 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Outputs> {
         let _ = writeln!(
             text,
             "\n## Layer similarity (linear CKA, debiased)\n\n| pair | {} |\n|---|{}",
-            (1..=8).map(|k| format!("L{k}")).collect::<Vec<_>>().join(" | "),
-            "---|".repeat(8)
+            (1..=model_layers()).map(|k| format!("L{k}")).collect::<Vec<_>>().join(" | "),
+            "---|".repeat(model_layers())
         );
-        for (p, pts) in &pairs {
+        for (_, (p, pts)) in &pairs {
             let _ = writeln!(text, "| {p} | {} |", pts.iter().map(|(_, c)| format!("{c:.3}")).collect::<Vec<_>>().join(" | "));
         }
     }
@@ -277,6 +289,11 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Outputs> {
     }
     std::fs::write(&report, text).map_err(|e| Error::io(&report, e))?;
     Ok(Outputs { summary: rows, decomposition, excluded, findings: found, unconverged, figures: files, report })
+}
+
+/// The network's layers, fc8 included: one more than the n a grid may copy.
+fn model_layers() -> usize {
+    records::MAX_N + 1
 }
 
 /// The note on networks whose convergence could not be judged.
@@ -718,6 +735,48 @@ mod tests {
 
     fn est(mean: f64, se: f64) -> Estimate {
         Estimate { mean, se, df: 3.0, units: 4, ci_low: None, ci_high: None }.with_level(0.90)
+    }
+
+    /// CKA pairs are read by their typed columns: a dissimilar split whose
+    /// name begins like another family's (`random_walks`) is its own family,
+    /// transfers against their source are not base pairs, and a table
+    /// without the typed columns is refused rather than guessed from labels.
+    #[test]
+    fn cka_pairs_come_from_typed_columns() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let row = |pair: &str, comparison, family: Family, layer: i32, cka: f64| records::SimilarityRow {
+            pair: pair.into(),
+            comparison,
+            family: Some(family),
+            split: Some("0".into()),
+            replicate: Some(0),
+            a: "a".into(),
+            b: "b".into(),
+            layer,
+            layer_name: format!("L{layer}"),
+            cka,
+            probe: 10,
+        };
+        let walks = Family::dissimilar("random_walks").expect("a name");
+        let rows = vec![
+            row("random_walks:a-vs-b", records::Comparison::Bases, walks.clone(), 1, 0.9),
+            row("random_walks:a-vs-b", records::Comparison::Bases, walks.clone(), 2, 0.8),
+            row("random/0:A-vs-B", records::Comparison::Bases, Family::Random, 1, 0.7),
+            row("random:source-vs-r0-transfer-A-B-n1", records::Comparison::SourceVsTransfer, Family::Random, 1, 0.99),
+        ];
+        records::write_similarity(&records::similarity_path(dir.path()), &rows).expect("write");
+        let opts = AnalyzeOptions { runs: vec![dir.path().to_path_buf()], reference_paper: false, out: dir.path().join("out"), allow_mixed: false };
+        let pairs = cka_pairs(&opts).expect("pairs");
+        let got: Vec<(Family, &str, usize)> = pairs.iter().map(|(f, (p, pts))| (f.clone(), p.as_str(), pts.len())).collect();
+        assert_eq!(got, vec![(Family::Random, "random/0:A-vs-B", 1), (walks, "random_walks:a-vs-b", 2)]);
+        // a table of schema version 2 (no typed columns) is refused, naming the file
+        let old = tempfile::tempdir().expect("tmp");
+        let path = records::similarity_path(old.path());
+        std::fs::create_dir_all(path.parent().expect("folder")).expect("dir");
+        let mut df = polars::df!("schema_version" => [2i32], "pair" => ["random/0:A-vs-B"], "layer" => [1i32], "cka" => [0.5f64]).expect("df");
+        polars::prelude::ParquetWriter::new(std::fs::File::create(&path).expect("file")).finish(&mut df).expect("parquet");
+        let e = cka_pairs(&AnalyzeOptions { runs: vec![old.path().to_path_buf()], ..opts }).expect_err("an old table");
+        assert!(e.to_string().contains("cka.parquet") && e.to_string().contains("schema version 3"), "{e}");
     }
 
     /// The trained-enough control: a gain whose interval is above 0 says

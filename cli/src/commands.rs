@@ -405,7 +405,15 @@ fn similarity(a: SimilarityArgs) -> Result<ExitCode> {
         println!("{:<6} {v:.4}", model::LAYER_NAMES[k]);
     }
     if let Some(out) = &a.out {
-        transfer::similarity::write_similarity(out, &[("a-vs-b".into(), a.a.clone(), a.b.clone(), cka)], a.probe)?;
+        let pair = transfer::similarity::Compared {
+            pair: "a-vs-b".into(),
+            comparison: transfer::record::Comparison::Networks,
+            unit: None,
+            a: a.a.clone(),
+            b: a.b.clone(),
+            cka,
+        };
+        transfer::similarity::write_similarity(out, &[pair], a.probe)?;
         eprintln!("wrote {}", out.display());
     }
     Ok(ExitCode::SUCCESS)

@@ -25,7 +25,7 @@ macro_rules! serde_by_name {
     )*};
 }
 
-serde_by_name!(Family, Half, ArmLabel, JobId, record::Status);
+serde_by_name!(Family, Half, ArmLabel, JobId, record::Status, record::Comparison);
 
 /// `Display` of a protocol word as its `name()`.
 macro_rules! display_by_name {
@@ -38,7 +38,7 @@ macro_rules! display_by_name {
     )*};
 }
 
-display_by_name!(Family, Arm, ArmLabel, record::Status);
+display_by_name!(Family, Arm, ArmLabel, record::Status, record::Comparison);
 
 /// `FromStr` of a closed set of protocol words: the one of `ALL` whose
 /// `name()` it is; the error names the word and lists the valid ones.

@@ -249,14 +249,60 @@ pub fn run_columns(rows: &[RunRecord]) -> Vec<(&'static str, DataType, bool, Arr
     ]
 }
 
+/// The similarity table's schema version (3 added the typed columns
+/// `comparison`, `family`, `split` and `replicate`; readers refuse tables
+/// without them rather than parse the `pair` label).
+pub const SIMILARITY_SCHEMA_VERSION: i32 = 3;
+
+/// What a similarity row compares.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Comparison {
+    /// The two bases of one unit (a split's halves, independently trained).
+    #[default]
+    Bases,
+    /// A transferred network against the base it copied layers from.
+    SourceVsTransfer,
+    /// Two checkpoints named by hand (`transferability similarity`).
+    Networks,
+}
+
+impl Comparison {
+    /// Every comparison.
+    pub const ALL: [Comparison; 3] = [Comparison::Bases, Comparison::SourceVsTransfer, Comparison::Networks];
+
+    /// The name in the table.
+    pub fn name(self) -> &'static str {
+        match self {
+            Comparison::Bases => "bases",
+            Comparison::SourceVsTransfer => "source-vs-transfer",
+            Comparison::Networks => "networks",
+        }
+    }
+}
+
+impl std::str::FromStr for Comparison {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Comparison::ALL.into_iter().find(|c| c.name() == s).ok_or_else(|| format!("`{s}` is not a comparison: bases, source-vs-transfer, networks"))
+    }
+}
+
 /// One row of a layer-similarity table (`similarity/cka.parquet` of a
 /// sweep, `transferability similarity --out`): linear CKA between two
 /// networks at one layer.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SimilarityRow {
-    /// What is compared, e.g. `random/0:A-vs-B` (the two bases of split 0) or
-    /// `random:source-vs-<run>` (a transfer against its source).
+    /// A label for people, e.g. `random/0:A-vs-B`; written, never parsed
+    /// (the typed columns say what it names).
     pub pair: String,
+    /// What is compared.
+    pub comparison: Comparison,
+    /// The family of the networks' unit (none for a hand-named pair).
+    pub family: Option<Family>,
+    /// Their split's id (`0` for random split 0, `natman`, ...).
+    pub split: Option<String>,
+    /// Their replicate.
+    pub replicate: Option<i32>,
     /// First network's checkpoint.
     pub a: String,
     /// Second network's checkpoint.
@@ -276,8 +322,12 @@ pub fn similarity_columns(rows: &[SimilarityRow]) -> Vec<(&'static str, DataType
     use DataType::*;
     let m = |g: fn(&SimilarityRow) -> String| s(rows.iter().map(g));
     vec![
-        ("schema_version", Int32, false, i32s(rows.iter().map(|_| SCHEMA_VERSION))),
+        ("schema_version", Int32, false, i32s(rows.iter().map(|_| SIMILARITY_SCHEMA_VERSION))),
         ("pair", Utf8, false, m(|r| r.pair.clone())),
+        ("comparison", Utf8, false, m(|r| r.comparison.name().to_string())),
+        ("family", Utf8, true, so(rows.iter().map(|r| r.family.as_ref().map(Family::to_string)))),
+        ("split", Utf8, true, so(rows.iter().map(|r| r.split.clone()))),
+        ("replicate", Int32, true, i32o(rows.iter().map(|r| r.replicate))),
         ("a", Utf8, false, m(|r| r.a.clone())),
         ("b", Utf8, false, m(|r| r.b.clone())),
         ("layer", Int32, false, i32s(rows.iter().map(|r| r.layer))),

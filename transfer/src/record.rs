@@ -3,6 +3,6 @@
 //! one module.
 
 pub use records::{
-    CurvePoint, Eval, FINAL_PARAMS, Plateau, RunRecord, SCHEMA_VERSION, SimilarityRow, Status, SweepLayout, atomic_write, curve_columns, curve_path,
-    mean_of_best, plateau, read_curve, read_job_json, read_run, run_columns, run_path, similarity_path, write_run, write_similarity,
+    Comparison, CurvePoint, Eval, FINAL_PARAMS, Plateau, RunRecord, SCHEMA_VERSION, SimilarityRow, Status, SweepLayout, atomic_write, curve_columns,
+    curve_path, mean_of_best, plateau, read_curve, read_job_json, read_run, run_columns, run_path, similarity_path, write_run, write_similarity,
 };

@@ -123,14 +123,36 @@ pub fn compare_on(a: &Path, b: &Path, data: &DataSpec, split: &SplitSpec, half: 
     Ok((0..8).map(|k| linear_cka(&acts[0][k].0, acts[0][k].1, &acts[1][k].0, acts[1][k].1, n)).collect())
 }
 
-/// Write CKA rows (`pair`, the two checkpoints, CKA per layer) as the
-/// similarity table of the `records` crate.
-pub fn write_similarity(path: &Path, rows: &[(String, PathBuf, PathBuf, Vec<f64>)], probe: usize) -> Result<()> {
+/// Two networks compared, and their CKA per layer.
+#[derive(Debug, Clone)]
+pub struct Compared {
+    /// A label for people.
+    pub pair: String,
+    /// What is compared, and the unit (family, split, replicate) where the networks have one.
+    pub comparison: records::Comparison,
+    /// The unit: family, split id, replicate (none for a hand-named pair).
+    pub unit: Option<(Family, String, i32)>,
+    /// The two checkpoints.
+    pub a: PathBuf,
+    /// The second checkpoint.
+    pub b: PathBuf,
+    /// CKA at layers 1..8.
+    pub cka: Vec<f64>,
+}
+
+/// Write CKA rows (the pair, what it compares, the two checkpoints, CKA per
+/// layer) as the similarity table of the `records` crate.
+pub fn write_similarity(path: &Path, rows: &[Compared], probe: usize) -> Result<()> {
     let table: Vec<crate::record::SimilarityRow> = rows
         .iter()
-        .flat_map(|(pair, a, b, v)| {
+        .flat_map(|r| {
+            let Compared { pair, comparison, unit, a, b, cka: v } = r;
             v.iter().enumerate().map(move |(k, &cka)| crate::record::SimilarityRow {
                 pair: pair.clone(),
+                comparison: *comparison,
+                family: unit.as_ref().map(|u| u.0.clone()),
+                split: unit.as_ref().map(|u| u.1.clone()),
+                replicate: unit.as_ref().map(|u| u.2),
                 a: a.display().to_string(),
                 b: b.display().to_string(),
                 layer: k as i32 + 1,
@@ -183,6 +205,11 @@ fn unit_name(j: &crate::JobSpec) -> String {
     if *j.family() == Family::Random { format!("random/{}{rep}", j.split_id) } else { format!("{}{rep}", j.family()) }
 }
 
+/// The unit a job belongs to: family, split id, replicate.
+fn unit_of(j: &crate::JobSpec) -> (Family, String, i32) {
+    (j.family().clone(), j.split_id.clone(), j.replicate() as i32)
+}
+
 /// Also conv1 filter pictures of every base into `OUT/report/filters/`.
 /// Returns the Parquet path, or `None` when no pair was available.
 pub fn sweep_similarity(plan: &Plan, probe: usize) -> Result<Option<PathBuf>> {
@@ -202,14 +229,28 @@ pub fn sweep_similarity(plan: &Plan, probe: usize) -> Result<Option<PathBuf>> {
             });
             if let Some(o) = other.and_then(|o| final_of(&o.id).map(|p| (o, p))) {
                 let cka = compare_checkpoints(&o.1, &mine, j, probe)?;
-                rows.push((format!("{}:{}-vs-{}", unit_name(j), o.0.target_half(), j.target_half()), o.1, mine.clone(), cka));
+                rows.push(Compared {
+                    pair: format!("{}:{}-vs-{}", unit_name(j), o.0.target_half(), j.target_half()),
+                    comparison: records::Comparison::Bases,
+                    unit: Some(unit_of(j)),
+                    a: o.1,
+                    b: mine.clone(),
+                    cka,
+                });
             }
         }
         if let Some(src) = &j.source
             && src.is_file()
         {
             let cka = compare_checkpoints(src, &mine, j, probe)?;
-            rows.push((format!("{}:source-vs-{}", j.family(), j.id), src.clone(), mine, cka));
+            rows.push(Compared {
+                pair: format!("{}:source-vs-{}", j.family(), j.id),
+                comparison: records::Comparison::SourceVsTransfer,
+                unit: Some(unit_of(j)),
+                a: src.clone(),
+                b: mine,
+                cka,
+            });
         }
     }
     if rows.is_empty() {
