@@ -13,6 +13,7 @@ use transfer::progress::ProgressMode;
 use transfer::spec::{Arm, JobId, JobKind, JobSpec, Outputs, Preprocess, Schedule, SplitSpec};
 
 use crate::args::*;
+use transferability_cli::sweep;
 
 /// Dispatch a parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode> {
@@ -254,35 +255,20 @@ fn sweep(a: SweepArgs) -> Result<ExitCode> {
     let plan = expand(&cfg, &out)?;
     if a.dry_run {
         print!("{}", plan.graph());
-        // the splits are checked against the data where the data are here
-        let classes = match DataSet::open(&cfg.data) {
-            Ok(ds) => {
-                let n = check_splits(&plan, &cfg.data, &ds)?;
-                println!("\nsplits: all {n} fit the data's {} classes", ds.train.class_names().len());
-                Some(ds.train.class_names().len())
-            }
-            Err(e) => {
-                println!("\nsplits: not checked against the data, which did not open ({e}); they are checked before anything trains");
-                None
-            }
-        };
+        eprintln!("calibrating: a few training steps of `{}` on this machine ...", cfg.model);
+        let est = sweep::estimate(&cfg, &plan)?;
+        match &est.splits {
+            Ok((n, classes)) => println!("\nsplits: all {n} fit the data's {classes} classes"),
+            Err(e) => println!("\nsplits: not checked against the data, which did not open ({e}); they are checked before anything trains"),
+        }
         println!("\njobs per family/arm:");
         for (k, v) in plan.counts() {
             println!("  {k:<20} {v}");
         }
-        let steps = plan.image_steps() as f64;
-        // fc8's width: the data's classes where they opened (a half has fewer: the estimate errs high)
-        let outputs = match (cfg.outputs, classes) {
-            (transfer::Outputs::Fixed(n), _) => n,
-            (transfer::Outputs::Classes, Some(n)) => n,
-            (transfer::Outputs::Classes, None) => {
-                println!("estimate: fc8 taken 10 wide, as the data did not open");
-                10
-            }
-        };
-        eprintln!("calibrating: a few training steps of `{}` on this machine ...", cfg.model);
-        let speed = transfer::plan::calibrate(&cfg.model, outputs, cfg.schedule.batch_size)?;
-        let jobs = a.jobs.max(1) as f64;
+        if est.outputs.1 {
+            println!("estimate: fc8 taken {} wide, as the data did not open", est.outputs.0);
+        }
+        let (steps, speed, jobs) = (est.image_steps, est.speed, a.jobs.max(1) as f64);
         println!(
             "\n{} jobs, {steps:.3e} training image-steps; `{}` trains at {speed:.1} img/s per job thread here (measured just now), \
              so about {:.2} CPU-hours, {:.2} hours of wall time with {jobs} jobs at once (training only; evaluation adds about a tenth)",
@@ -296,30 +282,25 @@ fn sweep(a: SweepArgs) -> Result<ExitCode> {
         println!("wrote {}", transfer::record::SweepLayout::new(&out).plan().display());
         return Ok(ExitCode::SUCCESS);
     }
-    // the data must open before anything is trained
-    let ds = DataSet::open(&cfg.data).with_context(|| "--data is not a data set this tool reads")?;
-    eprintln!("data: {} ({} training images, {} classes)", ds.train.describe(), ds.train.len(), ds.train.class_names().len());
-    check_splits(&plan, &cfg.data, &ds)?;
-    std::fs::create_dir_all(&out)?;
-    plan.write(a.force)?;
-    if let Some(from) = &a.bases_from {
-        let taken = executor::adopt_bases(&plan, from)?;
-        eprintln!("bases: {} taken from {}{}", taken.len(), from.display(), if taken.is_empty() { " (none there fit this grid)" } else { "" });
-    }
-    let cmd: Vec<String> = std::env::args().collect();
-    std::fs::write(transfer::record::SweepLayout::new(&out).command(), format!("{}\n", cmd.join(" ")))?;
     let exe = std::env::current_exe()?;
     let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let report = match a.executor {
-        ExecutorArg::Local => executor::run_local(&plan, &LocalOptions { exe, jobs: a.jobs, threads })?,
-        ExecutorArg::Slurm => {
-            executor::run_slurm(&plan, &SlurmOptions { exe, cpus_per_task: a.cpus_per_task, sbatch_args: a.sbatch.clone(), poll_seconds: 1.0 })?
-        }
+    let executor = match a.executor {
+        ExecutorArg::Local => sweep::Executor::Local(LocalOptions { exe, jobs: a.jobs, threads }),
+        ExecutorArg::Slurm => sweep::Executor::Slurm(SlurmOptions { exe, cpus_per_task: a.cpus_per_task, sbatch_args: a.sbatch.clone(), poll_seconds: 1.0 }),
     };
-    let done = report.count(|s| matches!(s, JobState::Done));
-    let skipped = report.count(|s| matches!(s, JobState::AlreadyDone));
+    let command: Vec<String> = std::env::args().collect();
+    let ready = sweep::prepare(&cfg, &plan, a.force, a.bases_from.as_deref(), &command)
+        .with_context(|| "--data is not a data set this tool reads, or the grid does not fit it")?;
+    eprintln!("data: {} ({} training images, {} classes)", ready.data.0, ready.data.1, ready.data.2);
+    if let (Some(taken), Some(from)) = (&ready.adopted, &a.bases_from) {
+        eprintln!("bases: {} taken from {}{}", taken.len(), from.display(), if taken.is_empty() { " (none there fit this grid)" } else { "" });
+    }
+    let done = sweep::run(&plan, &executor, !a.no_report)?;
+    let report = &done.report;
     eprintln!(
-        "\nsweep: {done} trained, {skipped} already done, {} failed, {} not run ({:.0}s)",
+        "\nsweep: {} trained, {} already done, {} failed, {} not run ({:.0}s)",
+        report.count(|s| matches!(s, JobState::Done)),
+        report.count(|s| matches!(s, JobState::AlreadyDone)),
         report.count(|s| matches!(s, JobState::Failed(_))),
         report.count(|s| matches!(s, JobState::NotRun(_))),
         report.wall_seconds
@@ -329,32 +310,13 @@ fn sweep(a: SweepArgs) -> Result<ExitCode> {
             eprintln!("  {id}: {}", executor::describe(s));
         }
     }
-    if !a.no_report && report.jobs.iter().any(|(_, s)| matches!(s, JobState::Done | JobState::AlreadyDone)) {
-        if let Some(p) = transfer::similarity::sweep_similarity(&plan, 500)? {
-            eprintln!("layer similarity: {}", p.display());
-        }
-        let rep = analysis::analyze(&analysis::AnalyzeOptions {
-            runs: vec![out.clone()],
-            reference_paper: false,
-            out: transfer::record::SweepLayout::new(&out).report(),
-            allow_mixed: false,
-        })?;
-        println!("report: {}", rep.report.display());
+    if let Some(p) = &done.similarity {
+        eprintln!("layer similarity: {}", p.display());
+    }
+    if let Some(p) = &done.analysis {
+        println!("report: {}", p.display());
     }
     Ok(if report.all_done() { ExitCode::SUCCESS } else { ExitCode::from(2) })
-}
-
-/// Every split of the grid resolved on the data (class names checked):
-/// the number of distinct splits.
-fn check_splits(plan: &transfer::plan::Plan, data: &DataSpec, ds: &DataSet) -> Result<usize> {
-    let mut checked = Vec::new();
-    for j in &plan.jobs {
-        if !checked.contains(&j.job.split) {
-            transfer::spec::resolve_split(&j.job.split, data, ds).with_context(|| format!("the grid's split `{}` does not fit --data", j.job.split_id))?;
-            checked.push(j.job.split.clone());
-        }
-    }
-    Ok(checked.len())
 }
 
 fn compare(a: CompareArgs) -> Result<ExitCode> {
