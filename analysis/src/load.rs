@@ -18,6 +18,7 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
+use records::column;
 
 use crate::error::{Error, Result};
 
@@ -31,22 +32,22 @@ pub const PAPER_CURVES: &str = include_str!("../data/paper_curves.csv");
 /// Columns a run record must have for the analysis; their types are the
 /// ones the `records` crate writes ([`records::run_schema`]).
 pub const REQUIRED: [&str; 16] = [
-    "schema_version",
-    "run_id",
-    "dataset",
-    "dataset_fingerprint",
-    "family",
-    "arm",
-    "split",
-    "target_half",
-    "n",
-    "replicate",
-    "fine_tuned",
-    "converged",
-    "cached_prefix",
-    "status",
-    "top1",
-    "test_loss_last",
+    column::SCHEMA_VERSION,
+    column::RUN_ID,
+    column::DATASET,
+    column::DATASET_FINGERPRINT,
+    column::FAMILY,
+    column::ARM,
+    column::SPLIT,
+    column::TARGET_HALF,
+    column::N,
+    column::REPLICATE,
+    column::FINE_TUNED,
+    column::CONVERGED,
+    column::CACHED_PREFIX,
+    column::STATUS,
+    column::TOP1,
+    column::TEST_LOSS_LAST,
 ];
 
 /// The Polars type of a column the `records` crate writes as `ty`.
@@ -77,26 +78,26 @@ fn required() -> Vec<(&'static str, DataType)> {
 fn canonical(lf: LazyFrame) -> LazyFrame {
     lf.select([
         col("origin"),
-        col("run_id"),
-        col("dataset"),
-        col("dataset_fingerprint"),
-        col("family"),
-        col("arm"),
-        col("split").cast(DataType::String),
-        col("source_half").cast(DataType::String),
-        col("target_half").cast(DataType::String),
-        col("n").cast(DataType::Int32),
-        col("replicate").cast(DataType::Int32),
-        col("k").cast(DataType::Int32),
-        col("fine_tuned").cast(DataType::Boolean),
-        col("status"),
-        col("top1").cast(DataType::Float64),
-        col("test_loss").cast(DataType::Float64),
-        col("train_loss").cast(DataType::Float64),
-        col("failure").cast(DataType::String),
-        col("cpu_seconds").cast(DataType::Float64),
-        col("converged").cast(DataType::Boolean),
-        col("cached_prefix").cast(DataType::Boolean),
+        col(column::RUN_ID),
+        col(column::DATASET),
+        col(column::DATASET_FINGERPRINT),
+        col(column::FAMILY),
+        col(column::ARM),
+        col(column::SPLIT).cast(DataType::String),
+        col(column::SOURCE_HALF).cast(DataType::String),
+        col(column::TARGET_HALF).cast(DataType::String),
+        col(column::N).cast(DataType::Int32),
+        col(column::REPLICATE).cast(DataType::Int32),
+        col(column::K).cast(DataType::Int32),
+        col(column::FINE_TUNED).cast(DataType::Boolean),
+        col(column::STATUS),
+        col(column::TOP1).cast(DataType::Float64),
+        col(column::TEST_LOSS).cast(DataType::Float64),
+        col(column::TRAIN_LOSS).cast(DataType::Float64),
+        col(column::FAILURE).cast(DataType::String),
+        col(column::CPU_SECONDS).cast(DataType::Float64),
+        col(column::CONVERGED).cast(DataType::Boolean),
+        col(column::CACHED_PREFIX).cast(DataType::Boolean),
     ])
 }
 
@@ -109,8 +110,8 @@ pub fn paper() -> Result<LazyFrame> {
         .into_reader_with_file_handle(Cursor::new(PAPER_RESULTS.as_bytes()))
         .finish()?;
     let converged = paper_convergence(&raw)?;
-    let raw = raw.hstack(&[Column::new("converged".into(), converged)])?;
-    let fam = || col("family");
+    let raw = raw.hstack(&[Column::new(column::CONVERGED.into(), converged)])?;
+    let fam = || col(column::FAMILY);
     let family = when(fam().eq(lit("natman_base")).or(fam().eq(lit("natman_transfer"))))
         .then(lit("natman"))
         .when(fam().eq(lit("netbase")).or(fam().eq(lit("nolearn"))).or(fam().eq(lit("reduced"))))
@@ -131,23 +132,26 @@ pub fn paper() -> Result<LazyFrame> {
         .otherwise(lit("base"));
     let lf = raw.lazy().with_columns([
         lit("paper").alias("origin"),
-        col("network").alias("run_id"),
-        lit("ILSVRC-2012 (Yosinski et al. 2014)").alias("dataset"),
-        lit("paper").alias("dataset_fingerprint"),
+        col("network").alias(column::RUN_ID),
+        lit("ILSVRC-2012 (Yosinski et al. 2014)").alias(column::DATASET),
+        lit("paper").alias(column::DATASET_FINGERPRINT),
         family.alias("family_out"),
-        arm.alias("arm"),
-        col("target_half").cast(DataType::String).fill_null(lit("whole")).alias("target_half"),
-        col("n").cast(DataType::Int32).fill_null(lit(0)).alias("n"),
-        col("reduced_per_class").cast(DataType::Int32).alias("k"),
-        when(col("has_log")).then(lit("ok")).otherwise(lit("failed")).alias("status"),
-        col("test_loss_mean_lowest10").alias("test_loss"),
-        col("train_loss_mean_lowest10").alias("train_loss"),
-        when(col("has_log")).then(lit(NULL).cast(DataType::String)).otherwise(lit("no training log in the authors' folder (prototxt only)")).alias("failure"),
-        lit(f64::NAN).alias("cpu_seconds"),
-        lit(0i32).alias("replicate"),
-        lit(false).alias("cached_prefix"),
+        arm.alias(column::ARM),
+        col(column::TARGET_HALF).cast(DataType::String).fill_null(lit("whole")).alias(column::TARGET_HALF),
+        col(column::N).cast(DataType::Int32).fill_null(lit(0)).alias(column::N),
+        col("reduced_per_class").cast(DataType::Int32).alias(column::K),
+        when(col("has_log")).then(lit("ok")).otherwise(lit("failed")).alias(column::STATUS),
+        col("test_loss_mean_lowest10").alias(column::TEST_LOSS),
+        col("train_loss_mean_lowest10").alias(column::TRAIN_LOSS),
+        when(col("has_log"))
+            .then(lit(NULL).cast(DataType::String))
+            .otherwise(lit("no training log in the authors' folder (prototxt only)"))
+            .alias(column::FAILURE),
+        lit(f64::NAN).alias(column::CPU_SECONDS),
+        lit(0i32).alias(column::REPLICATE),
+        lit(false).alias(column::CACHED_PREFIX),
     ]);
-    let lf = lf.drop(cols(["family"])).rename(["family_out"], ["family"], true);
+    let lf = lf.drop(cols([column::FAMILY])).rename(["family_out"], [column::FAMILY], true);
     Ok(canonical(lf))
 }
 
@@ -157,8 +161,8 @@ pub fn paper() -> Result<LazyFrame> {
 /// (docs/PROTOCOL.md §b: × 0.1 every 100,000 iterations; the reduced-data networks
 /// every 64,000). Null for networks without a curve.
 fn paper_convergence(raw: &DataFrame) -> Result<Vec<Option<bool>>> {
-    let curves = paper_curves()?.sort(["network", "iteration"], SortMultipleOptions::default())?;
-    let (net, it, top1) = (curves.column("network")?.str()?, curves.column("iteration")?.cast(&DataType::Int64)?, curves.column("top1")?.f64()?);
+    let curves = paper_curves()?.sort(["network", column::ITERATION], SortMultipleOptions::default())?;
+    let (net, it, top1) = (curves.column("network")?.str()?, curves.column(column::ITERATION)?.cast(&DataType::Int64)?, curves.column(column::TOP1)?.f64()?);
     let it = it.i64()?;
     let mut by_net: std::collections::HashMap<&str, (Vec<i64>, Vec<f64>)> = std::collections::HashMap::new();
     for i in 0..curves.height() {
@@ -169,7 +173,7 @@ fn paper_convergence(raw: &DataFrame) -> Result<Vec<Option<bool>>> {
         }
     }
     let names = raw.column("network")?.str()?;
-    let families = raw.column("family")?.str()?;
+    let families = raw.column(column::FAMILY)?.str()?;
     Ok((0..raw.height())
         .map(|i| {
             let (its, top1) = by_net.get(names.get(i)?)?;
@@ -216,12 +220,12 @@ pub fn runs(files: &[PathBuf]) -> Result<LazyFrame> {
         let bad = |m: String| Error::Schema { path: f.clone(), message: m };
         let mut lf = scan(f).map_err(|e| bad(format!("not a Parquet run record: {e}")))?;
         let schema = lf.collect_schema().map_err(|e| bad(e.to_string()))?;
-        if schema.get("schema_version") != Some(&DataType::Int32) {
+        if schema.get(column::SCHEMA_VERSION) != Some(&DataType::Int32) {
             return Err(bad("column `schema_version` (Int32) missing: not a run record".into()));
         }
         // the version first: a record of another version is named as such
-        let v = lf.clone().select([col("schema_version").max()]).collect()?;
-        let version = v.column("schema_version")?.i32()?.get(0).unwrap_or(-1);
+        let v = lf.clone().select([col(column::SCHEMA_VERSION).max()]).collect()?;
+        let version = v.column(column::SCHEMA_VERSION)?.i32()?.get(0).unwrap_or(-1);
         if version != SCHEMA_VERSION {
             return Err(bad(format!("schema version {version}, this build reads version {SCHEMA_VERSION}")));
         }
@@ -232,26 +236,27 @@ pub fn runs(files: &[PathBuf]) -> Result<LazyFrame> {
                 _ => {}
             }
         }
-        let k = if schema.get("k").is_some() { col("k") } else { lit(NULL).cast(DataType::Int32).alias("k") };
-        let src = if schema.get("source_half").is_some() { col("source_half") } else { lit(NULL).cast(DataType::String).alias("source_half") };
-        let train = if schema.get("train_loss_last").is_some() { col("train_loss_last") } else { lit(f64::NAN) };
-        let failure = if schema.get("failure").is_some() { col("failure") } else { lit(NULL).cast(DataType::String) };
-        let cpu = if schema.get("cpu_seconds").is_some() { col("cpu_seconds") } else { lit(f64::NAN) };
+        let k = if schema.get(column::K).is_some() { col(column::K) } else { lit(NULL).cast(DataType::Int32).alias(column::K) };
+        let src =
+            if schema.get(column::SOURCE_HALF).is_some() { col(column::SOURCE_HALF) } else { lit(NULL).cast(DataType::String).alias(column::SOURCE_HALF) };
+        let train = if schema.get(column::TRAIN_LOSS_LAST).is_some() { col(column::TRAIN_LOSS_LAST) } else { lit(f64::NAN) };
+        let failure = if schema.get(column::FAILURE).is_some() { col(column::FAILURE) } else { lit(NULL).cast(DataType::String) };
+        let cpu = if schema.get(column::CPU_SECONDS).is_some() { col(column::CPU_SECONDS) } else { lit(f64::NAN) };
         // convergence judged again from the curve beside the record, by this build's rule
         let converged = match rejudge(f)? {
             Some(Some(c)) => lit(c),
             Some(None) => lit(NULL).cast(DataType::Boolean),
-            None => col("converged"),
+            None => col(column::CONVERGED),
         };
         frames.push(canonical(lf.with_columns([
-            converged.alias("converged"),
+            converged.alias(column::CONVERGED),
             lit("runs").alias("origin"),
             k,
             src,
-            col("test_loss_last").alias("test_loss"),
-            train.alias("train_loss"),
-            failure.alias("failure"),
-            cpu.alias("cpu_seconds"),
+            col(column::TEST_LOSS_LAST).alias(column::TEST_LOSS),
+            train.alias(column::TRAIN_LOSS),
+            failure.alias(column::FAILURE),
+            cpu.alias(column::CPU_SECONDS),
         ])));
     }
     if frames.is_empty() {
@@ -288,14 +293,14 @@ fn rejudge(record: &Path) -> Result<Option<Option<bool>>> {
 /// the column: a record written by another tool, or edited, must not be
 /// analysed as some other cell. The words are `records`' types.
 pub fn check_words(df: &DataFrame) -> Result<()> {
-    let ids = df.column("run_id")?.str()?;
+    let ids = df.column(column::RUN_ID)?.str()?;
     type Check = fn(&str) -> std::result::Result<(), String>;
     let checks: [(&str, Check); 5] = [
-        ("arm", |v| v.parse::<records::ArmLabel>().map(drop)),
-        ("status", |v| v.parse::<records::Status>().map(drop)),
-        ("family", |v| v.parse::<records::Family>().map(drop)),
-        ("target_half", |v| v.parse::<records::Half>().map(drop)),
-        ("source_half", |v| v.parse::<records::Half>().map(drop)),
+        (column::ARM, |v| v.parse::<records::ArmLabel>().map(drop)),
+        (column::STATUS, |v| v.parse::<records::Status>().map(drop)),
+        (column::FAMILY, |v| v.parse::<records::Family>().map(drop)),
+        (column::TARGET_HALF, |v| v.parse::<records::Half>().map(drop)),
+        (column::SOURCE_HALF, |v| v.parse::<records::Half>().map(drop)),
     ];
     for (name, check) in checks {
         for (i, v) in df.column(name)?.str()?.iter().enumerate() {
@@ -315,11 +320,11 @@ pub fn check_single_dataset(df: &DataFrame, allow: bool) -> Result<()> {
         .clone()
         .lazy()
         .filter(col("origin").eq(lit("runs")))
-        .select([col("dataset_fingerprint"), col("dataset")])
+        .select([col(column::DATASET_FINGERPRINT), col(column::DATASET)])
         .unique(None, UniqueKeepStrategy::First)
         .collect()?;
     if runs.height() > 1 && !allow {
-        let ds = runs.column("dataset")?.str()?;
+        let ds = runs.column(column::DATASET)?.str()?;
         let names: Vec<String> = (0..ds.len()).filter_map(|i| ds.get(i)).map(str::to_string).collect();
         return Err(Error::Input(format!(
             "records come from {} different data sets ({}); analyse them separately or pass --allow-mixed",

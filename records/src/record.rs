@@ -200,52 +200,161 @@ fn b(v: impl IntoIterator<Item = bool>) -> ArrayRef {
     Arc::new(v.into_iter().map(Some).collect::<BooleanArray>())
 }
 
+/// The name of every column the records write, one constant each: readers
+/// (the analysis) name columns through these, never by spelling them.
+pub mod column {
+    /// `a`.
+    pub const A: &str = "a";
+    /// `arm`.
+    pub const ARM: &str = "arm";
+    /// `b`.
+    pub const B: &str = "b";
+    /// `backend`.
+    pub const BACKEND: &str = "backend";
+    /// `batch_size`.
+    pub const BATCH_SIZE: &str = "batch_size";
+    /// `cached_prefix`.
+    pub const CACHED_PREFIX: &str = "cached_prefix";
+    /// `cka`.
+    pub const CKA: &str = "cka";
+    /// `comparison`.
+    pub const COMPARISON: &str = "comparison";
+    /// `converged`.
+    pub const CONVERGED: &str = "converged";
+    /// `cpu_seconds`.
+    pub const CPU_SECONDS: &str = "cpu_seconds";
+    /// `data_wait_seconds`.
+    pub const DATA_WAIT_SECONDS: &str = "data_wait_seconds";
+    /// `dataset`.
+    pub const DATASET: &str = "dataset";
+    /// `dataset_fingerprint`.
+    pub const DATASET_FINGERPRINT: &str = "dataset_fingerprint";
+    /// `failure`.
+    pub const FAILURE: &str = "failure";
+    /// `family`.
+    pub const FAMILY: &str = "family";
+    /// `fine_tuned`.
+    pub const FINE_TUNED: &str = "fine_tuned";
+    /// `iteration`.
+    pub const ITERATION: &str = "iteration";
+    /// `iterations`.
+    pub const ITERATIONS: &str = "iterations";
+    /// `k`.
+    pub const K: &str = "k";
+    /// `layer`.
+    pub const LAYER: &str = "layer";
+    /// `layer_name`.
+    pub const LAYER_NAME: &str = "layer_name";
+    /// `lr`.
+    pub const LR: &str = "lr";
+    /// `model`.
+    pub const MODEL: &str = "model";
+    /// `n`.
+    pub const N: &str = "n";
+    /// `n_evals`.
+    pub const N_EVALS: &str = "n_evals";
+    /// `num_classes`.
+    pub const NUM_CLASSES: &str = "num_classes";
+    /// `num_outputs`.
+    pub const NUM_OUTPUTS: &str = "num_outputs";
+    /// `pair`.
+    pub const PAIR: &str = "pair";
+    /// `plateau_gain`.
+    pub const PLATEAU_GAIN: &str = "plateau_gain";
+    /// `plateau_tolerance`.
+    pub const PLATEAU_TOLERANCE: &str = "plateau_tolerance";
+    /// `probe`.
+    pub const PROBE: &str = "probe";
+    /// `replicate`.
+    pub const REPLICATE: &str = "replicate";
+    /// `run_id`.
+    pub const RUN_ID: &str = "run_id";
+    /// `schema_version`.
+    pub const SCHEMA_VERSION: &str = "schema_version";
+    /// `seed`.
+    pub const SEED: &str = "seed";
+    /// `source_half`.
+    pub const SOURCE_HALF: &str = "source_half";
+    /// `split`.
+    pub const SPLIT: &str = "split";
+    /// `status`.
+    pub const STATUS: &str = "status";
+    /// `target_half`.
+    pub const TARGET_HALF: &str = "target_half";
+    /// `test_images`.
+    pub const TEST_IMAGES: &str = "test_images";
+    /// `test_loss`.
+    pub const TEST_LOSS: &str = "test_loss";
+    /// `test_loss_last`.
+    pub const TEST_LOSS_LAST: &str = "test_loss_last";
+    /// `threads`.
+    pub const THREADS: &str = "threads";
+    /// `top1`.
+    pub const TOP1: &str = "top1";
+    /// `top1_last`.
+    pub const TOP1_LAST: &str = "top1_last";
+    /// `top1_max`.
+    pub const TOP1_MAX: &str = "top1_max";
+    /// `top5`.
+    pub const TOP5: &str = "top5";
+    /// `top5_last`.
+    pub const TOP5_LAST: &str = "top5_last";
+    /// `train_loss`.
+    pub const TRAIN_LOSS: &str = "train_loss";
+    /// `train_loss_last`.
+    pub const TRAIN_LOSS_LAST: &str = "train_loss_last";
+    /// `wall_seconds`.
+    pub const WALL_SECONDS: &str = "wall_seconds";
+    /// `weights_sha256`.
+    pub const WEIGHTS_SHA256: &str = "weights_sha256";
+}
+
 /// The run-record columns: name, type, nullable, array.
 pub fn run_columns(rows: &[RunRecord]) -> Vec<(&'static str, DataType, bool, ArrayRef)> {
     use DataType::*;
     let m = |g: fn(&RunRecord) -> String| s(rows.iter().map(g));
     let fl = |g: fn(&RunRecord) -> f64| f(rows.iter().map(g));
     vec![
-        ("schema_version", Int32, false, i32s(rows.iter().map(|_| SCHEMA_VERSION))),
-        ("run_id", Utf8, false, m(|r| r.run_id.clone())),
-        ("dataset", Utf8, false, m(|r| r.dataset.clone())),
-        ("dataset_fingerprint", Utf8, false, m(|r| r.dataset_fingerprint.clone())),
-        ("family", Utf8, false, m(|r| r.family.to_string())),
-        ("arm", Utf8, false, m(|r| r.arm.to_string())),
-        ("split", Utf8, false, m(|r| r.split.clone())),
-        ("source_half", Utf8, true, so(rows.iter().map(|r| r.source_half.as_ref().map(Half::to_string)))),
-        ("target_half", Utf8, false, m(|r| r.target_half.to_string())),
-        ("n", Int32, false, i32s(rows.iter().map(|r| r.n))),
-        ("k", Int32, true, i32o(rows.iter().map(|r| r.k))),
-        ("fine_tuned", Boolean, false, b(rows.iter().map(|r| r.fine_tuned))),
-        ("model", Utf8, false, m(|r| r.model.clone())),
-        ("num_classes", Int32, false, i32s(rows.iter().map(|r| r.num_classes))),
-        ("num_outputs", Int32, false, i32s(rows.iter().map(|r| r.num_outputs))),
-        ("seed", Int64, false, i64s(rows.iter().map(|r| r.seed))),
-        ("replicate", Int32, false, i32s(rows.iter().map(|r| r.replicate))),
-        ("status", Utf8, false, m(|r| r.status.to_string())),
-        ("failure", Utf8, true, so(rows.iter().map(|r| r.failure.clone()))),
-        ("top1", Float64, false, fl(|r| r.top1)),
-        ("top1_last", Float64, false, fl(|r| r.top1_last)),
-        ("top1_max", Float64, false, fl(|r| r.top1_max)),
-        ("top5", Float64, false, fl(|r| r.top5)),
-        ("top5_last", Float64, false, fl(|r| r.top5_last)),
-        ("test_loss_last", Float64, false, fl(|r| r.test_loss_last)),
-        ("train_loss_last", Float64, false, fl(|r| r.train_loss_last)),
-        ("n_evals", Int32, false, i32s(rows.iter().map(|r| r.n_evals))),
-        ("iterations", Int64, false, i64s(rows.iter().map(|r| r.iterations))),
-        ("batch_size", Int32, false, i32s(rows.iter().map(|r| r.batch_size))),
-        ("wall_seconds", Float64, false, fl(|r| r.wall_seconds)),
-        ("cpu_seconds", Float64, false, fl(|r| r.cpu_seconds)),
-        ("data_wait_seconds", Float64, false, fl(|r| r.data_wait_seconds)),
-        ("threads", Int32, false, i32s(rows.iter().map(|r| r.threads))),
-        ("backend", Utf8, false, m(|r| r.backend.clone())),
-        ("weights_sha256", Utf8, false, m(|r| r.weights_sha256.clone())),
-        ("cached_prefix", Boolean, false, b(rows.iter().map(|r| r.cached_prefix))),
-        ("test_images", Int32, false, i32s(rows.iter().map(|r| r.test_images))),
-        ("plateau_gain", Float64, false, fl(|r| r.plateau_gain)),
-        ("plateau_tolerance", Float64, false, fl(|r| r.plateau_tolerance)),
-        ("converged", Boolean, false, b(rows.iter().map(|r| r.converged))),
+        (column::SCHEMA_VERSION, Int32, false, i32s(rows.iter().map(|_| SCHEMA_VERSION))),
+        (column::RUN_ID, Utf8, false, m(|r| r.run_id.clone())),
+        (column::DATASET, Utf8, false, m(|r| r.dataset.clone())),
+        (column::DATASET_FINGERPRINT, Utf8, false, m(|r| r.dataset_fingerprint.clone())),
+        (column::FAMILY, Utf8, false, m(|r| r.family.to_string())),
+        (column::ARM, Utf8, false, m(|r| r.arm.to_string())),
+        (column::SPLIT, Utf8, false, m(|r| r.split.clone())),
+        (column::SOURCE_HALF, Utf8, true, so(rows.iter().map(|r| r.source_half.as_ref().map(Half::to_string)))),
+        (column::TARGET_HALF, Utf8, false, m(|r| r.target_half.to_string())),
+        (column::N, Int32, false, i32s(rows.iter().map(|r| r.n))),
+        (column::K, Int32, true, i32o(rows.iter().map(|r| r.k))),
+        (column::FINE_TUNED, Boolean, false, b(rows.iter().map(|r| r.fine_tuned))),
+        (column::MODEL, Utf8, false, m(|r| r.model.clone())),
+        (column::NUM_CLASSES, Int32, false, i32s(rows.iter().map(|r| r.num_classes))),
+        (column::NUM_OUTPUTS, Int32, false, i32s(rows.iter().map(|r| r.num_outputs))),
+        (column::SEED, Int64, false, i64s(rows.iter().map(|r| r.seed))),
+        (column::REPLICATE, Int32, false, i32s(rows.iter().map(|r| r.replicate))),
+        (column::STATUS, Utf8, false, m(|r| r.status.to_string())),
+        (column::FAILURE, Utf8, true, so(rows.iter().map(|r| r.failure.clone()))),
+        (column::TOP1, Float64, false, fl(|r| r.top1)),
+        (column::TOP1_LAST, Float64, false, fl(|r| r.top1_last)),
+        (column::TOP1_MAX, Float64, false, fl(|r| r.top1_max)),
+        (column::TOP5, Float64, false, fl(|r| r.top5)),
+        (column::TOP5_LAST, Float64, false, fl(|r| r.top5_last)),
+        (column::TEST_LOSS_LAST, Float64, false, fl(|r| r.test_loss_last)),
+        (column::TRAIN_LOSS_LAST, Float64, false, fl(|r| r.train_loss_last)),
+        (column::N_EVALS, Int32, false, i32s(rows.iter().map(|r| r.n_evals))),
+        (column::ITERATIONS, Int64, false, i64s(rows.iter().map(|r| r.iterations))),
+        (column::BATCH_SIZE, Int32, false, i32s(rows.iter().map(|r| r.batch_size))),
+        (column::WALL_SECONDS, Float64, false, fl(|r| r.wall_seconds)),
+        (column::CPU_SECONDS, Float64, false, fl(|r| r.cpu_seconds)),
+        (column::DATA_WAIT_SECONDS, Float64, false, fl(|r| r.data_wait_seconds)),
+        (column::THREADS, Int32, false, i32s(rows.iter().map(|r| r.threads))),
+        (column::BACKEND, Utf8, false, m(|r| r.backend.clone())),
+        (column::WEIGHTS_SHA256, Utf8, false, m(|r| r.weights_sha256.clone())),
+        (column::CACHED_PREFIX, Boolean, false, b(rows.iter().map(|r| r.cached_prefix))),
+        (column::TEST_IMAGES, Int32, false, i32s(rows.iter().map(|r| r.test_images))),
+        (column::PLATEAU_GAIN, Float64, false, fl(|r| r.plateau_gain)),
+        (column::PLATEAU_TOLERANCE, Float64, false, fl(|r| r.plateau_tolerance)),
+        (column::CONVERGED, Boolean, false, b(rows.iter().map(|r| r.converged))),
     ]
 }
 
@@ -322,18 +431,18 @@ pub fn similarity_columns(rows: &[SimilarityRow]) -> Vec<(&'static str, DataType
     use DataType::*;
     let m = |g: fn(&SimilarityRow) -> String| s(rows.iter().map(g));
     vec![
-        ("schema_version", Int32, false, i32s(rows.iter().map(|_| SIMILARITY_SCHEMA_VERSION))),
-        ("pair", Utf8, false, m(|r| r.pair.clone())),
-        ("comparison", Utf8, false, m(|r| r.comparison.name().to_string())),
-        ("family", Utf8, true, so(rows.iter().map(|r| r.family.as_ref().map(Family::to_string)))),
-        ("split", Utf8, true, so(rows.iter().map(|r| r.split.clone()))),
-        ("replicate", Int32, true, i32o(rows.iter().map(|r| r.replicate))),
-        ("a", Utf8, false, m(|r| r.a.clone())),
-        ("b", Utf8, false, m(|r| r.b.clone())),
-        ("layer", Int32, false, i32s(rows.iter().map(|r| r.layer))),
-        ("layer_name", Utf8, false, m(|r| r.layer_name.clone())),
-        ("cka", Float64, false, f(rows.iter().map(|r| r.cka))),
-        ("probe", Int32, false, i32s(rows.iter().map(|r| r.probe))),
+        (column::SCHEMA_VERSION, Int32, false, i32s(rows.iter().map(|_| SIMILARITY_SCHEMA_VERSION))),
+        (column::PAIR, Utf8, false, m(|r| r.pair.clone())),
+        (column::COMPARISON, Utf8, false, m(|r| r.comparison.name().to_string())),
+        (column::FAMILY, Utf8, true, so(rows.iter().map(|r| r.family.as_ref().map(Family::to_string)))),
+        (column::SPLIT, Utf8, true, so(rows.iter().map(|r| r.split.clone()))),
+        (column::REPLICATE, Int32, true, i32o(rows.iter().map(|r| r.replicate))),
+        (column::A, Utf8, false, m(|r| r.a.clone())),
+        (column::B, Utf8, false, m(|r| r.b.clone())),
+        (column::LAYER, Int32, false, i32s(rows.iter().map(|r| r.layer))),
+        (column::LAYER_NAME, Utf8, false, m(|r| r.layer_name.clone())),
+        (column::CKA, Float64, false, f(rows.iter().map(|r| r.cka))),
+        (column::PROBE, Int32, false, i32s(rows.iter().map(|r| r.probe))),
     ]
 }
 
@@ -420,14 +529,14 @@ pub fn curve_columns(rows: &[CurvePoint]) -> Vec<(&'static str, DataType, bool, 
     use DataType::*;
     let fl = |g: fn(&CurvePoint) -> f64| f(rows.iter().map(g));
     vec![
-        ("schema_version", Int32, false, i32s(rows.iter().map(|_| SCHEMA_VERSION))),
-        ("run_id", Utf8, false, s(rows.iter().map(|r| r.run_id.clone()))),
-        ("iteration", Int64, false, i64s(rows.iter().map(|r| r.iteration))),
-        ("lr", Float64, false, fl(|r| r.lr)),
-        ("train_loss", Float64, false, fl(|r| r.train_loss)),
-        ("test_loss", Float64, false, fl(|r| r.test_loss)),
-        ("top1", Float64, false, fl(|r| r.top1)),
-        ("top5", Float64, false, fl(|r| r.top5)),
+        (column::SCHEMA_VERSION, Int32, false, i32s(rows.iter().map(|_| SCHEMA_VERSION))),
+        (column::RUN_ID, Utf8, false, s(rows.iter().map(|r| r.run_id.clone()))),
+        (column::ITERATION, Int64, false, i64s(rows.iter().map(|r| r.iteration))),
+        (column::LR, Float64, false, fl(|r| r.lr)),
+        (column::TRAIN_LOSS, Float64, false, fl(|r| r.train_loss)),
+        (column::TEST_LOSS, Float64, false, fl(|r| r.test_loss)),
+        (column::TOP1, Float64, false, fl(|r| r.top1)),
+        (column::TOP5, Float64, false, fl(|r| r.top5)),
     ]
 }
 

@@ -501,3 +501,27 @@ fn quantities_are_typed_not_spelled() {
     }
     assert!(checked >= 8);
 }
+
+/// The analysis's loader names the records' columns through
+/// `records::column`, never by spelling them again.
+#[test]
+fn the_loader_names_record_columns_by_their_constants() {
+    let record = std::fs::read_to_string(root().join("records/src/record.rs")).expect("record.rs");
+    let columns: Vec<&str> = record
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("pub const "))
+        .filter_map(|l| l.split("= \"").nth(1))
+        .filter_map(|l| l.strip_suffix("\";"))
+        .collect();
+    assert!(columns.len() > 40, "{columns:?}");
+    let load = std::fs::read_to_string(root().join("analysis/src/load.rs")).expect("load.rs");
+    let code = load.split("#[cfg(test)]").next().unwrap_or("");
+    for (i, line) in code.lines().enumerate() {
+        if line.trim_start().starts_with("//") {
+            continue;
+        }
+        for c in &columns {
+            assert!(!line.contains(&format!("\"{c}\"")), "analysis/src/load.rs:{}: the column `{c}` spelled (use records::column)", i + 1);
+        }
+    }
+}
