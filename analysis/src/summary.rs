@@ -461,22 +461,57 @@ pub const ALL_N: std::ops::RangeInclusive<i32> = 1..=records::MAX_N as i32;
 /// features): neither the first layer nor the top one.
 pub const MIDDLE: std::ops::RangeInclusive<i32> = 2..=records::MAX_N as i32 - 1;
 
-/// The paired convention of one origin ([`crate::paired`]).
-fn paired_rows(all: &[Net], o: &str, units: &Units<'_>) -> Vec<DecompRow> {
-    let mut out = Vec::new();
-    let base_mean = |family: &str| {
-        let v: Vec<f64> = all.iter().filter(|n| n.origin == o && n.family == family && n.arm == ArmLabel::Base).map(|n| n.top1).collect();
+/// A pair of networks on target `t` at layer n within a unit, as a value.
+type PairOf = fn(&Lookup<'_, '_>, &str, i32) -> Option<Pair>;
+
+// each pair written once: an arm at n on target t against another arm (bases at n = 0)
+fn transfer_drop(u: &Lookup<'_, '_>, t: &str, n: i32) -> Option<Pair> {
+    u.diff((ArmLabel::AnB, t, n), (ArmLabel::Base, t, 0))
+}
+fn specificity(u: &Lookup<'_, '_>, t: &str, n: i32) -> Option<Pair> {
+    u.diff((ArmLabel::BnB, t, n), (ArmLabel::AnB, t, n))
+}
+fn boost(u: &Lookup<'_, '_>, t: &str, n: i32) -> Option<Pair> {
+    u.diff((ArmLabel::AnBPlus, t, n), (ArmLabel::Base, t, 0))
+}
+fn selffer_ft(u: &Lookup<'_, '_>, t: &str, n: i32) -> Option<Pair> {
+    u.diff((ArmLabel::BnBPlus, t, n), (ArmLabel::Base, t, 0))
+}
+
+/// The values of keyed unit values, with their count of left-out units.
+fn unkeyed(keyed: &(Vec<(crate::paired::UnitKey, f64)>, usize)) -> (Vec<f64>, usize) {
+    (keyed.0.iter().map(|(_, x)| *x).collect(), keyed.1)
+}
+
+/// An estimate over units' values, with the count of units left out.
+fn one((values, stale): (Vec<f64>, usize)) -> (Estimate, usize) {
+    (Estimate::over_units(&values), stale)
+}
+
+/// The paired rows of one origin, section by section.
+struct PairedRows<'a, 'u> {
+    all: &'a [Net],
+    o: &'a str,
+    units: &'a Units<'u>,
+    out: Vec<DecompRow>,
+}
+
+impl PairedRows<'_, '_> {
+    /// The mean top-1 of a family's bases.
+    fn base_mean(&self, family: &str) -> f64 {
+        let v: Vec<f64> = self.all.iter().filter(|n| n.origin == self.o && n.family == family && n.arm == ArmLabel::Base).map(|n| n.top1).collect();
         v.iter().sum::<f64>() / v.len().max(1) as f64
-    };
-    // a row of `quantity` pooling `layers`, labelled with the range `span` (None: the layers' own)
-    let mut push = |quantity: Quantity, span: Option<(i32, i32)>, layers: &[i32], e: Estimate, stale: usize, base: f64| {
+    }
+
+    /// A row of `quantity` pooling `layers`, labelled with the range `span` (None: the layers' own).
+    fn push(&mut self, quantity: Quantity, span: Option<(i32, i32)>, layers: &[i32], (e, stale): (Estimate, usize), base: f64) {
         // a quantity whose every unit was left out (unconverged networks) is still a row: its finding must say so
         if e.units == 0 && stale == 0 {
             return;
         }
         let (n_from, n_to) = span.unwrap_or((layers.first().copied().unwrap_or(0), layers.last().copied().unwrap_or(0)));
-        out.push(DecompRow {
-            origin: o.into(),
+        self.out.push(DecompRow {
+            origin: self.o.into(),
             convention: Convention::Paired,
             quantity,
             n_from,
@@ -492,124 +527,137 @@ fn paired_rows(all: &[Net], o: &str, units: &Units<'_>) -> Vec<DecompRow> {
             df: e.df,
             layers: layers.to_vec(),
         });
-    };
-    let one = |(values, stale): (Vec<f64>, usize)| (Estimate::over_units(&values), stale);
-    // the values of keyed unit values, and the same with their count of left-out units
-    let values = |(v, _): &(Vec<(crate::paired::UnitKey, f64)>, usize)| v.iter().map(|(_, x)| *x).collect::<Vec<f64>>();
-    let unkeyed = |keyed: (Vec<(crate::paired::UnitKey, f64)>, usize)| (values(&keyed), keyed.1);
-    type PairOf = fn(&Lookup<'_, '_>, &str, i32) -> Option<Pair>;
-    // each pair written once: an arm at n on target t against another arm (bases at n = 0)
-    let transfer_drop: PairOf = |u, t, n| u.diff((ArmLabel::AnB, t, n), (ArmLabel::Base, t, 0));
-    let specificity: PairOf = |u, t, n| u.diff((ArmLabel::BnB, t, n), (ArmLabel::AnB, t, n));
-    let boost: PairOf = |u, t, n| u.diff((ArmLabel::AnBPlus, t, n), (ArmLabel::Base, t, 0));
-    let selffer_ft: PairOf = |u, t, n| u.diff((ArmLabel::BnBPlus, t, n), (ArmLabel::Base, t, 0));
-    // (name, family, pair) of every per-n quantity
-    let per_n: [(Quantity, &str, PairOf); 8] = [
-        (Quantity::Coadaptation, "random", |u, t, n| u.diff((ArmLabel::Base, t, 0), (ArmLabel::BnB, t, n))),
-        (Quantity::Specificity, "random", specificity),
-        (Quantity::TransferDrop, "random", transfer_drop),
-        (Quantity::FinetuneRecoverySelffer, "random", |u, t, n| u.diff((ArmLabel::BnBPlus, t, n), (ArmLabel::BnB, t, n))),
-        (Quantity::FinetuneRecoveryTransfer, "random", |u, t, n| u.diff((ArmLabel::AnBPlus, t, n), (ArmLabel::AnB, t, n))),
-        (Quantity::SelfferFtVsBase, "random", selffer_ft),
-        (Quantity::LastingBoostVsBase, "random", boost),
-        (Quantity::NolearnDrop, "whole", |u, t, n| u.diff((ArmLabel::Nolearn, t, n), (ArmLabel::Base, t, 0))),
-    ];
-    for (quantity, family, pair) in per_n {
-        let base = base_mean(family);
-        for n in layers_of(all, o, family) {
-            let (e, stale) = one(units.paired(family, &[n], pair));
-            push(quantity.clone(), None, &[n], e, stale, base);
-        }
     }
-    let base = base_mean("random");
-    let ns = layers_of(all, o, "random");
-    // pooled over ranges of n, within each unit
-    let ranged: [(Quantity, PairOf); 2] = [(Quantity::LastingBoostVsBase, boost), (Quantity::SelfferFtVsBase, selffer_ft)];
-    for (lo, hi) in BOOST_RANGES {
-        let in_range: Vec<i32> = ns.iter().copied().filter(|n| (lo..=hi).contains(n)).collect();
-        if in_range.is_empty() {
-            continue;
-        }
-        for (quantity, pair) in &ranged {
-            let (e, stale) = one(units.paired("random", &in_range, *pair));
-            push(quantity.clone(), Some((lo, hi)), &in_range, e, stale, base);
-        }
-        // finding 4's control: does transfer add anything beyond the same
-        // extra training without it? Per unit, AnB+ − BnB+ on each target
-        // that has both; where no target has both (the authors trained
-        // BnB+ on A and AnB+ on B), each arm against its own target's base
-        // within the split: mean(AnB+ − base_T) − mean(BnB+ − base_T').
-        let control = units.per_unit("random", |u| {
-            let same: Vec<Pair> = u
-                .targets()
-                .into_iter()
-                .flat_map(|t| in_range.iter().filter_map(move |&n| u.diff((ArmLabel::AnBPlus, t, n), (ArmLabel::BnBPlus, t, n))))
-                .collect();
-            if !same.is_empty() {
-                return Pair::mean(&same);
+
+    /// Every per-n quantity of the random halves, and nolearn's of the whole set.
+    fn per_n(&mut self) {
+        let per_n: [(Quantity, &str, PairOf); 8] = [
+            (Quantity::Coadaptation, "random", |u, t, n| u.diff((ArmLabel::Base, t, 0), (ArmLabel::BnB, t, n))),
+            (Quantity::Specificity, "random", specificity),
+            (Quantity::TransferDrop, "random", transfer_drop),
+            (Quantity::FinetuneRecoverySelffer, "random", |u, t, n| u.diff((ArmLabel::BnBPlus, t, n), (ArmLabel::BnB, t, n))),
+            (Quantity::FinetuneRecoveryTransfer, "random", |u, t, n| u.diff((ArmLabel::AnBPlus, t, n), (ArmLabel::AnB, t, n))),
+            (Quantity::SelfferFtVsBase, "random", selffer_ft),
+            (Quantity::LastingBoostVsBase, "random", boost),
+            (Quantity::NolearnDrop, "whole", |u, t, n| u.diff((ArmLabel::Nolearn, t, n), (ArmLabel::Base, t, 0))),
+        ];
+        for (quantity, family, pair) in per_n {
+            let base = self.base_mean(family);
+            for n in layers_of(self.all, self.o, family) {
+                let e = one(self.units.paired(family, &[n], pair));
+                self.push(quantity.clone(), None, &[n], e, base);
             }
-            let of = |q: PairOf| Pair::mean(&u.targets().into_iter().flat_map(|t| in_range.iter().filter_map(move |&n| q(u, t, n))).collect::<Vec<_>>());
-            let (a, b) = (of(boost)?, of(selffer_ft)?);
-            Some(Pair { value: a.value - b.value, converged: a.converged && b.converged })
+        }
+    }
+
+    /// The fine-tuned arms pooled over ranges of n within each unit, and
+    /// finding 4's control: does transfer add anything beyond the same
+    /// extra training without it? Per unit, AnB+ − BnB+ on each target
+    /// that has both; where no target has both (the authors trained BnB+
+    /// on A and AnB+ on B), each arm against its own target's base within
+    /// the split: mean(AnB+ − base_T) − mean(BnB+ − base_T').
+    fn ranged(&mut self, ns: &[i32], base: f64) {
+        let ranged: [(Quantity, PairOf); 2] = [(Quantity::LastingBoostVsBase, boost), (Quantity::SelfferFtVsBase, selffer_ft)];
+        for (lo, hi) in BOOST_RANGES {
+            let in_range: Vec<i32> = ns.iter().copied().filter(|n| (lo..=hi).contains(n)).collect();
+            if in_range.is_empty() {
+                continue;
+            }
+            for (quantity, pair) in &ranged {
+                let e = one(self.units.paired("random", &in_range, *pair));
+                self.push(quantity.clone(), Some((lo, hi)), &in_range, e, base);
+            }
+            let control = self.units.per_unit("random", |u| {
+                let same: Vec<Pair> = u
+                    .targets()
+                    .into_iter()
+                    .flat_map(|t| in_range.iter().filter_map(move |&n| u.diff((ArmLabel::AnBPlus, t, n), (ArmLabel::BnBPlus, t, n))))
+                    .collect();
+                if !same.is_empty() {
+                    return Pair::mean(&same);
+                }
+                let of = |q: PairOf| Pair::mean(&u.targets().into_iter().flat_map(|t| in_range.iter().filter_map(move |&n| q(u, t, n))).collect::<Vec<_>>());
+                let (a, b) = (of(boost)?, of(selffer_ft)?);
+                Some(Pair { value: a.value - b.value, converged: a.converged && b.converged })
+            });
+            self.push(Quantity::LastingBoostVsSelfferFt, Some((lo, hi)), &in_range, one(unkeyed(&control)), base);
+        }
+    }
+
+    /// Specificity grows with n: its value at the top layer minus at the bottom one, per unit.
+    fn growth(&mut self, ns: &[i32], base: f64) {
+        if let (Some(&lo), Some(&hi)) = (ns.first(), ns.last())
+            && lo < hi
+        {
+            let growth = self.units.paired("random", &[lo], |u, t, _| {
+                let (top, bottom) = (specificity(u, t, hi)?, specificity(u, t, lo)?);
+                Some(Pair { value: top.value - bottom.value, converged: top.converged && bottom.converged })
+            });
+            self.push(Quantity::SpecificityGrowth, None, &[lo, hi], one(growth), base);
+        }
+    }
+
+    /// The negative control: random halves are exchangeable, so base A −
+    /// base B (first half against second, by name) has a known zero.
+    fn gap(&mut self, base: f64) {
+        let gap = self.units.per_unit("random", |u| {
+            let t = u.targets();
+            (t.len() == 2).then(|| u.diff((ArmLabel::Base, t[0], 0), (ArmLabel::Base, t[1], 0))).flatten()
         });
-        let (e, stale) = one(unkeyed(control));
-        push(Quantity::LastingBoostVsSelfferFt, Some((lo, hi)), &in_range, e, stale, base);
+        self.push(Quantity::RandomHalvesGap, None, &[0], one(unkeyed(&gap)), base);
     }
-    // specificity grows with n: its value at the top layer minus at the bottom one, per unit
-    if let (Some(&lo), Some(&hi)) = (ns.first(), ns.last())
-        && lo < hi
-    {
-        let growth = units.paired("random", &[lo], |u, t, _| {
-            let (top, bottom) = (specificity(u, t, hi)?, specificity(u, t, lo)?);
-            Some(Pair { value: top.value - bottom.value, converged: top.converged && bottom.converged })
-        });
-        let (e, stale) = one(growth);
-        push(Quantity::SpecificityGrowth, None, &[lo, hi], e, stale, base);
-    }
-    // the negative control: random halves are exchangeable, so base A −
-    // base B (first half against second, by name) has a known zero
-    let gap = units.per_unit("random", |u| {
-        let t = u.targets();
-        (t.len() == 2).then(|| u.diff((ArmLabel::Base, t[0], 0), (ArmLabel::Base, t[1], 0))).flatten()
-    });
-    let (e, stale) = one(unkeyed(gap));
-    push(Quantity::RandomHalvesGap, None, &[0], e, stale, base);
-    // each dissimilar family (natman, or a split by class name): its
-    // transfer drop (`natman_drop`, `<family>_drop`); that drop against
-    // the random-split drop (finding 5), and its transfer relative to its
-    // own bases against random frozen features relative to the whole-set
-    // base (finding 6, the paper's Fig. 3). Its units (replicates of a
-    // fixed split) and the random splits', or the whole set's, are two
-    // independent sets: Welch's interval.
-    let mut families: Vec<&str> = all.iter().filter(|n| n.origin == o && is_dissimilar(&n.family)).map(|n| n.family.as_str()).collect();
-    families.sort_unstable();
-    families.dedup();
-    let relative = |arm: ArmLabel| {
-        move |u: &Lookup<'_, '_>, t: &str, n: i32| {
-            let (x, b) = (u.get(arm, t, n)?, u.get(ArmLabel::Base, t, 0)?);
-            Some(Pair { value: x.value / b.value, converged: x.converged && b.converged })
-        }
-    };
-    let whole_ns = layers_of(all, o, "whole");
-    for family in families {
-        // a protocol word, checked when the records were loaded (`load::check_words`)
-        let Ok(word) = family.parse::<Family>() else { continue };
-        let family_base = base_mean(family);
-        let dis_ns = layers_of(all, o, family);
-        for &n in &dis_ns {
-            let (e, stale) = one(units.paired(family, &[n], transfer_drop));
-            push(Quantity::Drop(word.clone()), None, &[n], e, stale, family_base);
-        }
-        for n in dis_ns.iter().copied().filter(|n| ns.contains(n)) {
-            let (dis, rnd) = (units.paired_by_unit(family, &[n], transfer_drop), units.paired_by_unit("random", &[n], transfer_drop));
-            push(Quantity::MinusRandomDrop(word.clone()), None, &[n], Estimate::difference(&values(&dis), &values(&rnd)), dis.1 + rnd.1, base);
-        }
-        for n in dis_ns.iter().copied().filter(|n| whole_ns.contains(n)) {
-            let (dis, rnd) = (units.paired_by_unit(family, &[n], relative(ArmLabel::AnB)), units.paired_by_unit("whole", &[n], relative(ArmLabel::Nolearn)));
-            push(Quantity::MinusNolearnRelative(word.clone()), None, &[n], Estimate::difference(&values(&dis), &values(&rnd)), dis.1 + rnd.1, 1.0);
+
+    /// Each dissimilar family (natman, or a split by class name): its
+    /// transfer drop; that drop against the random-split drop (finding 5),
+    /// and its transfer relative to its own bases against random frozen
+    /// features relative to the whole-set base (finding 6, the paper's
+    /// Fig. 3). Its units (replicates of a fixed split) and the random
+    /// splits', or the whole set's, are two independent sets: Welch's interval.
+    fn dissimilar(&mut self, ns: &[i32], base: f64) {
+        let mut families: Vec<String> = self.all.iter().filter(|n| n.origin == self.o && is_dissimilar(&n.family)).map(|n| n.family.clone()).collect();
+        families.sort_unstable();
+        families.dedup();
+        let relative = |arm: ArmLabel| {
+            move |u: &Lookup<'_, '_>, t: &str, n: i32| {
+                let (x, b) = (u.get(arm, t, n)?, u.get(ArmLabel::Base, t, 0)?);
+                Some(Pair { value: x.value / b.value, converged: x.converged && b.converged })
+            }
+        };
+        let whole_ns = layers_of(self.all, self.o, "whole");
+        for family in &families {
+            // a protocol word, checked when the records were loaded (`load::check_words`)
+            let Ok(word) = family.parse::<Family>() else { continue };
+            let family_base = self.base_mean(family);
+            let dis_ns = layers_of(self.all, self.o, family);
+            for &n in &dis_ns {
+                let e = one(self.units.paired(family, &[n], transfer_drop));
+                self.push(Quantity::Drop(word.clone()), None, &[n], e, family_base);
+            }
+            for n in dis_ns.iter().copied().filter(|n| ns.contains(n)) {
+                let (dis, rnd) = (self.units.paired_by_unit(family, &[n], transfer_drop), self.units.paired_by_unit("random", &[n], transfer_drop));
+                let e = (Estimate::difference(&unkeyed(&dis).0, &unkeyed(&rnd).0), dis.1 + rnd.1);
+                self.push(Quantity::MinusRandomDrop(word.clone()), None, &[n], e, base);
+            }
+            for n in dis_ns.iter().copied().filter(|n| whole_ns.contains(n)) {
+                let (dis, rnd) =
+                    (self.units.paired_by_unit(family, &[n], relative(ArmLabel::AnB)), self.units.paired_by_unit("whole", &[n], relative(ArmLabel::Nolearn)));
+                let e = (Estimate::difference(&unkeyed(&dis).0, &unkeyed(&rnd).0), dis.1 + rnd.1);
+                self.push(Quantity::MinusNolearnRelative(word.clone()), None, &[n], e, 1.0);
+            }
         }
     }
-    out
+}
+
+/// The paired convention of one origin ([`crate::paired`]).
+fn paired_rows(all: &[Net], o: &str, units: &Units<'_>) -> Vec<DecompRow> {
+    let mut rows = PairedRows { all, o, units, out: Vec::new() };
+    rows.per_n();
+    let (ns, base) = (layers_of(all, o, "random"), rows.base_mean("random"));
+    rows.ranged(&ns, base);
+    rows.growth(&ns, base);
+    rows.gap(base);
+    rows.dissimilar(&ns, base);
+    rows.out
 }
 
 /// The summary as a DataFrame (columns of `summary.csv`).
