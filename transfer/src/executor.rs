@@ -167,6 +167,57 @@ fn log_tail(path: &Path) -> String {
     text.lines().rev().find(|l| l.contains("error") || l.contains("Error")).or(text.lines().last()).unwrap_or("no output").trim().to_string()
 }
 
+/// The jobs whose process ended, each judged by its run record (not its
+/// exit code), removed from `running`.
+fn reap(plan: &Plan, running: &mut HashMap<JobId, Child>) -> Result<Vec<(JobId, JobState)>> {
+    let mut ended = Vec::new();
+    for (id, child) in running.iter_mut() {
+        if let Some(status) = child.try_wait().map_err(|e| Error::Executor(format!("{id}: {e}")))? {
+            ended.push((id.clone(), status));
+        }
+    }
+    Ok(ended
+        .into_iter()
+        .map(|(id, status)| {
+            running.remove(&id);
+            let log = plan.jobs.iter().find(|j| j.job.id == id).map(|j| j.job.dir.join("log.txt")).unwrap_or_default();
+            let s = match record_state(plan, &id) {
+                Some(Ok(())) => JobState::Done,
+                Some(Err(reason)) => JobState::Failed(reason),
+                None => JobState::Failed(format!("exit {status}, no record: {}", log_tail(&log))),
+            };
+            (id, s)
+        })
+        .collect())
+}
+
+/// Jobs whose dependency failed or was not run are not run, with the reason.
+fn block_dependents(plan: &Plan, state: &mut BTreeMap<JobId, JobState>) {
+    for j in &plan.jobs {
+        if state.contains_key(&j.job.id) {
+            continue;
+        }
+        if let Some(dep) = j.deps.iter().find(|d| matches!(state.get(*d), Some(JobState::Failed(_) | JobState::NotRun(_)))) {
+            state.insert(j.job.id.clone(), JobState::NotRun(format!("dependency {dep} did not finish")));
+        }
+    }
+}
+
+/// Start one job's training as a subprocess, its output appended to the
+/// job's `log.txt`.
+fn spawn(dir: &Path, train: TrainCommand<'_>) -> Result<Child> {
+    let path = dir.join("log.txt");
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(|e| Error::io(&path, e))?;
+    Command::new(train.exe)
+        .args(train.args())
+        .envs(train.env())
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(|e| Error::io(&path, e))?)
+        .stderr(log)
+        .spawn()
+        .map_err(|e| Error::Executor(format!("cannot start {}: {e}", train.exe.display())))
+}
+
 /// Options of the local executor.
 #[derive(Debug, Clone)]
 pub struct LocalOptions {
@@ -199,21 +250,7 @@ pub fn run_local(plan: &Plan, opts: &LocalOptions) -> Result<SweepReport> {
     let bar = tty.then(|| indicatif::ProgressBar::new(ids.len() as u64));
     let mut last_line = Instant::now() - Duration::from_secs(60);
     loop {
-        // finish
-        let mut ended = Vec::new();
-        for (id, child) in running.iter_mut() {
-            if let Some(status) = child.try_wait().map_err(|e| Error::Executor(format!("{id}: {e}")))? {
-                ended.push((id.clone(), status));
-            }
-        }
-        for (id, status) in ended {
-            running.remove(&id);
-            let log = plan.jobs.iter().find(|j| j.job.id == id).map(|j| j.job.dir.join("log.txt")).unwrap_or_default();
-            let s = match record_state(plan, &id) {
-                Some(Ok(())) => JobState::Done,
-                Some(Err(reason)) => JobState::Failed(reason),
-                None => JobState::Failed(format!("exit {status}, no record: {}", log_tail(&log))),
-            };
+        for (id, s) in reap(plan, &mut running)? {
             if let Some(b) = &bar {
                 b.println(format!("{id}: {}", describe(&s)));
             } else {
@@ -221,16 +258,8 @@ pub fn run_local(plan: &Plan, opts: &LocalOptions) -> Result<SweepReport> {
             }
             state.insert(id, s);
         }
-        // block dependents of failures
-        for j in &plan.jobs {
-            if state.contains_key(&j.job.id) {
-                continue;
-            }
-            if let Some(dep) = j.deps.iter().find(|d| matches!(state.get(*d), Some(JobState::Failed(_) | JobState::NotRun(_)))) {
-                state.insert(j.job.id.clone(), JobState::NotRun(format!("dependency {dep} did not finish")));
-            }
-        }
-        // start
+        block_dependents(plan, &mut state);
+        // start what is ready, up to `jobs` at once
         for (j, file) in plan.jobs.iter().zip(&files) {
             if running.len() >= opts.jobs.max(1) {
                 break;
@@ -241,17 +270,7 @@ pub fn run_local(plan: &Plan, opts: &LocalOptions) -> Result<SweepReport> {
             if !j.deps.iter().all(|d| matches!(state.get(d), Some(JobState::Done | JobState::AlreadyDone))) {
                 continue;
             }
-            let log =
-                std::fs::OpenOptions::new().create(true).append(true).open(j.job.dir.join("log.txt")).map_err(|e| Error::io(j.job.dir.join("log.txt"), e))?;
-            let train = TrainCommand { exe: &opts.exe, job: file, threads: per_job };
-            let child = Command::new(train.exe)
-                .args(train.args())
-                .envs(train.env())
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().map_err(|e| Error::io(j.job.dir.join("log.txt"), e))?)
-                .stderr(log)
-                .spawn()
-                .map_err(|e| Error::Executor(format!("cannot start {}: {e}", opts.exe.display())))?;
+            let child = spawn(&j.job.dir, TrainCommand { exe: &opts.exe, job: file, threads: per_job })?;
             running.insert(j.job.id.clone(), child);
         }
         let finished = state.len();
