@@ -187,11 +187,18 @@ fn tail(seg: &[Eval]) -> Option<(&[Eval], &[Eval])> {
 /// one outlier: neither counts as noise. NaN for fewer than 3 evaluations.
 pub fn scatter(stretch: &[Eval]) -> f64 {
     let steps: Vec<f64> = stretch.windows(2).map(|w| w[1].top1 - w[0].top1).collect();
-    if steps.len() < 2 {
+    robust_sd(&steps) / 2f64.sqrt()
+}
+
+/// The standard deviation of `v`, robustly: 1.4826 × the median absolute
+/// deviation from the median (the standard deviation for normal values).
+/// NaN for fewer than 2 values.
+fn robust_sd(v: &[f64]) -> f64 {
+    if v.len() < 2 {
         return f64::NAN;
     }
-    let mid = median(steps.clone());
-    1.4826 * median(steps.iter().map(|d| (d - mid).abs()).collect()) / 2f64.sqrt()
+    let mid = median(v.to_vec());
+    1.4826 * median(v.iter().map(|d| (d - mid).abs()).collect())
 }
 
 /// The noise of one evaluation within one segment of the schedule,
@@ -205,11 +212,7 @@ pub fn scatter(stretch: &[Eval]) -> f64 {
 /// noise. NaN for fewer than 4 evaluations.
 pub fn segment_scatter(stretch: &[Eval]) -> f64 {
     let second: Vec<f64> = stretch.windows(3).map(|w| w[2].top1 - 2.0 * w[1].top1 + w[0].top1).collect();
-    if second.len() < 2 {
-        return f64::NAN;
-    }
-    let mid = median(second.clone());
-    1.4826 * median(second.iter().map(|d| (d - mid).abs()).collect()) / 6f64.sqrt()
+    robust_sd(&second) / 6f64.sqrt()
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
