@@ -106,6 +106,16 @@ pub struct Finding {
 /// The equivalence margin of finding 3 (see the module's "why").
 pub const RECOVERY_MARGIN: f64 = 0.01;
 
+/// The level of an equivalence interval: two one-sided tests at 1 − LEVEL
+/// each, so a 90% interval.
+pub const EQUIVALENCE_LEVEL: f64 = 1.0 - 2.0 * (1.0 - LEVEL);
+
+/// An interval inside ±[`RECOVERY_MARGIN`]: equivalent to 0 (at
+/// [`EQUIVALENCE_LEVEL`]).
+pub fn within_margin(e: &crate::paired::Estimate) -> bool {
+    e.ci_low.is_some_and(|lo| lo > -RECOVERY_MARGIN) && e.ci_high.is_some_and(|hi| hi < RECOVERY_MARGIN)
+}
+
 /// The level of a single claim's interval.
 pub const LEVEL: f64 = 0.95;
 
@@ -193,11 +203,10 @@ pub fn judge_all(dec: &[DecompRow], origin: &str) -> Vec<Finding> {
         &[&spec],
     );
 
-    let equiv_level = 1.0 - 2.0 * (1.0 - LEVEL);
-    let (selffer, transfer) = (Judged::new(widest(&Quantity::SelfferFtVsBase), equiv_level), Judged::new(widest(&Quantity::LastingBoostVsBase), equiv_level));
-    let inside = |e: &crate::paired::Estimate| e.ci_low.is_some_and(|lo| lo > -RECOVERY_MARGIN) && e.ci_high.is_some_and(|hi| hi < RECOVERY_MARGIN);
+    let (selffer, transfer) =
+        (Judged::new(widest(&Quantity::SelfferFtVsBase), EQUIVALENCE_LEVEL), Judged::new(widest(&Quantity::LastingBoostVsBase), EQUIVALENCE_LEVEL));
     let outside = |e: &crate::paired::Estimate| e.ci_low.is_some_and(|lo| lo > RECOVERY_MARGIN) || e.ci_high.is_some_and(|hi| hi < -RECOVERY_MARGIN);
-    let recovered = selffer.est.iter().all(inside) && transfer.est.iter().all(|e| e.ci_low.is_some_and(|lo| lo > -RECOVERY_MARGIN));
+    let recovered = selffer.est.iter().all(within_margin) && transfer.est.iter().all(|e| e.ci_low.is_some_and(|lo| lo > -RECOVERY_MARGIN));
     let failed = selffer.est.iter().any(outside) || transfer.est.iter().any(|e| e.ci_high.is_some_and(|hi| hi < -RECOVERY_MARGIN));
     let both: Vec<&DecompRow> = selffer.rows.iter().chain(&transfer.rows).copied().collect();
     let complete = !selffer.rows.is_empty() && !transfer.rows.is_empty();

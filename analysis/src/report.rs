@@ -12,7 +12,7 @@ use crate::findings::{self, Finding, RECOVERY_MARGIN};
 use crate::load;
 use crate::quantity::Quantity;
 use crate::summary::{self, BOOST_RANGES, Convention, DecompRow, Excluded, SummaryRow, TOP, cell, decomp_row, dissimilar_families, half_label, plural};
-use records::{ArmLabel, Family};
+use records::{ArmLabel, Family, column};
 
 /// What to analyse.
 #[derive(Debug, Clone)]
@@ -138,9 +138,9 @@ pub fn cka_pairs(opts: &AnalyzeOptions) -> Result<Vec<(Family, NamedSeries)>> {
             continue;
         }
         let df = LazyFrame::scan_parquet(PlRefPath::new(f.to_string_lossy().as_ref()), ScanArgsParquet::default())?
-            .filter(col("comparison").eq(lit(records::Comparison::Bases.name())))
-            .select([col("pair"), col("family"), col("layer"), col("cka")])
-            .sort(["pair", "layer"], SortMultipleOptions::default())
+            .filter(col(column::COMPARISON).eq(lit(records::Comparison::Bases.name())))
+            .select([col(column::PAIR), col(column::FAMILY), col(column::LAYER), col(column::CKA)])
+            .sort([column::PAIR, column::LAYER], SortMultipleOptions::default())
             .collect()
             .map_err(|e| Error::Schema {
                 path: f.clone(),
@@ -149,7 +149,8 @@ pub fn cka_pairs(opts: &AnalyzeOptions) -> Result<Vec<(Family, NamedSeries)>> {
                     records::SIMILARITY_SCHEMA_VERSION
                 ),
             })?;
-        let (pair, family, layer, cka) = (df.column("pair")?.str()?, df.column("family")?.str()?, df.column("layer")?.i32()?, df.column("cka")?.f64()?);
+        let (pair, family, layer, cka) =
+            (df.column(column::PAIR)?.str()?, df.column(column::FAMILY)?.str()?, df.column(column::LAYER)?.i32()?, df.column(column::CKA)?.f64()?);
         for i in 0..df.height() {
             let name = pair.get(i).unwrap_or("").to_string();
             let family: Family = family
@@ -425,7 +426,7 @@ fn controls(s: &mut String, dec: &[DecompRow], o: &str, declared: bool) {
         );
     }
     if let Some(d) = retrained {
-        let e = d.estimate().with_level(1.0 - 2.0 * (1.0 - findings::LEVEL));
+        let e = d.estimate().with_level(findings::EQUIVALENCE_LEVEL);
         let interval = match (e.ci_low, e.ci_high) {
             (Some(lo), Some(hi)) => format!("{:+.3} [{lo:+.3}, {hi:+.3}] (90%, {})", d.value, d.units_label()),
             _ => format!("{:+.3} ({})", d.value, d.units_label()),
@@ -445,7 +446,7 @@ fn controls(s: &mut String, dec: &[DecompRow], o: &str, declared: bool) {
 /// their plateau; a gain beyond the margin says they were not.
 fn retrained_verdict(e: &crate::paired::Estimate, unconverged: usize) -> &'static str {
     match (e.ci_low, e.ci_high) {
-        (Some(lo), Some(hi)) if lo > -RECOVERY_MARGIN && hi < RECOVERY_MARGIN => "yes: within the margin",
+        _ if findings::within_margin(e) => "yes: within the margin",
         (Some(lo), _) if lo > 0.0 => "**no**: the bases gain from more training (below their plateau); findings that compare with them inherit it",
         (Some(_), _) => "inconclusive: the interval reaches past the margin",
         _ if unconverged > 0 => "not meaningful: units left out for unconverged networks",
