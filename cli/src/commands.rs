@@ -186,9 +186,10 @@ fn job_from_flags(a: &TrainArgs) -> Result<JobSpec> {
     let id = JobId { family, seed: split_seed, kind: job_kind(a)?, replicate: 0 };
     let pre = Preprocess::for_model(&a.model);
     let name = id.to_string();
+    let layout = transfer::record::SweepLayout::new(&a.out);
     Ok(JobSpec {
-        dir: transfer::record::SweepLayout::new(&a.out).job(&name),
-        records: transfer::record::SweepLayout::new(&a.out).records(),
+        dir: layout.job(&name),
+        records: layout.records(),
         id,
         split_id,
         data,

@@ -128,7 +128,7 @@ pub fn compare_on(a: &Path, b: &Path, data: &DataSpec, split: &SplitSpec, half: 
 pub struct Compared {
     /// A label for people.
     pub pair: String,
-    /// What is compared, and the unit (family, split, replicate) where the networks have one.
+    /// What is compared.
     pub comparison: records::Comparison,
     /// The unit: family, split id, replicate (none for a hand-named pair).
     pub unit: Option<(Family, String, i32)>,
