@@ -302,9 +302,17 @@ pub struct SweepArgs {
     /// A sweep configuration file (JSON; see `transfer::plan::SweepConfig`).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Data folder (the default and smoke presets use built-in synthetic data).
+    /// Data folder (the default and smoke presets use built-in synthetic
+    /// data; the default preset on a folder finds its schedule from it).
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// Find the schedule from the data (see `transfer::plan::find`): a
+    /// pilot base, the grid's first, drops the rate where its curve on a
+    /// validation set carved from the training images flattens and stops
+    /// when the last rate has flattened too; every network then trains
+    /// that schedule without the validation images.
+    #[arg(long)]
+    pub find_schedule: bool,
     /// Executor.
     #[arg(long, value_enum, default_value_t = ExecutorArg::Local)]
     pub executor: ExecutorArg,

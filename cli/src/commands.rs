@@ -203,6 +203,7 @@ fn job_from_flags(a: &TrainArgs) -> Result<JobSpec> {
         keep_final: true,
         cache_prefix: a.cache_prefix,
         cache_passes: a.cache_passes,
+        validation: None,
     })
 }
 
@@ -252,7 +253,25 @@ fn sweep(a: SweepArgs) -> Result<ExitCode> {
     if let Some(k) = a.cache_passes {
         cfg.cache_passes = k;
     }
+    if a.find_schedule {
+        cfg.find_schedule.get_or_insert_default();
+    }
     let out = std::path::absolute(&a.out).with_context(|| format!("output folder {}", a.out.display()))?;
+    let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if cfg.natman.is_none() && cfg.dissimilar.is_empty() {
+        eprintln!(
+            "note: this grid has no dissimilar split (natural/man-made or `dissimilar` by class name): finding 5 and finding 6's \
+             dissimilar comparison are not tested; a configuration file names one (`dissimilar`)"
+        );
+    }
+    if cfg.find_schedule.is_some() {
+        eprintln!(
+            "finding the schedule: the grid's first base trains as a pilot, judged on a validation set carved from the training images (the sweep reuses it) ..."
+        );
+        let found = sweep::find_schedule(&cfg, &out, threads)?;
+        println!("schedule{}: {}", if found.trained { " found" } else { " (found earlier)" }, found.found.describe());
+        cfg = found.config;
+    }
     let plan = expand(&cfg, &out)?;
     if a.dry_run {
         print!("{}", plan.graph());
@@ -284,7 +303,6 @@ fn sweep(a: SweepArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let exe = std::env::current_exe()?;
-    let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let executor = match a.executor {
         ExecutorArg::Local => sweep::Executor::Local(LocalOptions { exe, jobs: a.jobs, threads }),
         ExecutorArg::Slurm => sweep::Executor::Slurm(SlurmOptions { exe, cpus_per_task: a.cpus_per_task, sbatch_args: a.sbatch.clone(), poll_seconds: 1.0 }),

@@ -88,6 +88,14 @@ pub fn estimate(cfg: &SweepConfig, plan: &Plan) -> Result<Estimate> {
     Ok(Estimate { splits, image_steps: plan.image_steps() as f64, outputs, speed })
 }
 
+/// Find a configuration's schedule from the data
+/// ([`transfer::plan::find::resolve`]): the pilot trains here, on
+/// `threads` threads, unless the sweep folder `out` holds its result.
+pub fn find_schedule(cfg: &SweepConfig, out: &Path, threads: usize) -> Result<transfer::plan::find::Resolved> {
+    let opts = transfer::train::RunOptions { threads, ..Default::default() };
+    Ok(transfer::plan::find::resolve(cfg, out, &opts)?)
+}
+
 /// How the jobs are run.
 #[derive(Debug, Clone)]
 pub enum Executor {

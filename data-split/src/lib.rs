@@ -38,6 +38,7 @@ pub mod presets;
 pub mod source;
 pub mod split;
 pub mod synthetic;
+pub mod validation;
 pub mod wordnet;
 
 pub use dataset::{DataSet, DataSpec};

@@ -62,10 +62,20 @@ pub struct HalfView {
 impl HalfView {
     /// Restrict `inner` to `half`, keeping the inner order.
     pub fn new(inner: Arc<dyn Source>, half: &Half, per_class: Option<usize>) -> Self {
+        Self::select(inner, half, per_class, |_| true)
+    }
+
+    /// Restrict `inner` to the images of `half` that `keep` takes (by their
+    /// index in `inner`; a validation carve, see [`crate::validation`]),
+    /// keeping the inner order; `per_class` counts kept images only.
+    pub fn select(inner: Arc<dyn Source>, half: &Half, per_class: Option<usize>, keep: impl Fn(usize) -> bool) -> Self {
         let mut indices = Vec::new();
         let mut labels = Vec::new();
         let mut counts = vec![0usize; half.len()];
         for i in 0..inner.len() {
+            if !keep(i) {
+                continue;
+            }
             if let Some(l) = half.label_of(inner.label(i)) {
                 if per_class.is_some_and(|k| counts[l] >= k) {
                     continue;

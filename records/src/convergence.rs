@@ -236,6 +236,42 @@ fn judged(seg: &[Eval], k: usize) -> &[Eval] {
     &seg[seg.len().saturating_sub(2 * k + 1)..]
 }
 
+/// Rules 2 and 4's comparison at the end of one segment of the schedule:
+/// how much its last quarter's mean exceeds the quarter before's, and the
+/// tolerance of that rise, its σ the larger of `sigma` and the judged
+/// stretch's own ([`segment_scatter`]). None for fewer than 4 evaluations.
+fn rise(seg: &[Eval], sigma: f64) -> Option<(f64, f64)> {
+    let (before, end) = tail(seg)?;
+    let tol = tolerance(sigma.max(segment_scatter(judged(seg, before.len()))), before.len(), end.len());
+    Some((mean(end) - mean(before), tol))
+}
+
+/// Whether a stretch of evaluations at one rate has stopped rising, by the
+/// comparison rules 2 and 4 make at a segment's end, its σ from the
+/// stretch's second half as a whole curve's is from its own: the schedule
+/// finder's test for dropping the rate or stopping. False for fewer than
+/// 4 evaluations or any that is not finite.
+pub fn flattened(seg: &[Eval]) -> bool {
+    if seg.iter().any(|e| !e.top1.is_finite()) {
+        return false;
+    }
+    rise(seg, scatter(&seg[seg.len() / 2..])).is_some_and(|(r, tol)| r <= tol)
+}
+
+/// Whether a stretch of evaluations has risen from its start: its last
+/// quarter's mean (at least 2 evaluations) above its first quarter's by
+/// more than the tolerance of that difference (σ from the stretch's second
+/// half, as in [`flattened`]). A curve still at chance, flat before it has
+/// learned anything, has not. False for fewer than 4 evaluations.
+pub fn risen(seg: &[Eval]) -> bool {
+    let k = (seg.len() / 4).max(2);
+    if seg.len() < 2 * k || seg.iter().any(|e| !e.top1.is_finite()) {
+        return false;
+    }
+    let (first, last) = (&seg[..k], &seg[seg.len() - k..]);
+    mean(last) - mean(first) > tolerance(scatter(&seg[seg.len() / 2..]), k, k)
+}
+
 /// The evaluations at the run's last rate.
 fn final_segment(curve: &[Eval]) -> &[Eval] {
     match drops(curve).last() {
@@ -261,19 +297,17 @@ pub fn plateau(curve: &[Eval]) -> Plateau {
     let sigma = scatter(&curve[curve.len() / 2..]);
     // rule 2: the end of the segment before the final drop not still rising
     let seg = segment_before_final_drop(curve);
-    let Some((before, end)) = tail(seg) else {
+    let Some((rise2, tol2)) = rise(seg, sigma) else {
         return cannot;
     };
-    let tol2 = tolerance(sigma.max(segment_scatter(judged(seg, before.len()))), before.len(), end.len());
-    let mut checks = vec![(mean(end) - mean(before) - tol2, Why::RisingBeforeFinalDrop)];
+    let mut checks = vec![(rise2 - tol2, Why::RisingBeforeFinalDrop)];
     // rule 3: the last quarter not below the best stretch of as many evaluations
     let best = curve.windows(q).map(mean).fold(f64::NEG_INFINITY, f64::max);
     checks.push((best - mean(last) - tolerance(sigma, q, q), Why::BelowBest));
     // rule 4: the end of the final segment not still rising
     let fin = final_segment(curve);
-    if let Some((before, end)) = tail(fin) {
-        let tol4 = tolerance(sigma.max(segment_scatter(judged(fin, before.len()))), before.len(), end.len());
-        checks.push((mean(end) - mean(before) - tol4, Why::RisingAtEnd));
+    if let Some((rise4, tol4)) = rise(fin, sigma) {
+        checks.push((rise4 - tol4, Why::RisingAtEnd));
     }
     // rule 5: quiet at the end, at the final rate
     let at_final = &last[last.len().saturating_sub(fin.len())..];
@@ -305,6 +339,33 @@ mod tests {
     /// Rises at the first rate, flat before the drop, flat after it.
     fn good() -> Vec<f64> {
         vec![0.40, 0.60, 0.72, 0.80, 0.84, 0.85, 0.85, 0.86, 0.85, 0.86, 0.90, 0.91, 0.90, 0.91, 0.91, 0.90]
+    }
+
+    /// The finder's test is rule 2's comparison: a segment rising at its
+    /// end has not flattened, the same segment levelled off has, and too
+    /// short a stretch has not.
+    #[test]
+    fn a_stretch_has_flattened_only_once_its_end_stops_rising() {
+        let c = curve(&good(), 100_000);
+        assert!(flattened(&c[..10]), "levelled at 0.85");
+        assert!(!flattened(&c[..6]), "still rising: 0.72, 0.80 then 0.84, 0.85");
+        assert!(!flattened(&c[..3]), "too short to judge");
+        let rising: Vec<f64> = (0..12).map(|i| 0.5 + 0.02 * i as f64).collect();
+        assert!(!flattened(&curve(&rising, 100_000)), "a steady rise of 0.02 per evaluation");
+        let mut nan = c[..10].to_vec();
+        nan[9].top1 = f64::NAN;
+        assert!(!flattened(&nan));
+    }
+
+    /// A curve flat at chance is flat, but has not risen; one that climbed
+    /// and levelled off has.
+    #[test]
+    fn a_curve_at_chance_has_not_risen() {
+        let chance = [0.10, 0.11, 0.10, 0.10, 0.12, 0.10, 0.11, 0.10];
+        let c = curve(&chance, 100_000);
+        assert!(flattened(&c) && !risen(&c));
+        assert!(risen(&curve(&good()[..10], 100_000)));
+        assert!(!risen(&c[..3]));
     }
 
     #[test]

@@ -453,6 +453,7 @@ pub fn similarity_columns(rows: &[SimilarityRow]) -> Vec<(&'static str, DataType
 /// OUT/command.txt                the command that made the sweep
 /// OUT/jobs/<id>/                 a job: job.json, checkpoints, log, final.params
 /// OUT/records/runs/<id>.parquet  its run record; OUT/records/curves/<id>.parquet its curve
+/// OUT/schedule.json              the schedule a pilot found (find_schedule grids)
 /// OUT/similarity/cka.parquet     layer similarity between networks
 /// OUT/report/                    the analysis; report/filters/<id>.png the bases' conv1 filters
 /// ```
@@ -473,6 +474,11 @@ impl SweepLayout {
     /// The plan.
     pub fn plan(&self) -> PathBuf {
         self.out.join("plan.json")
+    }
+    /// The schedule found from the data by the grid's pilot, with the
+    /// pilot's validation curve and cost (`find_schedule` grids only).
+    pub fn found_schedule(&self) -> PathBuf {
+        self.out.join("schedule.json")
     }
     /// The command that made the sweep.
     pub fn command(&self) -> PathBuf {

@@ -269,6 +269,11 @@ pub struct JobSpec {
     pub cache_prefix: bool,
     /// Augmented passes the prefix cache holds (epoch e reads pass e mod passes).
     pub cache_passes: usize,
+    /// The fraction of each class's training images held out as the
+    /// validation set of a found schedule ([`data_split::validation`]):
+    /// the job trains without them. `None`: every training image trains
+    /// (and the job file, and so its fingerprint, has no such key).
+    pub validation: Option<f64>,
 }
 
 /// The job file (`job.json`, the module docs' example): a [`JobSpec`] with
@@ -300,6 +305,8 @@ struct JobFile {
     cache_prefix: bool,
     #[serde(default = "crate::cache::default_passes")]
     cache_passes: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    validation: Option<f64>,
 }
 
 impl From<JobSpec> for JobFile {
@@ -329,6 +336,7 @@ impl From<JobSpec> for JobFile {
             keep_final: j.keep_final,
             cache_prefix: j.cache_prefix,
             cache_passes: j.cache_passes,
+            validation: j.validation,
         }
     }
 }
@@ -372,6 +380,7 @@ impl TryFrom<JobFile> for JobSpec {
             keep_final: f.keep_final,
             cache_prefix: f.cache_prefix,
             cache_passes: f.cache_passes,
+            validation: f.validation,
         };
         job.validate()?;
         Ok(job)
@@ -507,6 +516,9 @@ impl JobSpec {
         }
         if self.cache_prefix && self.cache_passes == 0 {
             return bad("cache_passes must be at least 1 when cache_prefix is on");
+        }
+        if self.validation.is_some_and(|f| !(f > 0.0 && f <= 0.5)) {
+            return bad("validation must hold out a fraction in (0, 0.5] of each class's training images");
         }
         Ok(())
     }

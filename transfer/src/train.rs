@@ -91,6 +91,31 @@ struct State {
     /// The job's [`JobSpec::fingerprint`]: a checkpoint resumes only its own job.
     #[serde(default)]
     job: String,
+    /// A pilot's validation curve and the step it found (see
+    /// [`crate::plan::find`]); absent for every other job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pilot: Option<PilotState>,
+}
+
+/// What a pilot has judged so far.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct PilotState {
+    validation: Vec<CurvePoint>,
+    step: Option<u64>,
+}
+
+/// A pilot's result: the job it was, under the found schedule, and what
+/// the finder saw.
+#[derive(Debug, Clone)]
+pub struct PilotRun {
+    /// The grid's job under the found schedule (its record is written).
+    pub job: JobSpec,
+    /// The validation curve.
+    pub validation: Vec<CurvePoint>,
+    /// Whether the last segment had flattened (not stopped at `max_rates`).
+    pub flat_at_end: bool,
+    /// The pilot's CPU-seconds.
+    pub cpu_seconds: f64,
 }
 
 /// Files of a job folder.
@@ -128,6 +153,8 @@ fn write_json(path: &Path, v: &impl Serialize) -> Result<()> {
 struct Prepared {
     train: Store,
     test: Store,
+    /// The target half's held-out validation images (jobs with `validation`).
+    validation: Option<Store>,
     mean: Arc<Vec<f32>>,
     num_classes: usize,
     dataset: String,
@@ -164,10 +191,16 @@ fn prepare(job: &JobSpec) -> Result<Prepared> {
     if config.image_size != job.preprocess.crop {
         return Err(Error::job(&job.id, format!("model `{}` takes {}-px inputs, the crop is {}", job.model, config.image_size, job.preprocess.crop)));
     }
-    let train_view = Arc::new(HalfView::new(ds.train.clone(), half, job.per_class()));
+    let held = job.validation.map(|f| data_split::validation::held_out(&*ds.train, f)).unwrap_or_default();
+    let is_held = |i: usize| held.get(i).copied().unwrap_or(false);
+    let train_view = Arc::new(HalfView::select(ds.train.clone(), half, job.per_class(), |i| !is_held(i)));
     let test_view = Arc::new(HalfView::new(ds.test.clone(), half, None));
     let train = Store::open(train_view, job.preprocess.stored)?;
     let test = Store::open(test_view, job.preprocess.stored)?;
+    let validation = match job.validation {
+        Some(_) => Some(Store::open(Arc::new(HalfView::select(ds.train.clone(), half, None, is_held)), job.preprocess.stored)?),
+        None => None,
+    };
     if train.is_empty() || test.is_empty() {
         return Err(Error::job(&job.id, "the target half has no training or no test images"));
     }
@@ -188,7 +221,16 @@ fn prepare(job: &JobSpec) -> Result<Prepared> {
     let mut m = ParamStore::default();
     m.tensors.insert("mean".into(), (vec![job.preprocess.stored, job.preprocess.stored, 3], mean.clone()));
     m.save(&files.mean(), serde_json::json!({ "kind": "mean-image" }))?;
-    Ok(Prepared { train, test, mean: Arc::new(mean), num_classes, dataset: format!("{}:{}", ds.kind, ds.root), fingerprint: ds.train.fingerprint(), config })
+    Ok(Prepared {
+        train,
+        test,
+        validation,
+        mean: Arc::new(mean),
+        num_classes,
+        dataset: format!("{}:{}", ds.kind, ds.root),
+        fingerprint: ds.train.fingerprint(),
+        config,
+    })
 }
 
 /// The network a job starts from, as [`run_job`] builds it: fresh (bases,
@@ -369,11 +411,37 @@ impl Feed {
 
 /// Run (or resume, or find done) one job.
 pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
+    train(job, opts, None).map(|(outcome, _)| outcome)
+}
+
+/// Train (or resume) `job` as the schedule finder's pilot
+/// ([`crate::plan::find`]): its schedule is the pilot's
+/// ([`PilotBounds::pilot_schedule`](crate::plan::find::PilotBounds::pilot_schedule)),
+/// the rate drops where `rule` finds the validation curve flat and the run
+/// stops where it finds the last segment flat; the record and `job.json`
+/// written are the job's under the found schedule.
+pub fn run_pilot(job: &JobSpec, rule: &crate::plan::find::FindSchedule, bounds: &crate::plan::find::PilotBounds, opts: &RunOptions) -> Result<PilotRun> {
+    if job.validation.is_none() {
+        return Err(Error::job(&job.id, "a pilot needs a validation set (the configuration's `validation`)"));
+    }
+    match train(job, opts, Some((rule, bounds)))? {
+        (Outcome::Done(rec), Some(run)) => Ok(PilotRun { cpu_seconds: rec.cpu_seconds, ..run }),
+        (Outcome::Stopped { iteration }, _) => Err(Error::job(&job.id, format!("the pilot stopped at iteration {iteration} before finding its schedule"))),
+        (Outcome::Done(_), None) => Err(Error::job(&job.id, "the pilot's record exists already: remove its folder to find the schedule again")),
+    }
+}
+
+fn train(
+    job: &JobSpec,
+    opts: &RunOptions,
+    pilot: Option<(&crate::plan::find::FindSchedule, &crate::plan::find::PilotBounds)>,
+) -> Result<(Outcome, Option<PilotRun>)> {
+    use crate::plan::find::{Decision, decide, found_schedule};
     job.validate()?;
     let run_file = run_path(&job.records, &job.name());
     // done when this job's record is there (one of another job's is not)
     if let Some(r) = job.own_record(&run_file) {
-        return Ok(Outcome::Done(Box::new(r)));
+        return Ok((Outcome::Done(Box::new(r)), None));
     }
     std::fs::create_dir_all(&job.dir).map_err(|e| Error::io(&job.dir, e))?;
     let job_json = serde_json::to_string_pretty(job).expect("job serialises");
@@ -412,8 +480,11 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
         state = s;
     }
     let asm = Assembly { mean: p.mean.clone(), crop: job.preprocess.crop, mirror: job.preprocess.mirror, seed: job.seed };
-    let end = sched.max_iter;
-    let stop = opts.stop_after.map_or(end, |k| (state.iteration + k).min(end));
+    // a pilot's drops and end are found as it trains
+    let mut step_size = state.pilot.as_ref().and_then(|s| s.step).unwrap_or(sched.step_size);
+    let mut end = sched.max_iter;
+    let mut flat_at_end = false;
+    let mut stop = opts.stop_after.map_or(end, |k| (state.iteration + k).min(end));
     let mut progress = JobProgress::new(&job.name(), state.iteration, end, opts.progress);
     if state.iteration > 0 {
         progress.say(&format!("resuming at iteration {}", state.iteration));
@@ -425,7 +496,7 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
     let mut window_images = 0usize;
     while state.iteration < stop {
         let it = state.iteration;
-        let lr = step_lr(sched.base_lr, sched.gamma, sched.step_size, it);
+        let lr = step_lr(sched.base_lr, sched.gamma, step_size, it);
         let dropout_seed = model::alexnet::layer_seed(job.seed ^ 0xD0D0, it as usize);
         let (logits, batch_labels) = feed.step(&net, it, dropout_seed, &asm, &device, &inner)?;
         let bs = batch_labels.len();
@@ -461,11 +532,12 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
             window_images = 0;
         }
         if state.iteration.is_multiple_of(eval_every) || state.iteration == end {
-            let (top1, top5, test_loss) = feed.evaluate(&net.valid(), &p.test, &asm, sched.test_batch, &inner)?;
+            let eval_net = net.valid();
+            let (top1, top5, test_loss) = feed.evaluate(&eval_net, &p.test, &asm, sched.test_batch, &inner)?;
             state.last_train_loss = state.loss_sum / state.loss_count.max(1) as f64;
             state.loss_sum = 0.0;
             state.loss_count = 0;
-            state.evals.push(CurvePoint {
+            let point = |top1, top5, test_loss| CurvePoint {
                 run_id: job.name(),
                 iteration: state.iteration as i64,
                 lr,
@@ -473,7 +545,40 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
                 test_loss,
                 top1,
                 top5,
-            });
+            };
+            state.evals.push(point(top1, top5, test_loss));
+            if let (Some((rule, bounds)), Some(valid)) = (pilot, &p.validation) {
+                let (v1, v5, vloss) = evaluate(&eval_net, valid, &asm, sched.test_batch, &inner)?;
+                let v = point(v1, v5, vloss);
+                let ps = state.pilot.get_or_insert_default();
+                ps.validation.push(v);
+                let curve: Vec<Eval> = ps.validation.iter().map(Eval::from).collect();
+                match decide(rule, &curve, ps.step, state.iteration) {
+                    Decision::Drop => {
+                        ps.step = Some(state.iteration);
+                        step_size = state.iteration;
+                        progress.say(&format!("validation top-1 flat at {v1:.4}: the rate drops every {step_size} iterations"));
+                    }
+                    Decision::Stop => {
+                        flat_at_end = crate::record::flattened(&curve[curve.len() - (step_size / eval_every) as usize..]);
+                        end = state.iteration;
+                        stop = end;
+                        progress.say(&format!("validation top-1 {v1:.4}: the schedule ends at {end} iterations"));
+                    }
+                    Decision::Continue if ps.step.is_none() && state.iteration >= bounds.first_cap => {
+                        progress.finish();
+                        return Err(Error::job(
+                            &job.id,
+                            format!(
+                                "the pilot's validation top-1 ({v1:.4}) was still rising at the first rate after {} iterations \
+                                 (find_schedule's max_epochs): raise max_epochs, or the rate",
+                                state.iteration
+                            ),
+                        ));
+                    }
+                    Decision::Continue => {}
+                }
+            }
         }
         let at_stop = state.iteration == stop && stop < end;
         if state.iteration.is_multiple_of(sched.checkpoint_every) || at_stop {
@@ -482,8 +587,18 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
     }
     progress.finish();
     if state.iteration < end {
-        return Ok(Outcome::Stopped { iteration: state.iteration });
+        return Ok((Outcome::Stopped { iteration: state.iteration }, None));
     }
+    // a pilot is the grid's job under the schedule it found
+    let found;
+    let (job, job_json) = match pilot {
+        Some(_) => {
+            found = JobSpec { schedule: found_schedule(sched, step_size, end, eval_every), ..job.clone() };
+            write_json(&job.dir.join("job.json"), &found)?;
+            (&found, serde_json::to_string_pretty(&found).expect("job serialises"))
+        }
+        None => (job, job_json),
+    };
     let hash = save_model(&net, &p.config, &files.final_params())?;
     let rec = record(job, &p, &state, opts, Spent { weights_sha256: hash, started: t0, cpu0, waited: feed.waited() });
     write_run(&job.records, &rec, &state.evals, &job_json)?;
@@ -493,7 +608,13 @@ pub fn run_job(job: &JobSpec, opts: &RunOptions) -> Result<Outcome> {
         let _ = std::fs::remove_file(files.final_params());
     }
     progress.say(&format!("done: top-1 {:.4} (mean of 10 best), last {:.4}", rec.top1, rec.top1_last));
-    Ok(Outcome::Done(Box::new(rec)))
+    let run = pilot.map(|_| PilotRun {
+        job: job.clone(),
+        validation: state.pilot.map(|s| s.validation).unwrap_or_default(),
+        flat_at_end,
+        cpu_seconds: rec.cpu_seconds,
+    });
+    Ok((Outcome::Done(Box::new(rec)), run))
 }
 
 fn prune_checkpoints(files: &JobFiles) {
@@ -638,6 +759,7 @@ mod tests {
             data_wait_seconds: next(),
             checkpoint: "ckpt-000000007".into(),
             job: "0123abcd".into(),
+            pilot: None,
         };
         let text = serde_json::to_string_pretty(&state).expect("serialises");
         let back: State = serde_json::from_str(&text).expect("parses");

@@ -358,3 +358,51 @@ fn a_fine_tuned_transfer_trains_its_copied_layers_too() {
     let (to_src, to_fresh) = (dist(&after.tensors[w].1, &src.tensors[w].1), dist(&after.tensors[w].1, &fresh.tensors[w].1));
     assert!(to_src < to_fresh, "conv1 is {to_src} from the source and {to_fresh} from a fresh start");
 }
+
+/// The schedule finder's pilot is the grid's first base under the schedule
+/// it found: that job, planned afresh and trained from scratch in another
+/// folder, has the pilot's weights bit for bit; in the pilot's own folder
+/// it is found done; and a second look at the folder reads the schedule
+/// instead of training the pilot again.
+#[test]
+fn a_pilot_is_the_grid_job_of_the_schedule_it_found() {
+    use transfer::plan::find::{FindSchedule, resolve};
+    isa::announce();
+    let a = tempfile::tempdir().expect("tmp");
+    let b = tempfile::tempdir().expect("tmp");
+    let mut cfg = SweepConfig::preset("smoke", None).expect("preset");
+    if let data_split::DataSpec::Synthetic(s) = &mut cfg.data {
+        s.classes = 10;
+        s.train_per_class = 60;
+        s.test_per_class = 20;
+        s.design = data_split::synthetic::Design::Parts;
+    }
+    cfg.schedule.batch_size = 32;
+    cfg.schedule.checkpoint_every = 25;
+    cfg.validation = Some(0.2);
+    cfg.find_schedule = Some(FindSchedule { evals_per_epoch: 2.0, min_evals: 6, patience: 1, window: 8, max_epochs: 60.0, max_rates: 2 });
+    let found = resolve(&cfg, a.path(), &opts()).expect("pilot");
+    assert!(found.trained);
+    let s = &found.found.schedule;
+    assert!(s.step_size < s.max_iter && s.max_iter.is_multiple_of(s.step_size), "{s:?}");
+    assert_eq!(found.found.images, (240, 60), "a fifth of each of the 5 target classes' 60 images held out");
+    assert!(found.found.validation.iter().all(|v| v.iteration as u64 <= s.max_iter));
+    // the resolved grid trains every network without the validation images
+    let plan_a = expand(&found.config, a.path()).expect("plan");
+    assert!(plan_a.jobs.iter().all(|j| j.job.validation == Some(0.2)));
+    assert!(found.config.find_schedule.is_none() && found.config.schedule == *s);
+    let pilot_a = plan_a.jobs.iter().find(|j| j.job.name() == found.found.pilot).expect("the pilot is in the grid");
+    let rec_a = done(run_job(&pilot_a.job, &opts()).expect("found done"));
+    assert_eq!(rec_a.iterations as u64, s.max_iter);
+    // the same job trained from scratch elsewhere: the same bits
+    let plan_b = expand(&found.config, b.path()).expect("plan");
+    let pilot_b = plan_b.jobs.iter().find(|j| j.job.name() == found.found.pilot).expect("pilot");
+    assert_eq!(pilot_b.job.fingerprint(), pilot_a.job.fingerprint());
+    let rec_b = done(run_job(&pilot_b.job, &opts()).expect("trained again"));
+    assert_eq!(rec_b.weights_sha256, rec_a.weights_sha256);
+    assert!(rec_b.cpu_seconds > 0.0 && rec_a.top1 == rec_b.top1);
+    // read, not trained, the second time
+    let again = resolve(&cfg, a.path(), &opts()).expect("again");
+    assert!(!again.trained);
+    assert_eq!(again.found, found.found);
+}

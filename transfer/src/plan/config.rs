@@ -244,6 +244,19 @@ pub struct SweepConfig {
     /// Augmented passes each prefix cache holds.
     #[serde(default = "crate::cache::default_passes")]
     pub cache_passes: usize,
+    /// The fraction of each class's training images held out as a
+    /// validation set ([`data_split::validation`]): no network of the grid
+    /// trains on them. `find_schedule` judges its pilot there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<f64>,
+    /// Find the schedule from the data ([`super::find`]): a pilot base
+    /// drops the rate when its validation curve flattens and stops when the
+    /// curve after its last drop is flat too; `schedule` then gives the
+    /// solver (rate, batch, momentum, decay, evaluation batch, checkpoint
+    /// cadence) and the found iterations replace its own. Needs
+    /// `validation` (0.1 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub find_schedule: Option<super::find::FindSchedule>,
 }
 
 fn half() -> f64 {

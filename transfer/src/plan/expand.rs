@@ -167,6 +167,7 @@ fn place(cfg: &SweepConfig, layout: &records::SweepLayout, r: usize, w: Wanted<'
             keep_final: cfg.keep_final,
             cache_prefix: cfg.cache_prefix,
             cache_passes: cfg.cache_passes,
+            validation: cfg.validation,
         },
         deps: base.into_iter().collect(),
     }

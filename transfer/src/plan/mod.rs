@@ -13,12 +13,14 @@
 //!
 //! The module's parts: `config.rs` (the configuration file's schema),
 //! `presets.rs` (the named configurations, each written out), `expand.rs`
-//! ([`expand()`]: a configuration into jobs) and `calibrate.rs`
+//! ([`expand()`]: a configuration into jobs), `find.rs` ([`find`]: a
+//! schedule found from the data by a pilot base) and `calibrate.rs`
 //! ([`calibrate()`]: a machine's training speed, for `--dry-run` estimates).
 
 mod calibrate;
 mod config;
 mod expand;
+pub mod find;
 mod presets;
 
 use std::collections::BTreeMap;

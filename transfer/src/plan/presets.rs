@@ -8,6 +8,7 @@ use data_split::DataSpec;
 use data_split::synthetic::SyntheticConfig;
 
 use super::config::*;
+use super::find::FindSchedule;
 use crate::error::{Error, Result};
 use crate::spec::{Half, Outputs, Preprocess, Schedule};
 
@@ -117,7 +118,22 @@ pub fn default_whole_schedule() -> Schedule {
 /// The grid of the smoke and CIFAR presets: one random split (baseA,
 /// baseB, BnB, BnB+, AnB, AnB+ for every n), natural/man-made (both bases,
 /// frozen transfers both ways), whole-set base and nolearn, one unit each.
-fn paper_like(name: &str, data: DataSpec, model: &str, natman: &str, schedule: Schedule, layers: Vec<usize>) -> SweepConfig {
+/// The natural/man-made preset of the `default` and `smoke` grids: the
+/// built-in data's own, CIFAR-10's on a folder whose classes are CIFAR-10's
+/// (by name, in label order), none on any other folder (or one that does
+/// not open: the sweep says why before anything trains). A grid without it
+/// says so when it runs; a configuration file names a dissimilar split.
+fn natman_preset(data: &DataSpec) -> Option<&'static str> {
+    match data {
+        DataSpec::Synthetic(_) => Some("synthetic"),
+        _ => {
+            let ds = data_split::DataSet::open(data).ok()?;
+            crate::spec::check_preset_classes("cifar10", ds.train.class_names()).ok().map(|_| "cifar10")
+        }
+    }
+}
+
+fn paper_like(name: &str, data: DataSpec, model: &str, natman: Option<&str>, schedule: Schedule, layers: Vec<usize>) -> SweepConfig {
     SweepConfig {
         name: name.into(),
         data,
@@ -128,7 +144,7 @@ fn paper_like(name: &str, data: DataSpec, model: &str, natman: &str, schedule: S
         reduced_schedule: None,
         layers,
         random: Some(RandomGrid::paper(vec![0])),
-        natman: Some(NatmanGrid { preset: natman.into(), transfers: TwoGroupTransfers::default() }),
+        natman: natman.map(|preset| NatmanGrid { preset: preset.into(), transfers: TwoGroupTransfers::default() }),
         dissimilar: vec![],
         whole: Some(WholeGrid { nolearn: true, reduced: vec![], layers: None, replicates: None, schedule: None }),
         replicates: 1,
@@ -136,6 +152,8 @@ fn paper_like(name: &str, data: DataSpec, model: &str, natman: &str, schedule: S
         keep_final: true,
         cache_prefix: false,
         cache_passes: crate::cache::DEFAULT_PASSES,
+        validation: None,
+        find_schedule: None,
     }
 }
 
@@ -146,6 +164,7 @@ fn paper_like(name: &str, data: DataSpec, model: &str, natman: &str, schedule: S
 /// [`DEFAULT_LAYERS`], under [`default_whole_schedule`]), on the built-in
 /// data's declared cues or on `data`.
 fn default_preset(data: Option<&Path>) -> SweepConfig {
+    let on_folder = data.is_some();
     let data = match data {
         Some(p) => DataSpec::Path { path: p.to_path_buf(), skip_corrupt: false },
         None => DataSpec::Synthetic(SyntheticConfig {
@@ -157,7 +176,7 @@ fn default_preset(data: Option<&Path>) -> SweepConfig {
             ..Default::default()
         }),
     };
-    let natman = if matches!(data, DataSpec::Synthetic(_)) { "synthetic" } else { "cifar10" };
+    let natman = natman_preset(&data);
     SweepConfig {
         name: "default".into(),
         data,
@@ -168,8 +187,8 @@ fn default_preset(data: Option<&Path>) -> SweepConfig {
         reduced_schedule: None,
         layers: DEFAULT_LAYERS.to_vec(),
         random: Some(RandomGrid::paper((0..DEFAULT_UNITS as u64).collect())),
-        natman: Some(NatmanGrid {
-            preset: natman.into(),
+        natman: natman.map(|preset| NatmanGrid {
+            preset: preset.into(),
             transfers: TwoGroupTransfers { both_directions: true, fine_tune: false, layers: Some(vec![4, 7]), replicates: Some(DEFAULT_UNITS) },
         }),
         dissimilar: vec![],
@@ -185,6 +204,8 @@ fn default_preset(data: Option<&Path>) -> SweepConfig {
         keep_final: true,
         cache_prefix: false,
         cache_passes: crate::cache::DEFAULT_PASSES,
+        validation: on_folder.then_some(0.1),
+        find_schedule: on_folder.then(FindSchedule::default),
     }
 }
 
@@ -203,14 +224,19 @@ impl SweepConfig {
                         DataSpec::Synthetic(SyntheticConfig { classes: 20, train_per_class: 40, test_per_class: 10, size: 32, seed: 0, ..Default::default() })
                     }
                 };
-                let natman = if matches!(data, DataSpec::Synthetic(_)) { "synthetic" } else { "cifar10" };
+                let natman = natman_preset(&data);
                 paper_like(name, data, "tiny", natman, small_schedule(16, 16, 4), vec![1, 4, 7])
             }
             "default" => default_preset(data),
             // about 10 epochs of a 25,000-image half at batch 128
-            "cifar10" | "cifar100" => {
-                paper_like(name, need_data()?, "cifar", name, Schedule { test_batch: 500, checkpoint_every: 200, ..small_schedule(2000, 128, 20) }, layers)
-            }
+            "cifar10" | "cifar100" => paper_like(
+                name,
+                need_data()?,
+                "cifar",
+                Some(name),
+                Schedule { test_batch: 500, checkpoint_every: 200, ..small_schedule(2000, 128, 20) },
+                layers,
+            ),
             "imagenet-paper" => SweepConfig {
                 name: name.into(),
                 data: data
@@ -245,6 +271,8 @@ impl SweepConfig {
                 keep_final: false,
                 cache_prefix: false,
                 cache_passes: crate::cache::DEFAULT_PASSES,
+                validation: None,
+                find_schedule: None,
             },
             other => return Err(Error::Plan(format!("unknown preset `{other}`; valid presets: {}", PRESETS.join(", ")))),
         };
