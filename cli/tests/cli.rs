@@ -453,3 +453,38 @@ fn your_own_data_with_a_dissimilar_split_by_class_name() {
     let job: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(trained.join("job.json")).expect("job")).expect("json");
     assert_eq!(job["family"], "clothing_vs_footwear");
 }
+
+/// The main job on a folder of your own whose classes are not CIFAR-10's:
+/// `--preset default --data DIR` runs without a natural/man-made split,
+/// saying so, finds its schedule with a pilot (the grid's first base,
+/// judged on a validation set carved from the training images), trains
+/// every network with it and without those images, and ends in a report.
+#[test]
+fn the_default_preset_finds_its_schedule_on_any_folder() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = own_folder(dir.path(), 20, 4);
+    let out = dir.path().join("sweep");
+    let o = run(&["sweep", "--preset", "default", "--data", &data.display().to_string(), "--out", &out.display().to_string()]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{stderr}");
+    assert!(stderr.contains("this grid has no dissimilar split"), "{stderr}");
+    assert!(stdout.contains("schedule found: ") && stdout.contains("found by pilot r0-base-A"), "{stdout}");
+    let found: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("schedule.json")).expect("schedule.json")).expect("json");
+    let (step, end) = (found["schedule"]["step_size"].as_u64().expect("step"), found["schedule"]["max_iter"].as_u64().expect("end"));
+    assert!(step > 0 && end >= 2 * step && end.is_multiple_of(step), "{found}");
+    assert!(found["validation"].as_array().expect("curve").len() as u64 >= end / found["bounds"]["eval_every"].as_u64().expect("every"));
+    // every job: the found schedule (the whole set's as many epochs), the validation images held out
+    let plan: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("plan.json")).expect("plan")).expect("json");
+    let jobs = plan["jobs"].as_array().expect("jobs");
+    assert!(jobs.iter().all(|j| j["job"]["validation"] == 0.1), "validation held out everywhere");
+    assert!(!jobs.iter().any(|j| j["job"]["family"] == "natman"), "no natural/man-made split on these classes");
+    for j in jobs {
+        let whole = j["job"]["family"] == "whole";
+        assert_eq!(j["job"]["schedule"], if whole { found["whole"].clone() } else { found["schedule"].clone() }, "{}", j["job"]["id"]);
+    }
+    assert_eq!(found["whole"]["max_iter"].as_u64().expect("whole"), 2 * end, "twice a half's images, as many epochs");
+    let runs = std::fs::read_dir(out.join("records/runs")).expect("records").count();
+    assert_eq!(runs, jobs.len(), "every job has its record");
+    let report = std::fs::read_to_string(out.join("report/report.md")).expect("report");
+    assert!(report.contains("Top-1 per network is"), "{report}");
+}
