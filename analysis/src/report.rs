@@ -274,6 +274,9 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Outputs> {
             if let Ok(cmd) = std::fs::read_to_string(records::SweepLayout::new(p).command()) {
                 let _ = writeln!(text, "\nReproduce with:\n\n```sh\n{}\n```", cmd.trim());
             }
+            if let Some(line) = found_schedule(p) {
+                let _ = writeln!(text, "\n## Schedule found from the data\n\n{line}");
+            }
         }
     }
     for p in &opts.runs {
@@ -290,6 +293,34 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Outputs> {
     }
     std::fs::write(&report, text).map_err(|e| Error::io(&report, e))?;
     Ok(Outputs { summary: rows, decomposition, excluded, findings: found, unconverged, figures: files, report })
+}
+
+/// What a sweep's pilot found (`schedule.json`, written by
+/// `transfer::plan::find`), in words: None when the sweep had a fixed
+/// schedule. Read as plain JSON (the analysis does not link the trainer).
+fn found_schedule(sweep: &std::path::Path) -> Option<String> {
+    let file = records::SweepLayout::new(sweep).found_schedule();
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).ok()?).ok()?;
+    let s = &v["schedule"];
+    let (end, step, evals) = (s["max_iter"].as_u64()?, s["step_size"].as_u64()?, s["evals"].as_u64()?.max(1));
+    let drops: Vec<String> = (1..).map(|k| k * step).take_while(|&i| i < end).map(|i| i.to_string()).collect();
+    let whole = v["whole"]["max_iter"].as_u64().map(|w| format!(" The whole set trains as many epochs: {w} iterations.")).unwrap_or_default();
+    Some(format!(
+        "Every half's network trained {end} iterations at batch {}, the rate {} × {} at {}, evaluated every {} iterations.{whole} \
+         Found by the pilot `{}` (the grid's first base, {:.0} CPU-s) on {} validation images held out of the training set ({} trained), \
+         no network of the grid trained on them{}; its validation curve is in `{}`.",
+        s["batch_size"],
+        s["base_lr"],
+        s["gamma"],
+        drops.join(", "),
+        end / evals,
+        v["pilot"].as_str()?,
+        v["cost"][0].as_f64()?,
+        v["images"][1],
+        v["images"][0],
+        if v["flat_at_end"].as_bool() == Some(false) { ". It stopped at the most rates allowed, its last rate still rising" } else { "" },
+        file.display()
+    ))
 }
 
 /// The network's layers, fc8 included: one more than the n a grid may copy.

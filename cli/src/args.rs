@@ -316,6 +316,15 @@ pub struct SweepArgs {
     /// Executor.
     #[arg(long, value_enum, default_value_t = ExecutorArg::Local)]
     pub executor: ExecutorArg,
+    /// Backend of every job: `flex`, `tch` (libtorch on the CPU), or
+    /// `tch-cuda` / `cuda` (one job per GPU: locally on `--gpus` GPUs,
+    /// on Slurm with `--gres=gpu:1` each). The `tch` and CUDA backends need
+    /// a binary built with `--features tch` (or `cuda`).
+    #[arg(long, default_value = "flex", value_parser = sweep_backend)]
+    pub backend: String,
+    /// GPUs of this machine a local CUDA grid places its jobs on.
+    #[arg(long, default_value_t = 1)]
+    pub gpus: usize,
     /// Jobs at once (local); threads are divided among them.
     #[arg(long, default_value_t = 2)]
     pub jobs: usize,
@@ -383,4 +392,10 @@ mod tests {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
     }
+}
+
+/// A sweep's `--backend`: one this binary can train on (a CUDA one without
+/// its index too: the executor places jobs on GPUs).
+fn sweep_backend(s: &str) -> Result<String, String> {
+    model::backend::Backend::parse(s).map(|_| s.to_string())
 }

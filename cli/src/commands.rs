@@ -303,9 +303,16 @@ fn sweep(a: SweepArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let exe = std::env::current_exe()?;
+    let backend = executor::JobBackend(a.backend.clone());
     let executor = match a.executor {
-        ExecutorArg::Local => sweep::Executor::Local(LocalOptions { exe, jobs: a.jobs, threads }),
-        ExecutorArg::Slurm => sweep::Executor::Slurm(SlurmOptions { exe, cpus_per_task: a.cpus_per_task, sbatch_args: a.sbatch.clone(), poll_seconds: 1.0 }),
+        ExecutorArg::Local => sweep::Executor::Local(LocalOptions { exe, jobs: a.jobs, threads, backend: backend.clone(), gpus: a.gpus }),
+        ExecutorArg::Slurm => sweep::Executor::Slurm(SlurmOptions {
+            exe,
+            cpus_per_task: a.cpus_per_task,
+            sbatch_args: a.sbatch.clone(),
+            poll_seconds: 1.0,
+            backend: backend.clone(),
+        }),
     };
     let command: Vec<String> = std::env::args().collect();
     let ready = sweep::prepare(&cfg, &plan, a.force, a.bases_from.as_deref(), &command)

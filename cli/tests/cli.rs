@@ -487,4 +487,5 @@ fn the_default_preset_finds_its_schedule_on_any_folder() {
     assert_eq!(runs, jobs.len(), "every job has its record");
     let report = std::fs::read_to_string(out.join("report/report.md")).expect("report");
     assert!(report.contains("Top-1 per network is"), "{report}");
+    assert!(report.contains("## Schedule found from the data") && report.contains(&format!("trained {end} iterations")), "{report}");
 }

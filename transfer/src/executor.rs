@@ -32,15 +32,27 @@ pub struct TrainCommand<'a> {
     pub job: &'a Path,
     /// Threads of the job.
     pub threads: usize,
+    /// Its backend, as `train --backend` takes it (`flex`, `tch`, `tch-cuda:1`).
+    pub backend: &'a str,
 }
 
 impl TrainCommand<'_> {
     /// The arguments after the binary.
     pub fn args(&self) -> Vec<std::ffi::OsString> {
         let threads = self.threads.to_string();
-        ["train".as_ref(), "--job".as_ref(), self.job.as_os_str(), "--threads".as_ref(), threads.as_ref(), "--progress".as_ref(), "lines".as_ref()]
-            .map(std::ffi::OsStr::to_os_string)
-            .to_vec()
+        [
+            "train".as_ref(),
+            "--job".as_ref(),
+            self.job.as_os_str(),
+            "--threads".as_ref(),
+            threads.as_ref(),
+            "--backend".as_ref(),
+            self.backend.as_ref(),
+            "--progress".as_ref(),
+            "lines".as_ref(),
+        ]
+        .map(std::ffi::OsStr::to_os_string)
+        .to_vec()
     }
 
     /// The environment the job runs in.
@@ -60,6 +72,63 @@ impl TrainCommand<'_> {
         let exports: String = self.env().iter().map(|(k, v)| format!("export {k}={}\n", quote(v.as_ref()))).collect();
         let words: Vec<String> = std::iter::once(self.exe.as_os_str().to_os_string()).chain(self.args()).map(|w| quote(&w)).collect();
         format!("{exports}exec {}\n", words.join(" "))
+    }
+}
+
+/// The backend a sweep's jobs train on (`sweep --backend`), as `train
+/// --backend` takes it: `flex`, `tch` (libtorch on the CPU), or a CUDA
+/// device family (`tch-cuda`, `cuda`) with or without an index. Kept as
+/// text: a build without the `tch` feature plans and submits such a grid
+/// for a binary that has it; that binary checks the name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobBackend(pub String);
+
+impl JobBackend {
+    /// Whether jobs need a GPU.
+    pub fn cuda(&self) -> bool {
+        let family = self.0.split(':').next().unwrap_or("");
+        family == "tch-cuda" || family == "cuda"
+    }
+
+    /// The backend of a job on GPU `i` (the family with that index); the
+    /// backend itself when it is not a CUDA one.
+    pub fn on_gpu(&self, i: usize) -> String {
+        if self.cuda() { format!("{}:{i}", self.0.split(':').next().unwrap_or("")) } else { self.0.clone() }
+    }
+}
+
+impl Default for JobBackend {
+    fn default() -> Self {
+        JobBackend("flex".into())
+    }
+}
+
+/// Which GPUs of a machine are taken by running jobs: a job of a CUDA
+/// grid takes the lowest free one and gives it back when it ends, so
+/// jobs run one per GPU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GpuSlots {
+    taken: Vec<Option<JobId>>,
+}
+
+impl GpuSlots {
+    /// `n` free GPUs.
+    pub fn new(n: usize) -> Self {
+        GpuSlots { taken: vec![None; n] }
+    }
+    /// The lowest free GPU, now `job`'s; None when all are taken.
+    pub fn take(&mut self, job: &JobId) -> Option<usize> {
+        let i = self.taken.iter().position(Option::is_none)?;
+        self.taken[i] = Some(job.clone());
+        Some(i)
+    }
+    /// Free the GPU `job` held, if any.
+    pub fn give_back(&mut self, job: &JobId) {
+        for t in &mut self.taken {
+            if t.as_ref() == Some(job) {
+                *t = None;
+            }
+        }
     }
 }
 
@@ -223,10 +292,14 @@ fn spawn(dir: &Path, train: TrainCommand<'_>) -> Result<Child> {
 pub struct LocalOptions {
     /// The `transferability` binary.
     pub exe: PathBuf,
-    /// Jobs at once.
+    /// Jobs at once (with a CUDA backend, at most one per GPU).
     pub jobs: usize,
     /// Threads to divide among running jobs.
     pub threads: usize,
+    /// The jobs' backend.
+    pub backend: JobBackend,
+    /// GPUs of this machine a CUDA grid places its jobs on (0 to `gpus` − 1).
+    pub gpus: usize,
 }
 
 fn progress_line(done: usize, total: usize, running: &[String]) -> String {
@@ -244,13 +317,16 @@ pub fn run_local(plan: &Plan, opts: &LocalOptions) -> Result<SweepReport> {
             state.insert(id.clone(), JobState::AlreadyDone);
         }
     }
-    let per_job = (opts.threads / opts.jobs.max(1)).max(1);
+    let at_once = if opts.backend.cuda() { opts.jobs.clamp(1, opts.gpus.max(1)) } else { opts.jobs.max(1) };
+    let per_job = (opts.threads / at_once).max(1);
+    let mut gpus = GpuSlots::new(opts.gpus.max(1));
     let mut running: HashMap<JobId, Child> = HashMap::new();
     let tty = std::io::stderr().is_terminal();
     let bar = tty.then(|| indicatif::ProgressBar::new(ids.len() as u64));
     let mut last_line = Instant::now() - Duration::from_secs(60);
     loop {
         for (id, s) in reap(plan, &mut running)? {
+            gpus.give_back(&id);
             if let Some(b) = &bar {
                 b.println(format!("{id}: {}", describe(&s)));
             } else {
@@ -261,7 +337,7 @@ pub fn run_local(plan: &Plan, opts: &LocalOptions) -> Result<SweepReport> {
         block_dependents(plan, &mut state);
         // start what is ready, up to `jobs` at once
         for (j, file) in plan.jobs.iter().zip(&files) {
-            if running.len() >= opts.jobs.max(1) {
+            if running.len() >= at_once {
                 break;
             }
             if state.contains_key(&j.job.id) || running.contains_key(&j.job.id) {
@@ -270,7 +346,11 @@ pub fn run_local(plan: &Plan, opts: &LocalOptions) -> Result<SweepReport> {
             if !j.deps.iter().all(|d| matches!(state.get(d), Some(JobState::Done | JobState::AlreadyDone))) {
                 continue;
             }
-            let child = spawn(&j.job.dir, TrainCommand { exe: &opts.exe, job: file, threads: per_job })?;
+            let backend = match opts.backend.cuda() {
+                true => opts.backend.on_gpu(gpus.take(&j.job.id).expect("at most one running job per GPU")),
+                false => opts.backend.0.clone(),
+            };
+            let child = spawn(&j.job.dir, TrainCommand { exe: &opts.exe, job: file, threads: per_job, backend: &backend })?;
             running.insert(j.job.id.clone(), child);
         }
         let finished = state.len();
@@ -318,6 +398,25 @@ pub struct SlurmOptions {
     pub sbatch_args: Vec<String>,
     /// Seconds between polls.
     pub poll_seconds: f64,
+    /// The jobs' backend: a CUDA one asks Slurm for one GPU per job
+    /// (`--gres=gpu:1`, unless `sbatch_args` name their own `--gres`) and
+    /// trains on the GPU Slurm gives it (index 0 of those it sees).
+    pub backend: JobBackend,
+}
+
+/// The batch script of one job: its name, log and CPUs as `#SBATCH`
+/// directives (one GPU too for a CUDA backend, unless the sweep's own
+/// sbatch arguments ask for GPUs), then the train command.
+pub fn sbatch_script(id: &JobId, dir: &Path, train: &TrainCommand<'_>, opts: &SlurmOptions) -> String {
+    let gres = opts.backend.cuda() && !opts.sbatch_args.iter().any(|a| a.starts_with("--gres"));
+    format!(
+        "#!/bin/bash\n#SBATCH --job-name={id}\n#SBATCH --output={out}\n#SBATCH --cpus-per-task={cpus}\n{gpu}{script}",
+        // sbatch reads its directives itself, not through the shell: not quoted
+        out = dir.join("slurm-%j.out").display(),
+        cpus = train.threads,
+        gpu = if gres { "#SBATCH --gres=gpu:1\n" } else { "" },
+        script = train.script(),
+    )
 }
 
 fn slurm(cmd: &str, args: &[String]) -> Result<String> {
@@ -347,13 +446,9 @@ pub fn run_slurm(plan: &Plan, opts: &SlurmOptions) -> Result<SweepReport> {
             continue;
         }
         let script = j.job.dir.join("job.sbatch");
-        let train = TrainCommand { exe: &opts.exe, job: file, threads: cpus };
-        let body = format!(
-            "#!/bin/bash\n#SBATCH --job-name={id}\n#SBATCH --output={out}\n#SBATCH --cpus-per-task={cpus}\n{script}",
-            // sbatch reads its directives itself, not through the shell: not quoted
-            out = j.job.dir.join("slurm-%j.out").display(),
-            script = train.script(),
-        );
+        let backend = opts.backend.on_gpu(0);
+        let train = TrainCommand { exe: &opts.exe, job: file, threads: cpus, backend: &backend };
+        let body = sbatch_script(id, &j.job.dir, &train, opts);
         std::fs::write(&script, body).map_err(|e| Error::io(&script, e))?;
         let deps: Vec<&String> = j.deps.iter().filter_map(|d| submitted.get(d)).collect();
         let mut args = vec!["--parsable".to_string()];
@@ -418,13 +513,56 @@ mod tests {
     #[test]
     fn both_executors_run_one_train_command() {
         let job = Path::new("/runs/it's a sweep/jobs/r0-base-A/job.json");
-        let train = TrainCommand { exe: Path::new("/bin/echo"), job, threads: 3 };
+        let train = TrainCommand { exe: Path::new("/bin/echo"), job, threads: 3, backend: "flex" };
         let args: Vec<String> = train.args().iter().map(|a| a.to_string_lossy().into_owned()).collect();
-        assert_eq!(args, ["train", "--job", "/runs/it's a sweep/jobs/r0-base-A/job.json", "--threads", "3", "--progress", "lines"]);
+        assert_eq!(args, ["train", "--job", "/runs/it's a sweep/jobs/r0-base-A/job.json", "--threads", "3", "--backend", "flex", "--progress", "lines"]);
         assert_eq!(train.env(), [("RAYON_NUM_THREADS", "3".to_string())]);
         let script = train.script();
         assert!(script.starts_with("export RAYON_NUM_THREADS='3'\nexec '/bin/echo' 'train'"), "{script}");
         let out = Command::new("sh").arg("-c").arg(&script).output().expect("sh runs");
         assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{}\n", args.join(" ")));
+    }
+
+    /// A CUDA grid's jobs run one per GPU: each takes the lowest free one,
+    /// a third job on two GPUs waits, and a GPU given back is taken again.
+    #[test]
+    fn cuda_jobs_are_placed_one_per_gpu() {
+        let b = JobBackend("tch-cuda".into());
+        assert!(b.cuda() && JobBackend("cuda:3".into()).cuda() && !JobBackend("tch".into()).cuda() && !JobBackend::default().cuda());
+        let ids: Vec<JobId> = ["r0-base-A", "r0-base-B", "whole-base"].iter().map(|s| s.parse().expect("id")).collect();
+        let mut gpus = GpuSlots::new(2);
+        let placed: Vec<Option<String>> = ids.iter().map(|id| gpus.take(id).map(|i| b.on_gpu(i))).collect();
+        assert_eq!(placed, [Some("tch-cuda:0".into()), Some("tch-cuda:1".into()), None]);
+        gpus.give_back(&ids[0]);
+        assert_eq!(gpus.take(&ids[2]).map(|i| b.on_gpu(i)), Some("tch-cuda:0".into()));
+        assert_eq!(JobBackend("tch".into()).on_gpu(1), "tch", "a CPU backend is not placed");
+    }
+
+    /// The batch script of a CUDA job asks Slurm for one GPU and trains on
+    /// the GPU Slurm gives it; a CPU job's asks for none; sbatch arguments
+    /// naming their own `--gres` win.
+    #[test]
+    fn a_cuda_jobs_slurm_script_asks_for_one_gpu() {
+        let id: JobId = "r0-base-A".parse().expect("id");
+        let dir = Path::new("/runs/s/jobs/r0-base-A");
+        let job = dir.join("job.json");
+        let opts = |backend: &str, sbatch: &[&str]| SlurmOptions {
+            exe: "/bin/transferability".into(),
+            cpus_per_task: 4,
+            sbatch_args: sbatch.iter().map(|s| s.to_string()).collect(),
+            poll_seconds: 1.0,
+            backend: JobBackend(backend.into()),
+        };
+        let script = |o: &SlurmOptions| {
+            let backend = o.backend.on_gpu(0);
+            sbatch_script(&id, dir, &TrainCommand { exe: &o.exe, job: &job, threads: o.cpus_per_task, backend: &backend }, o)
+        };
+        let cuda = script(&opts("tch-cuda", &[]));
+        assert!(cuda.lines().any(|l| l == "#SBATCH --gres=gpu:1"), "{cuda}");
+        assert!(cuda.contains("'--backend' 'tch-cuda:0'") && cuda.contains("#SBATCH --cpus-per-task=4"), "{cuda}");
+        let cpu = script(&opts("flex", &[]));
+        assert!(!cpu.contains("--gres") && cpu.contains("'--backend' 'flex'"), "{cpu}");
+        let own = script(&opts("tch-cuda", &["--gres=gpu:a100:1"]));
+        assert!(!own.contains("#SBATCH --gres"), "{own}");
     }
 }
