@@ -31,7 +31,7 @@ pub const PAPER_CURVES: &str = include_str!("../data/paper_curves.csv");
 
 /// Columns a run record must have for the analysis; their types are the
 /// ones the `records` crate writes ([`records::run_schema`]).
-pub const REQUIRED: [&str; 16] = [
+pub const REQUIRED: [&str; 17] = [
     column::SCHEMA_VERSION,
     column::RUN_ID,
     column::DATASET,
@@ -45,6 +45,7 @@ pub const REQUIRED: [&str; 16] = [
     column::FINE_TUNED,
     column::CONVERGED,
     column::CACHED_PREFIX,
+    column::BACKEND,
     column::STATUS,
     column::TOP1,
     column::TEST_LOSS_LAST,
@@ -98,6 +99,7 @@ fn canonical(lf: LazyFrame) -> LazyFrame {
         col(column::CPU_SECONDS).cast(DataType::Float64),
         col(column::CONVERGED).cast(DataType::Boolean),
         col(column::CACHED_PREFIX).cast(DataType::Boolean),
+        col(column::BACKEND).cast(DataType::String),
     ])
 }
 
@@ -150,6 +152,7 @@ pub fn paper() -> Result<LazyFrame> {
         lit(f64::NAN).alias(column::CPU_SECONDS),
         lit(0i32).alias(column::REPLICATE),
         lit(false).alias(column::CACHED_PREFIX),
+        lit("caffe").alias(column::BACKEND),
     ]);
     let lf = lf.drop(cols([column::FAMILY])).rename(["family_out"], [column::FAMILY], true);
     Ok(canonical(lf))

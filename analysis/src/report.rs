@@ -238,7 +238,8 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Outputs> {
     }
     let report = opts.out.join("report.md");
     let unjudged = ok.clone().lazy().filter(col("origin").eq(lit("runs")).and(col("converged").is_null())).collect()?.height();
-    let notes: Vec<String> = [unjudged_note(unjudged), incomplete_note(&incomplete), cached_note(&cached)].into_iter().flatten().collect();
+    let notes: Vec<String> =
+        [unjudged_note(unjudged), incomplete_note(&incomplete), cached_note(&cached), backends_note(&backends(&ok)?)].into_iter().flatten().collect();
     let mut text = report_md(&ReportParts {
         rows: &rows,
         dec: &decomposition,
@@ -375,6 +376,34 @@ fn cached_note(cached: &[String]) -> Option<String> {
         cached.join(", ")
     );
     Some(note)
+}
+
+/// The backends the runs trained on, with how many networks each.
+fn backends(ok: &DataFrame) -> Result<Vec<(String, usize)>> {
+    let df = ok
+        .clone()
+        .lazy()
+        .filter(col("origin").eq(lit("runs")))
+        .group_by([col("backend")])
+        .agg([col("run_id").count().alias("networks")])
+        .sort(["backend"], SortMultipleOptions::default())
+        .collect()?;
+    let (b, n) = (df.column("backend")?.str()?, df.column("networks")?.u32()?);
+    Ok((0..df.height()).map(|i| (b.get(i).unwrap_or("").to_string(), n.get(i).unwrap_or(0) as usize)).collect())
+}
+
+/// The note on a grid whose networks trained on more than one backend.
+fn backends_note(backends: &[(String, usize)]) -> Option<String> {
+    if backends.len() < 2 {
+        return None;
+    }
+    let list: Vec<String> = backends.iter().map(|(b, n)| format!("`{b}` ({n} networks)")).collect();
+    Some(format!(
+        "## Note: networks trained on different backends\n\n\
+         These runs mix backends: {}. Each follows the same protocol with different arithmetic (summation order, kernels), \
+         which moves a network about as much as another seed; a difference between cells trained on different backends includes it.\n\n",
+        list.join(", ")
+    ))
 }
 
 /// Cells (family/arm/n) of these runs with a network that used the prefix
@@ -822,5 +851,23 @@ mod tests {
         assert!(
             retrained_verdict(&Estimate { mean: 0.02, se: f64::NAN, df: f64::NAN, units: 1, ci_low: None, ci_high: None }, 2).starts_with("not meaningful")
         );
+    }
+
+    /// Runs on two backends get the note naming both with their networks;
+    /// one backend, or the authors' networks beside one, get none.
+    #[test]
+    fn a_grid_mixing_backends_is_flagged() {
+        let df = polars::df!(
+            "origin" => ["runs", "runs", "runs", "paper"],
+            "run_id" => ["a", "b", "c", "p"],
+            "backend" => ["flex", "tch-cuda:0", "flex", "caffe"]
+        )
+        .expect("df");
+        let b = backends(&df).expect("backends");
+        assert_eq!(b, vec![("flex".to_string(), 2), ("tch-cuda:0".to_string(), 1)]);
+        let note = backends_note(&b).expect("a note");
+        assert!(note.contains("`flex` (2 networks), `tch-cuda:0` (1 networks)"), "{note}");
+        let one = backends(&df.slice(0, 1).vstack(&df.slice(3, 1)).expect("rows")).expect("backends");
+        assert!(backends_note(&one).is_none(), "{one:?}");
     }
 }
