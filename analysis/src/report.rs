@@ -313,7 +313,7 @@ fn found_schedule(sweep: &std::path::Path) -> Option<String> {
         s["batch_size"],
         s["base_lr"],
         s["gamma"],
-        drops.join(", "),
+        if drops.is_empty() { "no iteration".into() } else { drops.join(", ") },
         end / evals,
         v["pilot"].as_str()?,
         v["cost"][0].as_f64()?,
@@ -378,18 +378,17 @@ fn cached_note(cached: &[String]) -> Option<String> {
     Some(note)
 }
 
-/// The backends the runs trained on, with how many networks each.
+/// The backends the runs trained on, with how many networks each; one
+/// backend on several GPUs is one arithmetic (`tch-cuda:0` and
+/// `tch-cuda:1` are `tch-cuda`).
 fn backends(ok: &DataFrame) -> Result<Vec<(String, usize)>> {
-    let df = ok
-        .clone()
-        .lazy()
-        .filter(col("origin").eq(lit("runs")))
-        .group_by([col("backend")])
-        .agg([col("run_id").count().alias("networks")])
-        .sort(["backend"], SortMultipleOptions::default())
-        .collect()?;
-    let (b, n) = (df.column("backend")?.str()?, df.column("networks")?.u32()?);
-    Ok((0..df.height()).map(|i| (b.get(i).unwrap_or("").to_string(), n.get(i).unwrap_or(0) as usize)).collect())
+    let df = ok.clone().lazy().filter(col("origin").eq(lit("runs"))).select([col("backend")]).collect()?;
+    let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    let col = df.column("backend")?.str()?;
+    for b in (0..df.height()).filter_map(|i| col.get(i)) {
+        *counts.entry(b.split(':').next().unwrap_or(b).to_string()).or_default() += 1;
+    }
+    Ok(counts.into_iter().collect())
 }
 
 /// The note on a grid whose networks trained on more than one backend.
@@ -864,10 +863,13 @@ mod tests {
         )
         .expect("df");
         let b = backends(&df).expect("backends");
-        assert_eq!(b, vec![("flex".to_string(), 2), ("tch-cuda:0".to_string(), 1)]);
+        assert_eq!(b, vec![("flex".to_string(), 2), ("tch-cuda".to_string(), 1)]);
         let note = backends_note(&b).expect("a note");
-        assert!(note.contains("`flex` (2 networks), `tch-cuda:0` (1 networks)"), "{note}");
+        assert!(note.contains("`flex` (2 networks), `tch-cuda` (1 networks)"), "{note}");
         let one = backends(&df.slice(0, 1).vstack(&df.slice(3, 1)).expect("rows")).expect("backends");
         assert!(backends_note(&one).is_none(), "{one:?}");
+        // one backend on two GPUs is one backend
+        let gpus = polars::df!("origin" => ["runs", "runs"], "run_id" => ["a", "b"], "backend" => ["tch-cuda:0", "tch-cuda:1"]).expect("df");
+        assert!(backends_note(&backends(&gpus).expect("backends")).is_none());
     }
 }

@@ -268,7 +268,7 @@ fn sweep(a: SweepArgs) -> Result<ExitCode> {
         eprintln!(
             "finding the schedule: the grid's first base trains as a pilot, judged on a validation set carved from the training images (the sweep reuses it) ..."
         );
-        let found = sweep::find_schedule(&cfg, &out, threads)?;
+        let found = sweep::find_schedule(&cfg, &out, threads, &executor::JobBackend(a.backend.clone()), a.force)?;
         println!("schedule{}: {}", if found.trained { " found" } else { " (found earlier)" }, found.found.describe());
         cfg = found.config;
     }

@@ -89,11 +89,15 @@ pub fn estimate(cfg: &SweepConfig, plan: &Plan) -> Result<Estimate> {
 }
 
 /// Find a configuration's schedule from the data
-/// ([`transfer::plan::find::resolve`]): the pilot trains here, on
-/// `threads` threads, unless the sweep folder `out` holds its result.
-pub fn find_schedule(cfg: &SweepConfig, out: &Path, threads: usize) -> Result<transfer::plan::find::Resolved> {
-    let opts = transfer::train::RunOptions { threads, ..Default::default() };
-    Ok(transfer::plan::find::resolve(cfg, out, &opts)?)
+/// ([`transfer::plan::find::resolve`]): the pilot trains here (where the
+/// sweep command runs, whatever the executor), on `threads` threads and
+/// the grid's backend (its first GPU for a CUDA one), unless the sweep
+/// folder `out` holds its result; another sweep's folder is refused unless
+/// `force`.
+pub fn find_schedule(cfg: &SweepConfig, out: &Path, threads: usize, backend: &executor::JobBackend, force: bool) -> Result<transfer::plan::find::Resolved> {
+    let backend = model::backend::Backend::parse(&backend.on_gpu(0)).map_err(|e| transfer::Error::Plan(format!("--backend: {e}")))?;
+    let opts = transfer::train::RunOptions { threads, backend, ..Default::default() };
+    Ok(transfer::plan::find::resolve(cfg, out, &opts, force)?)
 }
 
 /// How the jobs are run.

@@ -4,5 +4,6 @@
 
 pub use records::{
     Comparison, CurvePoint, Eval, FINAL_PARAMS, Plateau, RunRecord, SCHEMA_VERSION, SimilarityRow, Status, SweepLayout, atomic_write, curve_columns,
-    curve_path, flattened, mean_of_best, plateau, read_curve, read_job_json, read_run, run_columns, run_path, similarity_path, write_run, write_similarity,
+    curve_path, flattened, mean_of_best, plateau, read_curve, read_job_json, read_run, risen, run_columns, run_path, similarity_path, write_run,
+    write_similarity,
 };

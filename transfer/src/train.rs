@@ -102,6 +102,11 @@ struct State {
 struct PilotState {
     validation: Vec<CurvePoint>,
     step: Option<u64>,
+    /// Where it decided to stop (a checkpoint may fall on that iteration).
+    #[serde(default)]
+    end: Option<u64>,
+    #[serde(default)]
+    flat_at_end: bool,
 }
 
 /// A pilot's result: the job it was, under the found schedule, and what
@@ -198,7 +203,13 @@ fn prepare(job: &JobSpec) -> Result<Prepared> {
     let train = Store::open(train_view, job.preprocess.stored)?;
     let test = Store::open(test_view, job.preprocess.stored)?;
     let validation = match job.validation {
-        Some(_) => Some(Store::open(Arc::new(HalfView::select(ds.train.clone(), half, None, is_held)), job.preprocess.stored)?),
+        Some(f) => {
+            let store = Store::open(Arc::new(HalfView::select(ds.train.clone(), half, None, is_held)), job.preprocess.stored)?;
+            if store.is_empty() {
+                return Err(Error::job(&job.id, format!("holding out {f} of each class's training images leaves this half no validation image")));
+            }
+            Some(store)
+        }
         None => None,
     };
     if train.is_empty() || test.is_empty() {
@@ -424,6 +435,9 @@ pub fn run_pilot(job: &JobSpec, rule: &crate::plan::find::FindSchedule, bounds: 
     if job.validation.is_none() {
         return Err(Error::job(&job.id, "a pilot needs a validation set (the configuration's `validation`)"));
     }
+    if job.schedule != bounds.pilot_schedule(&job.schedule, rule) {
+        return Err(Error::job(&job.id, "internal: a pilot trains under its bounds' schedule"));
+    }
     match train(job, opts, Some((rule, bounds)))? {
         (Outcome::Done(rec), Some(run)) => Ok(PilotRun { cpu_seconds: rec.cpu_seconds, ..run }),
         (Outcome::Stopped { iteration }, _) => Err(Error::job(&job.id, format!("the pilot stopped at iteration {iteration} before finding its schedule"))),
@@ -482,8 +496,8 @@ fn train(
     let asm = Assembly { mean: p.mean.clone(), crop: job.preprocess.crop, mirror: job.preprocess.mirror, seed: job.seed };
     // a pilot's drops and end are found as it trains
     let mut step_size = state.pilot.as_ref().and_then(|s| s.step).unwrap_or(sched.step_size);
-    let mut end = sched.max_iter;
-    let mut flat_at_end = false;
+    let mut end = state.pilot.as_ref().and_then(|s| s.end).unwrap_or(sched.max_iter);
+    let mut flat_at_end = state.pilot.as_ref().is_some_and(|s| s.flat_at_end);
     let mut stop = opts.stop_after.map_or(end, |k| (state.iteration + k).min(end));
     let mut progress = JobProgress::new(&job.name(), state.iteration, end, opts.progress);
     if state.iteration > 0 {
@@ -563,15 +577,18 @@ fn train(
                         flat_at_end = crate::record::flattened(&curve[curve.len() - (step_size / eval_every) as usize..]);
                         end = state.iteration;
                         stop = end;
+                        (ps.end, ps.flat_at_end) = (Some(end), flat_at_end);
                         progress.say(&format!("validation top-1 {v1:.4}: the schedule ends at {end} iterations"));
                     }
                     Decision::Continue if ps.step.is_none() && state.iteration >= bounds.first_cap => {
                         progress.finish();
+                        let how = if crate::record::risen(&curve) { "was still rising" } else { "never rose clearly above its start" };
                         return Err(Error::job(
                             &job.id,
                             format!(
-                                "the pilot's validation top-1 ({v1:.4}) was still rising at the first rate after {} iterations \
-                                 (find_schedule's max_epochs): raise max_epochs, or the rate",
+                                "the pilot's validation top-1 ({v1:.4}, {} validation images) {how} at the first rate after {} iterations \
+                                 (find_schedule's max_epochs): raise max_epochs, or change the rate",
+                                valid.len(),
                                 state.iteration
                             ),
                         ));

@@ -381,7 +381,7 @@ fn a_pilot_is_the_grid_job_of_the_schedule_it_found() {
     cfg.schedule.checkpoint_every = 25;
     cfg.validation = Some(0.2);
     cfg.find_schedule = Some(FindSchedule { evals_per_epoch: 2.0, min_evals: 6, patience: 1, window: 8, max_epochs: 60.0, max_rates: 2 });
-    let found = resolve(&cfg, a.path(), &opts()).expect("pilot");
+    let found = resolve(&cfg, a.path(), &opts(), false).expect("pilot");
     assert!(found.trained);
     let s = &found.found.schedule;
     assert!(s.step_size < s.max_iter && s.max_iter.is_multiple_of(s.step_size), "{s:?}");
@@ -402,7 +402,26 @@ fn a_pilot_is_the_grid_job_of_the_schedule_it_found() {
     assert_eq!(rec_b.weights_sha256, rec_a.weights_sha256);
     assert!(rec_b.cpu_seconds > 0.0 && rec_a.top1 == rec_b.top1);
     // read, not trained, the second time
-    let again = resolve(&cfg, a.path(), &opts()).expect("again");
+    let again = resolve(&cfg, a.path(), &opts(), false).expect("again");
     assert!(!again.trained);
     assert_eq!(again.found, found.found);
+    // a pilot killed and resumed again and again finds the same schedule and bits
+    let c = tempfile::tempdir().expect("tmp");
+    let stop = RunOptions { stop_after: Some(37), ..opts() };
+    let mut tries = 0;
+    let resumed = loop {
+        tries += 1;
+        match resolve(&cfg, c.path(), &stop, tries > 1) {
+            Ok(r) => break r,
+            Err(e) => assert!(e.to_string().contains("stopped at iteration") && tries < 100, "{e}"),
+        }
+    };
+    assert!(tries > 2, "{tries}");
+    assert_eq!((resumed.found.schedule.clone(), resumed.found.validation.len()), (s.clone(), found.found.validation.len()));
+    let pilot_c = expand(&resumed.config, c.path()).expect("plan").jobs.into_iter().find(|j| j.job.name() == found.found.pilot).expect("pilot");
+    assert_eq!(done(run_job(&pilot_c.job, &opts()).expect("done")).weights_sha256, rec_a.weights_sha256);
+    // another grid's folder is refused before anything trains there
+    let other = FindSchedule { patience: 2, ..cfg.find_schedule.clone().expect("rule") };
+    let e = resolve(&SweepConfig { find_schedule: Some(other), ..cfg.clone() }, a.path(), &opts(), false).expect_err("another rule");
+    assert!(e.to_string().contains("holds another sweep"), "{e}");
 }

@@ -111,6 +111,22 @@ fn max_rates() -> usize {
     4
 }
 
+impl FindSchedule {
+    /// Settings the finder can work with: evaluations and epochs above 0,
+    /// at least 2 rates, and at least 4 evaluations judged (a comparison
+    /// of quarters needs them).
+    pub fn check(&self) -> Result<()> {
+        let ok = self.evals_per_epoch > 0.0 && self.max_epochs > 0.0 && self.max_rates >= 2 && self.min_evals >= 4 && self.window >= 4 && self.patience >= 1;
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::Plan(format!(
+                "find_schedule {self:?}: evals_per_epoch and max_epochs must be above 0, max_rates at least 2, min_evals and window at least 4, patience at least 1"
+            )))
+        }
+    }
+}
+
 impl Default for FindSchedule {
     fn default() -> Self {
         FindSchedule {
@@ -222,6 +238,8 @@ pub fn scaled(s: &Schedule, ratio: f64) -> Schedule {
 /// What the pilot found (`schedule.json` in the sweep folder).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Found {
+    /// The rule it was found by.
+    pub rule: FindSchedule,
     /// The schedule every half's network trains with.
     pub schedule: Schedule,
     /// The whole set's (the same epochs), when the grid has one.
@@ -257,7 +275,7 @@ impl Found {
             s.batch_size,
             s.base_lr,
             s.gamma,
-            if drops.is_empty() { "no drop".into() } else { drops.join(", ") },
+            if drops.is_empty() { "none".into() } else { drops.join(", ") },
             s.eval_every(),
             s.evals,
             self.whole.as_ref().map(|w| format!("; the whole set {} iterations, drops every {}", w.max_iter, w.step_size)).unwrap_or_default(),
@@ -293,10 +311,11 @@ fn half_images(job: &JobSpec, ds: &DataSet, held: &[bool]) -> Result<(usize, usi
 /// Find `cfg`'s schedule (a configuration without `find_schedule` is
 /// returned as it is): read it from the sweep folder `out` when its pilot
 /// already ran there, else train the pilot (resuming it if interrupted).
-pub fn resolve(cfg: &SweepConfig, out: &Path, opts: &RunOptions) -> Result<Resolved> {
+pub fn resolve(cfg: &SweepConfig, out: &Path, opts: &RunOptions, force: bool) -> Result<Resolved> {
     let Some(rule) = cfg.find_schedule.clone() else {
         return Err(Error::Plan("the configuration has no find_schedule".into()));
     };
+    rule.check()?;
     let mut cfg = cfg.clone();
     let fraction = *cfg.validation.get_or_insert(0.1);
     let ds = DataSet::open(&cfg.data)?;
@@ -314,17 +333,32 @@ pub fn resolve(cfg: &SweepConfig, out: &Path, opts: &RunOptions) -> Result<Resol
     let bounds = PilotBounds::new(&rule, images, cfg.schedule.batch_size);
     let mut pilot_cfg = cfg.clone();
     pilot_cfg.schedule = bounds.pilot_schedule(&cfg.schedule, &rule);
+    // a grid of the whole set alone pilots its whole-set base under the pilot's schedule
+    if let Some(w) = pilot_cfg.whole.as_mut() {
+        w.schedule = None;
+    }
     let pilot = first(&pilot_cfg)?;
+    let pilot_is_whole = *pilot.family() == records::Family::Whole;
     let fingerprint = pilot.fingerprint();
-    let file = records::SweepLayout::new(out).found_schedule();
+    let layout = records::SweepLayout::new(out);
+    let file = layout.found_schedule();
     let earlier: Option<Found> = std::fs::read(&file).ok().and_then(|b| serde_json::from_slice(&b).ok());
-    let (found, trained) = match earlier.filter(|f| f.pilot_fingerprint == fingerprint) {
+    let ours = |f: &Found| f.pilot_fingerprint == fingerprint && f.rule == rule;
+    // another grid's sweep folder is refused before its pilot's folder is touched
+    if !force && (earlier.as_ref().is_some_and(|f| !ours(f)) || (earlier.is_none() && layout.plan().exists())) {
+        return Err(Error::Plan(format!(
+            "{} holds another sweep ({}): pass --force to find this grid's schedule there, or choose another --out",
+            out.display(),
+            if earlier.is_some() { "the pilot of another grid, or of another find_schedule rule" } else { "one with a fixed schedule" }
+        )));
+    }
+    let (found, trained) = match earlier.filter(ours) {
         Some(f) => (f, false),
         None => {
             let t0 = std::time::Instant::now();
             let run = run_pilot(&pilot, &rule, &bounds, opts)?;
             let whole = match &cfg.whole {
-                Some(_) => {
+                Some(_) if !pilot_is_whole => {
                     let whole_job =
                         expand(&cfg, out)?.jobs.into_iter().map(|j| j.job).find(|j| *j.family() == records::Family::Whole && j.arm() == records::Arm::Base);
                     let n = match whole_job {
@@ -333,9 +367,10 @@ pub fn resolve(cfg: &SweepConfig, out: &Path, opts: &RunOptions) -> Result<Resol
                     };
                     Some(scaled(&run.job.schedule, n as f64 / images as f64))
                 }
-                None => None,
+                _ => None,
             };
             let f = Found {
+                rule: rule.clone(),
                 schedule: run.job.schedule.clone(),
                 whole,
                 pilot: run.job.name(),
@@ -353,13 +388,13 @@ pub fn resolve(cfg: &SweepConfig, out: &Path, opts: &RunOptions) -> Result<Resol
         }
     };
     cfg.schedule = found.schedule.clone();
-    if let (Some(w), Some(s)) = (cfg.whole.as_mut(), &found.whole) {
-        w.schedule = Some(s.clone());
+    if let Some(w) = cfg.whole.as_mut() {
+        w.schedule = found.whole.clone();
     }
     cfg.find_schedule = None;
     // the pilot is the grid's job with the found schedule
     let again = first(&cfg)?;
-    if again.name() != found.pilot || again.schedule != found.schedule {
+    if again.fingerprint() != (JobSpec { schedule: found.schedule.clone(), ..pilot }).fingerprint() {
         return Err(Error::Plan(format!("internal: the grid's first base {} is not the pilot {} under the found schedule", again.name(), found.pilot)));
     }
     Ok(Resolved { config: cfg, found, trained })
