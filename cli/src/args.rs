@@ -385,6 +385,12 @@ pub struct AnalyzeArgs {
     pub allow_mixed: bool,
 }
 
+/// A sweep's `--backend`: one this binary can train on (a CUDA one without
+/// its index too: the executor places jobs on GPUs).
+fn sweep_backend(s: &str) -> Result<String, String> {
+    model::backend::Backend::parse(s).map(|_| s.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -392,10 +398,4 @@ mod tests {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
     }
-}
-
-/// A sweep's `--backend`: one this binary can train on (a CUDA one without
-/// its index too: the executor places jobs on GPUs).
-fn sweep_backend(s: &str) -> Result<String, String> {
-    model::backend::Backend::parse(s).map(|_| s.to_string())
 }
