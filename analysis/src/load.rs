@@ -22,7 +22,7 @@ use records::column;
 
 use crate::error::{Error, Result};
 
-use records::SCHEMA_VERSION;
+use records::READS;
 
 /// The authors' per-network results (docs/PROTOCOL.md §g).
 pub const PAPER_RESULTS: &str = include_str!("../data/paper_results.csv");
@@ -100,6 +100,7 @@ fn canonical(lf: LazyFrame) -> LazyFrame {
         col(column::CONVERGED).cast(DataType::Boolean),
         col(column::CACHED_PREFIX).cast(DataType::Boolean),
         col(column::BACKEND).cast(DataType::String),
+        col(column::ISA).cast(DataType::String),
     ])
 }
 
@@ -153,6 +154,7 @@ pub fn paper() -> Result<LazyFrame> {
         lit(0i32).alias(column::REPLICATE),
         lit(false).alias(column::CACHED_PREFIX),
         lit("caffe").alias(column::BACKEND),
+        lit(NULL).cast(DataType::String).alias(column::ISA),
     ]);
     let lf = lf.drop(cols([column::FAMILY])).rename(["family_out"], [column::FAMILY], true);
     Ok(canonical(lf))
@@ -229,13 +231,13 @@ pub fn runs(files: &[PathBuf]) -> Result<LazyFrame> {
         // the version first: a record of another version is named as such
         let v = lf.clone().select([col(column::SCHEMA_VERSION).max()]).collect()?;
         let version = v.column(column::SCHEMA_VERSION)?.i32()?.get(0).unwrap_or(-1);
-        if version != SCHEMA_VERSION {
-            return Err(bad(format!("schema version {version}, this build reads version {SCHEMA_VERSION}")));
+        if !READS.contains(&version) {
+            return Err(bad(format!("schema version {version}, this build reads versions {READS:?}")));
         }
         for (name, ty) in &required() {
             match schema.get(name) {
-                None => return Err(bad(format!("column `{name}` missing (schema version {SCHEMA_VERSION} requires it)"))),
-                Some(t) if t != ty => return Err(bad(format!("column `{name}` is {t}, schema version {SCHEMA_VERSION} has {ty}"))),
+                None => return Err(bad(format!("column `{name}` missing (schema version {version} requires it)"))),
+                Some(t) if t != ty => return Err(bad(format!("column `{name}` is {t}, schema version {version} has {ty}"))),
                 _ => {}
             }
         }
@@ -245,6 +247,8 @@ pub fn runs(files: &[PathBuf]) -> Result<LazyFrame> {
         let train = if schema.get(column::TRAIN_LOSS_LAST).is_some() { col(column::TRAIN_LOSS_LAST) } else { lit(f64::NAN) };
         let failure = if schema.get(column::FAILURE).is_some() { col(column::FAILURE) } else { lit(NULL).cast(DataType::String) };
         let cpu = if schema.get(column::CPU_SECONDS).is_some() { col(column::CPU_SECONDS) } else { lit(f64::NAN) };
+        // the level the kernels ran at: since schema version 3
+        let isa = if schema.get(column::ISA).is_some() { col(column::ISA) } else { lit(NULL).cast(DataType::String) };
         // convergence judged again from the curve beside the record, by this build's rule
         let converged = match rejudge(f)? {
             Some(Some(c)) => lit(c),
@@ -260,6 +264,7 @@ pub fn runs(files: &[PathBuf]) -> Result<LazyFrame> {
             train.alias(column::TRAIN_LOSS),
             failure.alias(column::FAILURE),
             cpu.alias(column::CPU_SECONDS),
+            isa.alias(column::ISA),
         ])));
     }
     if frames.is_empty() {

@@ -378,15 +378,23 @@ fn cached_note(cached: &[String]) -> Option<String> {
     Some(note)
 }
 
-/// The backends the runs trained on, with how many networks each; one
+/// The backends the runs trained on, with the CPU path (`isa`, records of
+/// schema version 3) of the CPU ones, and how many networks each; one
 /// backend on several GPUs is one arithmetic (`tch-cuda:0` and
 /// `tch-cuda:1` are `tch-cuda`).
 fn backends(ok: &DataFrame) -> Result<Vec<(String, usize)>> {
-    let df = ok.clone().lazy().filter(col("origin").eq(lit("runs"))).select([col("backend")]).collect()?;
+    let df = ok.clone().lazy().filter(col("origin").eq(lit("runs"))).select([col("backend"), col("isa")]).collect()?;
     let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
-    let col = df.column("backend")?.str()?;
-    for b in (0..df.height()).filter_map(|i| col.get(i)) {
-        *counts.entry(b.split(':').next().unwrap_or(b).to_string()).or_default() += 1;
+    let (backend, isa) = (df.column("backend")?.str()?, df.column("isa")?.str()?);
+    for i in 0..df.height() {
+        let b = backend.get(i).unwrap_or("");
+        let b = b.split(':').next().unwrap_or(b);
+        // the CPU path matters where the CPU computes: flex and tch on the CPU
+        let name = match isa.get(i).filter(|s| !s.is_empty() && !b.contains("cuda")) {
+            Some(level) => format!("{b} ({level})"),
+            None => b.to_string(),
+        };
+        *counts.entry(name).or_default() += 1;
     }
     Ok(counts.into_iter().collect())
 }
@@ -398,8 +406,8 @@ fn backends_note(backends: &[(String, usize)]) -> Option<String> {
     }
     let list: Vec<String> = backends.iter().map(|(b, n)| format!("`{b}` ({n} networks)")).collect();
     Some(format!(
-        "## Note: networks trained on different backends\n\n\
-         These runs mix backends: {}. Each follows the same protocol with different arithmetic (summation order, kernels), \
+        "## Note: networks trained on different backends or CPU paths\n\n\
+         These runs mix backends or CPU kernel levels: {}. Each follows the same protocol with different arithmetic (summation order, kernels), \
          which moves a network about as much as another seed; a difference between cells trained on different backends includes it.\n\n",
         list.join(", ")
     ))
@@ -859,17 +867,21 @@ mod tests {
         let df = polars::df!(
             "origin" => ["runs", "runs", "runs", "paper"],
             "run_id" => ["a", "b", "c", "p"],
-            "backend" => ["flex", "tch-cuda:0", "flex", "caffe"]
+            "backend" => ["flex", "tch-cuda:0", "flex", "caffe"],
+            "isa" => [Some("avx2"), Some("avx512"), Some("avx2"), None]
         )
         .expect("df");
         let b = backends(&df).expect("backends");
-        assert_eq!(b, vec![("flex".to_string(), 2), ("tch-cuda".to_string(), 1)]);
+        assert_eq!(b, vec![("flex (avx2)".to_string(), 2), ("tch-cuda".to_string(), 1)]);
         let note = backends_note(&b).expect("a note");
-        assert!(note.contains("`flex` (2 networks), `tch-cuda` (1 networks)"), "{note}");
+        assert!(note.contains("`flex (avx2)` (2 networks), `tch-cuda` (1 networks)"), "{note}");
         let one = backends(&df.slice(0, 1).vstack(&df.slice(3, 1)).expect("rows")).expect("backends");
         assert!(backends_note(&one).is_none(), "{one:?}");
-        // one backend on two GPUs is one backend
-        let gpus = polars::df!("origin" => ["runs", "runs"], "run_id" => ["a", "b"], "backend" => ["tch-cuda:0", "tch-cuda:1"]).expect("df");
+        // one backend on two GPUs is one backend; one CPU backend on two kernel levels is two paths
+        let gpus = polars::df!("origin" => ["runs", "runs"], "run_id" => ["a", "b"], "backend" => ["tch-cuda:0", "tch-cuda:1"], "isa" => ["avx2", "avx512"])
+            .expect("df");
         assert!(backends_note(&backends(&gpus).expect("backends")).is_none());
+        let cpus = polars::df!("origin" => ["runs", "runs"], "run_id" => ["a", "b"], "backend" => ["flex", "flex"], "isa" => ["avx2", "avx512"]).expect("df");
+        assert!(backends_note(&backends(&cpus).expect("backends")).expect("a note").contains("`flex (avx2)` (1 networks), `flex (avx512)`"));
     }
 }

@@ -87,6 +87,23 @@ impl FromStr for Isa {
     }
 }
 
+/// This machine's CPU in words, as `/proc/cpuinfo` names it: its model
+/// and family (`AMD EPYC 7B13 64-Core Processor, family 25`); `unknown`
+/// where the file is absent. Records carry it beside the level the
+/// kernels ran at, so a grid run across machines can say which CPU paths
+/// it mixed.
+pub fn cpu() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let field = |name: &str| {
+        info.lines().find(|l| l.split(':').next().is_some_and(|k| k.trim() == name)).and_then(|l| l.split_once(':')).map(|(_, v)| v.trim().to_string())
+    };
+    match (field("model name"), field("cpu family")) {
+        (Some(m), Some(f)) => format!("{m}, family {f}"),
+        (Some(m), None) => m,
+        _ => "unknown".into(),
+    }
+}
+
 /// The best level this CPU supports.
 pub fn detected() -> Isa {
     #[cfg(target_arch = "x86_64")]

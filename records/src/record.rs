@@ -39,8 +39,16 @@ use crate::protocol::ArmLabel;
 ///
 /// Version 2 added `test_images`, `plateau_gain`, `plateau_tolerance` and
 /// `converged` (whether the network's test curve had flattened,
-/// [`plateau`]).
-pub const SCHEMA_VERSION: i32 = 2;
+/// [`plateau`]); version 3 added `cpu` and `isa` (the machine a network
+/// trained on, and the level its kernels ran at).
+pub const SCHEMA_VERSION: i32 = 3;
+
+/// The run-record versions this build reads: version 2's records lack
+/// `cpu` and `isa`, read as empty.
+pub const READS: [i32; 2] = [2, 3];
+
+/// The columns version 3 added.
+const SINCE_3: [&str; 2] = [column::CPU, column::ISA];
 
 /// How a job ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -140,6 +148,12 @@ pub struct RunRecord {
     pub threads: i32,
     /// Backend name.
     pub backend: String,
+    /// The CPU the job ran on: model and family (`isa::cpu`); empty in
+    /// records of schema version 2.
+    pub cpu: String,
+    /// The level the workspace's CPU kernels ran at (`plain`, `avx2`,
+    /// `avx512`: `isa::active`); empty in records of schema version 2.
+    pub isa: String,
     /// SHA-256 of the final weights.
     pub weights_sha256: String,
     /// Frozen-prefix cache used.
@@ -217,6 +231,10 @@ pub mod column {
     pub const CACHED_PREFIX: &str = "cached_prefix";
     /// `cka`.
     pub const CKA: &str = "cka";
+    /// `cpu`.
+    pub const CPU: &str = "cpu";
+    /// `isa`.
+    pub const ISA: &str = "isa";
     /// `comparison`.
     pub const COMPARISON: &str = "comparison";
     /// `converged`.
@@ -349,6 +367,8 @@ pub fn run_columns(rows: &[RunRecord]) -> Vec<(&'static str, DataType, bool, Arr
         (column::DATA_WAIT_SECONDS, Float64, false, fl(|r| r.data_wait_seconds)),
         (column::THREADS, Int32, false, i32s(rows.iter().map(|r| r.threads))),
         (column::BACKEND, Utf8, false, m(|r| r.backend.clone())),
+        (column::CPU, Utf8, false, m(|r| r.cpu.clone())),
+        (column::ISA, Utf8, false, m(|r| r.isa.clone())),
         (column::WEIGHTS_SHA256, Utf8, false, m(|r| r.weights_sha256.clone())),
         (column::CACHED_PREFIX, Boolean, false, b(rows.iter().map(|r| r.cached_prefix))),
         (column::TEST_IMAGES, Int32, false, i32s(rows.iter().map(|r| r.test_images))),
@@ -640,11 +660,15 @@ pub fn read_run(path: &Path) -> Result<RunRecord> {
     // the version first: a record of another version is named as such, not
     // by the first column that differs
     if let Some(v) = b.column_by_name("schema_version").and_then(|c| c.as_any().downcast_ref::<Int32Array>().filter(|a| !a.is_empty()).map(|a| a.value(0)))
-        && v != SCHEMA_VERSION
+        && !READS.contains(&v)
     {
-        return Err(bad(format!("schema version {v}, this build reads {SCHEMA_VERSION}")));
+        return Err(bad(format!("schema version {v}, this build reads {READS:?}")));
     }
+    let version = b.column_by_name("schema_version").and_then(|c| c.as_any().downcast_ref::<Int32Array>().map(|a| a.value(0))).unwrap_or(-1);
     for (name, ty, _, _) in run_columns(&[]) {
+        if version < 3 && SINCE_3.contains(&name) {
+            continue;
+        }
         let col = b.column_by_name(name).ok_or_else(|| bad(format!("column `{name}` missing (schema version {SCHEMA_VERSION} expects it)")))?;
         if col.data_type() != &ty {
             return Err(bad(format!("column `{name}` is {}, expected {ty}", col.data_type())));
@@ -652,15 +676,15 @@ pub fn read_run(path: &Path) -> Result<RunRecord> {
     }
     let get = |n: &str| b.column_by_name(n).expect("checked above").clone();
     let st = |n: &str| get(n).as_any().downcast_ref::<StringArray>().map(|a| a.value(0).to_string()).unwrap_or_default();
+    let since3 = |n: &str| if version >= 3 { st(n) } else { String::new() };
     let sto = |n: &str| get(n).as_any().downcast_ref::<StringArray>().and_then(|a| (!a.is_null(0)).then(|| a.value(0).to_string()));
     let fl = |n: &str| get(n).as_any().downcast_ref::<Float64Array>().map_or(f64::NAN, |a| a.value(0));
     let i3 = |n: &str| get(n).as_any().downcast_ref::<Int32Array>().map_or(0, |a| a.value(0));
     let i3o = |n: &str| get(n).as_any().downcast_ref::<Int32Array>().and_then(|a| (!a.is_null(0)).then(|| a.value(0)));
     let i6 = |n: &str| get(n).as_any().downcast_ref::<Int64Array>().map_or(0, |a| a.value(0));
     let bo = |n: &str| get(n).as_any().downcast_ref::<BooleanArray>().is_some_and(|a| a.value(0));
-    let version = i3("schema_version");
-    if version != SCHEMA_VERSION {
-        return Err(bad(format!("schema version {version}, this build reads {SCHEMA_VERSION}")));
+    if !READS.contains(&version) {
+        return Err(bad(format!("schema version {version}, this build reads {READS:?}")));
     }
     if b.num_rows() != 1 {
         return Err(bad(format!("expected one row, found {}", b.num_rows())));
@@ -703,6 +727,8 @@ pub fn read_run(path: &Path) -> Result<RunRecord> {
         data_wait_seconds: fl("data_wait_seconds"),
         threads: i3("threads"),
         backend: st("backend"),
+        cpu: since3(column::CPU),
+        isa: since3(column::ISA),
         weights_sha256: st("weights_sha256"),
         cached_prefix: bo("cached_prefix"),
         test_images: i3("test_images"),
@@ -789,6 +815,8 @@ mod tests {
             data_wait_seconds: 0.1,
             threads: 1,
             backend: "flex".into(),
+            cpu: "AMD EPYC 7B13 64-Core Processor, family 25".into(),
+            isa: "avx2".into(),
             weights_sha256: "ff".into(),
             cached_prefix: false,
             test_images: 300,
@@ -806,6 +834,28 @@ mod tests {
         write_run(dir.path(), &r, &curve, "{}").expect("write");
         assert_eq!(read_run(&run_path(dir.path(), &r.run_id)).expect("read"), r);
         assert_eq!(read_curve(&curve_path(dir.path(), &r.run_id)).expect("read"), curve);
+    }
+
+    /// A record of schema version 2 (no `cpu`, no `isa`) is still read,
+    /// those two empty; one of version 1 is refused by its version.
+    #[test]
+    fn a_version_2_record_is_read_without_its_machine() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let r = sample("r0-transfer-A-B-n3");
+        let write = |version: i32| {
+            let cols: Vec<(&str, DataType, bool, ArrayRef)> = run_columns(std::slice::from_ref(&r))
+                .into_iter()
+                .filter(|(name, ..)| !SINCE_3.contains(name))
+                .map(|(name, ty, null, a)| if name == column::SCHEMA_VERSION { (name, ty, null, i32s([version])) } else { (name, ty, null, a) })
+                .collect();
+            let path = run_path(dir.path(), &r.run_id);
+            write_parquet(&path, batch(cols), "{}").expect("write");
+            read_run(&path)
+        };
+        let old = write(2).expect("a version 2 record");
+        assert_eq!(old, RunRecord { cpu: String::new(), isa: String::new(), ..r.clone() });
+        let e = write(1).expect_err("version 1").to_string();
+        assert!(e.contains("schema version 1, this build reads [2, 3]"), "{e}");
     }
 
     /// A value the protocol has no word for (an arm label, a half that

@@ -725,6 +725,8 @@ fn record(job: &JobSpec, p: &Prepared, state: &State, opts: &RunOptions, spent: 
         data_wait_seconds: state.data_wait_seconds + waited,
         threads: opts.threads as i32,
         backend: opts.backend.name(),
+        cpu: isa::cpu(),
+        isa: isa::active().name().into(),
         weights_sha256: hash,
         cached_prefix: job.cache_prefix && job.frozen_layers() > 0,
         test_images: p.test.len() as i32,
