@@ -192,6 +192,28 @@ pub enum DataCmd {
         #[arg(long)]
         skip_corrupt: bool,
     },
+    /// The training data path's rate: batches assembled as training
+    /// assembles them (order, crops, mirrors, mean subtraction, a CHW
+    /// tensor), per thread count, in images per second.
+    Feed {
+        /// Data (a folder, CIFAR binaries or packed shards).
+        path: PathBuf,
+        /// Stored side (images are warped to it; packed shards keep theirs).
+        #[arg(long, default_value_t = 256)]
+        size: usize,
+        /// Crop side.
+        #[arg(long, default_value_t = 227)]
+        crop: usize,
+        /// Batch size.
+        #[arg(long, default_value_t = 128)]
+        batch: usize,
+        /// Batches timed per thread count.
+        #[arg(long, default_value_t = 20)]
+        batches: usize,
+        /// Thread counts to measure.
+        #[arg(long, value_delimiter = ',', default_value = "1,2")]
+        threads: Vec<usize>,
+    },
     /// Classify ILSVRC-2012 classes natural/man-made by WordNet and compare with the authors' list.
     Wordnet {
         /// WordNet 3.0 `data.noun`.

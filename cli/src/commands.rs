@@ -141,6 +141,18 @@ fn data_cmd(c: DataCmd) -> Result<ExitCode> {
                 );
             }
         }
+        DataCmd::Feed { path, size, crop, batch, batches, threads } => {
+            let ds = open(&path)?;
+            let store = transfer::batches::Store::open(ds.train.clone(), size)?;
+            eprintln!("{}: {} training images at {size} px; the mean image ...", ds.train.describe(), store.len());
+            let mean = std::sync::Arc::new(store.mean()?);
+            let asm = transfer::batches::Assembly { mean, crop, mirror: true, seed: 0 };
+            println!("threads,images,assemble_img_s,tensor_img_s,img_s,img_s_per_thread");
+            for t in threads {
+                let r = transfer::batches::measure_feed(&store, &asm, batch, batches, t)?;
+                println!("{},{},{:.0},{:.0},{:.0},{:.0}", r.threads, r.images, r.assemble_img_s, r.tensor_img_s, r.img_s, r.img_s / r.threads as f64);
+            }
+        }
         DataCmd::Wordnet { data_noun, root } => {
             let wn = data_split::wordnet::WordNet::open(&data_noun)?;
             let wnids = data_split::presets::ilsvrc12_wnids();

@@ -226,10 +226,69 @@ impl Prefetcher {
     }
 }
 
+/// The training data path's rate on this machine: what the prefetch
+/// thread does for every step (the epoch's order, the crops' draws, then
+/// reading, cropping, mirroring and mean-subtracting each image into a
+/// CHW batch), and the batch made a tensor of the plain CPU backend (the
+/// copy a GPU upload starts from).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FeedRate {
+    /// Threads of the pool the batches were assembled on.
+    pub threads: usize,
+    /// Images assembled.
+    pub images: usize,
+    /// Images per second assembling batches (order, crops, pixels).
+    pub assemble_img_s: f64,
+    /// Images per second making the batches tensors.
+    pub tensor_img_s: f64,
+    /// Both, one after the other: what one producer feeds a step.
+    pub img_s: f64,
+}
+
+/// Assemble `batches` training batches of `batch` images from `store` as
+/// training does (iterations 0, 1, …; [`Assembly::train_plan`],
+/// [`Assembly::train_crop`], [`Assembly::assemble`]) on a pool of
+/// `threads`, and time them: [`FeedRate`].
+pub fn measure_feed(store: &Store, asm: &Assembly, batch: usize, batches: usize, threads: usize) -> Result<FeedRate> {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|e| Error::Executor(format!("a pool of {threads} threads: {e}")))?;
+    let device = model::backend::Backend::Flex.device(false);
+    pool.install(|| {
+        let stored = store.size();
+        let mut order = None;
+        let (mut assemble, mut tensor) = (Duration::ZERO, Duration::ZERO);
+        let mut images = 0;
+        for it in 0..batches as u64 {
+            let t = Instant::now();
+            let (idx, gs) = asm.train_plan(store.len(), batch, it, &mut order);
+            let crops: Vec<Crop> = gs.iter().map(|&g| asm.train_crop(stored, g)).collect();
+            let b = asm.assemble(store, &idx, &crops)?;
+            assemble += t.elapsed();
+            images += b.labels.len();
+            let t = Instant::now();
+            let (x, _) = b.into_tensor(asm.crop, &device);
+            std::hint::black_box(x);
+            tensor += t.elapsed();
+        }
+        let rate = |d: Duration| images as f64 / d.as_secs_f64().max(1e-9);
+        Ok(FeedRate { threads: threads.max(1), images, assemble_img_s: rate(assemble), tensor_img_s: rate(tensor), img_s: rate(assemble + tensor) })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use data_split::synthetic::SyntheticConfig;
+
+    /// The measurement assembles what training assembles: as many images
+    /// as asked, at a finite rate.
+    #[test]
+    fn the_feed_is_measured_over_the_batches_asked_for() {
+        let st = store();
+        let asm = Assembly { mean: Arc::new(st.mean().expect("mean")), crop: 6, mirror: true, seed: 9 };
+        let r = measure_feed(&st, &asm, 5, 7, 2).expect("measured");
+        assert_eq!((r.threads, r.images), (2, 35));
+        assert!(r.img_s.is_finite() && r.img_s > 0.0 && r.img_s <= r.assemble_img_s.min(r.tensor_img_s), "{r:?}");
+    }
 
     fn store() -> Store {
         let cfg = SyntheticConfig { classes: 3, train_per_class: 4, test_per_class: 1, size: 8, seed: 1, ..Default::default() };
