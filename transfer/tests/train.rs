@@ -13,8 +13,9 @@ fn opts() -> RunOptions {
     RunOptions { progress: ProgressMode::Quiet, ..Default::default() }
 }
 
-/// Jobs of a small grid: 10 synthetic classes, 60 training images per class.
-fn jobs(out: &Path, iters: u64) -> Vec<JobSpec> {
+/// A small grid's configuration: 10 synthetic classes, 60 training
+/// images per class, batch 32.
+fn small() -> SweepConfig {
     let mut cfg = SweepConfig::preset("smoke", None).expect("preset");
     if let data_split::DataSpec::Synthetic(s) = &mut cfg.data {
         s.classes = 10;
@@ -25,8 +26,14 @@ fn jobs(out: &Path, iters: u64) -> Vec<JobSpec> {
         // natural family needs thousands)
         s.design = data_split::synthetic::Design::Parts;
     }
-    cfg.schedule.max_iter = iters;
     cfg.schedule.batch_size = 32;
+    cfg
+}
+
+/// Jobs of the small grid trained `iters` iterations.
+fn jobs(out: &Path, iters: u64) -> Vec<JobSpec> {
+    let mut cfg = small();
+    cfg.schedule.max_iter = iters;
     cfg.schedule.evals = 10;
     cfg.schedule.step_size = iters;
     cfg.schedule.checkpoint_every = iters / 4;
@@ -370,14 +377,7 @@ fn a_pilot_is_the_grid_job_of_the_schedule_it_found() {
     isa::announce();
     let a = tempfile::tempdir().expect("tmp");
     let b = tempfile::tempdir().expect("tmp");
-    let mut cfg = SweepConfig::preset("smoke", None).expect("preset");
-    if let data_split::DataSpec::Synthetic(s) = &mut cfg.data {
-        s.classes = 10;
-        s.train_per_class = 60;
-        s.test_per_class = 20;
-        s.design = data_split::synthetic::Design::Parts;
-    }
-    cfg.schedule.batch_size = 32;
+    let mut cfg = small();
     cfg.schedule.checkpoint_every = 25;
     cfg.validation = Some(0.2);
     cfg.find_schedule = Some(FindSchedule { evals_per_epoch: 2.0, min_evals: 6, patience: 1, window: 8, max_epochs: 60.0, max_rates: 2 });
