@@ -113,6 +113,28 @@ mod tests {
     use super::*;
     use crate::spec::{Half, Schedule, SplitSpec};
 
+    /// Every example configuration the documentation points to reads and
+    /// expands (a key renamed in the schema would otherwise break them
+    /// silently); the schedule-finding one asks for a validation set.
+    #[test]
+    fn every_example_configuration_reads_and_expands() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/examples");
+        let mut n = 0;
+        for e in std::fs::read_dir(&dir).expect("docs/examples") {
+            let path = e.expect("entry").path();
+            if path.extension().is_some_and(|x| x == "json") {
+                let cfg = SweepConfig::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                let plan = expand(&cfg, std::path::Path::new("/tmp/x")).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                assert!(!plan.jobs.is_empty(), "{}", path.display());
+                if path.ends_with("find-schedule-bases.json") {
+                    assert!(cfg.find_schedule.is_some() && plan.jobs.iter().all(|j| j.job.validation == Some(0.1)));
+                }
+                n += 1;
+            }
+        }
+        assert!(n >= 6, "{n} examples");
+    }
+
     #[test]
     fn default_preset_has_four_units_for_every_finding_with_bases_first() {
         let plan = expand(&SweepConfig::preset("default", None).expect("preset"), Path::new("/tmp/x")).expect("plan");
