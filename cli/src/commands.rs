@@ -122,21 +122,14 @@ fn data_cmd(c: DataCmd) -> Result<ExitCode> {
             return Ok(if bad > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS });
         }
         DataCmd::Pack { path, out, size, shard, skip_corrupt } => {
-            for (name, part) in [("train", "train"), ("test", "test")] {
-                // open each part as its own folder so corrupt images can be counted
-                let dir = if part == "test" && !path.join("test").is_dir() { path.join("val") } else { path.join(part) };
-                let t = std::time::Instant::now();
-                let (n, skipped) = if dir.is_dir() && !(part == "test" && path.join("val.txt").is_file()) {
-                    let src = data_split::folder::FileSource::folder(&dir)?.skip_corrupt(skip_corrupt);
-                    (data_split::pack::pack(&src, size, &out.join(name), shard)?, src.skipped())
-                } else {
-                    let ds = DataSet::open(&DataSpec::Path { path: path.clone(), skip_corrupt })?;
-                    let src = if part == "train" { ds.train } else { ds.test };
-                    (data_split::pack::pack(src.as_ref(), size, &out.join(name), shard)?, 0)
-                };
+            let t = std::time::Instant::now();
+            for part in data_split::pack::pack_dataset(&path, &out, size, shard, skip_corrupt)? {
                 eprintln!(
-                    "packed {n} {name} images at {size}x{size} into {} in {:.1}s ({skipped} corrupt images skipped)",
-                    out.join(name).display(),
+                    "packed {} {} images at {size}x{size} into {} ({} corrupt images skipped; {:.1}s so far)",
+                    part.images,
+                    part.name,
+                    part.dir.display(),
+                    part.skipped,
                     t.elapsed().as_secs_f64()
                 );
             }

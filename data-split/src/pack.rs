@@ -66,6 +66,43 @@ pub fn pack(src: &dyn Source, size: usize, dir: &Path, shard_len: usize) -> Resu
     Ok(n)
 }
 
+/// One part of a data set packed by [`pack_dataset`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackedPart {
+    /// `train` or `test`.
+    pub name: &'static str,
+    /// Its packed folder.
+    pub dir: std::path::PathBuf,
+    /// Images packed.
+    pub images: usize,
+    /// Undecodable images skipped (`skip_corrupt`).
+    pub skipped: usize,
+}
+
+/// Pack a data set's training and test parts into `out/train` and
+/// `out/test` (see [`pack`]): a part that is a folder of class folders is
+/// read as its own folder, so undecodable images are counted (and skipped
+/// with `skip_corrupt`); anything else (CIFAR binaries, file lists such as
+/// ILSVRC's `val.txt`) is opened as the data set it is. The test part is
+/// `test/`, or `val/` where there is no `test/`.
+pub fn pack_dataset(path: &Path, out: &Path, size: usize, shard_len: usize, skip_corrupt: bool) -> Result<Vec<PackedPart>> {
+    let mut parts = Vec::new();
+    for name in ["train", "test"] {
+        let dir = if name == "test" && !path.join("test").is_dir() { path.join("val") } else { path.join(name) };
+        let target = out.join(name);
+        let (images, skipped) = if dir.is_dir() && !(name == "test" && path.join("val.txt").is_file()) {
+            let src = crate::folder::FileSource::folder(&dir)?.skip_corrupt(skip_corrupt);
+            (pack(&src, size, &target, shard_len)?, src.skipped())
+        } else {
+            let ds = crate::DataSet::open(&crate::DataSpec::Path { path: path.to_path_buf(), skip_corrupt })?;
+            let src = if name == "train" { ds.train } else { ds.test };
+            (pack(src.as_ref(), size, &target, shard_len)?, 0)
+        };
+        parts.push(PackedPart { name, dir: target, images, skipped });
+    }
+    Ok(parts)
+}
+
 /// A packed data set, memory-mapped.
 pub struct PackedSource {
     dir: PathBuf,
@@ -143,6 +180,32 @@ impl Source for PackedSource {
 mod tests {
     use super::*;
     use crate::synthetic::SyntheticConfig;
+
+    /// A folder data set packs into `train/` and `test/` (from `val/` where
+    /// there is no `test/`), its undecodable images counted and skipped
+    /// when asked, refused otherwise.
+    #[test]
+    fn a_folder_data_set_packs_both_parts_counting_corrupt_images() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let png = |rel: &str, v: u8| {
+            let p = dir.path().join("data").join(rel);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            image::RgbImage::from_pixel(4, 4, image::Rgb([v, v, v])).save(p).expect("png");
+        };
+        for (i, c) in ["cat", "dog"].iter().enumerate() {
+            png(&format!("train/{c}/a.png"), 10 * i as u8);
+            png(&format!("train/{c}/b.png"), 20 * i as u8);
+            png(&format!("val/{c}/a.png"), 30 * i as u8);
+        }
+        std::fs::write(dir.path().join("data/train/dog/c.png"), b"not an image").expect("write");
+        let out = dir.path().join("packed");
+        let parts = pack_dataset(&dir.path().join("data"), &out, 8, 3, true).expect("pack");
+        let got: Vec<(&str, usize, usize)> = parts.iter().map(|p| (p.name, p.images, p.skipped)).collect();
+        assert_eq!(got, [("train", 5, 1), ("test", 2, 0)]);
+        assert_eq!(PackedSource::open(&out.join("test")).expect("test part").len(), 2);
+        let e = pack_dataset(&dir.path().join("data"), &dir.path().join("strict"), 8, 3, false).map(|_| ()).expect_err("refused").to_string();
+        assert!(e.contains("c.png"), "{e}");
+    }
 
     #[test]
     fn pack_round_trips_and_keeps_identity() {
