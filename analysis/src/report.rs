@@ -303,7 +303,7 @@ fn found_schedule(sweep: &std::path::Path) -> Option<String> {
     let file = records::SweepLayout::new(sweep).found_schedule();
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).ok()?).ok()?;
     let s = &v["schedule"];
-    let (end, step, evals) = (s["max_iter"].as_u64()?, s["step_size"].as_u64()?, s["evals"].as_u64()?.max(1));
+    let (end, step, evals) = (s["max_iter"].as_u64()?, s["step_size"].as_u64()?.max(1), s["evals"].as_u64()?.max(1));
     let drops: Vec<String> = (1..).map(|k| k * step).take_while(|&i| i < end).map(|i| i.to_string()).collect();
     let whole = v["whole"]["max_iter"].as_u64().map(|w| format!(" The whole set trains as many epochs: {w} iterations.")).unwrap_or_default();
     Some(format!(
@@ -396,7 +396,9 @@ fn backends(ok: &DataFrame) -> Result<Vec<(String, usize)>> {
         };
         *counts.entry(name).or_default() += 1;
     }
-    Ok(counts.into_iter().collect())
+    // a record without a level (schema version 2) is no other path than its backend's known ones
+    let known: Vec<String> = counts.keys().filter(|k| k.contains(" (")).map(|k| k.split(" (").next().unwrap_or("").to_string()).collect();
+    Ok(counts.into_iter().filter(|(k, _)| k.contains(" (") || !known.contains(k)).collect())
 }
 
 /// The note on a grid whose networks trained on more than one backend.
@@ -881,6 +883,10 @@ mod tests {
         let gpus = polars::df!("origin" => ["runs", "runs"], "run_id" => ["a", "b"], "backend" => ["tch-cuda:0", "tch-cuda:1"], "isa" => ["avx2", "avx512"])
             .expect("df");
         assert!(backends_note(&backends(&gpus).expect("backends")).is_none());
+        // records of schema version 2 (no level) beside version 3's of one level: one path
+        let resumed =
+            polars::df!("origin" => ["runs", "runs"], "run_id" => ["a", "b"], "backend" => ["flex", "flex"], "isa" => [None, Some("avx2")]).expect("df");
+        assert!(backends_note(&backends(&resumed).expect("backends")).is_none());
         let cpus = polars::df!("origin" => ["runs", "runs"], "run_id" => ["a", "b"], "backend" => ["flex", "flex"], "isa" => ["avx2", "avx512"]).expect("df");
         assert!(backends_note(&backends(&cpus).expect("backends")).expect("a note").contains("`flex (avx2)` (1 networks), `flex (avx512)`"));
     }

@@ -137,6 +137,9 @@ fn data_cmd(c: DataCmd) -> Result<ExitCode> {
         DataCmd::Feed { path, size, crop, batch, batches, threads } => {
             let ds = open(&path)?;
             let store = transfer::batches::Store::open(ds.train.clone(), size)?;
+            if crop > store.size() {
+                bail!("--crop {crop} is larger than the stored images ({} px)", store.size());
+            }
             eprintln!("{}: {} training images at {size} px; the mean image ...", ds.train.describe(), store.len());
             let mean = std::sync::Arc::new(store.mean()?);
             let asm = transfer::batches::Assembly { mean, crop, mirror: true, seed: 0 };

@@ -669,7 +669,7 @@ pub fn read_run(path: &Path) -> Result<RunRecord> {
         if version < 3 && SINCE_3.contains(&name) {
             continue;
         }
-        let col = b.column_by_name(name).ok_or_else(|| bad(format!("column `{name}` missing (schema version {SCHEMA_VERSION} expects it)")))?;
+        let col = b.column_by_name(name).ok_or_else(|| bad(format!("column `{name}` missing (schema version {version} expects it)")))?;
         if col.data_type() != &ty {
             return Err(bad(format!("column `{name}` is {}, expected {ty}", col.data_type())));
         }

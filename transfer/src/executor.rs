@@ -77,9 +77,9 @@ impl TrainCommand<'_> {
 
 /// The backend a sweep's jobs train on (`sweep --backend`), as `train
 /// --backend` takes it: `flex`, `tch` (libtorch on the CPU), or a CUDA
-/// device family (`tch-cuda`, `cuda`) with or without an index. Kept as
-/// text: a build without the `tch` feature plans and submits such a grid
-/// for a binary that has it; that binary checks the name.
+/// device family (`tch-cuda`, `cuda`) with or without an index (the
+/// first GPU a local grid places jobs on). Kept as text, the way the
+/// train command takes it; `sweep` checks that its binary knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobBackend(pub String);
 
@@ -90,10 +90,14 @@ impl JobBackend {
         family == "tch-cuda" || family == "cuda"
     }
 
-    /// The backend of a job on GPU `i` (the family with that index); the
-    /// backend itself when it is not a CUDA one.
+    /// The backend of a job on the `i`-th GPU of the grid (counted from
+    /// the index the backend names, 0 without one); the backend itself when
+    /// it is not a CUDA one.
     pub fn on_gpu(&self, i: usize) -> String {
-        if self.cuda() { format!("{}:{i}", self.0.split(':').next().unwrap_or("")) } else { self.0.clone() }
+        let mut parts = self.0.splitn(2, ':');
+        let family = parts.next().unwrap_or("");
+        let first: usize = parts.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+        if self.cuda() { format!("{family}:{}", first + i) } else { self.0.clone() }
     }
 }
 
@@ -408,7 +412,9 @@ pub struct SlurmOptions {
 /// directives (one GPU too for a CUDA backend, unless the sweep's own
 /// sbatch arguments ask for GPUs), then the train command.
 pub fn sbatch_script(id: &JobId, dir: &Path, train: &TrainCommand<'_>, opts: &SlurmOptions) -> String {
-    let gres = opts.backend.cuda() && !opts.sbatch_args.iter().any(|a| a.starts_with("--gres"));
+    // the sweep's own sbatch arguments may ask for GPUs themselves (`--gres=gpu:a100:1`, `--gpus=1`, `-G 1`)
+    let own = |a: &String| a == "--gres" || a.starts_with("--gres=") || a.starts_with("--gpus") || a.starts_with("-G");
+    let gres = opts.backend.cuda() && !opts.sbatch_args.iter().any(own);
     format!(
         "#!/bin/bash\n#SBATCH --job-name={id}\n#SBATCH --output={out}\n#SBATCH --cpus-per-task={cpus}\n{gpu}{script}",
         // sbatch reads its directives itself, not through the shell: not quoted
@@ -536,6 +542,7 @@ mod tests {
         gpus.give_back(&ids[0]);
         assert_eq!(gpus.take(&ids[2]).map(|i| b.on_gpu(i)), Some("tch-cuda:0".into()));
         assert_eq!(JobBackend("tch".into()).on_gpu(1), "tch", "a CPU backend is not placed");
+        assert_eq!(JobBackend("tch-cuda:2".into()).on_gpu(1), "tch-cuda:3", "counted from the GPU the backend names");
     }
 
     /// The batch script of a CUDA job asks Slurm for one GPU and trains on
@@ -562,7 +569,10 @@ mod tests {
         assert!(cuda.contains("'--backend' 'tch-cuda:0'") && cuda.contains("#SBATCH --cpus-per-task=4"), "{cuda}");
         let cpu = script(&opts("flex", &[]));
         assert!(!cpu.contains("--gres") && cpu.contains("'--backend' 'flex'"), "{cpu}");
-        let own = script(&opts("tch-cuda", &["--gres=gpu:a100:1"]));
-        assert!(!own.contains("#SBATCH --gres"), "{own}");
+        for own in [&["--gres=gpu:a100:1"][..], &["--gpus=1"], &["-G1"]] {
+            let s = script(&opts("tch-cuda", own));
+            assert!(!s.contains("#SBATCH --gres"), "{own:?}: {s}");
+        }
+        assert!(script(&opts("tch-cuda", &["--gres-flags=enforce-binding"])).contains("#SBATCH --gres=gpu:1"));
     }
 }

@@ -411,7 +411,7 @@ fn a_pilot_is_the_grid_job_of_the_schedule_it_found() {
     let mut tries = 0;
     let resumed = loop {
         tries += 1;
-        match resolve(&cfg, c.path(), &stop, tries > 1) {
+        match resolve(&cfg, c.path(), &stop, false) {
             Ok(r) => break r,
             Err(e) => assert!(e.to_string().contains("stopped at iteration") && tries < 100, "{e}"),
         }

@@ -255,7 +255,8 @@ pub const RULE_VERSION: u32 = 2;
 /// What the pilot found (`schedule.json` in the sweep folder).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Found {
-    /// The rule it was found by, and the rule's [`RULE_VERSION`].
+    /// The rule it was found by.
+    #[serde(default)]
     pub rule: FindSchedule,
     /// [`RULE_VERSION`] when it was found.
     #[serde(default)]
@@ -369,7 +370,11 @@ pub fn resolve(cfg: &SweepConfig, out: &Path, opts: &RunOptions, force: bool) ->
         return Err(Error::Plan(format!(
             "{} holds another sweep ({}): pass --force to find this grid's schedule there, or choose another --out",
             out.display(),
-            if earlier.is_some() { "the pilot of another grid, or of another find_schedule rule" } else { "one with a fixed schedule" }
+            match &earlier {
+                Some(f) if f.rule_version != RULE_VERSION => "a schedule found by an earlier version of the finder",
+                Some(_) => "the pilot of another grid, or of another find_schedule rule",
+                None => "one with a fixed schedule",
+            }
         )));
     }
     let (found, trained) = match earlier.filter(ours) {
