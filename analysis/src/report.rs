@@ -319,7 +319,11 @@ fn found_schedule(sweep: &std::path::Path) -> Option<String> {
         v["cost"][0].as_f64()?,
         v["images"][1],
         v["images"][0],
-        if v["flat_at_end"].as_bool() == Some(false) { ". It stopped at the most rates allowed, its last rate still rising" } else { "" },
+        if v["flat_at_end"].as_bool() == Some(false) {
+            ". It stopped at the most rates allowed, before the segments around its last drop were both flat"
+        } else {
+            ""
+        },
         file.display()
     ))
 }

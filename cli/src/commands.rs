@@ -266,6 +266,7 @@ fn sweep(a: SweepArgs) -> Result<ExitCode> {
     }
     let out = std::path::absolute(&a.out).with_context(|| format!("output folder {}", a.out.display()))?;
     let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let backend = executor::JobBackend(a.backend.clone());
     if cfg.natman.is_none() && cfg.dissimilar.is_empty() {
         eprintln!(
             "note: this grid has no dissimilar split (natural/man-made or `dissimilar` by class name): finding 5 and finding 6's \
@@ -276,7 +277,7 @@ fn sweep(a: SweepArgs) -> Result<ExitCode> {
         eprintln!(
             "finding the schedule: the grid's first base trains as a pilot, judged on a validation set carved from the training images (the sweep reuses it) ..."
         );
-        let found = sweep::find_schedule(&cfg, &out, threads, &executor::JobBackend(a.backend.clone()), a.force)?;
+        let found = sweep::find_schedule(&cfg, &out, threads, &backend, a.force)?;
         println!("schedule{}: {}", if found.trained { " found" } else { " (found earlier)" }, found.found.describe());
         cfg = found.config;
     }
@@ -311,7 +312,6 @@ fn sweep(a: SweepArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let exe = std::env::current_exe()?;
-    let backend = executor::JobBackend(a.backend.clone());
     let executor = match a.executor {
         ExecutorArg::Local => sweep::Executor::Local(LocalOptions { exe, jobs: a.jobs, threads, backend: backend.clone(), gpus: a.gpus }),
         ExecutorArg::Slurm => sweep::Executor::Slurm(SlurmOptions {

@@ -156,6 +156,11 @@ fn mean(v: &[Eval]) -> f64 {
     v.iter().map(|e| e.top1).sum::<f64>() / v.len() as f64
 }
 
+/// The best mean of `k` consecutive evaluations of `v` (−∞ for fewer than `k`).
+fn best_mean(v: &[Eval], k: usize) -> f64 {
+    v.windows(k).map(mean).fold(f64::NEG_INFINITY, f64::max)
+}
+
 /// Where the rate drops: each evaluation whose rate is below the one before it.
 fn drops(curve: &[Eval]) -> Vec<usize> {
     (1..curve.len()).filter(|&i| curve[i].lr < curve[i - 1].lr).collect()
@@ -272,6 +277,20 @@ pub fn risen(seg: &[Eval]) -> bool {
     mean(last) - mean(first) > tolerance(scatter(&seg[seg.len() / 2..]), k, k)
 }
 
+/// Whether a curve has stopped making new bests: its last quarter's mean
+/// (at least 2 evaluations) is at most [`PRACTICAL`] above the best mean
+/// of as many consecutive evaluations before that quarter (rule 3's best
+/// stretch, looked at the other way). A curve still climbing makes new
+/// bests, noise or not. False for fewer than 4 evaluations.
+pub fn stalled(curve: &[Eval]) -> bool {
+    let k = (curve.len() / 4).max(2);
+    if curve.len() < 2 * k {
+        return false;
+    }
+    let (earlier, last) = curve.split_at(curve.len() - k);
+    mean(last) <= best_mean(earlier, k) + PRACTICAL
+}
+
 /// The evaluations at the run's last rate.
 fn final_segment(curve: &[Eval]) -> &[Eval] {
     match drops(curve).last() {
@@ -302,7 +321,7 @@ pub fn plateau(curve: &[Eval]) -> Plateau {
     };
     let mut checks = vec![(rise2 - tol2, Why::RisingBeforeFinalDrop)];
     // rule 3: the last quarter not below the best stretch of as many evaluations
-    let best = curve.windows(q).map(mean).fold(f64::NEG_INFINITY, f64::max);
+    let best = best_mean(curve, q);
     checks.push((best - mean(last) - tolerance(sigma, q, q), Why::BelowBest));
     // rule 4: the end of the final segment not still rising
     let fin = final_segment(curve);

@@ -66,7 +66,7 @@ mod protocol;
 mod record;
 
 pub use arrow::datatypes::DataType as ArrowType;
-pub use convergence::{Eval, MIN_EVALS, PRACTICAL, Plateau, Why, flattened, plateau, risen, step_rates};
+pub use convergence::{Eval, MIN_EVALS, PRACTICAL, Plateau, Why, flattened, plateau, risen, stalled, step_rates};
 pub use error::{Error, Result};
 pub use family::{Family, check_id_word};
 pub use half::Half;

@@ -117,7 +117,8 @@ pub struct PilotRun {
     pub job: JobSpec,
     /// The validation curve.
     pub validation: Vec<CurvePoint>,
-    /// Whether the last segment had flattened (not stopped at `max_rates`).
+    /// Whether the segments before and after the last drop had flattened
+    /// (false: stopped at `max_rates`).
     pub flat_at_end: bool,
     /// The pilot's CPU-seconds.
     pub cpu_seconds: f64,
@@ -439,7 +440,7 @@ pub fn run_pilot(job: &JobSpec, rule: &crate::plan::find::FindSchedule, bounds: 
         return Err(Error::job(&job.id, "internal: a pilot trains under its bounds' schedule"));
     }
     match train(job, opts, Some((rule, bounds)))? {
-        (Outcome::Done(rec), Some(run)) => Ok(PilotRun { cpu_seconds: rec.cpu_seconds, ..run }),
+        (Outcome::Done(_), Some(run)) => Ok(run),
         (Outcome::Stopped { iteration }, _) => Err(Error::job(&job.id, format!("the pilot stopped at iteration {iteration} before finding its schedule"))),
         (Outcome::Done(_), None) => Err(Error::job(&job.id, "the pilot's record exists already: remove its folder to find the schedule again")),
     }
@@ -573,8 +574,8 @@ fn train(
                         step_size = state.iteration;
                         progress.say(&format!("validation top-1 flat at {v1:.4}: the rate drops every {step_size} iterations"));
                     }
-                    Decision::Stop => {
-                        flat_at_end = crate::record::flattened(&curve[curve.len() - (step_size / eval_every) as usize..]);
+                    Decision::Stop { converged } => {
+                        flat_at_end = converged;
                         end = state.iteration;
                         stop = end;
                         (ps.end, ps.flat_at_end) = (Some(end), flat_at_end);

@@ -16,9 +16,10 @@
 //!    [`FindSchedule::patience`] evaluations in a row fixes
 //!    the step `s`: the rate drops × `gamma` at `s`, `2s`, `3s`, … as the
 //!    step policy drops it. Flat is the convergence rule's comparison of a
-//!    segment's end ([`records::flattened`]) **and** a stall: the last
-//!    quarter's mean no more than [`records::PRACTICAL`] above
-//!    the best mean of as many consecutive evaluations before it. The
+//!    segment's end ([`records::flattened`]) **and** a stall
+//!    ([`records::stalled`]): the last quarter's mean no more than
+//!    [`records::PRACTICAL`] above the best mean of as many consecutive
+//!    evaluations before it. The
 //!    rule's comparison alone is built not to call a noisy end rising, so
 //!    it calls a noisy climb flat: on the built-in data it dropped the
 //!    rate at 0.23 → 0.31 (σ ≈ 0.04 between evaluations early on, a
@@ -64,7 +65,7 @@ use std::path::Path;
 
 use data_split::DataSet;
 use data_split::validation::held_out;
-use records::{CurvePoint, Eval, PRACTICAL, flattened, risen};
+use records::{CurvePoint, Eval, flattened, risen, stalled};
 use serde::{Deserialize, Serialize};
 
 use super::{SweepConfig, expand};
@@ -157,9 +158,12 @@ pub enum Decision {
     /// The first rate has flattened: drop the rate here, and every as many
     /// iterations after.
     Drop,
-    /// The segment after the last drop has flattened (or the last rate
-    /// allowed has been trained): stop here.
-    Stop,
+    /// Stop here: the segments before and after the last drop have
+    /// flattened (`converged`), or the last rate allowed has been trained.
+    Stop {
+        /// Both segments flat (false: stopped at `max_rates`).
+        converged: bool,
+    },
 }
 
 /// The pilot's decision after its evaluation at `iteration`, from its
@@ -181,24 +185,10 @@ pub fn decide(rule: &FindSchedule, validation: &[Eval], step: Option<u64>, itera
             let k = iteration / s;
             // the convergence rule's rules 2 and 4 on the schedule ending here
             let converged = flattened(&segment(k - 1)) && flattened(&segment(k));
-            if converged || k >= rule.max_rates as u64 { Decision::Stop } else { Decision::Continue }
+            if converged || k >= rule.max_rates as u64 { Decision::Stop { converged } } else { Decision::Continue }
         }
         Some(_) => Decision::Continue,
     }
-}
-
-/// Whether a curve has stopped making new bests: its last quarter's mean
-/// (at least 2 evaluations) is at most [`PRACTICAL`] above the best mean
-/// of as many consecutive evaluations before that quarter.
-pub fn stalled(curve: &[Eval]) -> bool {
-    let k = (curve.len() / 4).max(2);
-    if curve.len() < 2 * k {
-        return false;
-    }
-    let mean = |w: &[Eval]| w.iter().map(|e| e.top1).sum::<f64>() / w.len() as f64;
-    let (earlier, last) = curve.split_at(curve.len() - k);
-    let best = earlier.windows(k).map(mean).fold(f64::NEG_INFINITY, f64::max);
-    mean(last) <= best + PRACTICAL
 }
 
 /// The pilot's bounds: evaluations every `eval_every` iterations, the
@@ -276,8 +266,8 @@ pub struct Found {
     /// Its training images (the validation set held out) and validation
     /// images (its half's share of the data set's validation set).
     pub images: (usize, usize),
-    /// Whether the segment after the last drop had flattened (false: it
-    /// stopped at `max_rates`).
+    /// Whether the segments before and after the last drop had flattened
+    /// (false: it stopped at `max_rates`).
     pub flat_at_end: bool,
     /// The pilot's validation curve (the record holds its test curve).
     pub validation: Vec<CurvePoint>,
@@ -342,15 +332,12 @@ pub fn resolve(cfg: &SweepConfig, out: &Path, opts: &RunOptions, force: bool) ->
     let ds = DataSet::open(&cfg.data)?;
     let held = held_out(&*ds.train, fraction);
     // the pilot: the grid's first base, planned with its bounds
-    let first = |c: &SweepConfig| -> Result<JobSpec> {
-        expand(c, out)?
-            .jobs
-            .into_iter()
-            .map(|j| j.job)
-            .find(|j| j.arm() == records::Arm::Base && j.per_class().is_none())
-            .ok_or_else(|| Error::Plan("find_schedule needs a base in the grid to pilot".into()))
-    };
-    let (images, validation_images) = half_images(&first(&cfg)?, &ds, &held)?;
+    let base = |j: &JobSpec| j.arm() == records::Arm::Base && j.per_class().is_none();
+    let no_base = || Error::Plan("find_schedule needs a base in the grid to pilot".into());
+    let first = |c: &SweepConfig| -> Result<JobSpec> { expand(c, out)?.jobs.into_iter().map(|j| j.job).find(base).ok_or_else(no_base) };
+    let jobs: Vec<JobSpec> = expand(&cfg, out)?.jobs.into_iter().map(|j| j.job).collect();
+    let first_base = jobs.iter().find(|j| base(j)).ok_or_else(no_base)?;
+    let (images, validation_images) = half_images(first_base, &ds, &held)?;
     let bounds = PilotBounds::new(&rule, images, cfg.schedule.batch_size);
     let mut pilot_cfg = cfg.clone();
     pilot_cfg.schedule = bounds.pilot_schedule(&cfg.schedule, &rule);
@@ -384,10 +371,8 @@ pub fn resolve(cfg: &SweepConfig, out: &Path, opts: &RunOptions, force: bool) ->
             let run = run_pilot(&pilot, &rule, &bounds, opts)?;
             let whole = match &cfg.whole {
                 Some(_) if !pilot_is_whole => {
-                    let whole_job =
-                        expand(&cfg, out)?.jobs.into_iter().map(|j| j.job).find(|j| *j.family() == records::Family::Whole && j.arm() == records::Arm::Base);
-                    let n = match whole_job {
-                        Some(j) => half_images(&j, &ds, &held)?.0,
+                    let n = match jobs.iter().find(|j| *j.family() == records::Family::Whole && base(j)) {
+                        Some(j) => half_images(j, &ds, &held)?.0,
                         None => images,
                     };
                     Some(scaled(&run.job.schedule, n as f64 / images as f64))
@@ -473,7 +458,7 @@ mod tests {
         top1.extend([0.76, 0.78, 0.79, 0.79, 0.80, 0.79, 0.80, 0.79, 0.80, 0.80]);
         let c = curve(&top1, Some(1000));
         assert_eq!(decide(&rule, &c[..15], Some(1000), 1500), Decision::Continue, "not at a segment's end");
-        assert_eq!(decide(&rule, &c, Some(1000), 2000), Decision::Stop, "both segments flat");
+        assert_eq!(decide(&rule, &c, Some(1000), 2000), Decision::Stop { converged: true }, "both segments flat");
         // a first segment still creeping by quarters (0.70 → 0.75) needs a third rate, however flat the second
         let mut creeping = vec![0.3, 0.5, 0.6, 0.66, 0.68, 0.70, 0.71, 0.73, 0.74, 0.75];
         creeping.extend([0.80, 0.81, 0.81, 0.82, 0.81, 0.82, 0.81, 0.82, 0.82, 0.81]);
@@ -481,7 +466,7 @@ mod tests {
         let mut third = creeping.clone();
         third.extend([0.82, 0.83, 0.82, 0.83, 0.82, 0.83, 0.83, 0.82, 0.83, 0.83]);
         let four = FindSchedule { max_rates: 4, ..rule.clone() };
-        assert_eq!(decide(&four, &curve(&third, Some(1000)), Some(1000), 3000), Decision::Stop, "the second and third rates flat");
+        assert_eq!(decide(&four, &curve(&third, Some(1000)), Some(1000), 3000), Decision::Stop { converged: true }, "the second and third rates flat");
         let mut rising_third = creeping.clone();
         rising_third.extend((0..10).map(|k| 0.82 + 0.01 * k as f64));
         assert_eq!(decide(&four, &curve(&rising_third, Some(1000)), Some(1000), 3000), Decision::Continue, "the third still rising");
@@ -492,7 +477,7 @@ mod tests {
         // at the last rate allowed it stops whatever the curve does
         let mut third = climbing.clone();
         third.extend((0..10).map(|k| 0.82 + 0.01 * k as f64));
-        assert_eq!(decide(&rule, &curve(&third, Some(1000)), Some(1000), 3000), Decision::Stop);
+        assert_eq!(decide(&rule, &curve(&third, Some(1000)), Some(1000), 3000), Decision::Stop { converged: false });
     }
 
     /// The whole set's schedule has as many epochs: twice the images, twice
