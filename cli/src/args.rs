@@ -272,8 +272,8 @@ pub struct TrainArgs {
     #[arg(long)]
     pub per_class: Option<usize>,
     /// Model preset.
-    #[arg(long, default_value = "tiny", value_parser = model::alexnet::PRESETS)]
-    pub model: String,
+    #[arg(long, default_value = "tiny", value_parser = model_preset())]
+    pub model: model::ModelPreset,
     /// Iterations.
     #[arg(long, default_value_t = 600)]
     pub iters: u64,
@@ -411,6 +411,12 @@ pub struct AnalyzeArgs {
 /// its index too: the executor places jobs on GPUs).
 fn sweep_backend(s: &str) -> Result<String, String> {
     model::backend::Backend::parse(s).map(|_| s.to_string())
+}
+
+/// `--model`: the presets, listed by `--help` and parsed to their type.
+fn model_preset() -> impl clap::builder::TypedValueParser<Value = model::ModelPreset> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(model::alexnet::PRESETS).map(|s| s.parse().expect("a listed preset parses"))
 }
 
 #[cfg(test)]

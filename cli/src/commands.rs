@@ -192,7 +192,7 @@ fn job_from_flags(a: &TrainArgs) -> Result<JobSpec> {
     let arg: data_split::split::SplitArg = a.split.parse().map_err(anyhow::Error::msg)?;
     let transfer::spec::ChosenSplit { split, family, id: split_id, seed: split_seed } = transfer::spec::ChosenSplit::of(&arg)?;
     let id = JobId { family, seed: split_seed, kind: job_kind(a)?, replicate: 0 };
-    let pre = Preprocess::for_model(&a.model);
+    let pre = Preprocess::for_model(a.model);
     let name = id.to_string();
     let layout = transfer::record::SweepLayout::new(&a.out);
     Ok(JobSpec {
@@ -203,7 +203,7 @@ fn job_from_flags(a: &TrainArgs) -> Result<JobSpec> {
         data,
         split,
         source: a.source.clone(),
-        model: a.model.clone(),
+        model: a.model,
         outputs: Outputs::Classes,
         schedule: Schedule::single_job(a.iters, a.batch, a.lr),
         preprocess: pre,

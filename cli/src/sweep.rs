@@ -84,7 +84,7 @@ pub fn estimate(cfg: &SweepConfig, plan: &Plan) -> Result<Estimate> {
         (transfer::Outputs::Classes, Ok((_, classes))) => (*classes, false),
         (transfer::Outputs::Classes, Err(_)) => (10, true),
     };
-    let speed = transfer::plan::calibrate(&cfg.model, outputs.0, cfg.schedule.batch_size)?;
+    let speed = transfer::plan::calibrate(cfg.model, outputs.0, cfg.schedule.batch_size)?;
     Ok(Estimate { splits, image_steps: plan.image_steps() as f64, outputs, speed })
 }
 

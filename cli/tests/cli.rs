@@ -454,6 +454,24 @@ fn your_own_data_with_a_dissimilar_split_by_class_name() {
     assert_eq!(job["family"], "clothing_vs_footwear");
 }
 
+/// Every network `train --help` offers trains on the built-in data with
+/// the preprocessing its input size gives it (`bench` was once offered and
+/// then refused for its 32-px input).
+#[test]
+fn every_model_the_help_offers_trains() {
+    let help = ok(&["train", "--help"]);
+    let at = help.find("--model <MODEL>").expect("--model in the help");
+    let line = help[at..].lines().find(|l| l.contains("[possible values:")).expect("the presets listed");
+    let offered: Vec<&str> = line.split(':').nth(1).expect("values").trim().trim_end_matches(']').split(", ").collect();
+    assert_eq!(offered.len(), model::alexnet::PRESETS.len(), "{line}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    for m in offered {
+        let out = dir.path().join(m);
+        ok(&["train", "--model", m, "--iters", "2", "--batch", "2", "--progress", "quiet", "--out", &out.display().to_string()]);
+        assert!(out.join("records/runs/r0-base-A.parquet").is_file(), "{m}: no record");
+    }
+}
+
 /// The main job on a folder of your own whose classes are not CIFAR-10's:
 /// `--preset default --data DIR` runs without a natural/man-made split,
 /// saying so, finds its schedule with a pilot (the grid's first base,

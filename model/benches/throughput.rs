@@ -21,7 +21,7 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig, decay::WeightDecayConfig};
 use burn::prelude::*;
 use kernels::lrn::{LrnConfig, burn_lrn, lrn_slices};
-use model::{AlexNetConfig, backend::Backend};
+use model::{AlexNetConfig, ModelPreset, backend::Backend};
 
 /// Process CPU-seconds (all threads); 0 where there is no procfs.
 fn cpu_seconds() -> f64 {
@@ -62,8 +62,16 @@ fn labels(batch: usize, classes: usize, dev: &Device) -> Tensor<1, Int> {
     Tensor::from_data(TensorData::new((0..batch as i64).map(|i| i % classes as i64).collect::<Vec<_>>(), [batch]), dev)
 }
 
-fn outputs(preset: &str) -> usize {
-    if preset == "caffenet" { 1000 } else { 10 }
+/// The preset a command line names (a panic naming the valid ones otherwise).
+fn preset_of(name: &str) -> ModelPreset {
+    name.parse().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A preset's network with the fc8 of its data: 1000 classes for
+/// `caffenet`, 10 for the small presets.
+fn config(name: &str) -> AlexNetConfig {
+    let p = preset_of(name);
+    AlexNetConfig::preset(p, if p == ModelPreset::Caffenet { 1000 } else { 10 })
 }
 
 struct Opts {
@@ -112,7 +120,7 @@ fn train_flops(cfg: &AlexNetConfig) -> u64 {
 fn cache_bounds(presets: &[&str]) {
     println!("{:<9} {:>2} {:>14} {:>12} {:>7}", "preset", "n", "step MFLOP", "cached", "bound");
     for p in presets {
-        let cfg = AlexNetConfig::preset(p, outputs(p)).expect("preset");
+        let cfg = config(p);
         for n in 1..=7 {
             let step = 2.0 * cfg.step_macs(n) as f64 / 1e6;
             let bound = cfg.cache_bound(n);
@@ -128,7 +136,7 @@ fn cache_bounds(presets: &[&str]) {
 /// step (loss, the SGD update, framework overhead) is the full step less the
 /// blocks. Lines: `BLOCK engine=... preset=... layer=K fwd_ms=... fwdbwd_ms=...`.
 fn breakdown(preset: &str, o: &Opts) {
-    let cfg = AlexNetConfig::preset(preset, outputs(preset)).expect("preset");
+    let cfg = config(preset);
     let steps = o.steps.unwrap_or(if preset == "caffenet" { 3 } else { 10 });
     let (plain, adev) = (o.backend.device(false), o.backend.device(true));
     let (net, anet) = (cfg.init(&plain, 0), cfg.init(&adev, 0));
@@ -190,7 +198,7 @@ fn breakdown(preset: &str, o: &Opts) {
 
 /// `--compare PRESET`: RESULT lines that `cargo xtask bench` parses.
 fn compare(preset: &str, o: &Opts) {
-    let cfg = AlexNetConfig::preset(preset, outputs(preset)).expect("preset");
+    let cfg = config(preset);
     let steps = o.steps.unwrap_or(if preset == "caffenet" { 5 } else { 20 });
     // 0 = a GPU; libtorch's CPU pool defaults to the cores, as rayon's does
     let threads = if o.backend.name().contains("cuda") { 0 } else { rayon::current_num_threads() };
@@ -211,7 +219,7 @@ fn tables(presets: &[&str], o: &Opts) {
     println!("backend {}, {} threads, batch {batch}", o.backend.name(), rayon::current_num_threads());
     println!("{:<9} {:>10} {:>12} {:>12} {:>12} {:>12}", "preset", "GFLOP/img", "fwd img/s", "fwd GFLOP/s", "train img/s", "train GFLOP/s");
     for p in presets {
-        let cfg = AlexNetConfig::preset(p, outputs(p)).expect("preset");
+        let cfg = config(p);
         let steps = o.steps.unwrap_or(if *p == "caffenet" { 1 } else { 3 });
         let [(fwd, _), (train, _)] = time_preset(&cfg, &Opts { warmup: 1, ..*o }, steps);
         let (fi, ti) = (batch as f64 / fwd, batch as f64 / train);
@@ -220,7 +228,7 @@ fn tables(presets: &[&str], o: &Opts) {
     }
     println!("\nTraining img/s with layers 1..n frozen (the frozen prefix runs on the plain backend, as in `transfer`):");
     for p in presets.iter().filter(|p| **p != "caffenet") {
-        let cfg = AlexNetConfig::preset(p, 10).expect("preset");
+        let cfg = AlexNetConfig::preset(preset_of(p), 10);
         let s = cfg.image_size;
         let adev = o.backend.device(true);
         let inner = o.backend.device(false);
@@ -245,7 +253,7 @@ fn tables(presets: &[&str], o: &Opts) {
     }
     println!("\nLRN after pool1/pool2 (forward + backward, ms per batch of {batch}):");
     for p in presets {
-        let cfg = AlexNetConfig::preset(p, 10).expect("preset");
+        let cfg = AlexNetConfig::preset(preset_of(p), 10);
         let sp = cfg.spatial();
         for (k, (c, h)) in [(cfg.conv[0].channels, sp[0]), (cfg.conv[1].channels, sp[1])].into_iter().enumerate() {
             let dev = o.backend.device(true);
@@ -296,7 +304,7 @@ fn main() {
         let (level, threads) = (isa::active(), rayon::current_num_threads());
         println!("PEAK isa={level} threads={threads} gflops={:.1}", kernels::peak::measured_gflops(level, threads, 1.0));
     } else if let Some(p) = json_preset {
-        let cfg = AlexNetConfig::preset(&p, outputs(&p)).expect("preset");
+        let cfg = config(&p);
         println!("{}", serde_json::to_string(&cfg).expect("config serialises"));
     } else if let Some(p) = compare_preset {
         compare(&p, &o);

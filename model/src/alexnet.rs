@@ -90,8 +90,60 @@ pub enum FillerScale {
 /// Fan-in of each layer of `caffenet` (inputs per output unit).
 pub const CAFFENET_FAN_IN: [usize; 8] = [363, 1200, 2304, 1728, 1728, 9216, 4096, 4096];
 
-/// Names of the presets.
-pub const PRESETS: [&str; 4] = ["caffenet", "cifar", "tiny", "bench"];
+/// A network preset: the 8-layer structure at one width and input size.
+/// Written (job files, configurations, records, command lines) as its
+/// lower-case name; the preprocessing a job gives it follows from its input
+/// size ([`AlexNetConfig::image_size`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelPreset {
+    /// The authors' network, 3×227×227.
+    Caffenet,
+    /// The same 8-layer structure for 28-px crops of 32-px images, widths
+    /// 64-128-192-192-128, fc 512 (≈130 MFLOP/image forward).
+    Cifar,
+    /// For tests and the default sweep: widths 16-32-48-48-32, fc 128
+    /// (≈9 MFLOP/image forward).
+    Tiny,
+    /// The pinned benchmark network of the performance issue (32 px,
+    /// 64-192-384-256-256, fc 1024).
+    Bench,
+}
+
+impl ModelPreset {
+    /// Every preset, in the order `--help` lists them.
+    pub const ALL: [ModelPreset; 4] = [ModelPreset::Caffenet, ModelPreset::Cifar, ModelPreset::Tiny, ModelPreset::Bench];
+
+    /// The preset's name, as files and command lines write it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ModelPreset::Caffenet => "caffenet",
+            ModelPreset::Cifar => "cifar",
+            ModelPreset::Tiny => "tiny",
+            ModelPreset::Bench => "bench",
+        }
+    }
+}
+
+/// Names of the presets, as [`ModelPreset::name`] writes them.
+pub const PRESETS: [&str; 4] = [ModelPreset::ALL[0].name(), ModelPreset::ALL[1].name(), ModelPreset::ALL[2].name(), ModelPreset::ALL[3].name()];
+
+impl std::fmt::Display for ModelPreset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for ModelPreset {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        ModelPreset::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| Error::Mismatch { layer: "preset".into(), what: format!("unknown model preset `{s}`; valid presets: {}", PRESETS.join(", ")) })
+    }
+}
 
 /// Caffe's filler of layer k (1-based): (weight std, bias constant).
 pub fn caffe_filler(k: usize) -> (f64, f64) {
@@ -124,29 +176,19 @@ pub fn layer_seed(seed: u64, k: usize) -> u64 {
 }
 
 impl AlexNetConfig {
-    /// A preset with `num_outputs` fc8 units.
-    ///
-    /// * `caffenet`: the authors' network, 3×227×227.
-    /// * `cifar`: the same 8-layer structure for 28-px crops of 32-px images,
-    ///   widths 64-128-192-192-128, fc 512 (≈130 MFLOP/image forward).
-    /// * `tiny`: for tests and the default sweep, widths 16-32-48-48-32,
-    ///   fc 128 (≈9 MFLOP/image forward).
-    /// * `bench`: the pinned benchmark network of the performance issue
-    ///   (32 px, 64-192-384-256-256, fc 1024).
-    pub fn preset(name: &str, num_outputs: usize) -> Result<Self> {
-        let (size, convs, fc) = match name {
-            "caffenet" => {
+    /// The network of `preset` with `num_outputs` fc8 units ([`ModelPreset`]
+    /// says what each is).
+    pub fn preset(preset: ModelPreset, num_outputs: usize) -> Self {
+        let (size, convs, fc) = match preset {
+            ModelPreset::Caffenet => {
                 (227, vec![conv(96, 11, 4, 0, 1), conv(256, 5, 1, 2, 2), conv(384, 3, 1, 1, 1), conv(384, 3, 1, 1, 2), conv(256, 3, 1, 1, 2)], [4096, 4096])
             }
-            "cifar" => small(28, [64, 128, 192, 192, 128], 512),
-            "tiny" => small(28, [16, 32, 48, 48, 32], 128),
-            "bench" => small(32, [64, 192, 384, 256, 256], 1024),
-            other => {
-                return Err(Error::Mismatch { layer: "preset".into(), what: format!("unknown model preset `{other}`; valid presets: {}", PRESETS.join(", ")) });
-            }
+            ModelPreset::Cifar => small(28, [64, 128, 192, 192, 128], 512),
+            ModelPreset::Tiny => small(28, [16, 32, 48, 48, 32], 128),
+            ModelPreset::Bench => small(32, [64, 192, 384, 256, 256], 1024),
         };
-        let filler = if name == "caffenet" { FillerScale::Caffe } else { FillerScale::FanIn };
-        Ok(AlexNetConfig::new(name.into(), size, convs, fc, num_outputs).with_filler(filler))
+        let filler = if preset == ModelPreset::Caffenet { FillerScale::Caffe } else { FillerScale::FanIn };
+        AlexNetConfig::new(preset.name().into(), size, convs, fc, num_outputs).with_filler(filler)
     }
 
     /// Spatial side after each conv layer's block (after pooling where there is one).
@@ -513,7 +555,7 @@ mod tests {
 
     #[test]
     fn caffenet_shapes_and_parameter_count() {
-        let cfg = AlexNetConfig::preset("caffenet", 1000).expect("preset");
+        let cfg = AlexNetConfig::preset(ModelPreset::Caffenet, 1000);
         let shapes: Vec<Vec<usize>> = (1..=8).map(|k| cfg.output_shape(k)).collect();
         assert_eq!(
             shapes,
@@ -538,18 +580,22 @@ mod tests {
 
     #[test]
     fn mismatched_input_and_bad_n_are_refused() {
-        let net = AlexNetConfig::preset("tiny", 10).expect("preset").init(&Device::flex(), 0);
+        let net = AlexNetConfig::preset(ModelPreset::Tiny, 10).init(&Device::flex(), 0);
         let e = net.activations(Tensor::zeros([2, 3, 32, 32], &Device::flex()), 3).expect_err("error").to_string();
         assert!(e.contains("[2, 3, 32, 32]") && e.contains("28, 28"), "{e}");
         assert!(net.freeze_first(9).is_err());
-        assert!(AlexNetConfig::preset("vgg", 10).expect_err("error").to_string().contains("caffenet, cifar, tiny"));
+        assert!("vgg".parse::<ModelPreset>().expect_err("error").to_string().contains("caffenet, cifar, tiny"));
+        for p in ModelPreset::ALL {
+            assert_eq!(p.name().parse::<ModelPreset>().expect("its own name"), p);
+            assert_eq!(serde_json::to_string(&p).expect("json"), format!("\"{p}\""), "files write the preset as its name");
+        }
     }
 
     #[test]
     fn flops_are_stated() {
-        let tiny = AlexNetConfig::preset("tiny", 10).expect("preset").flops_per_image();
-        let cifar = AlexNetConfig::preset("cifar", 10).expect("preset").flops_per_image();
-        let caffenet = AlexNetConfig::preset("caffenet", 1000).expect("preset").flops_per_image();
+        let tiny = AlexNetConfig::preset(ModelPreset::Tiny, 10).flops_per_image();
+        let cifar = AlexNetConfig::preset(ModelPreset::Cifar, 10).flops_per_image();
+        let caffenet = AlexNetConfig::preset(ModelPreset::Caffenet, 1000).flops_per_image();
         assert!((5_000_000..20_000_000).contains(&tiny), "{tiny}");
         assert!((60_000_000..200_000_000).contains(&cifar), "{cifar}");
         assert!((1_300_000_000..1_600_000_000).contains(&caffenet), "{caffenet}");
@@ -557,7 +603,7 @@ mod tests {
 
     #[test]
     fn step_macs_count_what_a_frozen_step_computes() {
-        let cfg = AlexNetConfig::preset("bench", 10).expect("preset");
+        let cfg = AlexNetConfig::preset(ModelPreset::Bench, 10);
         let m = cfg.macs();
         let total: u64 = m.iter().sum();
         // whole net: forward, every weight gradient, every input gradient but conv1's
@@ -571,8 +617,8 @@ mod tests {
 
     #[test]
     fn the_cache_bound_grows_with_the_frozen_prefix_and_is_small_at_layer_one() {
-        for (preset, outputs) in [("tiny", 10), ("cifar", 10), ("bench", 10), ("caffenet", 1000)] {
-            let cfg = AlexNetConfig::preset(preset, outputs).expect("preset");
+        for preset in ModelPreset::ALL {
+            let cfg = AlexNetConfig::preset(preset, if preset == ModelPreset::Caffenet { 1000 } else { 10 });
             let bounds: Vec<f64> = (1..=7).map(|n| cfg.cache_bound(n)).collect();
             assert!(bounds.windows(2).all(|w| w[1] > w[0]), "{preset}: {bounds:?}");
             // conv1 is a small part of any step of these nets: no cache makes n = 1 even 1.5x cheaper

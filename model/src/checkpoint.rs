@@ -269,10 +269,11 @@ pub fn load_model(path: &Path, expected: &AlexNetConfig, device: &Device, seed: 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alexnet::ModelPreset;
 
     #[test]
     fn save_load_is_bit_identical() {
-        let cfg = AlexNetConfig::preset("tiny", 7).expect("preset");
+        let cfg = AlexNetConfig::preset(ModelPreset::Tiny, 7);
         let dev = Device::flex();
         let net = cfg.init(&dev, 11);
         let dir = tempfile::tempdir().expect("tmp");
@@ -285,18 +286,18 @@ mod tests {
 
     #[test]
     fn other_architecture_is_refused_naming_the_difference() {
-        let cfg = AlexNetConfig::preset("tiny", 7).expect("preset");
+        let cfg = AlexNetConfig::preset(ModelPreset::Tiny, 7);
         let dev = Device::flex();
         let dir = tempfile::tempdir().expect("tmp");
         let p = dir.path().join("m.params");
         save_model(&cfg.init(&dev, 1), &cfg, &p).expect("save");
-        let other = AlexNetConfig::preset("cifar", 7).expect("preset");
+        let other = AlexNetConfig::preset(ModelPreset::Cifar, 7);
         let e = load_model(&p, &other, &dev, 0, 8).expect_err("error").to_string();
         assert!(e.contains("architecture differs") && e.contains("conv"), "{e}");
         let e = load_model(&p, &other, &dev, 0, 3).expect_err("error").to_string();
         assert!(e.contains("cannot load layers 1..3: layer conv1.bias: shape [64] here, [16] in the source"), "{e}");
         // a different fc8 width loads the first 7 layers fine
-        let wider = AlexNetConfig::preset("tiny", 20).expect("preset");
+        let wider = AlexNetConfig::preset(ModelPreset::Tiny, 20);
         let net = load_model(&p, &wider, &dev, 0, 7).expect("first seven layers");
         assert_eq!(net.fc8.weight.dims(), [128, 20]);
         std::fs::write(&p, b"junk").expect("write");

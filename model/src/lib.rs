@@ -10,7 +10,7 @@
 //! ```
 //! use burn::prelude::*;
 //! use model::{AlexNetConfig, backend::Backend};
-//! let cfg = AlexNetConfig::preset("tiny", 10).unwrap();
+//! let cfg = AlexNetConfig::preset(ModelPreset::Tiny, 10);
 //! let device = Backend::Flex.device(false);
 //! let base = cfg.init(&device, 1);
 //! // transfer: layers 1..3 from `base`, frozen; 4..8 fresh from seed 2
@@ -25,7 +25,7 @@ pub mod checkpoint;
 mod error;
 pub mod layers;
 
-pub use alexnet::{Act, AlexNet, AlexNetConfig, ConvSpec, FillerScale};
+pub use alexnet::{Act, AlexNet, AlexNetConfig, ConvSpec, FillerScale, ModelPreset};
 pub use checkpoint::ParamStore;
 pub use error::{Error, Result};
 pub use layers::{LAYER_NAMES, NUM_LAYERS, layer_name};

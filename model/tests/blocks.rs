@@ -7,10 +7,10 @@ use burn::optim::{GradientsParams, SgdConfig};
 use burn::prelude::*;
 use model::checkpoint::ParamStore;
 use model::layers::layer_of_path;
-use model::{AlexNet, AlexNetConfig};
+use model::{AlexNet, AlexNetConfig, ModelPreset};
 
 fn tiny() -> AlexNetConfig {
-    AlexNetConfig::preset("tiny", 10).expect("preset")
+    AlexNetConfig::preset(ModelPreset::Tiny, 10)
 }
 
 fn sgd_step(net: AlexNet, device: &Device) -> AlexNet {
@@ -46,7 +46,7 @@ fn frozen_layers_are_bit_identical_after_a_step_and_others_change() {
 fn copying_layers_is_bit_identical_and_leaves_the_rest() {
     let device = Device::flex();
     let a = tiny().init(&device, 1);
-    let b = AlexNetConfig::preset("tiny", 25).expect("preset").init(&device, 2);
+    let b = AlexNetConfig::preset(ModelPreset::Tiny, 25).init(&device, 2);
     let b_before = ParamStore::from_module(&b);
     let a_params = ParamStore::from_module(&a);
     let c = b.copy_first_from(&a, 4).expect("compatible");
@@ -56,7 +56,7 @@ fn copying_layers_is_bit_identical_and_leaves_the_rest() {
         assert_eq!(t, want, "{path}");
     }
     // a source of another architecture is refused, naming the layer
-    let other = AlexNetConfig::preset("cifar", 10).expect("preset").init(&device, 0);
+    let other = AlexNetConfig::preset(ModelPreset::Cifar, 10).init(&device, 0);
     let e = tiny().init(&device, 0).copy_first_from(&other, 2).expect_err("error").to_string();
     assert!(e.contains("conv1"), "{e}");
 }

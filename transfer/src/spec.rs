@@ -41,6 +41,7 @@ use std::path::{Path, PathBuf};
 use data_split::dissimilar::DissimilarSpec;
 use data_split::split::{ClassSplit, Generator};
 use data_split::{DataSet, DataSpec, Manifest};
+use model::ModelPreset;
 pub use records::{Arm, ArmLabel, Family, Half, JobId, JobKind};
 use serde::{Deserialize, Serialize};
 
@@ -213,10 +214,9 @@ impl Preprocess {
     /// the crop is the network's input; the authors' 256-px stored images
     /// for `caffenet`'s 227-px crops, 32-px images for the small presets
     /// (28-px crops for `cifar` and `tiny`, the whole image for `bench`);
-    /// random mirrors in training for all. An unknown preset gets the small
-    /// presets' 32/28, and building the network names the valid presets.
-    pub fn for_model(model: &str) -> Self {
-        let crop = model::AlexNetConfig::preset(model, 1).map_or(28, |c| c.image_size);
+    /// random mirrors in training for all.
+    pub fn for_model(model: ModelPreset) -> Self {
+        let crop = model::AlexNetConfig::preset(model, 1).image_size;
         let stored = if crop == 227 { 256 } else { crop.max(32) };
         Preprocess { stored, crop, mirror: true }
     }
@@ -249,7 +249,7 @@ pub struct JobSpec {
     /// The source base's final checkpoint (selffer and transfer jobs, and only they).
     pub source: Option<PathBuf>,
     /// Model preset.
-    pub model: String,
+    pub model: ModelPreset,
     /// fc8 width.
     pub outputs: Outputs,
     /// Solver.
@@ -293,7 +293,7 @@ struct JobFile {
     n: usize,
     fine_tune: bool,
     per_class: Option<usize>,
-    model: String,
+    model: ModelPreset,
     outputs: Outputs,
     schedule: Schedule,
     preprocess: Preprocess,
@@ -615,10 +615,10 @@ mod tests {
     /// --model` offers takes its own preprocessing.
     #[test]
     fn preprocessing_follows_the_model() {
-        assert_eq!((Preprocess::for_model("caffenet").crop, Preprocess::for_model("tiny").crop), (227, 28));
-        assert_eq!((Preprocess::for_model("caffenet").stored, Preprocess::for_model("cifar").stored), (256, 32));
-        for name in model::alexnet::PRESETS {
-            let cfg = model::AlexNetConfig::preset(name, 10).expect("preset");
+        assert_eq!((Preprocess::for_model(ModelPreset::Caffenet).crop, Preprocess::for_model(ModelPreset::Tiny).crop), (227, 28));
+        assert_eq!((Preprocess::for_model(ModelPreset::Caffenet).stored, Preprocess::for_model(ModelPreset::Cifar).stored), (256, 32));
+        for name in ModelPreset::ALL {
+            let cfg = model::AlexNetConfig::preset(name, 10);
             let p = Preprocess::for_model(name);
             assert_eq!(p.crop, cfg.image_size, "{name}");
             assert!(p.stored >= p.crop, "{name}");

@@ -193,7 +193,7 @@ fn prepare(job: &JobSpec) -> Result<Prepared> {
     if num_classes > num_outputs {
         return Err(Error::job(&job.id, format!("target half has {num_classes} classes, more than fc8's {num_outputs} outputs")));
     }
-    let config = AlexNetConfig::preset(&job.model, num_outputs)?;
+    let config = AlexNetConfig::preset(job.model, num_outputs);
     if config.image_size != job.preprocess.crop {
         return Err(Error::job(&job.id, format!("model `{}` takes {}-px inputs, the crop is {}", job.model, config.image_size, job.preprocess.crop)));
     }
@@ -704,7 +704,7 @@ fn record(job: &JobSpec, p: &Prepared, state: &State, opts: &RunOptions, spent: 
         n: job.n() as i32,
         k: job.per_class().map(|k| k as i32),
         fine_tuned: job.fine_tune(),
-        model: job.model.clone(),
+        model: job.model.to_string(),
         num_classes: p.num_classes as i32,
         num_outputs: p.config.num_outputs as i32,
         seed: job.seed as i64,

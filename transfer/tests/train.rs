@@ -72,7 +72,7 @@ fn base_learns_and_frozen_transfer_keeps_copied_layers() {
         assert_eq!((r.arm.name(), r.n), (if n == 3 { "AnB" } else { "BnB" }, n as i32));
         let (_, after) = read_model(&spec.dir.join("final.params")).expect("weights");
         let src = if n == 3 { base_w.clone() } else { read_model(&job(&js, "r0-base-B").dir.join("final.params")).expect("w").1 };
-        let fresh = model::AlexNetConfig::preset("tiny", 5).expect("cfg").init(&burn::prelude::Device::flex(), spec.seed);
+        let fresh = model::AlexNetConfig::preset(model::ModelPreset::Tiny, 5).init(&burn::prelude::Device::flex(), spec.seed);
         let fresh = ParamStore::from_module(&fresh);
         for (path, t) in &after.tensors {
             let k = layer_of_path(path).expect("layer");
@@ -204,7 +204,7 @@ fn trained_bases_share_conv1_more_than_untrained_nets_share_fc7() {
     let (a, b) = (job(&js, "r0-base-A").dir.join("final.params"), probe_job.dir.join("final.params"));
     let trained = compare_checkpoints(&a, &b, probe_job, 100).expect("cka");
     // two independently initialised, untrained networks with the bases' mean images
-    let cfg = model::AlexNetConfig::preset("tiny", 5).expect("cfg");
+    let cfg = model::AlexNetConfig::preset(model::ModelPreset::Tiny, 5);
     let mut untrained = Vec::new();
     for (seed, base) in [(11u64, &a), (12, &b)] {
         let d = dir.path().join(format!("untrained-{seed}"));
@@ -306,7 +306,7 @@ fn transfer_jobs_reinitialise_the_upper_layers_from_their_own_seed() {
     let js = jobs(dir.path(), 20);
     done(run_job(job(&js, "r0-base-A"), &opts()).expect("base"));
     let spec = job(&js, "r0-transfer-A-B-n3").clone();
-    let cfg = model::AlexNetConfig::preset("tiny", 5).expect("cfg");
+    let cfg = model::AlexNetConfig::preset(model::ModelPreset::Tiny, 5);
     let device = burn::prelude::Device::flex();
     let (_, src) = read_model(&job(&js, "r0-base-A").dir.join("final.params")).expect("source");
     let a = ParamStore::from_module(&transfer::train::build_model(&spec, &cfg, &device).expect("model"));
@@ -359,7 +359,7 @@ fn a_fine_tuned_transfer_trains_its_copied_layers_too() {
     }
     // fine-tuned from the copy: conv1 ends nearer the source's than the
     // fresh layer the job's seed would have drawn
-    let fresh = ParamStore::from_module(&model::AlexNetConfig::preset("tiny", 5).expect("cfg").init(&burn::prelude::Device::flex(), spec.seed));
+    let fresh = ParamStore::from_module(&model::AlexNetConfig::preset(model::ModelPreset::Tiny, 5).init(&burn::prelude::Device::flex(), spec.seed));
     let w = "conv1.weight";
     let dist = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum::<f64>().sqrt();
     let (to_src, to_fresh) = (dist(&after.tensors[w].1, &src.tensors[w].1), dist(&after.tensors[w].1, &fresh.tensors[w].1));

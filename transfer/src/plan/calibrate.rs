@@ -8,9 +8,9 @@ use crate::error::{Error, Result};
 /// crop size on random images, in a one-thread pool, the first step
 /// discarded. Returns training images per CPU-second. Takes seconds; the
 /// basis of `sweep --dry-run` estimates.
-pub fn calibrate(model: &str, num_outputs: usize, batch: usize) -> Result<f64> {
+pub fn calibrate(model: model::ModelPreset, num_outputs: usize, batch: usize) -> Result<f64> {
     use burn::prelude::*;
-    let cfg = model::AlexNetConfig::preset(model, num_outputs)?;
+    let cfg = model::AlexNetConfig::preset(model, num_outputs);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().map_err(|e| Error::Plan(format!("calibration pool: {e}")))?;
     // big models at small batches: the cost per image barely depends on the batch
     let batch = batch.clamp(1, if cfg.image_size > 100 { 8 } else { 32 });

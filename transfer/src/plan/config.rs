@@ -6,6 +6,7 @@ use std::path::Path;
 
 use data_split::DataSpec;
 use data_split::dissimilar::DissimilarSpec;
+use model::ModelPreset;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -202,7 +203,7 @@ pub struct SweepConfig {
     /// The data.
     pub data: DataSpec,
     /// Model preset.
-    pub model: String,
+    pub model: ModelPreset,
     /// fc8 width.
     pub outputs: Outputs,
     /// Preprocessing.

@@ -159,7 +159,7 @@ fn place(cfg: &SweepConfig, layout: &records::SweepLayout, r: usize, w: Wanted<'
             data: cfg.data.clone(),
             split: w.split,
             source,
-            model: cfg.model.clone(),
+            model: cfg.model,
             outputs: cfg.outputs,
             schedule: w.schedule.clone(),
             preprocess: cfg.preprocess,

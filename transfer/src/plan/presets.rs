@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use data_split::DataSpec;
 use data_split::synthetic::SyntheticConfig;
+use model::ModelPreset;
 
 use super::config::*;
 use super::find::FindSchedule;
@@ -133,11 +134,11 @@ fn natman_preset(data: &DataSpec) -> Option<&'static str> {
     }
 }
 
-fn paper_like(name: &str, data: DataSpec, model: &str, natman: Option<&str>, schedule: Schedule, layers: Vec<usize>) -> SweepConfig {
+fn paper_like(name: &str, data: DataSpec, model: ModelPreset, natman: Option<&str>, schedule: Schedule, layers: Vec<usize>) -> SweepConfig {
     SweepConfig {
         name: name.into(),
         data,
-        model: model.into(),
+        model,
         outputs: Outputs::Classes,
         preprocess: Preprocess { stored: 32, crop: 28, mirror: true },
         schedule,
@@ -180,7 +181,7 @@ fn default_preset(data: Option<&Path>) -> SweepConfig {
     SweepConfig {
         name: "default".into(),
         data,
-        model: "tiny".into(),
+        model: ModelPreset::Tiny,
         outputs: Outputs::Classes,
         preprocess: Preprocess { stored: 32, crop: 28, mirror: true },
         schedule: default_schedule(),
@@ -225,14 +226,14 @@ impl SweepConfig {
                     }
                 };
                 let natman = natman_preset(&data);
-                paper_like(name, data, "tiny", natman, small_schedule(16, 16, 4), vec![1, 4, 7])
+                paper_like(name, data, ModelPreset::Tiny, natman, small_schedule(16, 16, 4), vec![1, 4, 7])
             }
             "default" => default_preset(data),
             // about 10 epochs of a 25,000-image half at batch 128
             "cifar10" | "cifar100" => paper_like(
                 name,
                 need_data()?,
-                "cifar",
+                ModelPreset::Cifar,
                 Some(name),
                 Schedule { test_batch: 500, checkpoint_every: 200, ..small_schedule(2000, 128, 20) },
                 layers,
@@ -242,7 +243,7 @@ impl SweepConfig {
                 data: data
                     .map(|p| DataSpec::Path { path: p.to_path_buf(), skip_corrupt: false })
                     .unwrap_or(DataSpec::Path { path: PathBuf::from("ILSVRC2012"), skip_corrupt: false }),
-                model: "caffenet".into(),
+                model: ModelPreset::Caffenet,
                 outputs: Outputs::Fixed(1000),
                 preprocess: Preprocess { stored: 256, crop: 227, mirror: true },
                 schedule: Schedule::authors(),
