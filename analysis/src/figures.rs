@@ -15,8 +15,9 @@ use plotters::style::FontStyle;
 
 use crate::error::{Error, Result};
 use crate::findings::{Finding, observed};
-use crate::summary::{SummaryRow, cell, dissimilar_families, family_label, half_label};
-use records::ArmLabel;
+use crate::summary::{SummaryRow, cell, dissimilar_families};
+use crate::vocab::{Origin, Target, family_label, half_label};
+use records::{ArmLabel, Family, Half};
 
 /// Marker shapes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,10 +195,20 @@ pub fn fig2_top(name: &str, nets: Networks<'_>) -> Figure {
 const CHOPPED: &str = "Layer n at which network is chopped and retrained";
 const TOP1_HIGHER: &str = "Top-1 accuracy (higher is better)";
 
-fn line(rows: &[SummaryRow], origin: &str, family: &str, arm: ArmLabel, target: &str, base: Option<f64>) -> Vec<(f64, f64)> {
+fn line(rows: &[SummaryRow], origin: Origin, family: &Family, arm: ArmLabel, target: &Target, base: Option<f64>) -> Vec<(f64, f64)> {
     let mut pts: Vec<(f64, f64)> = base.map(|b| vec![(0.0, b)]).unwrap_or_default();
     pts.extend(crate::summary::ALL_N.filter_map(|n| cell(rows, origin, family, arm, target, n).map(|r| (n as f64, r.mean))));
     pts
+}
+
+/// The mean top-1 of a pooled family's bases (random halves, the whole set).
+fn pooled_base(rows: &[SummaryRow], origin: Origin, family: &Family) -> Option<f64> {
+    cell(rows, origin, family, ArmLabel::Base, &Target::Pooled, 0).map(|r| r.mean)
+}
+
+/// A pooled family's line of `arm`, from `base` at n = 0.
+fn pooled_line(rows: &[SummaryRow], origin: Origin, family: &Family, arm: ArmLabel, base: Option<f64>) -> Vec<(f64, f64)> {
+    line(rows, origin, family, arm, &Target::Pooled, base)
 }
 
 fn band_between(a: &[(f64, f64)], b: &[(f64, f64)], color: RGBColor, alpha: f64) -> Band {
@@ -210,10 +221,11 @@ fn band_between(a: &[(f64, f64)], b: &[(f64, f64)], color: RGBColor, alpha: f64)
 /// authors' numbered notes, each only where `found` says its effect is
 /// observed in these networks (a label never claims what the data do not
 /// show).
-pub fn fig2_bottom(name: &str, rows: &[SummaryRow], origin: &str, found: &[Finding]) -> Figure {
-    let base = cell(rows, origin, "random", ArmLabel::Base, "all", 0).map(|r| r.mean);
+pub fn fig2_bottom(name: &str, rows: &[SummaryRow], origin: Origin, found: &[Finding]) -> Figure {
+    let base = pooled_base(rows, origin, &Family::Random);
     let b = base.unwrap_or(f64::NAN);
-    let [bnb, anb, bnbp, anbp] = [ArmLabel::BnB, ArmLabel::AnB, ArmLabel::BnBPlus, ArmLabel::AnBPlus].map(|a| line(rows, origin, "random", a, "all", base));
+    let [bnb, anb, bnbp, anbp] =
+        [ArmLabel::BnB, ArmLabel::AnB, ArmLabel::BnBPlus, ArmLabel::AnBPlus].map(|a| pooled_line(rows, origin, &Family::Random, a, base));
     let base_line = vec![(0.0, b), (7.0, b)];
     let bands =
         vec![band_between(&base_line, &anbp, LIGHT_RED, 0.25), band_between(&base_line, &bnb, LIGHT_BLUE, 0.35), band_between(&bnb, &anb, LIGHT_RED, 0.45)];
@@ -254,20 +266,24 @@ const DISSIMILAR: [RGBColor; 3] = [ORANGE, RGBColor(0, 140, 0), RGBColor(140, 60
 /// One dissimilar family's transfer curves: per target half, the AnB line
 /// from that half's base (n = 0) up; and their mean.
 struct TwoGroupCurves {
-    family: String,
+    family: Family,
     color: RGBColor,
-    per_target: Vec<(String, Vec<(f64, f64)>)>,
+    per_target: Vec<(Half, Vec<(f64, f64)>)>,
     mean: Vec<(f64, f64)>,
 }
 
-fn two_group_curves(rows: &[SummaryRow], origin: &str) -> Vec<TwoGroupCurves> {
+fn two_group_curves(rows: &[SummaryRow], origin: Origin) -> Vec<TwoGroupCurves> {
     dissimilar_families(rows, origin)
         .into_iter()
         .enumerate()
         .map(|(i, (family, halves))| {
-            let per_target: Vec<(String, Vec<(f64, f64)>)> = halves
-                .iter()
-                .map(|t| (t.clone(), line(rows, origin, &family, ArmLabel::AnB, t, cell(rows, origin, &family, ArmLabel::Base, t, 0).map(|r| r.mean))))
+            let per_target: Vec<(Half, Vec<(f64, f64)>)> = halves
+                .into_iter()
+                .map(|h| {
+                    let t = Target::Half(h.clone());
+                    let base = cell(rows, origin, &family, ArmLabel::Base, &t, 0).map(|r| r.mean);
+                    (h, line(rows, origin, &family, ArmLabel::AnB, &t, base))
+                })
                 .collect();
             let mean = match per_target.as_slice() {
                 [(_, a), (_, b)] => a.iter().filter_map(|&(x, ya)| b.iter().find(|p| p.0 == x).map(|&(_, yb)| (x, (ya + yb) / 2.0))).collect(),
@@ -281,12 +297,10 @@ fn two_group_curves(rows: &[SummaryRow], origin: &str) -> Vec<TwoGroupCurves> {
 /// Paper Fig. 3: the dissimilar split absolute (natural/man-made, or each
 /// split by class name), random frozen features absolute, and both
 /// relative to their n = 0 value with the random-split AnB.
-pub fn fig3(name: &str, rows: &[SummaryRow], origin: &str) -> Figure {
+pub fn fig3(name: &str, rows: &[SummaryRow], origin: Origin) -> Figure {
     let dissimilar = two_group_curves(rows, origin);
-    let whole_base = cell(rows, origin, "whole", ArmLabel::Base, "all", 0).map(|r| r.mean);
-    let nolearn = line(rows, origin, "whole", ArmLabel::Nolearn, "all", whole_base);
-    let rand_base = cell(rows, origin, "random", ArmLabel::Base, "all", 0).map(|r| r.mean);
-    let anb = line(rows, origin, "random", ArmLabel::AnB, "all", rand_base);
+    let nolearn = pooled_line(rows, origin, &Family::Whole, ArmLabel::Nolearn, pooled_base(rows, origin, &Family::Whole));
+    let anb = pooled_line(rows, origin, &Family::Random, ArmLabel::AnB, pooled_base(rows, origin, &Family::Random));
     let rel = |pts: &[(f64, f64)]| -> Vec<(f64, f64)> {
         let b = pts.iter().find(|p| p.0 == 0.0).map_or(f64::NAN, |p| p.1);
         pts.iter().map(|&(x, y)| (x, y - b)).collect()
@@ -326,10 +340,10 @@ pub fn fig3(name: &str, rows: &[SummaryRow], origin: &str) -> Figure {
 }
 
 /// Reduced data: top-1 against examples per class, linear and log–log (log10).
-pub fn reduced(name: &str, rows: &[SummaryRow], origin: &str) -> Figure {
+pub fn reduced(name: &str, rows: &[SummaryRow], origin: Origin) -> Figure {
     let mut pts: Vec<(f64, f64)> = rows
         .iter()
-        .filter(|r| r.origin == origin && r.family == "whole" && r.arm == ArmLabel::Reduced)
+        .filter(|r| r.origin == origin && r.family == Family::Whole && r.arm == ArmLabel::Reduced)
         .filter_map(|r| r.k.map(|k| (k as f64, r.mean)))
         .collect();
     pts.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -382,10 +396,10 @@ pub fn curves(name: &str, runs: &[NamedSeries]) -> Figure {
 /// A user's runs over the authors', each normalised to its own random-split base.
 pub fn overlay(name: &str, rows: &[SummaryRow]) -> Figure {
     let mut series = Vec::new();
-    for (origin, style) in [("paper", (LIGHT_BLUE, LIGHT_RED)), ("runs", (DARK_BLUE, DARK_RED))] {
-        let Some(base) = cell(rows, origin, "random", ArmLabel::Base, "all", 0).map(|r| r.mean) else { continue };
+    for (origin, style) in [(Origin::Paper, (LIGHT_BLUE, LIGHT_RED)), (Origin::Runs, (DARK_BLUE, DARK_RED))] {
+        let Some(base) = pooled_base(rows, origin, &Family::Random) else { continue };
         for (arm, color, marker) in [(ArmLabel::BnB, style.0, Marker::Circle), (ArmLabel::AnB, style.1, Marker::Diamond)] {
-            let pts = line(rows, origin, "random", arm, "all", Some(base)).into_iter().map(|(x, y)| (x, y / base)).collect();
+            let pts = pooled_line(rows, origin, &Family::Random, arm, Some(base)).into_iter().map(|(x, y)| (x, y / base)).collect();
             series.push(Series::new(&format!("{origin} {arm} / base"), color, marker, pts));
         }
     }
@@ -597,7 +611,7 @@ pub fn render(fig: &Figure, dir: &Path) -> Result<Vec<PathBuf>> {
 
 /// CKA per layer between independently trained bases, next to the
 /// normalised transfer curve of the same splits (AnB / base by n).
-pub fn cka_vs_transfer(name: &str, pairs: &[(records::Family, NamedSeries)], rows: &[SummaryRow], origin: &str) -> Figure {
+pub fn cka_vs_transfer(name: &str, pairs: &[(Family, NamedSeries)], rows: &[SummaryRow], origin: Origin) -> Figure {
     // colours as in the right panel and Fig. 3: random split red, natural/man-made orange
     let palette = [DARK_BLUE, LIGHT_BLUE, LIGHT_RED, BLACK];
     let families = dissimilar_families(rows, origin);
@@ -605,8 +619,7 @@ pub fn cka_vs_transfer(name: &str, pairs: &[(records::Family, NamedSeries)], row
         .iter()
         .enumerate()
         .map(|(i, (family, (p, pts)))| {
-            let family = family.name();
-            let (color, marker) = if family == "random" {
+            let (color, marker) = if *family == Family::Random {
                 (DARK_RED, Marker::Diamond)
             } else if let Some(i) = families.iter().position(|(f, _)| f == family) {
                 (DISSIMILAR[i % DISSIMILAR.len()], Marker::Hexagon)
@@ -617,8 +630,8 @@ pub fn cka_vs_transfer(name: &str, pairs: &[(records::Family, NamedSeries)], row
         })
         .collect();
     let mut curves = Vec::new();
-    if let Some(base) = cell(rows, origin, "random", ArmLabel::Base, "all", 0).map(|r| r.mean) {
-        let pts = line(rows, origin, "random", ArmLabel::AnB, "all", Some(base)).into_iter().map(|(x, y)| (x, y / base)).collect();
+    if let Some(base) = pooled_base(rows, origin, &Family::Random) {
+        let pts = pooled_line(rows, origin, &Family::Random, ArmLabel::AnB, Some(base)).into_iter().map(|(x, y)| (x, y / base)).collect();
         curves.push(Series::new("random split AnB / base", DARK_RED, Marker::Diamond, pts));
     }
     for d in two_group_curves(rows, origin) {

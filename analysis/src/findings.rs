@@ -56,6 +56,7 @@ use serde::Serialize;
 
 use crate::quantity::Quantity;
 use crate::summary::{Convention, DecompRow, MIDDLE, plural};
+use crate::vocab::Origin;
 use records::Family;
 
 /// How the runs stand on one finding.
@@ -169,7 +170,7 @@ impl<'a> Judged<'a> {
 }
 
 /// The six findings for one origin's paired decomposition.
-pub fn judge_all(dec: &[DecompRow], origin: &str) -> Vec<Finding> {
+pub fn judge_all(dec: &[DecompRow], origin: Origin) -> Vec<Finding> {
     let rows =
         |q: &Quantity| -> Vec<&DecompRow> { dec.iter().filter(|r| r.origin == origin && r.convention == Convention::Paired && &r.quantity == q).collect() };
     let per_n = |q: &Quantity| -> Vec<&DecompRow> { rows(q).into_iter().filter(|r| r.n_from == r.n_to).collect() };
@@ -247,10 +248,7 @@ pub fn judge_all(dec: &[DecompRow], origin: &str) -> Vec<Finding> {
         let dis = Judged::new(top(&Quantity::MinusRandomDrop(family.clone())), LEVEL);
         push(
             5,
-            format!(
-                "dissimilar tasks transfer worse: {} drop more negative than the random-split drop at the top layers",
-                crate::summary::family_label(family.name())
-            ),
+            format!("dissimilar tasks transfer worse: {} drop more negative than the random-split drop at the top layers", crate::vocab::family_label(family)),
             "natural/man-made AnB − base −0.250 at n = 7 against −0.083 for random halves",
             judge(&dis.rows, dis.all(false), dis.any(true)),
             &[&dis],
@@ -270,10 +268,7 @@ pub fn judge_all(dec: &[DecompRow], origin: &str) -> Vec<Finding> {
         let vs = Judged::new(per_n(&Quantity::MinusNolearnRelative(family.clone())), LEVEL);
         push(
             6,
-            format!(
-                "even {} features beat random ones: AnB / base − nolearn / whole-set base > 0 at every n both have",
-                crate::summary::family_label(family.name())
-            ),
+            format!("even {} features beat random ones: AnB / base − nolearn / whole-set base > 0 at every n both have", crate::vocab::family_label(family)),
             "natural/man-made transfer well above random features at every n (Fig. 3)",
             judge(&vs.rows, vs.all(true), vs.any(false)),
             &[&vs],
@@ -298,7 +293,7 @@ mod tests {
         let e = Estimate { mean: v, se, df: units.saturating_sub(1) as f64, units, ci_low: None, ci_high: None };
         let e = if units >= 2 { e.with_level(0.95) } else { Estimate { se: f64::NAN, df: f64::NAN, ..e } };
         DecompRow {
-            origin: "runs".into(),
+            origin: Origin::Runs,
             convention: Convention::Paired,
             quantity: q,
             n_from: n.0,
@@ -317,7 +312,7 @@ mod tests {
     }
 
     fn verdict(dec: &[DecompRow], number: u8) -> Verdict {
-        judge_all(dec, "runs").into_iter().find(|f| f.number == number).expect("finding").verdict
+        judge_all(dec, Origin::Runs).into_iter().find(|f| f.number == number).expect("finding").verdict
     }
 
     // t(0.975, 2) = 4.303; t(1 − 0.025/3, 2) = 7.649 (Bonferroni over three n); t(0.95, 2) = 2.920
@@ -331,7 +326,7 @@ mod tests {
         assert_eq!(verdict(&co(-0.02, 0.002, 0), 1), Verdict::Opposite);
         // a unit left out for an unconverged network: judged from the rest while 2 remain
         assert_eq!(verdict(&co(0.02, 0.002, 1), 1), Verdict::Observed);
-        assert!(judge_all(&co(0.02, 0.002, 1), "runs")[0].evidence.contains("1 left out: unconverged network"));
+        assert!(judge_all(&co(0.02, 0.002, 1), Origin::Runs)[0].evidence.contains("1 left out: unconverged network"));
         assert_eq!(verdict(&[row(Quantity::Coadaptation, (3, 3), 0.02, f64::NAN, 1, 2)], 1), Verdict::NotMeaningful, "one unit left of three");
         assert_eq!(verdict(&[], 4), Verdict::NotMeasured);
     }
@@ -409,7 +404,7 @@ mod tests {
             d.push(row(Quantity::MinusRandomDrop(Family::Natman), (7, 7), -0.1, 0.01, 3, 0));
             d.push(row(Quantity::MinusNolearnRelative(Family::Natman), (4, 4), v4, 0.01, 3, 0));
             d.push(row(Quantity::MinusNolearnRelative(Family::Natman), (7, 7), 0.5, 0.01, 3, 0));
-            judge_all(&d, "runs").into_iter().filter(|f| f.number == 6).map(|f| f.verdict).collect::<Vec<_>>()
+            judge_all(&d, Origin::Runs).into_iter().filter(|f| f.number == 6).map(|f| f.verdict).collect::<Vec<_>>()
         };
         assert_eq!(vs(0.3), [Verdict::Observed, Verdict::Observed]);
         assert_eq!(vs(0.0), [Verdict::Observed, Verdict::Inconclusive], "every n both have must show it");
@@ -422,7 +417,7 @@ mod tests {
     fn dissimilar_splits_are_judged_in_the_order_of_their_names() {
         let mine = Family::dissimilar("clothing_vs_footwear").expect("a name");
         let d = [row(Quantity::MinusRandomDrop(Family::Natman), (7, 7), -0.1, 0.01, 3, 0), row(Quantity::MinusRandomDrop(mine), (7, 7), -0.1, 0.01, 3, 0)];
-        let fives: Vec<String> = judge_all(&d, "runs").into_iter().filter(|f| f.number == 5).map(|f| f.claim).collect();
+        let fives: Vec<String> = judge_all(&d, Origin::Runs).into_iter().filter(|f| f.number == 5).map(|f| f.claim).collect();
         assert_eq!(fives.len(), 2);
         assert!(fives[0].contains("clothing vs footwear") && fives[1].contains("natural/man-made"), "{fives:?}");
     }

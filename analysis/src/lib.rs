@@ -26,7 +26,9 @@ pub mod paired;
 pub mod quantity;
 pub mod report;
 pub mod summary;
+pub mod vocab;
 
 pub use error::{Error, Result};
 pub use quantity::Quantity;
 pub use report::{AnalyzeOptions, Outputs, analyze};
+pub use vocab::{Origin, Target};

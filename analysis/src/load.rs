@@ -18,9 +18,10 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
-use records::column;
+use records::{ArmLabel, Family, Half, Status, column};
 
 use crate::error::{Error, Result};
+use crate::vocab::{ORIGIN, Origin};
 
 use records::READS;
 
@@ -28,6 +29,8 @@ use records::READS;
 pub const PAPER_RESULTS: &str = include_str!("../data/paper_results.csv");
 /// The authors' test curves.
 pub const PAPER_CURVES: &str = include_str!("../data/paper_curves.csv");
+/// The column of the authors' tables naming a network (their folder).
+pub const NETWORK: &str = "network";
 
 /// Columns a run record must have for the analysis; their types are the
 /// ones the `records` crate writes ([`records::run_schema`]).
@@ -78,7 +81,7 @@ fn required() -> Vec<(&'static str, DataType)> {
 
 fn canonical(lf: LazyFrame) -> LazyFrame {
     lf.select([
-        col("origin"),
+        col(ORIGIN),
         col(column::RUN_ID),
         col(column::DATASET),
         col(column::DATASET_FINGERPRINT),
@@ -114,36 +117,37 @@ pub fn paper() -> Result<LazyFrame> {
         .finish()?;
     let converged = paper_convergence(&raw)?;
     let raw = raw.hstack(&[Column::new(column::CONVERGED.into(), converged)])?;
+    // the authors' folders' families (their words) as the records' family and arm
     let fam = || col(column::FAMILY);
     let family = when(fam().eq(lit("natman_base")).or(fam().eq(lit("natman_transfer"))))
-        .then(lit("natman"))
+        .then(lit(Family::Natman.name()))
         .when(fam().eq(lit("netbase")).or(fam().eq(lit("nolearn"))).or(fam().eq(lit("reduced"))))
-        .then(lit("whole"))
-        .otherwise(lit("random"));
+        .then(lit(Family::Whole.name()))
+        .otherwise(lit(Family::Random.name()));
     let arm = when(fam().eq(lit("selffer")))
-        .then(lit("BnB"))
+        .then(lit(ArmLabel::BnB.name()))
         .when(fam().eq(lit("selffer_ft")))
-        .then(lit("BnB+"))
+        .then(lit(ArmLabel::BnBPlus.name()))
         .when(fam().eq(lit("transfer")).or(fam().eq(lit("natman_transfer"))))
-        .then(lit("AnB"))
+        .then(lit(ArmLabel::AnB.name()))
         .when(fam().eq(lit("transfer_ft")))
-        .then(lit("AnB+"))
+        .then(lit(ArmLabel::AnBPlus.name()))
         .when(fam().eq(lit("nolearn")))
-        .then(lit("nolearn"))
+        .then(lit(ArmLabel::Nolearn.name()))
         .when(fam().eq(lit("reduced")))
-        .then(lit("reduced"))
-        .otherwise(lit("base"));
+        .then(lit(ArmLabel::Reduced.name()))
+        .otherwise(lit(ArmLabel::Base.name()));
     let lf = raw.lazy().with_columns([
-        lit("paper").alias("origin"),
-        col("network").alias(column::RUN_ID),
+        lit(Origin::Paper.name()).alias(ORIGIN),
+        col(NETWORK).alias(column::RUN_ID),
         lit("ILSVRC-2012 (Yosinski et al. 2014)").alias(column::DATASET),
-        lit("paper").alias(column::DATASET_FINGERPRINT),
+        lit(Origin::Paper.name()).alias(column::DATASET_FINGERPRINT),
         family.alias("family_out"),
         arm.alias(column::ARM),
-        col(column::TARGET_HALF).cast(DataType::String).fill_null(lit("whole")).alias(column::TARGET_HALF),
+        col(column::TARGET_HALF).cast(DataType::String).fill_null(lit(Half::whole().to_string())).alias(column::TARGET_HALF),
         col(column::N).cast(DataType::Int32).fill_null(lit(0)).alias(column::N),
         col("reduced_per_class").cast(DataType::Int32).alias(column::K),
-        when(col("has_log")).then(lit("ok")).otherwise(lit("failed")).alias(column::STATUS),
+        when(col("has_log")).then(lit(Status::Ok.name())).otherwise(lit(Status::Failed.name())).alias(column::STATUS),
         col("test_loss_mean_lowest10").alias(column::TEST_LOSS),
         col("train_loss_mean_lowest10").alias(column::TRAIN_LOSS),
         when(col("has_log"))
@@ -166,8 +170,8 @@ pub fn paper() -> Result<LazyFrame> {
 /// (docs/PROTOCOL.md §b: × 0.1 every 100,000 iterations; the reduced-data networks
 /// every 64,000). Null for networks without a curve.
 fn paper_convergence(raw: &DataFrame) -> Result<Vec<Option<bool>>> {
-    let curves = paper_curves()?.sort(["network", column::ITERATION], SortMultipleOptions::default())?;
-    let (net, it, top1) = (curves.column("network")?.str()?, curves.column(column::ITERATION)?.cast(&DataType::Int64)?, curves.column(column::TOP1)?.f64()?);
+    let curves = paper_curves()?.sort([NETWORK, column::ITERATION], SortMultipleOptions::default())?;
+    let (net, it, top1) = (curves.column(NETWORK)?.str()?, curves.column(column::ITERATION)?.cast(&DataType::Int64)?, curves.column(column::TOP1)?.f64()?);
     let it = it.i64()?;
     let mut by_net: std::collections::HashMap<&str, (Vec<i64>, Vec<f64>)> = std::collections::HashMap::new();
     for i in 0..curves.height() {
@@ -177,7 +181,7 @@ fn paper_convergence(raw: &DataFrame) -> Result<Vec<Option<bool>>> {
             e.1.push(t);
         }
     }
-    let names = raw.column("network")?.str()?;
+    let names = raw.column(NETWORK)?.str()?;
     let families = raw.column(column::FAMILY)?.str()?;
     Ok((0..raw.height())
         .map(|i| {
@@ -257,7 +261,7 @@ pub fn runs(files: &[PathBuf]) -> Result<LazyFrame> {
         };
         frames.push(canonical(lf.with_columns([
             converged.alias(column::CONVERGED),
-            lit("runs").alias("origin"),
+            lit(Origin::Runs.name()).alias(ORIGIN),
             k,
             src,
             col(column::TEST_LOSS_LAST).alias(column::TEST_LOSS),
@@ -327,7 +331,7 @@ pub fn check_single_dataset(df: &DataFrame, allow: bool) -> Result<()> {
     let runs = df
         .clone()
         .lazy()
-        .filter(col("origin").eq(lit("runs")))
+        .filter(col(ORIGIN).eq(lit(Origin::Runs.name())))
         .select([col(column::DATASET_FINGERPRINT), col(column::DATASET)])
         .unique(None, UniqueKeepStrategy::First)
         .collect()?;

@@ -43,21 +43,22 @@
 use std::collections::BTreeMap;
 
 use polars::prelude::*;
-use records::ArmLabel;
+use records::{ArmLabel, Family, Half, column};
 use serde::Serialize;
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::vocab::{ORIGIN, Origin};
 
 /// One network, as the pairing needs it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Net {
     /// The network's run id (named when two networks claim one cell).
     pub run_id: String,
-    /// `runs` or `paper`.
-    pub origin: String,
-    /// `random`, `natman`, `whole` (or a user family).
-    pub family: String,
+    /// Where it comes from.
+    pub origin: Origin,
+    /// Its family.
+    pub family: Family,
     /// Arm label.
     pub arm: ArmLabel,
     /// Split id within the family.
@@ -65,7 +66,7 @@ pub struct Net {
     /// Replicate index.
     pub replicate: i32,
     /// Target half.
-    pub target: String,
+    pub target: Half,
     /// Layers copied.
     pub n: i32,
     /// Examples per class (reduced networks).
@@ -84,25 +85,29 @@ impl Net {
     }
 }
 
-/// The networks of a usable-rows frame.
+/// The networks of a usable-rows frame, their words parsed to the
+/// protocol's types (a word that is none is an error naming the run).
 pub fn nets(ok: &DataFrame) -> Result<Vec<Net>> {
     let s = |c: &str| -> Result<StringChunked> { Ok(ok.column(c)?.str()?.clone()) };
-    let (run_id, origin, family, arm, split, target) = (s("run_id")?, s("origin")?, s("family")?, s("arm")?, s("split")?, s("target_half")?);
-    let rep = ok.column("replicate")?.i32()?.clone();
-    let n = ok.column("n")?.i32()?.clone();
-    let k = ok.column("k")?.i32()?.clone();
-    let top1 = ok.column("top1")?.f64()?.clone();
-    let conv = ok.column("converged")?.bool()?.clone();
+    let (run_id, origin, family, arm, split, target) =
+        (s(column::RUN_ID)?, s(ORIGIN)?, s(column::FAMILY)?, s(column::ARM)?, s(column::SPLIT)?, s(column::TARGET_HALF)?);
+    let rep = ok.column(column::REPLICATE)?.i32()?.clone();
+    let n = ok.column(column::N)?.i32()?.clone();
+    let k = ok.column(column::K)?.i32()?.clone();
+    let top1 = ok.column(column::TOP1)?.f64()?.clone();
+    let conv = ok.column(column::CONVERGED)?.bool()?.clone();
     (0..ok.height())
         .map(|i| {
+            let run = run_id.get(i).unwrap_or("");
+            let word = |what: &str, e: String| Error::Input(format!("run `{run}`: {what}: {e}"));
             Ok(Net {
-                run_id: run_id.get(i).unwrap_or("").into(),
-                origin: origin.get(i).unwrap_or("").into(),
-                family: family.get(i).unwrap_or("").into(),
+                run_id: run.into(),
+                origin: origin.get(i).unwrap_or("").parse().map_err(|e| word(ORIGIN, e))?,
+                family: family.get(i).unwrap_or("").parse().map_err(|e| word(column::FAMILY, e))?,
                 arm: arm_label(arm.get(i))?,
                 split: split.get(i).unwrap_or("").into(),
                 replicate: rep.get(i).unwrap_or(0),
-                target: target.get(i).unwrap_or("").into(),
+                target: target.get(i).unwrap_or("").parse().map_err(|e| word(column::TARGET_HALF, e))?,
                 n: n.get(i).unwrap_or(0),
                 k: k.get(i),
                 top1: top1.get(i).unwrap_or(f64::NAN),
@@ -211,16 +216,10 @@ impl Estimate {
 /// splits the replicate is always 0: replicates of one random split share
 /// its halves, so they are averaged within the split, and the unit is the
 /// split draw ([`Units::new`]).
-pub type UnitKey = (String, String, i32);
+pub type UnitKey = (Family, String, i32);
 
 /// A cell of a unit: (arm, target, n, k).
-type CellKey<'a> = (ArmLabel, &'a str, i32, i32);
-
-/// Whether a family's unit is the split draw (random halves) rather than
-/// the replicate (a fixed split).
-fn unit_is_the_split(family: &str) -> bool {
-    family.parse::<records::Family>().is_ok_and(|f| f == records::Family::Random)
-}
+type CellKey<'a> = (ArmLabel, &'a Half, i32, i32);
 
 /// Networks of one origin grouped by unit, then by cell.
 pub struct Units<'a> {
@@ -232,12 +231,13 @@ impl<'a> Units<'a> {
     /// replicate, arm, target, n and k are one cell claimed twice (two
     /// sweeps analysed together, say): an error naming both runs, never a
     /// silent choice.
-    pub fn new(nets: &'a [Net], origin: &str) -> Result<Self> {
+    pub fn new(nets: &'a [Net], origin: Origin) -> Result<Self> {
         let mut units: BTreeMap<UnitKey, BTreeMap<CellKey<'a>, Vec<&Net>>> = BTreeMap::new();
         for n in nets.iter().filter(|n| n.origin == origin) {
-            let replicate = if unit_is_the_split(&n.family) { 0 } else { n.replicate };
+            // the unit of random halves is the split draw, of a fixed split the replicate
+            let replicate = if n.family == Family::Random { 0 } else { n.replicate };
             let slot = units.entry((n.family.clone(), n.split.clone(), replicate)).or_default();
-            let cell = slot.entry((n.arm, n.target.as_str(), n.n, n.k.unwrap_or(0))).or_default();
+            let cell = slot.entry((n.arm, &n.target, n.n, n.k.unwrap_or(0))).or_default();
             if let Some(other) = cell.iter().find(|o| o.replicate == n.replicate) {
                 return Err(crate::error::Error::Input(format!(
                     "two networks claim one cell, runs `{}` and `{}` ({} split {} replicate {}, {} on {} at n = {}): two sweeps of one grid analysed together, or one network recorded twice; analyse them separately, or give them different replicates",
@@ -253,10 +253,10 @@ impl<'a> Units<'a> {
     /// of units left out because their value rests on a network that had
     /// not converged (a comparison with it is meaningless, so the unit
     /// gives no value).
-    pub fn per_unit(&self, family: &str, value: impl Fn(&Lookup<'_, 'a>) -> Option<Pair>) -> (Vec<(UnitKey, f64)>, usize) {
+    pub fn per_unit(&self, family: &Family, value: impl Fn(&Lookup<'_, 'a>) -> Option<Pair>) -> (Vec<(UnitKey, f64)>, usize) {
         let mut values = Vec::new();
         let mut unconverged = 0;
-        for (key, nets) in self.units.iter().filter(|(k, _)| k.0 == family) {
+        for (key, nets) in self.units.iter().filter(|(k, _)| k.0 == *family) {
             match value(&Lookup { nets }) {
                 Some(p) if p.converged => values.push((key.clone(), p.value)),
                 Some(_) => unconverged += 1,
@@ -271,13 +271,13 @@ impl<'a> Units<'a> {
     /// are taken for every target half of the unit's bases and every n in
     /// `ns`, and averaged within the unit. Also counts the units that used
     /// an unconverged network.
-    pub fn paired(&self, family: &str, ns: &[i32], pair: impl Fn(&Lookup<'_, 'a>, &str, i32) -> Option<Pair>) -> (Vec<f64>, usize) {
+    pub fn paired(&self, family: &Family, ns: &[i32], pair: impl Fn(&Lookup<'_, 'a>, &Half, i32) -> Option<Pair>) -> (Vec<f64>, usize) {
         let (keyed, unconverged) = self.paired_by_unit(family, ns, pair);
         (keyed.into_iter().map(|(_, v)| v).collect(), unconverged)
     }
 
     /// [`Units::paired`] with each value's unit.
-    pub fn paired_by_unit(&self, family: &str, ns: &[i32], pair: impl Fn(&Lookup<'_, 'a>, &str, i32) -> Option<Pair>) -> (Vec<(UnitKey, f64)>, usize) {
+    pub fn paired_by_unit(&self, family: &Family, ns: &[i32], pair: impl Fn(&Lookup<'_, 'a>, &Half, i32) -> Option<Pair>) -> (Vec<(UnitKey, f64)>, usize) {
         self.per_unit(family, |look| {
             let pairs: Vec<Pair> = look.targets().into_iter().flat_map(|t| ns.iter().filter_map(|&n| pair(look, t, n)).collect::<Vec<_>>()).collect();
             Pair::mean(&pairs)
@@ -286,7 +286,7 @@ impl<'a> Units<'a> {
 
     /// Unit means of one cell (networks of `arm` at `n` whose target passes
     /// `target`), for the summary's interval.
-    pub fn cell_values(&self, family: &str, arm: ArmLabel, n: i32, target: impl Fn(&str) -> bool) -> Vec<f64> {
+    pub fn cell_values(&self, family: &Family, arm: ArmLabel, n: i32, target: impl Fn(&Half) -> bool) -> Vec<f64> {
         self.units
             .iter()
             .filter(|((f, _, _), _)| f == family)
@@ -348,17 +348,17 @@ impl Lookup<'_, '_> {
     /// The cell of `arm` on `target` at `n` (bases: n = 0): its top-1
     /// (the mean over a random split's replicates) as a pair with nothing,
     /// and whether all of its networks converged.
-    pub fn get(&self, arm: ArmLabel, target: &str, n: i32) -> Option<Pair> {
+    pub fn get(&self, arm: ArmLabel, target: &Half, n: i32) -> Option<Pair> {
         Pair::mean(&self.cell(arm, target, n)?.iter().map(|n| Pair { value: n.top1, converged: n.may_count() }).collect::<Vec<_>>())
     }
 
     /// The networks of `arm` on `target` at `n` (one per replicate).
-    fn cell(&self, arm: ArmLabel, target: &str, n: i32) -> Option<&[&Net]> {
+    fn cell(&self, arm: ArmLabel, target: &Half, n: i32) -> Option<&[&Net]> {
         self.nets.iter().find(|((a, t, m, _), _)| *a == arm && *t == target && *m == n).map(|(_, v)| v.as_slice())
     }
 
     /// The target halves of this unit's bases.
-    pub fn targets(&self) -> Vec<&str> {
+    pub fn targets(&self) -> Vec<&Half> {
         self.nets.keys().filter(|(arm, ..)| *arm == ArmLabel::Base).map(|(_, t, ..)| *t).collect()
     }
 
@@ -368,7 +368,7 @@ impl Lookup<'_, '_> {
     /// pair exists. Every network of both must have converged for the
     /// difference to be meaningful: an unconverged network makes every
     /// comparison with it meaningless.
-    pub fn diff(&self, a: (ArmLabel, &str, i32), b: (ArmLabel, &str, i32)) -> Option<Pair> {
+    pub fn diff(&self, a: (ArmLabel, &Half, i32), b: (ArmLabel, &Half, i32)) -> Option<Pair> {
         let (xs, ys) = (self.cell(a.0, a.1, a.2)?, self.cell(b.0, b.1, b.2)?);
         let pairs: Vec<Pair> = xs
             .iter()
@@ -385,12 +385,12 @@ mod tests {
     fn net(arm: ArmLabel, split: &str, target: &str, n: i32, top1: f64) -> Net {
         Net {
             run_id: format!("r{split}-{arm}-{target}-n{n}"),
-            origin: "runs".into(),
-            family: "random".into(),
+            origin: Origin::Runs,
+            family: Family::Random,
             arm,
             split: split.into(),
             replicate: 0,
-            target: target.into(),
+            target: target.parse().expect("a half"),
             n,
             k: None,
             top1,
@@ -422,8 +422,8 @@ mod tests {
             net(ArmLabel::Base, "2", "B", 0, 0.75),
             net(ArmLabel::BnB, "2", "B", 3, 0.70),
         ];
-        let units = Units::new(&v, "runs").expect("units");
-        let (values, stale) = units.paired("random", &[3], |u, t, n| u.diff((ArmLabel::Base, t, 0), (ArmLabel::BnB, t, n)));
+        let units = Units::new(&v, Origin::Runs).expect("units");
+        let (values, stale) = units.paired(&Family::Random, &[3], |u, t, n| u.diff((ArmLabel::Base, t, 0), (ArmLabel::BnB, t, n)));
         assert_eq!(stale, 0);
         let e = Estimate::over_units(&values);
         assert_eq!(e.units, 3);
@@ -448,8 +448,8 @@ mod tests {
             v.push(net(ArmLabel::Base, s, "B", 0, 0.75 + wobble));
             v.push(net(ArmLabel::BnB, s, "B", 4, 0.75 + wobble));
         }
-        let units = Units::new(&v, "runs").expect("units");
-        let (values, _) = units.paired("random", &[4], |u, t, n| u.diff((ArmLabel::Base, t, 0), (ArmLabel::BnB, t, n)));
+        let units = Units::new(&v, Origin::Runs).expect("units");
+        let (values, _) = units.paired(&Family::Random, &[4], |u, t, n| u.diff((ArmLabel::Base, t, 0), (ArmLabel::BnB, t, n)));
         assert_eq!(values, vec![0.0, 0.0, 0.0]);
         // only B has a BnB: half A contributes no pair
         let pooled_base = v.iter().filter(|n| n.arm == ArmLabel::Base).map(|n| n.top1).sum::<f64>() / 6.0;
@@ -459,23 +459,23 @@ mod tests {
     #[test]
     fn an_unconverged_network_is_counted_and_fixed_split_replicates_are_separate_units() {
         let fixed = |mut n: Net, r: i32| {
-            n.family = "natman".into();
+            n.family = Family::Natman;
             n.replicate = r;
             n
         };
         let mut v = vec![fixed(net(ArmLabel::Base, "natman", "B", 0, 0.6), 0), fixed(net(ArmLabel::AnB, "natman", "B", 1, 0.7), 0)];
         v[0].converged = Some(false);
         v.extend([fixed(net(ArmLabel::Base, "natman", "B", 0, 0.8), 1), fixed(net(ArmLabel::AnB, "natman", "B", 1, 0.79), 1)]);
-        let units = Units::new(&v, "runs").expect("replicate 1 is its own unit, not a duplicate of replicate 0");
-        let (values, stale) = units.paired("natman", &[1], |u, t, n| u.diff((ArmLabel::Base, t, 0), (ArmLabel::AnB, t, n)));
+        let units = Units::new(&v, Origin::Runs).expect("replicate 1 is its own unit, not a duplicate of replicate 0");
+        let (values, stale) = units.paired(&Family::Natman, &[1], |u, t, n| u.diff((ArmLabel::Base, t, 0), (ArmLabel::AnB, t, n)));
         // replicate 0's base had not converged: its unit is left out and counted
         assert_eq!(values, vec![0.8 - 0.79]);
         assert_eq!(stale, 1);
         // the transfer, not only the base, must have converged
         v[0].converged = Some(true);
         v[3].converged = Some(false);
-        let units = Units::new(&v, "runs").expect("units");
-        let (values, stale) = units.paired("natman", &[1], |u, t, n| u.diff((ArmLabel::Base, t, 0), (ArmLabel::AnB, t, n)));
+        let units = Units::new(&v, Origin::Runs).expect("units");
+        let (values, stale) = units.paired(&Family::Natman, &[1], |u, t, n| u.diff((ArmLabel::Base, t, 0), (ArmLabel::AnB, t, n)));
         assert_eq!((values.len(), stale), (1, 1));
     }
 
@@ -488,8 +488,8 @@ mod tests {
         }
         v.extend(again);
         v.extend([net(ArmLabel::Base, "1", "B", 0, 0.75), net(ArmLabel::BnB, "1", "B", 2, 0.74)]);
-        let units = Units::new(&v, "runs").expect("units");
-        let (values, _) = units.paired("random", &[2], |u, t, n| u.diff((ArmLabel::Base, t, 0), (ArmLabel::BnB, t, n)));
+        let units = Units::new(&v, Origin::Runs).expect("units");
+        let (values, _) = units.paired(&Family::Random, &[2], |u, t, n| u.diff((ArmLabel::Base, t, 0), (ArmLabel::BnB, t, n)));
         // split 0: (0.80 + 0.90)/2 − (0.70 + 0.86)/2 = 0.07; split 1: 0.01 — two units, not three
         assert_eq!(values.len(), 2);
         assert!((values[0] - 0.07).abs() < 1e-12 && (values[1] - 0.01).abs() < 1e-12, "{values:?}");
@@ -510,8 +510,8 @@ mod tests {
                 v.push(s);
             }
         }
-        let units = Units::new(&v, "runs").expect("units");
-        let (values, _) = units.paired("random", &[3], |u, t, n| u.diff((ArmLabel::Base, t, 0), (ArmLabel::BnB, t, n)));
+        let units = Units::new(&v, Origin::Runs).expect("units");
+        let (values, _) = units.paired(&Family::Random, &[3], |u, t, n| u.diff((ArmLabel::Base, t, 0), (ArmLabel::BnB, t, n)));
         // replicates 0 and 1: (0.02 + 0.04) / 2; replicate 2's base alone would have pulled a cell mean to 0.767
         assert_eq!(values.len(), 1);
         assert!((values[0] - 0.03).abs() < 1e-12, "{values:?}");
@@ -521,19 +521,19 @@ mod tests {
     fn a_network_claimed_twice_is_refused_naming_both_runs() {
         let mut v = vec![net(ArmLabel::Base, "0", "B", 0, 0.8), net(ArmLabel::Base, "0", "B", 0, 0.7)];
         v[1].run_id = "other-sweep/r0-base-B".into();
-        let e = Units::new(&v, "runs").err().expect("a duplicate is an error").to_string();
+        let e = Units::new(&v, Origin::Runs).err().expect("a duplicate is an error").to_string();
         assert!(e.contains("r0-base-B-n0") && e.contains("other-sweep/r0-base-B"), "{e}");
         // a reduced network per k is no duplicate
         let mut r = vec![net(ArmLabel::Reduced, "whole", "whole", 0, 0.3), net(ArmLabel::Reduced, "whole", "whole", 0, 0.5)];
         r[0].k = Some(1);
         r[1].k = Some(10);
-        assert!(Units::new(&r, "runs").is_ok());
+        assert!(Units::new(&r, Origin::Runs).is_ok());
     }
 
     #[test]
     fn a_unit_missing_a_cell_is_flagged() {
         let v = [net(ArmLabel::Base, "0", "B", 0, 0.8), net(ArmLabel::AnB, "0", "B", 4, 0.7), net(ArmLabel::Base, "1", "B", 0, 0.8)];
-        let units = Units::new(&v, "runs").expect("units");
+        let units = Units::new(&v, Origin::Runs).expect("units");
         let flagged = units.incomplete();
         assert_eq!(flagged.len(), 1);
         assert_eq!(flagged[0].0.1, "1");

@@ -11,7 +11,8 @@ use crate::figures::{self, Figure, NamedSeries, NolearnPoint, render};
 use crate::findings::{self, Finding, RECOVERY_MARGIN};
 use crate::load;
 use crate::quantity::Quantity;
-use crate::summary::{self, BOOST_RANGES, Convention, DecompRow, Excluded, SummaryRow, TOP, cell, decomp_row, dissimilar_families, half_label, plural};
+use crate::summary::{self, BOOST_RANGES, Convention, DecompRow, Excluded, SummaryRow, TOP, cell, decomp_row, dissimilar_families, plural};
+use crate::vocab::{ORIGIN, Origin, Target, half_label};
 use records::{ArmLabel, Family, column};
 
 /// What to analyse.
@@ -37,9 +38,9 @@ pub struct Outputs {
     /// Networks left out, and why.
     pub excluded: Vec<Excluded>,
     /// The paper's findings judged for each origin (`runs`, `paper`).
-    pub findings: Vec<(String, Vec<Finding>)>,
-    /// Networks that had not converged (`origin`, run id).
-    pub unconverged: Vec<(String, String)>,
+    pub findings: Vec<(Origin, Vec<Finding>)>,
+    /// Networks that had not converged (origin, run id).
+    pub unconverged: Vec<(Origin, String)>,
     /// Figure files (PNG and SVG).
     pub figures: Vec<PathBuf>,
     /// `report.md`.
@@ -57,22 +58,31 @@ fn write_frame(df: &mut DataFrame, dir: &Path, stem: &str) -> Result<()> {
 }
 
 /// Network-level points of one origin: (family, arm, n, top1).
-pub fn networks(ok: &DataFrame, origin: &str) -> Result<Vec<(String, String, i32, f64)>> {
-    let df = ok.clone().lazy().filter(col("origin").eq(lit(origin))).select([col("family"), col("arm"), col("n"), col("top1")]).collect()?;
-    let (f, a, n, t) = (df.column("family")?.str()?, df.column("arm")?.str()?, df.column("n")?.i32()?, df.column("top1")?.f64()?);
+pub fn networks(ok: &DataFrame, origin: Origin) -> Result<Vec<(String, String, i32, f64)>> {
+    let df = of_origin(ok, origin).select([col(column::FAMILY), col(column::ARM), col(column::N), col(column::TOP1)]).collect()?;
+    let (f, a, n, t) = (df.column(column::FAMILY)?.str()?, df.column(column::ARM)?.str()?, df.column(column::N)?.i32()?, df.column(column::TOP1)?.f64()?);
     Ok((0..df.height()).map(|i| (f.get(i).unwrap_or("").into(), a.get(i).unwrap_or("").into(), n.get(i).unwrap_or(0), t.get(i).unwrap_or(f64::NAN))).collect())
 }
 
-fn nolearn_points(ok: &DataFrame, origin: &str) -> Result<Vec<NolearnPoint>> {
-    let df = ok
-        .clone()
-        .lazy()
-        .filter(col("origin").eq(lit(origin)).and(col("family").eq(lit("whole"))).and(col("arm").eq(lit("nolearn")).or(col("arm").eq(lit("base")))))
-        .group_by([col("n"), col("arm")])
-        .agg([col("top1").mean(), col("test_loss").mean(), col("train_loss").mean()])
+/// The networks of one origin.
+fn of_origin(ok: &DataFrame, origin: Origin) -> LazyFrame {
+    ok.clone().lazy().filter(col(ORIGIN).eq(lit(origin.name())))
+}
+
+fn nolearn_points(ok: &DataFrame, origin: Origin) -> Result<Vec<NolearnPoint>> {
+    let arm = |a: ArmLabel| col(column::ARM).eq(lit(a.name()));
+    let df = of_origin(ok, origin)
+        .filter(col(column::FAMILY).eq(lit(Family::Whole.name())).and(arm(ArmLabel::Nolearn).or(arm(ArmLabel::Base))))
+        .group_by([col(column::N), col(column::ARM)])
+        .agg([col(column::TOP1).mean(), col(column::TEST_LOSS).mean(), col(column::TRAIN_LOSS).mean()])
         .collect()?;
-    let (n, a, t, tl, tr) =
-        (df.column("n")?.i32()?, df.column("arm")?.str()?, df.column("top1")?.f64()?, df.column("test_loss")?.f64()?, df.column("train_loss")?.f64()?);
+    let (n, a, t, tl, tr) = (
+        df.column(column::N)?.i32()?,
+        df.column(column::ARM)?.str()?,
+        df.column(column::TOP1)?.f64()?,
+        df.column(column::TEST_LOSS)?.f64()?,
+        df.column(column::TRAIN_LOSS)?.f64()?,
+    );
     Ok((0..df.height())
         .map(|i| {
             (n.get(i).unwrap_or(0), a.get(i).unwrap_or("").into(), t.get(i).unwrap_or(f64::NAN), tl.get(i).unwrap_or(f64::NAN), tr.get(i).unwrap_or(f64::NAN))
@@ -80,13 +90,14 @@ fn nolearn_points(ok: &DataFrame, origin: &str) -> Result<Vec<NolearnPoint>> {
         .collect())
 }
 
-fn curve_series(opts: &AnalyzeOptions, ok: &DataFrame, origin: &str) -> Result<Vec<NamedSeries>> {
+fn curve_series(opts: &AnalyzeOptions, ok: &DataFrame, origin: Origin) -> Result<Vec<NamedSeries>> {
     // the bases of these runs, by their records' arm (not by reading ids)
-    let bases = ok.clone().lazy().filter(col("origin").eq(lit(origin)).and(col("arm").eq(lit("base")))).select([col("run_id")]).collect()?;
-    let ids = bases.column("run_id")?.str()?;
+    let bases = of_origin(ok, origin).filter(col(column::ARM).eq(lit(ArmLabel::Base.name()))).select([col(column::RUN_ID)]).collect()?;
+    let ids = bases.column(column::RUN_ID)?.str()?;
     let bases: std::collections::BTreeSet<String> = (0..ids.len()).filter_map(|i| ids.get(i)).map(str::to_string).collect();
-    let df = if origin == "paper" {
-        load::paper_curves()?.lazy().select([col("network").alias("run_id"), col("iteration").cast(DataType::Float64), col("top1")]).collect()?
+    let point = || [col(column::ITERATION).cast(DataType::Float64), col(column::TOP1)];
+    let df = if origin == Origin::Paper {
+        load::paper_curves()?.lazy().select([&[col(load::NETWORK).alias(column::RUN_ID)][..], &point()].concat()).collect()?
     } else {
         let mut frames = Vec::new();
         for p in &opts.runs {
@@ -97,7 +108,7 @@ fn curve_series(opts: &AnalyzeOptions, ok: &DataFrame, origin: &str) -> Result<V
             if let Some(d) = dir {
                 let glob = d.join("*.parquet");
                 let lf = LazyFrame::scan_parquet(PlRefPath::new(glob.to_string_lossy().as_ref()), ScanArgsParquet::default())?;
-                frames.push(lf.select([col("run_id"), col("iteration").cast(DataType::Float64), col("top1")]));
+                frames.push(lf.select([&[col(column::RUN_ID)][..], &point()].concat()));
             }
         }
         if frames.is_empty() {
@@ -105,11 +116,11 @@ fn curve_series(opts: &AnalyzeOptions, ok: &DataFrame, origin: &str) -> Result<V
         }
         concat(frames, UnionArgs::default())?.collect()?
     };
-    let df = df.sort(["run_id", "iteration"], SortMultipleOptions::default())?;
-    let (id, it, t) = (df.column("run_id")?.str()?, df.column("iteration")?.f64()?, df.column("top1")?.f64()?);
+    let df = df.sort([column::RUN_ID, column::ITERATION], SortMultipleOptions::default())?;
+    let (id, it, t) = (df.column(column::RUN_ID)?.str()?, df.column(column::ITERATION)?.f64()?, df.column(column::TOP1)?.f64()?);
     let mut out: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
     // learning curves of the bases (the authors' half bases, their `half*` folders)
-    let is_base = |name: &str| if origin == "paper" { name.starts_with("half") } else { bases.contains(name) };
+    let is_base = |name: &str| if origin == Origin::Paper { name.starts_with("half") } else { bases.contains(name) };
     for i in 0..df.height() {
         let name = id.get(i).unwrap_or("").to_string();
         if !is_base(&name) {
@@ -170,7 +181,7 @@ pub fn cka_pairs(opts: &AnalyzeOptions) -> Result<Vec<(Family, NamedSeries)>> {
 }
 
 /// The figures of one origin, built from the summary and the networks.
-pub fn figures_for(opts: &AnalyzeOptions, ok: &DataFrame, rows: &[SummaryRow], found: &[Finding], origin: &str) -> Result<Vec<Figure>> {
+pub fn figures_for(opts: &AnalyzeOptions, ok: &DataFrame, rows: &[SummaryRow], found: &[Finding], origin: Origin) -> Result<Vec<Figure>> {
     let nets = networks(ok, origin)?;
     let p = |s: &str| format!("{origin}_{s}");
     let mut figs =
@@ -179,10 +190,10 @@ pub fn figures_for(opts: &AnalyzeOptions, ok: &DataFrame, rows: &[SummaryRow], f
         figs.push(figures::reduced(&p("reduced"), rows, origin));
     }
     let nl = nolearn_points(ok, origin)?;
-    if nl.iter().any(|r| r.1 == "nolearn") {
+    if nl.iter().any(|r| r.1 == ArmLabel::Nolearn.name()) {
         figs.push(figures::nolearn(&p("nolearn"), &nl));
     }
-    if origin == "runs" {
+    if origin == Origin::Runs {
         let pairs = cka_pairs(opts)?;
         if !pairs.is_empty() {
             figs.push(figures::cka_vs_transfer(&p("cka_vs_transfer"), &pairs, rows, origin));
@@ -222,12 +233,12 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Outputs> {
     let cached = cached_cells(&ok)?;
     write_frame(&mut summary::summary_frame(&rows)?, &opts.out, "summary")?;
     write_frame(&mut summary::decomposition_frame(&decomposition)?, &opts.out, "decomposition")?;
-    let origins: Vec<&str> = ["runs", "paper"].into_iter().filter(|o| rows.iter().any(|r| r.origin == *o)).collect();
+    let origins: Vec<Origin> = Origin::ALL.into_iter().filter(|o| rows.iter().any(|r| r.origin == *o)).collect();
     let fig_dir = opts.out.join("figures");
-    let found: Vec<(String, Vec<Finding>)> = origins.iter().map(|o| (o.to_string(), findings::judge_all(&decomposition, o))).collect();
+    let found: Vec<(Origin, Vec<Finding>)> = origins.iter().map(|&o| (o, findings::judge_all(&decomposition, o))).collect();
     let mut figs = Vec::new();
     for (o, f) in &found {
-        figs.extend(figures_for(opts, &ok, &rows, f, o)?);
+        figs.extend(figures_for(opts, &ok, &rows, f, *o)?);
     }
     if origins.len() == 2 {
         figs.push(figures::overlay("overlay_runs_on_paper", &rows));
@@ -237,7 +248,7 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Outputs> {
         files.extend(render(f, &fig_dir)?);
     }
     let report = opts.out.join("report.md");
-    let unjudged = ok.clone().lazy().filter(col("origin").eq(lit("runs")).and(col("converged").is_null())).collect()?.height();
+    let unjudged = of_origin(&ok, Origin::Runs).filter(col(column::CONVERGED).is_null()).collect()?.height();
     let notes: Vec<String> =
         [unjudged_note(unjudged), incomplete_note(&incomplete), cached_note(&cached), backends_note(&backends(&ok)?)].into_iter().flatten().collect();
     let mut text = report_md(&ReportParts {
@@ -263,12 +274,12 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Outputs> {
         }
     }
     if !opts.runs.is_empty() {
-        let cpu = ok.clone().lazy().filter(col("origin").eq(lit("runs"))).select([col("cpu_seconds").sum()]).collect()?;
-        let cpu = cpu.column("cpu_seconds")?.f64()?.get(0).unwrap_or(f64::NAN);
+        let cpu = of_origin(&ok, Origin::Runs).select([col(column::CPU_SECONDS).sum()]).collect()?;
+        let cpu = cpu.column(column::CPU_SECONDS)?.f64()?.get(0).unwrap_or(f64::NAN);
         let _ = writeln!(
             text,
             "\n## Compute\n\n{cpu:.0} CPU-seconds over the {} networks analysed ({:.2} CPU-hours).",
-            ok.clone().lazy().filter(col("origin").eq(lit("runs"))).collect()?.height(),
+            of_origin(&ok, Origin::Runs).collect()?.height(),
             cpu / 3600.0
         );
         for p in &opts.runs {
@@ -349,7 +360,7 @@ fn unjudged_note(unjudged: usize) -> Option<String> {
 }
 
 /// The note on units that lack networks other units of their family have.
-fn incomplete_note(incomplete: &[(String, crate::paired::UnitKey, Vec<String>)]) -> Option<String> {
+fn incomplete_note(incomplete: &[(Origin, crate::paired::UnitKey, Vec<String>)]) -> Option<String> {
     if incomplete.is_empty() {
         return None;
     }
@@ -360,7 +371,7 @@ Each of these units lacks networks that other units of its family have (failed, 
          its quantities rest on fewer pairs than the grid planned.\n\n",
     );
     for (o, (family, split, replicate), cells) in incomplete {
-        let unit = if family == "random" { format!("random split {split}") } else { format!("{family} replicate {replicate}") };
+        let unit = if *family == Family::Random { format!("random split {split}") } else { format!("{family} replicate {replicate}") };
         let _ = writeln!(note, "- {o} {unit}: {}", cells.join("; "));
     }
     note.push('\n');
@@ -387,9 +398,9 @@ fn cached_note(cached: &[String]) -> Option<String> {
 /// backend on several GPUs is one arithmetic (`tch-cuda:0` and
 /// `tch-cuda:1` are `tch-cuda`).
 fn backends(ok: &DataFrame) -> Result<Vec<(String, usize)>> {
-    let df = ok.clone().lazy().filter(col("origin").eq(lit("runs"))).select([col("backend"), col("isa")]).collect()?;
+    let df = of_origin(ok, Origin::Runs).select([col(column::BACKEND), col(column::ISA)]).collect()?;
     let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
-    let (backend, isa) = (df.column("backend")?.str()?, df.column("isa")?.str()?);
+    let (backend, isa) = (df.column(column::BACKEND)?.str()?, df.column(column::ISA)?.str()?);
     for i in 0..df.height() {
         let b = backend.get(i).unwrap_or("");
         let b = b.split(':').next().unwrap_or(b);
@@ -422,15 +433,13 @@ fn backends_note(backends: &[(String, usize)]) -> Option<String> {
 /// Cells (family/arm/n) of these runs with a network that used the prefix
 /// cache: each is compared with uncached bases and fine-tuned arms.
 fn cached_cells(ok: &DataFrame) -> Result<Vec<String>> {
-    let df = ok
-        .clone()
-        .lazy()
-        .filter(col("origin").eq(lit("runs")).and(col("cached_prefix").eq(lit(true))))
-        .group_by([col("family"), col("arm"), col("n")])
-        .agg([col("run_id").count().alias("networks")])
-        .sort(["family", "arm", "n"], SortMultipleOptions::default())
+    let df = of_origin(ok, Origin::Runs)
+        .filter(col(column::CACHED_PREFIX).eq(lit(true)))
+        .group_by([col(column::FAMILY), col(column::ARM), col(column::N)])
+        .agg([col(column::RUN_ID).count().alias("networks")])
+        .sort([column::FAMILY, column::ARM, column::N], SortMultipleOptions::default())
         .collect()?;
-    let (f, a, n) = (df.column("family")?.str()?, df.column("arm")?.str()?, df.column("n")?.i32()?);
+    let (f, a, n) = (df.column(column::FAMILY)?.str()?, df.column(column::ARM)?.str()?, df.column(column::N)?.i32()?);
     Ok((0..df.height()).map(|i| format!("{}/{}/n{}", f.get(i).unwrap_or(""), a.get(i).unwrap_or(""), n.get(i).unwrap_or(0))).collect())
 }
 
@@ -453,7 +462,7 @@ fn cached_cells(ok: &DataFrame) -> Result<Vec<String>> {
 ///   (90% interval, as finding 3's equivalence). A gain says the bases
 ///   sat below their plateau, whatever the convergence rule said of their
 ///   curves, and every comparison with a base inherits it.
-fn controls(s: &mut String, dec: &[DecompRow], o: &str, declared: bool) {
+fn controls(s: &mut String, dec: &[DecompRow], o: Origin, declared: bool) {
     let paired = |q: Quantity| dec.iter().filter(move |d| d.origin == o && d.convention == Convention::Paired && d.quantity == q);
     let negative = paired(Quantity::RandomHalvesGap).next();
     let positive = if declared { paired(Quantity::MinusRandomDrop(Family::Natman)).filter(|d| d.n_from == d.n_to).max_by_key(|d| d.n_to) } else { None };
@@ -531,39 +540,39 @@ fn retrained_verdict(e: &crate::paired::Estimate, unconverged: usize) -> &'stati
 /// declares the split a known-answer control: their `dataset` ends in
 /// [`records::DECLARED_CUES_MARK`] (a grid mixing such data with other
 /// data, analysed with `--allow-mixed`, declares nothing).
-fn declared_origins(ok: &DataFrame) -> Result<Vec<String>> {
-    let df = ok.clone().lazy().filter(col("family").eq(lit("natman"))).select([col("origin"), col("dataset")]).collect()?;
-    let (o, d) = (df.column("origin")?.str()?, df.column("dataset")?.str()?);
-    let mut all_marked: std::collections::BTreeMap<String, bool> = std::collections::BTreeMap::new();
+fn declared_origins(ok: &DataFrame) -> Result<Vec<Origin>> {
+    let df = ok.clone().lazy().filter(col(column::FAMILY).eq(lit(Family::Natman.name()))).select([col(ORIGIN), col(column::DATASET)]).collect()?;
+    let (o, d) = (df.column(ORIGIN)?.str()?, df.column(column::DATASET)?.str()?);
+    let mut all_marked: std::collections::BTreeMap<Origin, bool> = std::collections::BTreeMap::new();
     for i in 0..df.height() {
         let marked = d.get(i).is_some_and(|d| d.ends_with(records::DECLARED_CUES_MARK));
-        *all_marked.entry(o.get(i).unwrap_or("").to_string()).or_insert(true) &= marked;
+        *all_marked.entry(o.get(i).unwrap_or("").parse().map_err(Error::Input)?).or_insert(true) &= marked;
     }
     Ok(all_marked.into_iter().filter_map(|(o, all)| all.then_some(o)).collect())
 }
 
 /// Networks whose record says they had not converged (`records::plateau`).
-fn unconverged_networks(ok: &DataFrame) -> Result<Vec<(String, String)>> {
+fn unconverged_networks(ok: &DataFrame) -> Result<Vec<(Origin, String)>> {
     let df = ok
         .clone()
         .lazy()
-        .filter(col("converged").eq(lit(false)))
-        .select([col("origin"), col("run_id")])
-        .sort(["origin", "run_id"], SortMultipleOptions::default())
+        .filter(col(column::CONVERGED).eq(lit(false)))
+        .select([col(ORIGIN), col(column::RUN_ID)])
+        .sort([ORIGIN, column::RUN_ID], SortMultipleOptions::default())
         .collect()?;
-    let (o, r) = (df.column("origin")?.str()?, df.column("run_id")?.str()?);
-    Ok((0..df.height()).map(|i| (o.get(i).unwrap_or("").to_string(), r.get(i).unwrap_or("").to_string())).collect())
+    let (o, r) = (df.column(ORIGIN)?.str()?, df.column(column::RUN_ID)?.str()?);
+    (0..df.height()).map(|i| Ok((o.get(i).unwrap_or("").parse().map_err(Error::Input)?, r.get(i).unwrap_or("").to_string()))).collect()
 }
 
 /// The authors' own convention on their data: every arm against the mean
 /// of all bases, Table 1 pooled over networks. It reproduces their numbers.
-fn pooled_tables(s: &mut String, rows: &[SummaryRow], dec: &[DecompRow], o: &str) {
+fn pooled_tables(s: &mut String, rows: &[SummaryRow], dec: &[DecompRow], o: Origin) {
     let pooled = |q: &Quantity, lo: i32, hi: i32| decomp_row(dec, o, Convention::Pooled, q, lo, hi);
     let _ = writeln!(s, "### The authors' convention (pooled: every arm against the mean of all bases; no intervals)\n");
     let _ = writeln!(s, "| n | co-adaptation (base − BnB) | specificity (BnB − AnB) | AnB − base |\n|---|---|---|---|");
     for n in crate::summary::ALL_N {
         let v = |q: Quantity| pooled(&q, n, n).map_or("–".into(), |d| format!("{:+.3}", d.value));
-        if cell(rows, o, "random", ArmLabel::AnB, "all", n).is_some() {
+        if cell(rows, o, &Family::Random, ArmLabel::AnB, &Target::Pooled, n).is_some() {
             let _ = writeln!(s, "| {n} | {} | {} | {} |", v(Quantity::Coadaptation), v(Quantity::Specificity), v(Quantity::TransferDrop));
         }
     }
@@ -595,9 +604,9 @@ struct ReportParts<'a> {
     dec: &'a [DecompRow],
     excluded: &'a [Excluded],
     figs: &'a [Figure],
-    found: &'a [(String, Vec<Finding>)],
-    unconverged: &'a [(String, String)],
-    declared: &'a [String],
+    found: &'a [(Origin, Vec<Finding>)],
+    unconverged: &'a [(Origin, String)],
+    declared: &'a [Origin],
     /// Notes after the title and the warnings, in order.
     notes: &'a [String],
 }
@@ -640,11 +649,11 @@ fn report_md(parts: &ReportParts<'_>) -> String {
          a comparison with any network that had not converged is not meaningful.\n"
     );
     for (o, found) in found {
-        let o = o.as_str();
-        let label = if o == "paper" { "The authors' networks (Yosinski et al. 2014, ILSVRC-2012)" } else { "These runs" };
+        let o = *o;
+        let label = if o == Origin::Paper { "The authors' networks (Yosinski et al. 2014, ILSVRC-2012)" } else { "These runs" };
         let _ = writeln!(s, "## {label}\n");
         findings_table(&mut s, found, o);
-        controls(&mut s, dec, o, declared.iter().any(|d| d == o));
+        controls(&mut s, dec, o, declared.contains(&o));
         random_decomposition(&mut s, rows, dec, o);
         dissimilar_tables(&mut s, rows, dec, o);
         other_arms(&mut s, rows, o);
@@ -660,7 +669,7 @@ fn report_md(parts: &ReportParts<'_>) -> String {
         let _ = writeln!(s, "- {} `{}`: {}", e.origin, e.run_id, e.reason);
     }
     let single: Vec<String> =
-        rows.iter().filter(|r| r.origin == "runs" && r.units < 2).map(|r| format!("{}/{}/{}/n{}", r.family, r.arm, r.target, r.n)).collect();
+        rows.iter().filter(|r| r.origin == Origin::Runs && r.units < 2).map(|r| format!("{}/{}/{}/n{}", r.family, r.arm, r.target, r.n)).collect();
     if !single.is_empty() {
         let _ = writeln!(s, "\nCells of these runs from a single unit (no interval): {}.", single.join(", "));
     }
@@ -672,11 +681,11 @@ fn report_md(parts: &ReportParts<'_>) -> String {
 }
 
 /// The findings table of one origin.
-fn findings_table(s: &mut String, found: &[Finding], o: &str) {
+fn findings_table(s: &mut String, found: &[Finding], o: Origin) {
     let _ = writeln!(
         s,
         "### Findings\n\n| # | the paper's finding | paper | {} | numbers (paired; value [interval at the level given]) |\n|---|---|---|---|---|",
-        if o == "paper" { "their networks, by split" } else { "these runs" }
+        if o == Origin::Paper { "their networks, by split" } else { "these runs" }
     );
     for f in found {
         let _ = writeln!(
@@ -693,10 +702,10 @@ fn findings_table(s: &mut String, found: &[Finding], o: &str) {
 }
 
 /// The random halves' decomposition, paired (and the authors' pooled one on their data).
-fn random_decomposition(s: &mut String, rows: &[SummaryRow], dec: &[DecompRow], o: &str) {
-    let get = |f: &str, a: ArmLabel, t: &str, n: i32| cell(rows, o, f, a, t, n);
+fn random_decomposition(s: &mut String, rows: &[SummaryRow], dec: &[DecompRow], o: Origin) {
+    let get = |a: ArmLabel, n: i32| cell(rows, o, &Family::Random, a, &Target::Pooled, n);
     let paired = |q: &Quantity, lo: i32, hi: i32| decomp_row(dec, o, Convention::Paired, q, lo, hi);
-    if let Some(base) = get("random", ArmLabel::Base, "all", 0) {
+    if let Some(base) = get(ArmLabel::Base, 0) {
         let interval = match (base.ci_low, base.ci_high) {
             (Some(lo), Some(hi)) => format!("95% interval over units {lo:.3}–{hi:.3}"),
             _ => "no interval: fewer than 2 units".into(),
@@ -712,8 +721,8 @@ fn random_decomposition(s: &mut String, rows: &[SummaryRow], dec: &[DecompRow], 
         let _ = writeln!(s, "| n | BnB | BnB+ | AnB | AnB+ | co-adaptation (base − BnB) | specificity (BnB − AnB) | AnB − base | AnB+ − base |");
         let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
         for n in crate::summary::ALL_N {
-            let m = |a: ArmLabel| get("random", a, "all", n).map(|r| r.mean);
-            let c = |a: ArmLabel| get("random", a, "all", n).map_or(0, |r| r.count);
+            let m = |a: ArmLabel| get(a, n).map(|r| r.mean);
+            let c = |a: ArmLabel| get(a, n).map_or(0, |r| r.count);
             let q = |q: Quantity| paired(&q, n, n).map_or("–".into(), DecompRow::value_and_interval);
             if [ArmLabel::BnB, ArmLabel::BnBPlus, ArmLabel::AnB, ArmLabel::AnBPlus].into_iter().all(|a| m(a).is_none()) {
                 continue;
@@ -750,20 +759,18 @@ fn random_decomposition(s: &mut String, rows: &[SummaryRow], dec: &[DecompRow], 
             }
             let _ = writeln!(s);
         }
-        if o == "paper" {
+        if o == Origin::Paper {
             pooled_tables(s, rows, dec, o);
         }
     }
 }
 
 /// A table per dissimilar split: its targets, its drop and that against the random halves'.
-fn dissimilar_tables(s: &mut String, rows: &[SummaryRow], dec: &[DecompRow], o: &str) {
-    let get = |f: &str, a: ArmLabel, t: &str, n: i32| cell(rows, o, f, a, t, n);
+fn dissimilar_tables(s: &mut String, rows: &[SummaryRow], dec: &[DecompRow], o: Origin) {
     let paired = |q: &Quantity, lo: i32, hi: i32| decomp_row(dec, o, Convention::Paired, q, lo, hi);
     for (family, halves) in dissimilar_families(rows, o) {
-        let Ok(word) = family.parse::<Family>() else { continue };
-        let (drop, worse) = (Quantity::Drop(word.clone()), Quantity::MinusRandomDrop(word));
-        let names: Vec<String> = halves.iter().map(|h| half_label(h)).collect();
+        let (drop, worse) = (Quantity::Drop(family.clone()), Quantity::MinusRandomDrop(family.clone()));
+        let names: Vec<String> = halves.iter().map(half_label).collect();
         let _ = writeln!(s, "### Dissimilar split `{family}` ({})\n", names.join(" / "));
         let heads: Vec<String> = names.iter().map(|h| format!("target {h}")).collect();
         let _ = writeln!(
@@ -777,7 +784,10 @@ fn dissimilar_tables(s: &mut String, rows: &[SummaryRow], dec: &[DecompRow], o: 
         ns.dedup();
         for n in ns {
             let arm = if n == 0 { ArmLabel::Base } else { ArmLabel::AnB };
-            let cells: Vec<String> = halves.iter().map(|h| get(&family, arm, h, n).map_or("–".into(), |r| format!("{:.3} ({})", r.mean, r.count))).collect();
+            let cells: Vec<String> = halves
+                .iter()
+                .map(|h| cell(rows, o, &family, arm, &Target::Half(h.clone()), n).map_or("–".into(), |r| format!("{:.3} ({})", r.mean, r.count)))
+                .collect();
             let q = |q: &Quantity| paired(q, n, n).map_or("–".into(), DecompRow::value_and_interval);
             let label = if n == 0 { "0 (bases)".to_string() } else { n.to_string() };
             let _ = writeln!(s, "| {label} | {} | {} | {} |", cells.join(" | "), q(&drop), q(&worse));
@@ -788,12 +798,11 @@ fn dissimilar_tables(s: &mut String, rows: &[SummaryRow], dec: &[DecompRow], o: 
 }
 
 /// Random frozen layers and reduced data, as lines.
-fn other_arms(s: &mut String, rows: &[SummaryRow], o: &str) {
-    let get = |f: &str, a: ArmLabel, t: &str, n: i32| cell(rows, o, f, a, t, n);
-    let nl: Vec<String> = crate::summary::ALL_N.filter_map(|n| get("whole", ArmLabel::Nolearn, "all", n).map(|r| format!("n{n} {:.3}", r.mean))).collect();
+fn other_arms(s: &mut String, rows: &[SummaryRow], o: Origin) {
+    let get = |a: ArmLabel, n: i32| cell(rows, o, &Family::Whole, a, &Target::Pooled, n);
+    let nl: Vec<String> = crate::summary::ALL_N.filter_map(|n| get(ArmLabel::Nolearn, n).map(|r| format!("n{n} {:.3}", r.mean))).collect();
     if !nl.is_empty() {
-        let _ =
-            writeln!(s, "Random frozen layers (nolearn), whole-set base {}: {}.\n", fmt(get("whole", ArmLabel::Base, "all", 0).map(|r| r.mean)), nl.join(", "));
+        let _ = writeln!(s, "Random frozen layers (nolearn), whole-set base {}: {}.\n", fmt(get(ArmLabel::Base, 0).map(|r| r.mean)), nl.join(", "));
     }
     let red: Vec<String> =
         rows.iter().filter(|r| r.origin == o && r.arm == ArmLabel::Reduced).filter_map(|r| r.k.map(|k| format!("k={k} {:.3}", r.mean))).collect();

@@ -23,22 +23,23 @@
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::paired::{Estimate, Lookup, Net, Pair, Units, arm_label, nets};
 use crate::quantity::Quantity;
-use records::{ArmLabel, Family};
+use crate::vocab::{ORIGIN, Origin, TARGET, Target};
+use records::{ArmLabel, Family, Half, Status, column};
 
 /// One cell of the summary.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SummaryRow {
-    /// `runs` or `paper`.
-    pub origin: String,
-    /// `random`, `natman`, `whole`, or a dissimilar split's name.
-    pub family: String,
+    /// Where its networks come from.
+    pub origin: Origin,
+    /// `random`, `natman`, `whole`, or a dissimilar split by name.
+    pub family: Family,
     /// Arm.
     pub arm: ArmLabel,
-    /// `all` (pooled), or a dissimilar family's half (`natural`, `manmade`, ...).
-    pub target: String,
+    /// Both target halves (random halves, the whole set), or a dissimilar split's half.
+    pub target: Target,
     /// Layers copied (0 for bases).
     pub n: i32,
     /// Examples per class (reduced).
@@ -60,8 +61,8 @@ pub struct SummaryRow {
 /// Networks excluded from the analysis.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Excluded {
-    /// `runs` or `paper`.
-    pub origin: String,
+    /// Where it comes from.
+    pub origin: Origin,
     /// The network.
     pub run_id: String,
     /// Why.
@@ -70,7 +71,8 @@ pub struct Excluded {
 
 /// Rows usable for statistics.
 pub fn usable(all: &DataFrame) -> Result<DataFrame> {
-    Ok(all.clone().lazy().filter(col("status").eq(lit("ok")).and(col("top1").is_not_null()).and(col("top1").is_not_nan())).collect()?)
+    let ok = col(column::STATUS).eq(lit(Status::Ok.name())).and(col(column::TOP1).is_not_null()).and(col(column::TOP1).is_not_nan());
+    Ok(all.clone().lazy().filter(ok).collect()?)
 }
 
 /// The excluded networks and why.
@@ -78,66 +80,56 @@ pub fn excluded(all: &DataFrame) -> Result<Vec<Excluded>> {
     let df = all
         .clone()
         .lazy()
-        .filter(col("status").neq(lit("ok")).or(col("top1").is_null()).or(col("top1").is_nan()))
-        .select([col("origin"), col("run_id"), col("status"), col("failure")])
+        .filter(col(column::STATUS).neq(lit(Status::Ok.name())).or(col(column::TOP1).is_null()).or(col(column::TOP1).is_nan()))
+        .select([col(ORIGIN), col(column::RUN_ID), col(column::STATUS), col(column::FAILURE)])
         .collect()?;
-    let (o, r, s, f) = (df.column("origin")?.str()?, df.column("run_id")?.str()?, df.column("status")?.str()?, df.column("failure")?.str()?);
-    Ok((0..df.height())
-        .map(|i| Excluded {
-            origin: o.get(i).unwrap_or("").into(),
-            run_id: r.get(i).unwrap_or("").into(),
-            reason: match (s.get(i), f.get(i)) {
-                (Some("ok"), _) => "metric is NaN".into(),
-                (_, Some(why)) => why.into(),
-                (status, None) => format!("status {}", status.unwrap_or("unknown")),
-            },
+    let s = |c: &str| -> Result<StringChunked> { Ok(df.column(c)?.str()?.clone()) };
+    let (o, r, s, f) = (s(ORIGIN)?, s(column::RUN_ID)?, s(column::STATUS)?, s(column::FAILURE)?);
+    (0..df.height())
+        .map(|i| {
+            Ok(Excluded {
+                origin: o.get(i).unwrap_or("").parse().map_err(Error::Input)?,
+                run_id: r.get(i).unwrap_or("").into(),
+                reason: match (s.get(i), f.get(i)) {
+                    (Some(ok), _) if ok == Status::Ok.name() => "metric is NaN".into(),
+                    (_, Some(why)) => why.into(),
+                    (status, None) => format!("status {}", status.unwrap_or("unknown")),
+                },
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Families whose cells pool their targets: random halves (similar tasks)
 /// and the whole set, the families [`records::Family::is_dissimilar`]
 /// says are not. Every other family is a dissimilar split: `natman` or
 /// one named by its user.
-pub const POOLED_FAMILIES: [&str; 2] = ["random", "whole"];
-
-/// Whether `family` is a dissimilar split (two groups chosen because they
-/// differ), by [`records::Family`].
-pub fn is_dissimilar(family: &str) -> bool {
-    family.parse::<records::Family>().is_ok_and(|f| f.is_dissimilar())
-}
+pub const POOLED_FAMILIES: [Family; 2] = [Family::Random, Family::Whole];
 
 /// The dissimilar families of one origin's summary, each with its halves
 /// (natural before man-made, as the paper; others by name).
-pub fn dissimilar_families(rows: &[SummaryRow], origin: &str) -> Vec<(String, Vec<String>)> {
-    let mut out: Vec<(String, Vec<String>)> = Vec::new();
-    for r in rows.iter().filter(|r| r.origin == origin && is_dissimilar(&r.family)) {
+pub fn dissimilar_families(rows: &[SummaryRow], origin: Origin) -> Vec<(Family, Vec<Half>)> {
+    let mut out: Vec<(Family, Vec<Half>)> = Vec::new();
+    for r in rows.iter().filter(|r| r.origin == origin) {
+        let Target::Half(half) = &r.target else { continue };
         match out.iter_mut().find(|(f, _)| *f == r.family) {
-            Some((_, halves)) if !halves.contains(&r.target) => halves.push(r.target.clone()),
+            Some((_, halves)) if !halves.contains(half) => halves.push(half.clone()),
             Some(_) => {}
-            None => out.push((r.family.clone(), vec![r.target.clone()])),
+            None => out.push((r.family.clone(), vec![half.clone()])),
         }
     }
     for (_, halves) in &mut out {
-        halves.sort_by_key(|h| (h != "natural", h.clone()));
+        halves.sort_by_key(|h| (*h != Half::natural(), h.clone()));
     }
     out.sort();
     out
 }
 
-/// How tables and figures name a family (`natural/man-made` for `natman`).
-pub fn family_label(family: &str) -> String {
-    if family == "natman" { "natural/man-made".into() } else { family.replace('_', " ") }
-}
-
-/// How tables and figures name a half (`man-made` for `manmade`).
-pub fn half_label(half: &str) -> String {
-    if half == "manmade" { "man-made".into() } else { half.into() }
-}
-
+/// The summary's target column: [`Target::POOLED`] for the pooled
+/// families, the network's target half otherwise (as [`Target::of`]).
 fn target_expr() -> Expr {
-    let pooled = POOLED_FAMILIES.iter().map(|f| col("family").eq(lit(*f))).reduce(|a, b| a.or(b)).expect("two families");
-    when(pooled).then(lit("all")).otherwise(col("target_half"))
+    let pooled = POOLED_FAMILIES.iter().map(|f| col(column::FAMILY).eq(lit(f.name()))).reduce(|a, b| a.or(b)).expect("two families");
+    when(pooled).then(lit(Target::POOLED)).otherwise(col(column::TARGET_HALF))
 }
 
 /// The summary table. Two networks claiming one cell of one unit are an
@@ -146,15 +138,15 @@ pub fn summarize(ok: &DataFrame) -> Result<Vec<SummaryRow>> {
     let df = ok
         .clone()
         .lazy()
-        .with_column(target_expr().alias("target"))
-        .group_by([col("origin"), col("family"), col("arm"), col("target"), col("n"), col("k")])
-        .agg([col("top1").mean().alias("mean"), col("top1").std(1).alias("sd"), col("top1").count().cast(DataType::UInt64).alias("count")])
-        .sort(["origin", "family", "arm", "target", "n", "k"], SortMultipleOptions::default())
+        .with_column(target_expr().alias(TARGET))
+        .group_by([col(ORIGIN), col(column::FAMILY), col(column::ARM), col(TARGET), col(column::N), col(column::K)])
+        .agg([col(column::TOP1).mean().alias("mean"), col(column::TOP1).std(1).alias("sd"), col(column::TOP1).count().cast(DataType::UInt64).alias("count")])
+        .sort([ORIGIN, column::FAMILY, column::ARM, TARGET, column::N, column::K], SortMultipleOptions::default())
         .collect()?;
     let s = |c: &str| -> Result<StringChunked> { Ok(df.column(c)?.str()?.clone()) };
-    let (origin, family, arm, target) = (s("origin")?, s("family")?, s("arm")?, s("target")?);
-    let n = df.column("n")?.i32()?.clone();
-    let k = df.column("k")?.i32()?.clone();
+    let (origin, family, arm, target) = (s(ORIGIN)?, s(column::FAMILY)?, s(column::ARM)?, s(TARGET)?);
+    let n = df.column(column::N)?.i32()?.clone();
+    let k = df.column(column::K)?.i32()?.clone();
     let mean = df.column("mean")?.f64()?.clone();
     let sd = df.column("sd")?.f64()?.clone();
     let count = df.column("count")?.u64()?.clone();
@@ -163,26 +155,22 @@ pub fn summarize(ok: &DataFrame) -> Result<Vec<SummaryRow>> {
     (0..df.height())
         .map(|i| {
             let (m, sdv, c) = (mean.get(i).unwrap_or(f64::NAN), sd.get(i).unwrap_or(f64::NAN), count.get(i).unwrap_or(0) as usize);
-            let (o, f, a, t, nn, kk) = (
-                origin.get(i).unwrap_or(""),
-                family.get(i).unwrap_or(""),
-                arm_label(arm.get(i))?,
-                target.get(i).unwrap_or(""),
-                n.get(i).unwrap_or(0),
-                k.get(i),
-            );
+            let o: Origin = origin.get(i).unwrap_or("").parse().map_err(Error::Input)?;
+            let f: Family = family.get(i).unwrap_or("").parse().map_err(Error::Input)?;
+            let (a, nn, kk) = (arm_label(arm.get(i))?, n.get(i).unwrap_or(0), k.get(i));
+            let t = if f.is_dissimilar() { Target::Half(target.get(i).unwrap_or("").parse().map_err(Error::Input)?) } else { Target::Pooled };
             // reduced cells differ by k, which the unit lookup does not key: their networks are their units
             let est = if a == ArmLabel::Reduced {
                 Estimate { mean: m, se: f64::NAN, df: f64::NAN, units: c, ci_low: None, ci_high: None }
             } else {
                 let units = &by_origin.iter().find(|(name, _)| *name == o).expect("every cell's origin has networks").1;
-                Estimate::over_units(&units.cell_values(f, a, nn, |x| t == "all" || x == t)).clipped(0.0, 1.0)
+                Estimate::over_units(&units.cell_values(&f, a, nn, |x| t.covers(x))).clipped(0.0, 1.0)
             };
             Ok(SummaryRow {
-                origin: o.into(),
-                family: f.into(),
+                origin: o,
+                family: f,
                 arm: a,
-                target: t.into(),
+                target: t,
                 n: nn,
                 k: kk,
                 mean: m,
@@ -197,8 +185,8 @@ pub fn summarize(ok: &DataFrame) -> Result<Vec<SummaryRow>> {
 }
 
 /// Look a cell up.
-pub fn cell<'a>(rows: &'a [SummaryRow], origin: &str, family: &str, arm: ArmLabel, target: &str, n: i32) -> Option<&'a SummaryRow> {
-    rows.iter().find(|r| r.origin == origin && r.family == family && r.arm == arm && r.target == target && r.n == n)
+pub fn cell<'a>(rows: &'a [SummaryRow], origin: Origin, family: &Family, arm: ArmLabel, target: &Target, n: i32) -> Option<&'a SummaryRow> {
+    rows.iter().find(|r| r.origin == origin && r.family == *family && r.arm == arm && r.target == *target && r.n == n)
 }
 
 /// How a decomposition row compares networks.
@@ -225,8 +213,8 @@ impl Convention {
 /// One quantity of the decomposition.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DecompRow {
-    /// `runs` or `paper`.
-    pub origin: String,
+    /// Where its networks come from.
+    pub origin: Origin,
     /// How networks are compared.
     pub convention: Convention,
     /// What is measured, e.g. [`Quantity::Coadaptation`] (base − BnB).
@@ -292,7 +280,7 @@ impl DecompRow {
 
 /// The row of `quantity` over layers `lo..=hi` in one origin's
 /// decomposition under `convention`, if there is one.
-pub fn decomp_row<'a>(dec: &'a [DecompRow], origin: &str, convention: Convention, quantity: &Quantity, lo: i32, hi: i32) -> Option<&'a DecompRow> {
+pub fn decomp_row<'a>(dec: &'a [DecompRow], origin: Origin, convention: Convention, quantity: &Quantity, lo: i32, hi: i32) -> Option<&'a DecompRow> {
     dec.iter().find(|d| d.origin == origin && d.convention == convention && &d.quantity == quantity && d.n_from == lo && d.n_to == hi)
 }
 
@@ -301,8 +289,15 @@ pub fn plural(k: usize, what: &str) -> String {
     format!("{k} {what}{}", if k == 1 { "" } else { "s" })
 }
 
+/// The column of each network's own target-half base (the authors' pooled rows).
+const OWN_BASE: &str = "own_base";
+
+/// The one column [`mean_count`] averages.
+const X: &str = "x";
+
+/// The mean and count of column [`X`].
 fn mean_count(lf: LazyFrame) -> Result<(f64, usize)> {
-    let df = lf.select([col("x").mean().alias("m"), col("x").count().cast(DataType::UInt64).alias("c")]).collect()?;
+    let df = lf.select([col(X).mean().alias("m"), col(X).count().cast(DataType::UInt64).alias("c")]).collect()?;
     Ok((df.column("m")?.f64()?.get(0).unwrap_or(f64::NAN), df.column("c")?.u64()?.get(0).unwrap_or(0) as usize))
 }
 
@@ -319,8 +314,8 @@ pub fn decompose(ok: &DataFrame, rows: &[SummaryRow]) -> Result<Vec<DecompRow>> 
 
 /// The networks of each origin (in order) grouped into units; two
 /// networks claiming one cell of one unit are an error ([`Units::new`]).
-fn units_by_origin(all: &[Net]) -> Result<Vec<(&str, Units<'_>)>> {
-    let mut origins: Vec<&str> = all.iter().map(|n| n.origin.as_str()).collect();
+fn units_by_origin(all: &[Net]) -> Result<Vec<(Origin, Units<'_>)>> {
+    let mut origins: Vec<Origin> = all.iter().map(|n| n.origin).collect();
     origins.sort_unstable();
     origins.dedup();
     origins.into_iter().map(|o| Ok((o, Units::new(all, o)?))).collect()
@@ -330,15 +325,16 @@ fn units_by_origin(all: &[Net]) -> Result<Vec<(&str, Units<'_>)>> {
 fn pooled(ok: &DataFrame, rows: &[SummaryRow]) -> Result<Vec<DecompRow>> {
     let mut out = Vec::new();
     // the authors' data only: user runs get the paired convention alone
-    if !rows.iter().any(|r| r.origin == "paper") {
+    if !rows.iter().any(|r| r.origin == Origin::Paper) {
         return Ok(out);
     }
     {
-        let o = "paper";
-        let get = |family: &str, arm: ArmLabel, target: &str, n: i32| cell(rows, o, family, arm, target, n).map(|r| (r.mean, r.count));
+        let o = Origin::Paper;
+        let get = |family: &Family, arm: ArmLabel, target: &Target, n: i32| cell(rows, o, family, arm, target, n).map(|r| (r.mean, r.count));
+        let (random, all) = (&Family::Random, &Target::Pooled);
         let mut push = |quantity: Quantity, n_from: i32, n_to: i32, value: f64, base: f64, count: usize| {
             out.push(DecompRow {
-                origin: o.into(),
+                origin: o,
                 convention: Convention::Pooled,
                 quantity,
                 n_from,
@@ -356,12 +352,12 @@ fn pooled(ok: &DataFrame, rows: &[SummaryRow]) -> Result<Vec<DecompRow>> {
             });
         };
         // random-split decomposition per n
-        if let Some((base, _)) = get("random", ArmLabel::Base, "all", 0) {
+        if let Some((base, _)) = get(random, ArmLabel::Base, all, 0) {
             for n in ALL_N {
-                let bnb = get("random", ArmLabel::BnB, "all", n);
-                let anb = get("random", ArmLabel::AnB, "all", n);
-                let bnbp = get("random", ArmLabel::BnBPlus, "all", n);
-                let anbp = get("random", ArmLabel::AnBPlus, "all", n);
+                let bnb = get(random, ArmLabel::BnB, all, n);
+                let anb = get(random, ArmLabel::AnB, all, n);
+                let bnbp = get(random, ArmLabel::BnBPlus, all, n);
+                let anbp = get(random, ArmLabel::AnBPlus, all, n);
                 if let Some((b, c)) = bnb {
                     push(Quantity::Coadaptation, n, n, base - b, base, c);
                 }
@@ -379,27 +375,29 @@ fn pooled(ok: &DataFrame, rows: &[SummaryRow]) -> Result<Vec<DecompRow>> {
                 }
             }
             // pooled over networks, and against each network's own target-half base
-            let random = ok.clone().lazy().filter(col("origin").eq(lit(o)).and(col("family").eq(lit("random"))));
-            let bases =
-                random.clone().filter(col("arm").eq(lit("base"))).select([col("split"), col("replicate"), col("target_half"), col("top1").alias("own_base")]);
+            let networks = ok.clone().lazy().filter(col(ORIGIN).eq(lit(o.name())).and(col(column::FAMILY).eq(lit(random.name()))));
+            let bases = networks.clone().filter(col(column::ARM).eq(lit(ArmLabel::Base.name()))).select([
+                col(column::SPLIT),
+                col(column::REPLICATE),
+                col(column::TARGET_HALF),
+                col(column::TOP1).alias(OWN_BASE),
+            ]);
             // one base per (split, replicate, target): a replicate's networks meet their own replicate's base
-            let with_own = random.clone().join(
-                bases,
-                [col("split"), col("replicate"), col("target_half")],
-                [col("split"), col("replicate"), col("target_half")],
-                JoinArgs::new(JoinType::Left),
-            );
+            let unit_cell = || [col(column::SPLIT), col(column::REPLICATE), col(column::TARGET_HALF)];
+            let with_own = networks.clone().join(bases, unit_cell(), unit_cell(), JoinArgs::new(JoinType::Left));
             for (lo, hi) in [(1, 7), (3, 7), (5, 7)] {
-                let arm_in = |arm: &str| with_own.clone().filter(col("arm").eq(lit(arm)).and(col("n").gt_eq(lit(lo))).and(col("n").lt_eq(lit(hi))));
-                let (ap, ca) = mean_count(arm_in(ArmLabel::AnBPlus.name()).select([col("top1").alias("x")]))?;
-                let (bp, _) = mean_count(arm_in(ArmLabel::BnBPlus.name()).select([col("top1").alias("x")]))?;
+                let arm_in = |arm: ArmLabel| {
+                    with_own.clone().filter(col(column::ARM).eq(lit(arm.name())).and(col(column::N).gt_eq(lit(lo))).and(col(column::N).lt_eq(lit(hi))))
+                };
+                let (ap, ca) = mean_count(arm_in(ArmLabel::AnBPlus).select([col(column::TOP1).alias(X)]))?;
+                let (bp, _) = mean_count(arm_in(ArmLabel::BnBPlus).select([col(column::TOP1).alias(X)]))?;
                 if ca > 0 {
                     push(Quantity::LastingBoostVsBase, lo, hi, ap - base, base, ca);
                     push(Quantity::LastingBoostVsSelfferFt, lo, hi, ap - bp, base, ca);
                 }
                 for arm in [ArmLabel::AnBPlus, ArmLabel::BnBPlus, ArmLabel::AnB, ArmLabel::BnB] {
-                    let (d, c) = mean_count(arm_in(arm.name()).select([(col("top1") - col("own_base")).alias("x")]))?;
-                    let (own, _) = mean_count(arm_in(arm.name()).select([col("own_base").alias("x")]))?;
+                    let (d, c) = mean_count(arm_in(arm).select([(col(column::TOP1) - col(OWN_BASE)).alias(X)]))?;
+                    let (own, _) = mean_count(arm_in(arm).select([col(OWN_BASE).alias(X)]))?;
                     if c > 0 {
                         push(Quantity::VsOwnBase(arm), lo, hi, d, own, c);
                     }
@@ -407,18 +405,19 @@ fn pooled(ok: &DataFrame, rows: &[SummaryRow]) -> Result<Vec<DecompRow>> {
             }
         }
         // natural / man-made: mean of both targets minus mean of both bases
-        if let (Some((bn, _)), Some((bm, _))) = (get("natman", ArmLabel::Base, "natural", 0), get("natman", ArmLabel::Base, "manmade", 0)) {
+        let (natman, natural, manmade) = (&Family::Natman, &Target::Half(Half::natural()), &Target::Half(Half::manmade()));
+        if let (Some((bn, _)), Some((bm, _))) = (get(natman, ArmLabel::Base, natural, 0), get(natman, ArmLabel::Base, manmade, 0)) {
             let base = (bn + bm) / 2.0;
             for n in ALL_N {
-                if let (Some((an, c1)), Some((am, c2))) = (get("natman", ArmLabel::AnB, "natural", n), get("natman", ArmLabel::AnB, "manmade", n)) {
+                if let (Some((an, c1)), Some((am, c2))) = (get(natman, ArmLabel::AnB, natural, n), get(natman, ArmLabel::AnB, manmade, n)) {
                     push(Quantity::Drop(Family::Natman), n, n, (an + am) / 2.0 - base, base, c1 + c2);
                 }
             }
         }
         // random frozen features relative to the whole-set base
-        if let Some((base, _)) = get("whole", ArmLabel::Base, "all", 0) {
+        if let Some((base, _)) = get(&Family::Whole, ArmLabel::Base, all, 0) {
             for n in ALL_N {
-                if let Some((v, c)) = get("whole", ArmLabel::Nolearn, "all", n) {
+                if let Some((v, c)) = get(&Family::Whole, ArmLabel::Nolearn, all, n) {
                     push(Quantity::NolearnDrop, n, n, v - base, base, c);
                 }
             }
@@ -428,8 +427,8 @@ fn pooled(ok: &DataFrame, rows: &[SummaryRow]) -> Result<Vec<DecompRow>> {
 }
 
 /// The layers n (> 0) present in `family` among one origin's networks.
-fn layers_of(nets: &[Net], origin: &str, family: &str) -> Vec<i32> {
-    let mut ns: Vec<i32> = nets.iter().filter(|n| n.origin == origin && n.family == family && n.n > 0).map(|n| n.n).collect();
+fn layers_of(nets: &[Net], origin: Origin, family: &Family) -> Vec<i32> {
+    let mut ns: Vec<i32> = nets.iter().filter(|n| n.origin == origin && n.family == *family && n.n > 0).map(|n| n.n).collect();
     ns.sort_unstable();
     ns.dedup();
     ns
@@ -444,11 +443,11 @@ pub const TOP: i32 = records::MAX_N as i32;
 
 /// Units lacking networks that other units of their family have, per
 /// origin ([`Units::incomplete`]).
-pub fn incomplete_units(ok: &DataFrame) -> Result<Vec<(String, crate::paired::UnitKey, Vec<String>)>> {
+pub fn incomplete_units(ok: &DataFrame) -> Result<Vec<(Origin, crate::paired::UnitKey, Vec<String>)>> {
     let all = nets(ok)?;
     let mut out = Vec::new();
     for (o, units) in units_by_origin(&all)? {
-        out.extend(units.incomplete().into_iter().map(|(k, cells)| (o.to_string(), k, cells)));
+        out.extend(units.incomplete().into_iter().map(|(k, cells)| (o, k, cells)));
     }
     Ok(out)
 }
@@ -462,19 +461,19 @@ pub const ALL_N: std::ops::RangeInclusive<i32> = 1..=records::MAX_N as i32;
 pub const MIDDLE: std::ops::RangeInclusive<i32> = 2..=records::MAX_N as i32 - 1;
 
 /// A pair of networks on target `t` at layer n within a unit, as a value.
-type PairOf = fn(&Lookup<'_, '_>, &str, i32) -> Option<Pair>;
+type PairOf = fn(&Lookup<'_, '_>, &Half, i32) -> Option<Pair>;
 
 // each pair written once: an arm at n on target t against another arm (bases at n = 0)
-fn transfer_drop(u: &Lookup<'_, '_>, t: &str, n: i32) -> Option<Pair> {
+fn transfer_drop(u: &Lookup<'_, '_>, t: &Half, n: i32) -> Option<Pair> {
     u.diff((ArmLabel::AnB, t, n), (ArmLabel::Base, t, 0))
 }
-fn specificity(u: &Lookup<'_, '_>, t: &str, n: i32) -> Option<Pair> {
+fn specificity(u: &Lookup<'_, '_>, t: &Half, n: i32) -> Option<Pair> {
     u.diff((ArmLabel::BnB, t, n), (ArmLabel::AnB, t, n))
 }
-fn boost(u: &Lookup<'_, '_>, t: &str, n: i32) -> Option<Pair> {
+fn boost(u: &Lookup<'_, '_>, t: &Half, n: i32) -> Option<Pair> {
     u.diff((ArmLabel::AnBPlus, t, n), (ArmLabel::Base, t, 0))
 }
-fn selffer_ft(u: &Lookup<'_, '_>, t: &str, n: i32) -> Option<Pair> {
+fn selffer_ft(u: &Lookup<'_, '_>, t: &Half, n: i32) -> Option<Pair> {
     u.diff((ArmLabel::BnBPlus, t, n), (ArmLabel::Base, t, 0))
 }
 
@@ -491,15 +490,15 @@ fn one((values, stale): (Vec<f64>, usize)) -> (Estimate, usize) {
 /// The paired rows of one origin, section by section.
 struct PairedRows<'a, 'u> {
     all: &'a [Net],
-    o: &'a str,
+    o: Origin,
     units: &'a Units<'u>,
     out: Vec<DecompRow>,
 }
 
 impl PairedRows<'_, '_> {
     /// The mean top-1 of a family's bases.
-    fn base_mean(&self, family: &str) -> f64 {
-        let v: Vec<f64> = self.all.iter().filter(|n| n.origin == self.o && n.family == family && n.arm == ArmLabel::Base).map(|n| n.top1).collect();
+    fn base_mean(&self, family: &Family) -> f64 {
+        let v: Vec<f64> = self.all.iter().filter(|n| n.origin == self.o && n.family == *family && n.arm == ArmLabel::Base).map(|n| n.top1).collect();
         v.iter().sum::<f64>() / v.len().max(1) as f64
     }
 
@@ -511,7 +510,7 @@ impl PairedRows<'_, '_> {
         }
         let (n_from, n_to) = span.unwrap_or((layers.first().copied().unwrap_or(0), layers.last().copied().unwrap_or(0)));
         self.out.push(DecompRow {
-            origin: self.o.into(),
+            origin: self.o,
             convention: Convention::Paired,
             quantity,
             n_from,
@@ -531,15 +530,16 @@ impl PairedRows<'_, '_> {
 
     /// Every per-n quantity of the random halves, and nolearn's of the whole set.
     fn per_n(&mut self) {
-        let per_n: [(Quantity, &str, PairOf); 8] = [
-            (Quantity::Coadaptation, "random", |u, t, n| u.diff((ArmLabel::Base, t, 0), (ArmLabel::BnB, t, n))),
-            (Quantity::Specificity, "random", specificity),
-            (Quantity::TransferDrop, "random", transfer_drop),
-            (Quantity::FinetuneRecoverySelffer, "random", |u, t, n| u.diff((ArmLabel::BnBPlus, t, n), (ArmLabel::BnB, t, n))),
-            (Quantity::FinetuneRecoveryTransfer, "random", |u, t, n| u.diff((ArmLabel::AnBPlus, t, n), (ArmLabel::AnB, t, n))),
-            (Quantity::SelfferFtVsBase, "random", selffer_ft),
-            (Quantity::LastingBoostVsBase, "random", boost),
-            (Quantity::NolearnDrop, "whole", |u, t, n| u.diff((ArmLabel::Nolearn, t, n), (ArmLabel::Base, t, 0))),
+        let (random, whole) = (Family::Random, Family::Whole);
+        let per_n: [(Quantity, &Family, PairOf); 8] = [
+            (Quantity::Coadaptation, &random, |u, t, n| u.diff((ArmLabel::Base, t, 0), (ArmLabel::BnB, t, n))),
+            (Quantity::Specificity, &random, specificity),
+            (Quantity::TransferDrop, &random, transfer_drop),
+            (Quantity::FinetuneRecoverySelffer, &random, |u, t, n| u.diff((ArmLabel::BnBPlus, t, n), (ArmLabel::BnB, t, n))),
+            (Quantity::FinetuneRecoveryTransfer, &random, |u, t, n| u.diff((ArmLabel::AnBPlus, t, n), (ArmLabel::AnB, t, n))),
+            (Quantity::SelfferFtVsBase, &random, selffer_ft),
+            (Quantity::LastingBoostVsBase, &random, boost),
+            (Quantity::NolearnDrop, &whole, |u, t, n| u.diff((ArmLabel::Nolearn, t, n), (ArmLabel::Base, t, 0))),
         ];
         for (quantity, family, pair) in per_n {
             let base = self.base_mean(family);
@@ -564,10 +564,10 @@ impl PairedRows<'_, '_> {
                 continue;
             }
             for (quantity, pair) in &ranged {
-                let e = one(self.units.paired("random", &in_range, *pair));
+                let e = one(self.units.paired(&Family::Random, &in_range, *pair));
                 self.push(quantity.clone(), Some((lo, hi)), &in_range, e, base);
             }
-            let control = self.units.per_unit("random", |u| {
+            let control = self.units.per_unit(&Family::Random, |u| {
                 let same: Vec<Pair> = u
                     .targets()
                     .into_iter()
@@ -589,7 +589,7 @@ impl PairedRows<'_, '_> {
         if let (Some(&lo), Some(&hi)) = (ns.first(), ns.last())
             && lo < hi
         {
-            let growth = self.units.paired("random", &[lo], |u, t, _| {
+            let growth = self.units.paired(&Family::Random, &[lo], |u, t, _| {
                 let (top, bottom) = (specificity(u, t, hi)?, specificity(u, t, lo)?);
                 Some(Pair { value: top.value - bottom.value, converged: top.converged && bottom.converged })
             });
@@ -600,7 +600,7 @@ impl PairedRows<'_, '_> {
     /// The negative control: random halves are exchangeable, so base A −
     /// base B (first half against second, by name) has a known zero.
     fn gap(&mut self, base: f64) {
-        let gap = self.units.per_unit("random", |u| {
+        let gap = self.units.per_unit(&Family::Random, |u| {
             let t = u.targets();
             (t.len() == 2).then(|| u.diff((ArmLabel::Base, t[0], 0), (ArmLabel::Base, t[1], 0))).flatten()
         });
@@ -614,45 +614,45 @@ impl PairedRows<'_, '_> {
     /// Fig. 3). Its units (replicates of a fixed split) and the random
     /// splits', or the whole set's, are two independent sets: Welch's interval.
     fn dissimilar(&mut self, ns: &[i32], base: f64) {
-        let mut families: Vec<String> = self.all.iter().filter(|n| n.origin == self.o && is_dissimilar(&n.family)).map(|n| n.family.clone()).collect();
+        let mut families: Vec<Family> = self.all.iter().filter(|n| n.origin == self.o && n.family.is_dissimilar()).map(|n| n.family.clone()).collect();
         families.sort_unstable();
         families.dedup();
         let relative = |arm: ArmLabel| {
-            move |u: &Lookup<'_, '_>, t: &str, n: i32| {
+            move |u: &Lookup<'_, '_>, t: &Half, n: i32| {
                 let (x, b) = (u.get(arm, t, n)?, u.get(ArmLabel::Base, t, 0)?);
                 Some(Pair { value: x.value / b.value, converged: x.converged && b.converged })
             }
         };
-        let whole_ns = layers_of(self.all, self.o, "whole");
+        let whole_ns = layers_of(self.all, self.o, &Family::Whole);
         for family in &families {
-            // a protocol word, checked when the records were loaded (`load::check_words`)
-            let Ok(word) = family.parse::<Family>() else { continue };
             let family_base = self.base_mean(family);
             let dis_ns = layers_of(self.all, self.o, family);
             for &n in &dis_ns {
                 let e = one(self.units.paired(family, &[n], transfer_drop));
-                self.push(Quantity::Drop(word.clone()), None, &[n], e, family_base);
+                self.push(Quantity::Drop(family.clone()), None, &[n], e, family_base);
             }
             for n in dis_ns.iter().copied().filter(|n| ns.contains(n)) {
-                let (dis, rnd) = (self.units.paired_by_unit(family, &[n], transfer_drop), self.units.paired_by_unit("random", &[n], transfer_drop));
+                let (dis, rnd) = (self.units.paired_by_unit(family, &[n], transfer_drop), self.units.paired_by_unit(&Family::Random, &[n], transfer_drop));
                 let e = (Estimate::difference(&unkeyed(&dis).0, &unkeyed(&rnd).0), dis.1 + rnd.1);
-                self.push(Quantity::MinusRandomDrop(word.clone()), None, &[n], e, base);
+                self.push(Quantity::MinusRandomDrop(family.clone()), None, &[n], e, base);
             }
             for n in dis_ns.iter().copied().filter(|n| whole_ns.contains(n)) {
-                let (dis, rnd) =
-                    (self.units.paired_by_unit(family, &[n], relative(ArmLabel::AnB)), self.units.paired_by_unit("whole", &[n], relative(ArmLabel::Nolearn)));
+                let (dis, rnd) = (
+                    self.units.paired_by_unit(family, &[n], relative(ArmLabel::AnB)),
+                    self.units.paired_by_unit(&Family::Whole, &[n], relative(ArmLabel::Nolearn)),
+                );
                 let e = (Estimate::difference(&unkeyed(&dis).0, &unkeyed(&rnd).0), dis.1 + rnd.1);
-                self.push(Quantity::MinusNolearnRelative(word.clone()), None, &[n], e, 1.0);
+                self.push(Quantity::MinusNolearnRelative(family.clone()), None, &[n], e, 1.0);
             }
         }
     }
 }
 
 /// The paired convention of one origin ([`crate::paired`]).
-fn paired_rows(all: &[Net], o: &str, units: &Units<'_>) -> Vec<DecompRow> {
+fn paired_rows(all: &[Net], o: Origin, units: &Units<'_>) -> Vec<DecompRow> {
     let mut rows = PairedRows { all, o, units, out: Vec::new() };
     rows.per_n();
-    let (ns, base) = (layers_of(all, o, "random"), rows.base_mean("random"));
+    let (ns, base) = (layers_of(all, o, &Family::Random), rows.base_mean(&Family::Random));
     rows.ranged(&ns, base);
     rows.growth(&ns, base);
     rows.gap(base);
@@ -663,10 +663,10 @@ fn paired_rows(all: &[Net], o: &str, units: &Units<'_>) -> Vec<DecompRow> {
 /// The summary as a DataFrame (columns of `summary.csv`).
 pub fn summary_frame(rows: &[SummaryRow]) -> Result<DataFrame> {
     Ok(df!(
-        "origin" => rows.iter().map(|r| r.origin.clone()).collect::<Vec<_>>(),
-        "family" => rows.iter().map(|r| r.family.clone()).collect::<Vec<_>>(),
+        "origin" => rows.iter().map(|r| r.origin.name()).collect::<Vec<_>>(),
+        "family" => rows.iter().map(|r| r.family.name()).collect::<Vec<_>>(),
         "arm" => rows.iter().map(|r| r.arm.name()).collect::<Vec<_>>(),
-        "target" => rows.iter().map(|r| r.target.clone()).collect::<Vec<_>>(),
+        "target" => rows.iter().map(|r| r.target.to_string()).collect::<Vec<_>>(),
         "n" => rows.iter().map(|r| r.n).collect::<Vec<_>>(),
         "k" => rows.iter().map(|r| r.k).collect::<Vec<_>>(),
         "mean" => rows.iter().map(|r| r.mean).collect::<Vec<_>>(),
@@ -681,7 +681,7 @@ pub fn summary_frame(rows: &[SummaryRow]) -> Result<DataFrame> {
 /// The decomposition as a DataFrame (columns of `decomposition.csv`).
 pub fn decomposition_frame(rows: &[DecompRow]) -> Result<DataFrame> {
     Ok(df!(
-        "origin" => rows.iter().map(|r| r.origin.clone()).collect::<Vec<_>>(),
+        "origin" => rows.iter().map(|r| r.origin.name()).collect::<Vec<_>>(),
         "convention" => rows.iter().map(|r| r.convention.name()).collect::<Vec<_>>(),
         "quantity" => rows.iter().map(|r| r.quantity.to_string()).collect::<Vec<_>>(),
         "n_from" => rows.iter().map(|r| r.n_from).collect::<Vec<_>>(),
@@ -706,33 +706,31 @@ mod tests {
     #[test]
     fn pooled_families_are_the_ones_records_calls_not_dissimilar() {
         for f in POOLED_FAMILIES {
-            assert!(!is_dissimilar(f), "{f}");
+            assert!(!f.is_dissimilar(), "{f}");
         }
-        assert!(is_dissimilar("natman") && is_dissimilar("clothing_vs_footwear"));
-        assert!(!is_dissimilar("not a family"), "a malformed name is no split");
-        let row = |family: &str, target: &str| SummaryRow {
-            origin: "runs".into(),
-            family: family.into(),
-            arm: ArmLabel::Base,
-            target: target.into(),
-            n: 0,
-            k: None,
-            mean: 0.5,
-            sd: f64::NAN,
-            count: 1,
-            units: 1,
-            ci_low: None,
-            ci_high: None,
+        let row = |family: &str, target: &str| {
+            let family: Family = family.parse().expect("a family");
+            let half: Half = target.parse().expect("a half");
+            SummaryRow {
+                origin: Origin::Runs,
+                target: Target::of(&family, &half),
+                family,
+                arm: ArmLabel::Base,
+                n: 0,
+                k: None,
+                mean: 0.5,
+                sd: f64::NAN,
+                count: 1,
+                units: 1,
+                ci_low: None,
+                ci_high: None,
+            }
         };
-        let rows = [row("random", "all"), row("natman", "manmade"), row("natman", "natural"), row("rooms", "outdoor"), row("rooms", "indoor")];
-        let fams = dissimilar_families(&rows, "runs");
-        assert_eq!(
-            fams,
-            [("natman".to_string(), vec!["natural".to_string(), "manmade".to_string()]), ("rooms".into(), vec!["indoor".into(), "outdoor".into()])]
-        );
-        assert_eq!(
-            (family_label("natman"), half_label("manmade"), family_label("indoor_vs_outdoor")),
-            ("natural/man-made".into(), "man-made".into(), "indoor vs outdoor".into())
-        );
+        let rows = [row("random", "A"), row("natman", "manmade"), row("natman", "natural"), row("rooms", "outdoor"), row("rooms", "indoor")];
+        assert_eq!(rows[0].target, Target::Pooled, "random halves pool their targets");
+        let fams = dissimilar_families(&rows, Origin::Runs);
+        let halves = |names: [&str; 2]| names.map(|h| h.parse::<Half>().expect("a half")).to_vec();
+        assert_eq!(fams, [(Family::Natman, halves(["natural", "manmade"])), ("rooms".parse().expect("a family"), halves(["indoor", "outdoor"]))]);
+        assert!(dissimilar_families(&rows, Origin::Paper).is_empty());
     }
 }

@@ -1,7 +1,7 @@
 //! The analysis, fed the authors' own results, gives the authors' numbers.
 
 use analysis::summary::{self, SummaryRow, cell};
-use analysis::{AnalyzeOptions, Quantity, analyze, figures, load};
+use analysis::{AnalyzeOptions, Origin, Quantity, Target, analyze, figures, load};
 use polars::prelude::*;
 use records::{ArmLabel, Family};
 
@@ -19,18 +19,18 @@ fn close(got: f64, want: f64, what: &str) {
 #[test]
 fn per_n_means_match_the_paper() {
     let (_, rows) = paper_rows();
-    let base = cell(&rows, "paper", "random", ArmLabel::Base, "all", 0).expect("base");
+    let base = cell(&rows, Origin::Paper, &Family::Random, ArmLabel::Base, &Target::Pooled, 0).expect("base");
     close(base.mean, 0.625, "base");
     assert_eq!(base.count, 8);
     let bnb = [0.627, 0.624, 0.621, 0.605, 0.593, 0.619, 0.623];
     let anb = [0.628, 0.624, 0.619, 0.600, 0.578, 0.581, 0.542];
     for n in 1..=7 {
-        close(cell(&rows, "paper", "random", ArmLabel::BnB, "all", n).expect("BnB").mean, bnb[n as usize - 1], &format!("BnB n={n}"));
-        let a = cell(&rows, "paper", "random", ArmLabel::AnB, "all", n).expect("AnB");
+        close(cell(&rows, Origin::Paper, &Family::Random, ArmLabel::BnB, &Target::Pooled, n).expect("BnB").mean, bnb[n as usize - 1], &format!("BnB n={n}"));
+        let a = cell(&rows, Origin::Paper, &Family::Random, ArmLabel::AnB, &Target::Pooled, n).expect("AnB");
         close(a.mean, anb[n as usize - 1], &format!("AnB n={n}"));
         assert_eq!(a.count, 8);
     }
-    close(cell(&rows, "paper", "whole", ArmLabel::Nolearn, "all", 3).expect("nolearn").mean, 0.001, "nolearn n=3");
+    close(cell(&rows, Origin::Paper, &Family::Whole, ArmLabel::Nolearn, &Target::Pooled, 3).expect("nolearn").mean, 0.001, "nolearn n=3");
     let k1300 = rows.iter().find(|r| r.arm == ArmLabel::Reduced && r.k == Some(1300)).expect("reduced 1300");
     close(k1300.mean, 0.552, "reduced k=1300");
 }
@@ -62,8 +62,8 @@ fn decomposition_matches_table_1_and_fig_3() {
 #[test]
 fn plotted_series_equal_the_summary() {
     let (ok, rows) = paper_rows();
-    let m = |arm: &str, n: i32| cell(&rows, "paper", "random", arm.parse().expect("a label"), "all", n).expect("cell").mean;
-    let bottom = figures::fig2_bottom("x", &rows, "paper", &[]);
+    let m = |arm: &str, n: i32| cell(&rows, Origin::Paper, &Family::Random, arm.parse().expect("a label"), &Target::Pooled, n).expect("cell").mean;
+    let bottom = figures::fig2_bottom("x", &rows, Origin::Paper, &[]);
     for (label, arm) in [("selffer BnB", "BnB"), ("transfer AnB", "AnB"), ("selffer BnB+", "BnB+"), ("transfer AnB+", "AnB+")] {
         let s = bottom.panels[0].series.iter().find(|s| s.label == label).expect("series");
         assert_eq!(s.points[0], (0.0, m("base", 0)), "{label} starts at the base");
@@ -71,7 +71,7 @@ fn plotted_series_equal_the_summary() {
             assert_eq!(s.points[n as usize], (n as f64, m(arm, n)), "{label} n={n}");
         }
     }
-    let nets = analysis::report::networks(&ok, "paper").expect("networks");
+    let nets = analysis::report::networks(&ok, Origin::Paper).expect("networks");
     let top = figures::fig2_top("x", &nets);
     let anb = top.panels[0].series.iter().find(|s| s.label == "transfer AnB").expect("AnB");
     for n in 1..=7 {
@@ -79,13 +79,13 @@ fn plotted_series_equal_the_summary() {
         assert_eq!(pts.len(), 8, "one marker per network");
         close(pts.iter().sum::<f64>() / 8.0, m("AnB", n), "scatter mean");
     }
-    let f3 = figures::fig3("x", &rows, "paper");
+    let f3 = figures::fig3("x", &rows, Origin::Paper);
     let rel = &f3.panels[2].series;
     let natman = rel.iter().find(|s| s.label == "natural/man-made split").expect("natman");
     close(natman.points[7].1, -0.250, "fig3 natman relative n=7");
     let random = rel.iter().find(|s| s.label == "random features").expect("nolearn");
     close(random.points[3].1, -0.575, "fig3 random features n=3");
-    let red = figures::reduced("x", &rows, "paper");
+    let red = figures::reduced("x", &rows, Origin::Paper);
     let lin = &red.panels[0].series[0].points;
     assert_eq!(lin.len(), 12);
     assert_eq!(lin.last().expect("k=1300").0, 1300.0);
@@ -126,7 +126,7 @@ fn analyze_paper_writes_tables_figures_and_report() {
         assert!(svg.contains(note), "{note}");
     }
     assert!(!svg.contains("5: transfer + fine-tuning"), "finding 4 is not observed on their data");
-    let found = &out.findings.iter().find(|(o, _)| o == "paper").expect("paper findings").1;
+    let found = &out.findings.iter().find(|(o, _)| *o == Origin::Paper).expect("paper findings").1;
     let verdicts: Vec<String> = found.iter().map(|f| f.verdict.to_string()).collect();
     // 3: BnB+ − base is +0.010 [+0.009, +0.011] (90%): fine-tuned selffers gained about the
     // margin, so "≈ base" is not shown; 4: AnB+ − BnB+ is −0.000: selffers given the same

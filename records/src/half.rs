@@ -36,6 +36,16 @@ impl Half {
         Half("B".into())
     }
 
+    /// The natural half of the paper's dissimilar split.
+    pub fn natural() -> Half {
+        Half("natural".into())
+    }
+
+    /// The man-made half of the paper's dissimilar split.
+    pub fn manmade() -> Half {
+        Half("manmade".into())
+    }
+
     /// A half named `name`, if it is one word of the id grammar.
     pub fn new(name: &str) -> Result<Half, String> {
         check_id_word(name).map_err(|e| format!("half {e}"))?;

@@ -53,7 +53,7 @@ fn two_groups(cfg: &SweepConfig) -> Result<Vec<TwoGroups<'_>>> {
     let mut two_groups: Vec<TwoGroups> = Vec::new();
     if let Some(g) = &cfg.natman {
         let split = SplitSpec::Natman { preset: g.preset.clone() };
-        let halves = [Half::new("natural"), Half::new("manmade")].map(|h| h.expect("the paper's halves are words"));
+        let halves = [Half::natural(), Half::manmade()];
         two_groups.push(TwoGroups { family: Family::Natman, split, halves, transfers: &g.transfers });
     }
     for g in &cfg.dissimilar {
