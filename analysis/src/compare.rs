@@ -19,6 +19,7 @@ use polars::prelude::*;
 
 use crate::error::Result;
 use crate::load;
+use records::column;
 
 /// One cell of the grid in both sweeps.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,7 +65,13 @@ pub struct Comparison {
 }
 
 /// What identifies a cell of the grid.
-const KEYS: [&str; 5] = ["family", "arm", "target_half", "n", "fine_tuned"];
+const KEYS: [&str; 5] = [column::FAMILY, column::ARM, column::TARGET_HALF, column::N, column::FINE_TUNED];
+
+/// What the join appends to B's columns.
+const B_SUFFIX: &str = "_b";
+
+/// The column of each job's cache build CPU-seconds (B's only).
+const CACHE_BUILD: &str = "cache_build";
 
 /// Per cell of the usable runs under `path`: networks, mean top-1, mean
 /// CPU-seconds and mean cache build CPU-seconds (from `builds`, by run id);
@@ -73,15 +80,15 @@ fn cells(path: &Path, builds: &BTreeMap<String, f64>) -> Result<(LazyFrame, f64)
     let all = load::runs(&load::record_files(path)?)?.collect()?;
     load::check_words(&all)?;
     let mut ok = crate::summary::usable(&all)?;
-    let cpu = ok.column("cpu_seconds")?.f64()?;
+    let cpu = ok.column(column::CPU_SECONDS)?.f64()?;
     let total = (0..cpu.len()).filter_map(|i| cpu.get(i)).filter(|c| c.is_finite()).sum();
-    let build: Float64Chunked = ok.column("run_id")?.str()?.iter().map(|id| id.and_then(|id| builds.get(id).copied())).collect();
-    ok.with_column(build.with_name("cache_build".into()).into_column())?;
+    let build: Float64Chunked = ok.column(column::RUN_ID)?.str()?.iter().map(|id| id.and_then(|id| builds.get(id).copied())).collect();
+    ok.with_column(build.with_name(CACHE_BUILD.into()).into_column())?;
     let cells = ok.lazy().group_by(KEYS.map(col)).agg([
-        col("top1").count().cast(DataType::UInt64).alias("count"),
-        col("top1").mean().alias("top1"),
-        col("cpu_seconds").mean().alias("cpu"),
-        col("cache_build").mean().alias("cache_build"),
+        col(column::TOP1).count().cast(DataType::UInt64).alias("count"),
+        col(column::TOP1).mean().alias(column::TOP1),
+        col(column::CPU_SECONDS).mean().alias("cpu"),
+        col(CACHE_BUILD).mean().alias(CACHE_BUILD),
     ]);
     Ok((cells, total))
 }
@@ -93,16 +100,17 @@ pub fn compare_sweeps(a: &Path, b: &Path, b_cache_builds: &BTreeMap<String, f64>
     let (ca, ta) = cells(a, &BTreeMap::new())?;
     let (cb, tb) = cells(b, b_cache_builds)?;
     let both = ca
-        .join(cb, KEYS.map(col), KEYS.map(col), JoinArgs::new(JoinType::Inner).with_suffix(Some("_b".into())))
+        .join(cb, KEYS.map(col), KEYS.map(col), JoinArgs::new(JoinType::Inner).with_suffix(Some(B_SUFFIX.into())))
         .sort(KEYS, SortMultipleOptions::default())
         .collect()?;
     let s = |c: &str| -> Result<StringChunked> { Ok(both.column(c)?.str()?.clone()) };
     let f = |c: &str| -> Result<Float64Chunked> { Ok(both.column(c)?.f64()?.clone()) };
     let u = |c: &str| -> Result<UInt64Chunked> { Ok(both.column(c)?.u64()?.clone()) };
-    let (family, arm, target) = (s("family")?, s("arm")?, s("target_half")?);
-    let (n, ft) = (both.column("n")?.i32()?.clone(), both.column("fine_tuned")?.bool()?.clone());
-    let (count, count_b, top1, top1_b, cpu, cpu_b) = (u("count")?, u("count_b")?, f("top1")?, f("top1_b")?, f("cpu")?, f("cpu_b")?);
-    let build_b = f("cache_build_b")?;
+    let (family, arm, target) = (s(column::FAMILY)?, s(column::ARM)?, s(column::TARGET_HALF)?);
+    let (n, ft) = (both.column(column::N)?.i32()?.clone(), both.column(column::FINE_TUNED)?.bool()?.clone());
+    let b = |c: &str| format!("{c}{B_SUFFIX}");
+    let (count, count_b, top1, top1_b, cpu, cpu_b) = (u("count")?, u(&b("count"))?, f(column::TOP1)?, f(&b(column::TOP1))?, f("cpu")?, f(&b("cpu"))?);
+    let build_b = f(&b(CACHE_BUILD))?;
     let cells = (0..both.height())
         .map(|i| {
             let arm = arm.get(i).unwrap_or("");

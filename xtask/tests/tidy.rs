@@ -502,26 +502,26 @@ fn quantities_are_typed_not_spelled() {
     assert!(checked >= 8);
 }
 
-/// The analysis's loader names the records' columns through
-/// `records::column`, never by spelling them again.
+/// The record's columns are named by `records::column` in the analysis:
+/// the loader never spells one in a string, and no `col("…")` or
+/// `.column("…")` elsewhere does, so a renamed column is one edit and a
+/// typo a compile error.
 #[test]
-fn the_loader_names_record_columns_by_their_constants() {
-    let record = std::fs::read_to_string(root().join("records/src/record.rs")).expect("record.rs");
-    let columns: Vec<&str> = record
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("pub const "))
-        .filter_map(|l| l.split("= \"").nth(1))
-        .filter_map(|l| l.strip_suffix("\";"))
-        .collect();
-    assert!(columns.len() > 40, "{columns:?}");
-    let load = std::fs::read_to_string(root().join("analysis/src/load.rs")).expect("load.rs");
-    let code = load.split("#[cfg(test)]").next().unwrap_or("");
-    for (i, line) in code.lines().enumerate() {
-        if line.trim_start().starts_with("//") {
-            continue;
-        }
-        for c in &columns {
-            assert!(!line.contains(&format!("\"{c}\"")), "analysis/src/load.rs:{}: the column `{c}` spelled (use records::column)", i + 1);
+fn the_analysis_names_record_columns_by_their_constants() {
+    let record = std::fs::read_to_string(root().join("records/src/record.rs")).expect("records/src/record.rs");
+    let module = record.split("pub mod column {").nth(1).expect("the column module").split("\n}").next().expect("its body");
+    let names: Vec<&str> = module.lines().filter_map(|l| l.trim().strip_prefix("pub const ")).filter_map(|l| l.split('"').nth(1)).collect();
+    assert!(names.len() > 40 && names.contains(&"top1") && names.contains(&"dataset_fingerprint"), "{names:?}");
+    for (path, text) in sources("analysis") {
+        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        for (i, line) in code.lines().enumerate().filter(|(_, l)| !l.trim_start().starts_with("//")) {
+            for name in &names {
+                let spelled =
+                    if path.ends_with("load.rs") { vec![format!("\"{name}\"")] } else { vec![format!("col(\"{name}\")"), format!("column(\"{name}\")")] };
+                for s in spelled {
+                    assert!(!line.contains(&s), "{path}:{}: the column `{name}` spelled (`{s}`): name it by records::column", i + 1);
+                }
+            }
         }
     }
 }
