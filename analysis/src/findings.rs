@@ -169,111 +169,166 @@ impl<'a> Judged<'a> {
     }
 }
 
-/// The six findings for one origin's paired decomposition.
-pub fn judge_all(dec: &[DecompRow], origin: Origin) -> Vec<Finding> {
-    let rows =
-        |q: &Quantity| -> Vec<&DecompRow> { dec.iter().filter(|r| r.origin == origin && r.convention == Convention::Paired && &r.quantity == q).collect() };
-    let per_n = |q: &Quantity| -> Vec<&DecompRow> { rows(q).into_iter().filter(|r| r.n_from == r.n_to).collect() };
-    let top = |q: &Quantity| -> Vec<&DecompRow> { per_n(q).into_iter().max_by_key(|r| r.n_to).into_iter().collect() };
-    let widest = |q: &Quantity| -> Vec<&DecompRow> { rows(q).into_iter().filter(|r| r.n_from < r.n_to).min_by_key(|r| r.n_from).into_iter().collect() };
-    let mut out = Vec::new();
-    let mut push = |number: u8, claim: String, paper: &'static str, verdict: Verdict, parts: &[&Judged]| {
-        let evidence = parts.iter().flat_map(|j| j.evidence.iter().cloned()).collect::<Vec<_>>().join("; ");
-        out.push(Finding { number, claim, paper, verdict, evidence });
-    };
+/// One origin's paired rows of the decomposition, selected by quantity.
+struct Rows<'a> {
+    dec: &'a [DecompRow],
+    origin: Origin,
+}
 
-    // 1: one Bonferroni family over the middle n the grid has
-    let middle: Vec<&DecompRow> = per_n(&Quantity::Coadaptation).into_iter().filter(|r| MIDDLE.contains(&r.n_from)).collect();
+impl<'a> Rows<'a> {
+    /// Every row of `q`.
+    fn all(&self, q: &Quantity) -> Vec<&'a DecompRow> {
+        self.dec.iter().filter(|r| r.origin == self.origin && r.convention == Convention::Paired && &r.quantity == q).collect()
+    }
+
+    /// The rows of `q` at one n each.
+    fn per_n(&self, q: &Quantity) -> Vec<&'a DecompRow> {
+        self.all(q).into_iter().filter(|r| r.n_from == r.n_to).collect()
+    }
+
+    /// The row of `q` at the largest n the grid has.
+    fn top(&self, q: &Quantity) -> Vec<&'a DecompRow> {
+        self.per_n(q).into_iter().max_by_key(|r| r.n_to).into_iter().collect()
+    }
+
+    /// The row of `q` pooled over the widest range of n.
+    fn widest(&self, q: &Quantity) -> Vec<&'a DecompRow> {
+        self.all(q).into_iter().filter(|r| r.n_from < r.n_to).min_by_key(|r| r.n_from).into_iter().collect()
+    }
+
+    /// The dissimilar splits judged (natman, or the user's by class name),
+    /// by name as the report's tables order them; natural/man-made, not
+    /// testable, where the grid has none.
+    fn dissimilar_families(&self) -> Vec<Family> {
+        let mut families: Vec<Family> = self
+            .dec
+            .iter()
+            .filter(|r| r.origin == self.origin && r.convention == Convention::Paired)
+            .filter_map(|r| match &r.quantity {
+                Quantity::MinusRandomDrop(f) => Some(f.clone()),
+                _ => None,
+            })
+            .collect();
+        families.sort_unstable_by(|a, b| a.name().cmp(b.name()));
+        families.dedup();
+        if families.is_empty() {
+            families.push(Family::Natman);
+        }
+        families
+    }
+}
+
+/// A finding with the evidence of the rows its verdict rests on.
+fn finding(number: u8, claim: String, paper: &'static str, verdict: Verdict, parts: &[&Judged]) -> Finding {
+    let evidence = parts.iter().flat_map(|j| j.evidence.iter().cloned()).collect::<Vec<_>>().join("; ");
+    Finding { number, claim, paper, verdict, evidence }
+}
+
+/// 1: one Bonferroni family over the middle n the grid has.
+fn coadaptation(r: &Rows<'_>) -> Finding {
+    let middle: Vec<&DecompRow> = r.per_n(&Quantity::Coadaptation).into_iter().filter(|d| MIDDLE.contains(&d.n_from)).collect();
     let co = Judged::new(middle.clone(), 1.0 - (1.0 - LEVEL) / middle.len().max(1) as f64);
-    push(
+    finding(
         1,
         format!("fragile co-adaptation: base − BnB > 0 at some middle n (Bonferroni over {})", plural(middle.len(), "layer")),
         "n = 3–6, up to 0.032 (n = 5)",
         judge(&co.rows, co.any(true), co.any(false) && !co.any(true)),
         &[&co],
-    );
+    )
+}
 
-    let mut spec = top(&Quantity::Specificity);
-    spec.extend(rows(&Quantity::SpecificityGrowth));
-    let spec = Judged::new(spec, LEVEL);
-    push(
+/// 2: specificity above 0 at the top n, and growing from the bottom n.
+fn specificity(r: &Rows<'_>) -> Finding {
+    let mut rows = r.top(&Quantity::Specificity);
+    rows.extend(r.all(&Quantity::SpecificityGrowth));
+    let spec = Judged::new(rows, LEVEL);
+    finding(
         2,
         "specificity grows with n and is > 0 at the top".into(),
         "0.000–0.005 for n ≤ 4, 0.081 at n = 7",
         if spec.rows.len() < 2 { judge(&[], false, false) } else { judge(&spec.rows, spec.all(true), spec.any(false)) },
         &[&spec],
-    );
+    )
+}
 
+/// 3: fine-tuning recovers: BnB+ equivalent to the base, AnB+ not worse.
+fn recovery(r: &Rows<'_>) -> Finding {
     let (selffer, transfer) =
-        (Judged::new(widest(&Quantity::SelfferFtVsBase), EQUIVALENCE_LEVEL), Judged::new(widest(&Quantity::LastingBoostVsBase), EQUIVALENCE_LEVEL));
+        (Judged::new(r.widest(&Quantity::SelfferFtVsBase), EQUIVALENCE_LEVEL), Judged::new(r.widest(&Quantity::LastingBoostVsBase), EQUIVALENCE_LEVEL));
     let outside = |e: &crate::paired::Estimate| e.ci_low.is_some_and(|lo| lo > RECOVERY_MARGIN) || e.ci_high.is_some_and(|hi| hi < -RECOVERY_MARGIN);
     let recovered = selffer.est.iter().all(within_margin) && transfer.est.iter().all(|e| e.ci_low.is_some_and(|lo| lo > -RECOVERY_MARGIN));
     let failed = selffer.est.iter().any(outside) || transfer.est.iter().any(|e| e.ci_high.is_some_and(|hi| hi < -RECOVERY_MARGIN));
     let both: Vec<&DecompRow> = selffer.rows.iter().chain(&transfer.rows).copied().collect();
     let complete = !selffer.rows.is_empty() && !transfer.rows.is_empty();
-    push(
+    finding(
         3,
         format!("fine-tuning recovers: BnB+ ≈ base (90% interval within ±{RECOVERY_MARGIN}) and AnB+ not below base by more than {RECOVERY_MARGIN}"),
         "BnB+ − base +0.010, AnB+ − base +0.016 over n = 1–7 (pooled)",
         if complete { judge(&both, recovered, failed) } else { judge(&[], false, false) },
         &[&selffer, &transfer],
-    );
+    )
+}
 
-    let (boost, control) = (Judged::new(widest(&Quantity::LastingBoostVsBase), LEVEL), Judged::new(widest(&Quantity::LastingBoostVsSelfferFt), LEVEL));
+/// 4: the lasting boost, beyond its BnB+ control.
+fn lasting_boost(r: &Rows<'_>) -> Finding {
+    let (boost, control) = (Judged::new(r.widest(&Quantity::LastingBoostVsBase), LEVEL), Judged::new(r.widest(&Quantity::LastingBoostVsSelfferFt), LEVEL));
     let both: Vec<&DecompRow> = boost.rows.iter().chain(&control.rows).copied().collect();
-    push(
+    finding(
         4,
         "lasting boost: AnB+ − base > 0 and beyond the same extra training without transfer (AnB+ − BnB+ > 0)".into(),
         "+0.016 / +0.018 / +0.021 over n = 1–7 / 3–7 / 5–7",
         if control.rows.is_empty() { judge(&[], false, false) } else { judge(&both, boost.all(true) && control.all(true), boost.any(false)) },
         &[&boost, &control],
-    );
+    )
+}
 
-    // one finding 5 and one second finding 6 per dissimilar split (natman, or the user's by class name)
-    let mut families: Vec<Family> = dec
-        .iter()
-        .filter(|r| r.origin == origin && r.convention == Convention::Paired)
-        .filter_map(|r| match &r.quantity {
-            Quantity::MinusRandomDrop(f) => Some(f.clone()),
-            _ => None,
-        })
-        .collect();
-    // by name, as the report's tables order them
-    families.sort_unstable_by(|a, b| a.name().cmp(b.name()));
-    families.dedup();
-    if families.is_empty() {
-        families.push(Family::Natman);
-    }
-    for family in &families {
-        let dis = Judged::new(top(&Quantity::MinusRandomDrop(family.clone())), LEVEL);
-        push(
-            5,
-            format!("dissimilar tasks transfer worse: {} drop more negative than the random-split drop at the top layers", crate::vocab::family_label(family)),
-            "natural/man-made AnB − base −0.250 at n = 7 against −0.083 for random halves",
-            judge(&dis.rows, dis.all(false), dis.any(true)),
-            &[&dis],
-        );
-    }
+/// 5, one per dissimilar split: its drop below the random halves' at the top n.
+fn dissimilar_drop(r: &Rows<'_>, family: &Family) -> Finding {
+    let dis = Judged::new(r.top(&Quantity::MinusRandomDrop(family.clone())), LEVEL);
+    finding(
+        5,
+        format!("dissimilar tasks transfer worse: {} drop more negative than the random-split drop at the top layers", crate::vocab::family_label(family)),
+        "natural/man-made AnB − base −0.250 at n = 7 against −0.083 for random halves",
+        judge(&dis.rows, dis.all(false), dis.any(true)),
+        &[&dis],
+    )
+}
 
-    let low: Vec<&DecompRow> = per_n(&Quantity::NolearnDrop).into_iter().filter(|r| MIDDLE.contains(&r.n_from)).min_by_key(|r| r.n_from).into_iter().collect();
+/// 6: random frozen features below the whole-set base at the lowest middle n.
+fn random_features(r: &Rows<'_>) -> Finding {
+    let low: Vec<&DecompRow> =
+        r.per_n(&Quantity::NolearnDrop).into_iter().filter(|d| MIDDLE.contains(&d.n_from)).min_by_key(|d| d.n_from).into_iter().collect();
     let nl = Judged::new(low, LEVEL);
-    push(
+    finding(
         6,
         "random frozen features fall off from the middle layers: nolearn below the whole-set base at the lowest middle n".into(),
         "0.001 top-1 (chance) from n = 3 on; −0.05 at n = 2",
         judge(&nl.rows, nl.all(false), nl.any(true)),
         &[&nl],
-    );
-    for family in &families {
-        let vs = Judged::new(per_n(&Quantity::MinusNolearnRelative(family.clone())), LEVEL);
-        push(
-            6,
-            format!("even {} features beat random ones: AnB / base − nolearn / whole-set base > 0 at every n both have", crate::vocab::family_label(family)),
-            "natural/man-made transfer well above random features at every n (Fig. 3)",
-            judge(&vs.rows, vs.all(true), vs.any(false)),
-            &[&vs],
-        );
-    }
+    )
+}
+
+/// 6, one per dissimilar split: its transferred features beat random ones at every n.
+fn dissimilar_beats_random(r: &Rows<'_>, family: &Family) -> Finding {
+    let vs = Judged::new(r.per_n(&Quantity::MinusNolearnRelative(family.clone())), LEVEL);
+    finding(
+        6,
+        format!("even {} features beat random ones: AnB / base − nolearn / whole-set base > 0 at every n both have", crate::vocab::family_label(family)),
+        "natural/man-made transfer well above random features at every n (Fig. 3)",
+        judge(&vs.rows, vs.all(true), vs.any(false)),
+        &[&vs],
+    )
+}
+
+/// The six findings for one origin's paired decomposition, in the paper's
+/// order: finding 5 and finding 6's second part once per dissimilar split.
+pub fn judge_all(dec: &[DecompRow], origin: Origin) -> Vec<Finding> {
+    let rows = Rows { dec, origin };
+    let families = rows.dissimilar_families();
+    let mut out = vec![coadaptation(&rows), specificity(&rows), recovery(&rows), lasting_boost(&rows)];
+    out.extend(families.iter().map(|f| dissimilar_drop(&rows, f)));
+    out.push(random_features(&rows));
+    out.extend(families.iter().map(|f| dissimilar_beats_random(&rows, f)));
     out
 }
 

@@ -244,7 +244,9 @@ fn train(a: TrainArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn sweep(a: SweepArgs) -> Result<ExitCode> {
+/// The sweep's configuration: a file or a preset, with the flags that
+/// override it.
+fn sweep_config(a: &SweepArgs) -> Result<SweepConfig> {
     let mut cfg = match (&a.preset, &a.config) {
         (_, Some(c)) => SweepConfig::read(c)?,
         (p, None) => SweepConfig::preset(p.as_deref().unwrap_or("default"), a.data.as_deref())?,
@@ -264,6 +266,11 @@ fn sweep(a: SweepArgs) -> Result<ExitCode> {
     if a.find_schedule {
         cfg.find_schedule.get_or_insert_default();
     }
+    Ok(cfg)
+}
+
+fn sweep(a: SweepArgs) -> Result<ExitCode> {
+    let mut cfg = sweep_config(&a)?;
     let out = std::path::absolute(&a.out).with_context(|| format!("output folder {}", a.out.display()))?;
     let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let backend = executor::JobBackend(a.backend.clone());
@@ -283,33 +290,7 @@ fn sweep(a: SweepArgs) -> Result<ExitCode> {
     }
     let plan = expand(&cfg, &out)?;
     if a.dry_run {
-        print!("{}", plan.graph());
-        eprintln!("calibrating: a few training steps of `{}` on this machine ...", cfg.model);
-        let est = sweep::estimate(&cfg, &plan)?;
-        match &est.splits {
-            Ok((n, classes)) => println!("\nsplits: all {n} fit the data's {classes} classes"),
-            Err(e) => println!("\nsplits: not checked against the data, which did not open ({e}); they are checked before anything trains"),
-        }
-        println!("\njobs per family/arm:");
-        for (k, v) in plan.counts() {
-            println!("  {k:<20} {v}");
-        }
-        if est.outputs.1 {
-            println!("estimate: fc8 taken {} wide, as the data did not open", est.outputs.0);
-        }
-        let (steps, speed, jobs) = (est.image_steps, est.speed, a.jobs.max(1) as f64);
-        println!(
-            "\n{} jobs, {steps:.3e} training image-steps; `{}` trains at {speed:.1} img/s per job thread here (measured just now), \
-             so about {:.2} CPU-hours, {:.2} hours of wall time with {jobs} jobs at once (training only; evaluation adds about a tenth)",
-            plan.jobs.len(),
-            cfg.model,
-            steps / speed / 3600.0,
-            steps / speed / jobs / 3600.0
-        );
-        std::fs::create_dir_all(&out)?;
-        plan.write(a.force)?;
-        println!("wrote {}", transfer::record::SweepLayout::new(&out).plan().display());
-        return Ok(ExitCode::SUCCESS);
+        return dry_run(&cfg, &plan, &a);
     }
     let exe = std::env::current_exe()?;
     let executor = match a.executor {
@@ -330,6 +311,46 @@ fn sweep(a: SweepArgs) -> Result<ExitCode> {
         eprintln!("bases: {} taken from {}{}", taken.len(), from.display(), if taken.is_empty() { " (none there fit this grid)" } else { "" });
     }
     let done = sweep::run(&plan, &executor, !a.no_report)?;
+    print_sweep(&done);
+    Ok(if done.report.all_done() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+/// `sweep --dry-run`: the graph, the splits checked against the data, the
+/// jobs per family and arm, and the grid's cost measured on this machine;
+/// the plan written.
+fn dry_run(cfg: &SweepConfig, plan: &transfer::plan::Plan, a: &SweepArgs) -> Result<ExitCode> {
+    print!("{}", plan.graph());
+    eprintln!("calibrating: a few training steps of `{}` on this machine ...", cfg.model);
+    let est = sweep::estimate(cfg, plan)?;
+    match &est.splits {
+        Ok((n, classes)) => println!("\nsplits: all {n} fit the data's {classes} classes"),
+        Err(e) => println!("\nsplits: not checked against the data, which did not open ({e}); they are checked before anything trains"),
+    }
+    println!("\njobs per family/arm:");
+    for (k, v) in plan.counts() {
+        println!("  {k:<20} {v}");
+    }
+    if est.outputs.1 {
+        println!("estimate: fc8 taken {} wide, as the data did not open", est.outputs.0);
+    }
+    let (steps, speed, jobs) = (est.image_steps, est.speed, a.jobs.max(1) as f64);
+    println!(
+        "\n{} jobs, {steps:.3e} training image-steps; `{}` trains at {speed:.1} img/s per job thread here (measured just now), \
+         so about {:.2} CPU-hours, {:.2} hours of wall time with {jobs} jobs at once (training only; evaluation adds about a tenth)",
+        plan.jobs.len(),
+        cfg.model,
+        steps / speed / 3600.0,
+        steps / speed / jobs / 3600.0
+    );
+    std::fs::create_dir_all(&plan.out)?;
+    plan.write(a.force)?;
+    println!("wrote {}", transfer::record::SweepLayout::new(&plan.out).plan().display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What a finished sweep did: jobs trained, found done, failed and not
+/// run, each failure named; the similarity table and the report.
+fn print_sweep(done: &sweep::Outcome) {
     let report = &done.report;
     eprintln!(
         "\nsweep: {} trained, {} already done, {} failed, {} not run ({:.0}s)",
@@ -350,7 +371,6 @@ fn sweep(a: SweepArgs) -> Result<ExitCode> {
     if let Some(p) = &done.analysis {
         println!("report: {}", p.display());
     }
-    Ok(if report.all_done() { ExitCode::SUCCESS } else { ExitCode::from(2) })
 }
 
 fn compare(a: CompareArgs) -> Result<ExitCode> {

@@ -451,7 +451,6 @@ fn train(
     opts: &RunOptions,
     pilot: Option<(&crate::plan::find::FindSchedule, &crate::plan::find::PilotBounds)>,
 ) -> Result<(Outcome, Option<PilotRun>)> {
-    use crate::plan::find::{Decision, decide, found_schedule};
     job.validate()?;
     let run_file = run_path(&job.records, &job.name());
     // done when this job's record is there (one of another job's is not)
@@ -466,52 +465,25 @@ fn train(
     let p = prepare(job)?;
     let device = opts.backend.device(true);
     let inner = opts.backend.device(false);
-    let mut net = build_model(job, &p.config, &device)?;
     let files = JobFiles::new(&job.dir);
     let sched = &job.schedule;
     let mut sgd = CaffeSgd::new(SgdConfig { momentum: sched.momentum, weight_decay: sched.weight_decay, bias_lr_mult: 2.0 });
-    let fingerprint = job.fingerprint();
-    let mut state = State { job: fingerprint.clone(), ..State::default() };
-    if let Ok(text) = std::fs::read_to_string(files.state()) {
-        let s: State = serde_json::from_str(&text).map_err(|e| Error::job(&job.id, format!("checkpoint.json unreadable: {e}")))?;
-        if s.job != fingerprint {
-            return Err(Error::job(
-                &job.id,
-                format!(
-                    "{} is the checkpoint of another job (job fingerprint {}, this job's {}): the configuration changed, or another sweep wrote here; \
-                     remove {} to train this job from the start",
-                    files.state().display(),
-                    if s.job.is_empty() { "none" } else { &s.job[..12] },
-                    &fingerprint[..12],
-                    job.dir.display()
-                ),
-            ));
-        }
-        let dir = job.dir.join(&s.checkpoint);
-        let (weights, _) = ParamStore::load(&dir.join("model.params"))?;
-        let (velocity, _) = ParamStore::load(&dir.join("velocity.params"))?;
-        net = weights.apply(net, |_| true)?;
-        sgd.load_state(&velocity, &inner);
-        state = s;
-    }
+    let (mut net, resumed) = resume(job, &files, build_model(job, &p.config, &device)?, &mut sgd, &inner)?;
+    let mut state = resumed.unwrap_or(State { job: job.fingerprint(), ..State::default() });
     let asm = Assembly { mean: p.mean.clone(), crop: job.preprocess.crop, mirror: job.preprocess.mirror, seed: job.seed };
-    // a pilot's drops and end are found as it trains
-    let mut step_size = state.pilot.as_ref().and_then(|s| s.step).unwrap_or(sched.step_size);
-    let mut end = state.pilot.as_ref().and_then(|s| s.end).unwrap_or(sched.max_iter);
-    let mut flat_at_end = state.pilot.as_ref().is_some_and(|s| s.flat_at_end);
-    let mut stop = opts.stop_after.map_or(end, |k| (state.iteration + k).min(end));
-    let mut progress = JobProgress::new(&job.name(), state.iteration, end, opts.progress);
+    let mut found = Found::of(sched, state.pilot.as_ref());
+    let mut stop = opts.stop_after.map_or(found.end, |k| (state.iteration + k).min(found.end));
+    let mut progress = JobProgress::new(&job.name(), state.iteration, found.end, opts.progress);
     if state.iteration > 0 {
         progress.say(&format!("resuming at iteration {}", state.iteration));
     }
     let loss_fn = burn::nn::loss::CrossEntropyLossConfig::new().init(&device);
     let eval_every = sched.eval_every();
     let mut feed = Feed::start(job, &p, &asm, &net, state.iteration..stop, &inner, &mut progress)?;
-    let mut window = Instant::now();
-    let mut window_images = 0usize;
+    let mut rate = Rate::new();
     while state.iteration < stop {
         let it = state.iteration;
-        let lr = step_lr(sched.base_lr, sched.gamma, step_size, it);
+        let lr = step_lr(sched.base_lr, sched.gamma, found.step_size, it);
         let dropout_seed = model::alexnet::layer_seed(job.seed ^ 0xD0D0, it as usize);
         let (logits, batch_labels) = feed.step(&net, it, dropout_seed, &asm, &device, &inner)?;
         let bs = batch_labels.len();
@@ -523,30 +495,16 @@ fn train(
         }
         if !loss_value.is_finite() {
             progress.finish();
-            let err = Error::Diverged { job: job.name(), iteration: it, value: loss_value };
-            let mut rec = record(job, &p, &state, opts, Spent { weights_sha256: String::new(), started: t0, cpu0, waited: feed.waited() });
-            rec.status = Status::Failed;
-            rec.failure = Some(err.to_string());
-            for m in [&mut rec.top1, &mut rec.top1_last, &mut rec.top1_max, &mut rec.top5, &mut rec.top5_last, &mut rec.test_loss_last] {
-                *m = f64::NAN;
-            }
-            rec.train_loss_last = loss_value;
-            write_run(&job.records, &rec, &state.evals, &job_json)?;
-            return Err(err);
+            let spent = Spent { weights_sha256: String::new(), started: t0, cpu0, waited: feed.waited() };
+            return Err(diverged(job, &p, &state, opts, spent, (it, loss_value), &job_json)?);
         }
         let grads = GradientsParams::from_grads(loss.backward(), &net);
         net = sgd.step(net, grads, lr);
         state.iteration += 1;
         state.loss_sum += loss_value;
         state.loss_count += 1;
-        window_images += bs;
-        let secs = window.elapsed().as_secs_f64();
-        progress.update(state.iteration, loss_value, window_images as f64 / secs.max(1e-9));
-        if secs > 5.0 {
-            window = Instant::now();
-            window_images = 0;
-        }
-        if state.iteration.is_multiple_of(eval_every) || state.iteration == end {
+        progress.update(state.iteration, loss_value, rate.add(bs));
+        if state.iteration.is_multiple_of(eval_every) || state.iteration == found.end {
             let eval_net = net.valid();
             let (top1, top5, test_loss) = feed.evaluate(&eval_net, &p.test, &asm, sched.test_batch, &inner)?;
             state.last_train_loss = state.loss_sum / state.loss_count.max(1) as f64;
@@ -562,58 +520,28 @@ fn train(
                 top5,
             };
             state.evals.push(point(top1, top5, test_loss));
-            if let (Some((rule, bounds)), Some(valid)) = (pilot, &p.validation) {
+            if let (Some(pilot), Some(valid)) = (pilot, &p.validation) {
                 let (v1, v5, vloss) = evaluate(&eval_net, valid, &asm, sched.test_batch, &inner)?;
-                let v = point(v1, v5, vloss);
-                let ps = state.pilot.get_or_insert_default();
-                ps.validation.push(v);
-                let curve: Vec<Eval> = ps.validation.iter().map(Eval::from).collect();
-                match decide(rule, &curve, ps.step, state.iteration) {
-                    Decision::Drop => {
-                        ps.step = Some(state.iteration);
-                        step_size = state.iteration;
-                        progress.say(&format!("validation top-1 flat at {v1:.4}: the rate drops every {step_size} iterations"));
-                    }
-                    Decision::Stop { converged } => {
-                        flat_at_end = converged;
-                        end = state.iteration;
-                        stop = end;
-                        (ps.end, ps.flat_at_end) = (Some(end), flat_at_end);
-                        progress.say(&format!("validation top-1 {v1:.4}: the schedule ends at {end} iterations"));
-                    }
-                    Decision::Continue if ps.step.is_none() && state.iteration >= bounds.first_cap => {
-                        progress.finish();
-                        let how = if crate::record::risen(&curve) { "was still rising" } else { "never rose clearly above its start" };
-                        return Err(Error::job(
-                            &job.id,
-                            format!(
-                                "the pilot's validation top-1 ({v1:.4}, {} validation images) {how} at the first rate after {} iterations \
-                                 (find_schedule's max_epochs): raise max_epochs, or change the rate",
-                                valid.len(),
-                                state.iteration
-                            ),
-                        ));
-                    }
-                    Decision::Continue => {}
-                }
+                found.judge(job, pilot, (point(v1, v5, vloss), valid.len()), &mut state, &mut progress)?;
+                stop = stop.min(found.end);
             }
         }
-        let at_stop = state.iteration == stop && stop < end;
+        let at_stop = state.iteration == stop && stop < found.end;
         if state.iteration.is_multiple_of(sched.checkpoint_every) || at_stop {
             save_checkpoint(&files, &net, &sgd, &mut state, t0, cpu0, feed.waited())?;
         }
     }
     progress.finish();
-    if state.iteration < end {
+    if state.iteration < found.end {
         return Ok((Outcome::Stopped { iteration: state.iteration }, None));
     }
     // a pilot is the grid's job under the schedule it found
-    let found;
+    let as_found;
     let (job, job_json) = match pilot {
         Some(_) => {
-            found = JobSpec { schedule: found_schedule(sched, step_size, end, eval_every), ..job.clone() };
-            write_json(&job.dir.join("job.json"), &found)?;
-            (&found, serde_json::to_string_pretty(&found).expect("job serialises"))
+            as_found = found.job(job);
+            write_json(&job.dir.join("job.json"), &as_found)?;
+            (&as_found, serde_json::to_string_pretty(&as_found).expect("job serialises"))
         }
         None => (job, job_json),
     };
@@ -629,10 +557,150 @@ fn train(
     let run = pilot.map(|_| PilotRun {
         job: job.clone(),
         validation: state.pilot.map(|s| s.validation).unwrap_or_default(),
-        flat_at_end,
+        flat_at_end: found.flat_at_end,
         cpu_seconds: rec.cpu_seconds,
     });
     Ok((Outcome::Done(Box::new(rec)), run))
+}
+
+/// The job's checkpoint, if it has one: `net` with its weights, `sgd` with
+/// its momentum, and the state it was saved with. A checkpoint of another
+/// job (another fingerprint) is refused, naming the folder to remove.
+fn resume(job: &JobSpec, files: &JobFiles, net: AlexNet, sgd: &mut CaffeSgd, inner: &Device) -> Result<(AlexNet, Option<State>)> {
+    let Ok(text) = std::fs::read_to_string(files.state()) else { return Ok((net, None)) };
+    let s: State = serde_json::from_str(&text).map_err(|e| Error::job(&job.id, format!("checkpoint.json unreadable: {e}")))?;
+    let fingerprint = job.fingerprint();
+    if s.job != fingerprint {
+        return Err(Error::job(
+            &job.id,
+            format!(
+                "{} is the checkpoint of another job (job fingerprint {}, this job's {}): the configuration changed, or another sweep wrote here; \
+                 remove {} to train this job from the start",
+                files.state().display(),
+                if s.job.is_empty() { "none" } else { &s.job[..12] },
+                &fingerprint[..12],
+                job.dir.display()
+            ),
+        ));
+    }
+    let dir = job.dir.join(&s.checkpoint);
+    let (weights, _) = ParamStore::load(&dir.join("model.params"))?;
+    let (velocity, _) = ParamStore::load(&dir.join("velocity.params"))?;
+    let net = weights.apply(net, |_| true)?;
+    sgd.load_state(&velocity, inner);
+    Ok((net, Some(s)))
+}
+
+/// A training loss that is not finite at `iteration`: the job's record
+/// says it failed and why (its metrics NaN), and the error is returned.
+fn diverged(job: &JobSpec, p: &Prepared, state: &State, opts: &RunOptions, spent: Spent, (iteration, loss): (u64, f64), job_json: &str) -> Result<Error> {
+    let err = Error::Diverged { job: job.name(), iteration, value: loss };
+    let mut rec = record(job, p, state, opts, spent);
+    rec.status = Status::Failed;
+    rec.failure = Some(err.to_string());
+    for m in [&mut rec.top1, &mut rec.top1_last, &mut rec.top1_max, &mut rec.top5, &mut rec.top5_last, &mut rec.test_loss_last] {
+        *m = f64::NAN;
+    }
+    rec.train_loss_last = loss;
+    write_run(&job.records, &rec, &state.evals, job_json)?;
+    Ok(err)
+}
+
+/// Training images per second over the last few seconds, for progress.
+struct Rate {
+    since: Instant,
+    images: usize,
+}
+
+impl Rate {
+    fn new() -> Rate {
+        Rate { since: Instant::now(), images: 0 }
+    }
+
+    /// Count `images` more; the rate since the window began (a new window
+    /// every 5 seconds).
+    fn add(&mut self, images: usize) -> f64 {
+        self.images += images;
+        let secs = self.since.elapsed().as_secs_f64();
+        let rate = self.images as f64 / secs.max(1e-9);
+        if secs > 5.0 {
+            *self = Rate::new();
+        }
+        rate
+    }
+}
+
+/// The schedule a job trains to: its own, or, for a pilot, the drops and
+/// end found so far (kept in the checkpoint's state, so a resumed pilot
+/// goes on from them).
+struct Found {
+    /// Iterations between rate drops.
+    step_size: u64,
+    /// The last iteration.
+    end: u64,
+    /// Whether the segments before and after the last drop were both flat
+    /// when the pilot stopped (false: it stopped at the most rates allowed).
+    flat_at_end: bool,
+}
+
+impl Found {
+    fn of(sched: &crate::spec::Schedule, pilot: Option<&PilotState>) -> Found {
+        Found {
+            step_size: pilot.and_then(|s| s.step).unwrap_or(sched.step_size),
+            end: pilot.and_then(|s| s.end).unwrap_or(sched.max_iter),
+            flat_at_end: pilot.is_some_and(|s| s.flat_at_end),
+        }
+    }
+
+    /// The pilot's job as the grid plans it: with the schedule found.
+    fn job(&self, pilot: &JobSpec) -> JobSpec {
+        let schedule = crate::plan::find::found_schedule(&pilot.schedule, self.step_size, self.end, pilot.schedule.eval_every());
+        JobSpec { schedule, ..pilot.clone() }
+    }
+
+    /// A pilot's evaluation on its validation set (`point`, of `images`
+    /// images): the finder's decision at this point of the curve (drop the
+    /// rate here, stop here, or go on), recorded in the state; an error
+    /// where the first rate never flattened within the pilot's bounds.
+    fn judge(
+        &mut self,
+        job: &JobSpec,
+        (rule, bounds): (&crate::plan::find::FindSchedule, &crate::plan::find::PilotBounds),
+        (point, images): (CurvePoint, usize),
+        state: &mut State,
+        progress: &mut JobProgress,
+    ) -> Result<()> {
+        use crate::plan::find::{Decision, decide};
+        let (v1, iteration) = (point.top1, state.iteration);
+        let ps = state.pilot.get_or_insert_default();
+        ps.validation.push(point);
+        let curve: Vec<Eval> = ps.validation.iter().map(Eval::from).collect();
+        match decide(rule, &curve, ps.step, iteration) {
+            Decision::Drop => {
+                ps.step = Some(iteration);
+                self.step_size = iteration;
+                progress.say(&format!("validation top-1 flat at {v1:.4}: the rate drops every {iteration} iterations"));
+            }
+            Decision::Stop { converged } => {
+                (self.flat_at_end, self.end) = (converged, iteration);
+                (ps.end, ps.flat_at_end) = (Some(iteration), converged);
+                progress.say(&format!("validation top-1 {v1:.4}: the schedule ends at {iteration} iterations"));
+            }
+            Decision::Continue if ps.step.is_none() && iteration >= bounds.first_cap => {
+                progress.finish();
+                let how = if crate::record::risen(&curve) { "was still rising" } else { "never rose clearly above its start" };
+                return Err(Error::job(
+                    &job.id,
+                    format!(
+                        "the pilot's validation top-1 ({v1:.4}, {images} validation images) {how} at the first rate after {iteration} iterations \
+                         (find_schedule's max_epochs): raise max_epochs, or change the rate"
+                    ),
+                ));
+            }
+            Decision::Continue => {}
+        }
+        Ok(())
+    }
 }
 
 fn prune_checkpoints(files: &JobFiles) {
