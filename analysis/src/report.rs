@@ -261,36 +261,59 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Outputs> {
         declared: &declared,
         notes: &notes,
     });
-    let pairs = cka_pairs(opts)?;
-    if !pairs.is_empty() {
-        let _ = writeln!(
-            text,
-            "\n## Layer similarity (linear CKA, debiased)\n\n| pair | {} |\n|---|{}",
-            (1..=model_layers()).map(|k| format!("L{k}")).collect::<Vec<_>>().join(" | "),
-            "---|".repeat(model_layers())
-        );
-        for (_, (p, pts)) in &pairs {
-            let _ = writeln!(text, "| {p} | {} |", pts.iter().map(|(_, c)| format!("{c:.3}")).collect::<Vec<_>>().join(" | "));
-        }
-    }
+    text.push_str(&similarity_section(&cka_pairs(opts)?));
     if !opts.runs.is_empty() {
-        let cpu = of_origin(&ok, Origin::Runs).select([col(column::CPU_SECONDS).sum()]).collect()?;
-        let cpu = cpu.column(column::CPU_SECONDS)?.f64()?.get(0).unwrap_or(f64::NAN);
-        let _ = writeln!(
-            text,
-            "\n## Compute\n\n{cpu:.0} CPU-seconds over the {} networks analysed ({:.2} CPU-hours).",
-            of_origin(&ok, Origin::Runs).collect()?.height(),
-            cpu / 3600.0
-        );
-        for p in &opts.runs {
-            if let Ok(cmd) = std::fs::read_to_string(records::SweepLayout::new(p).command()) {
-                let _ = writeln!(text, "\nReproduce with:\n\n```sh\n{}\n```", cmd.trim());
-            }
-            if let Some(line) = found_schedule(p) {
-                let _ = writeln!(text, "\n## Schedule found from the data\n\n{line}");
-            }
+        text.push_str(&compute_section(opts, &ok)?);
+    }
+    text.push_str(&filters_section(opts));
+    std::fs::write(&report, text).map_err(|e| Error::io(&report, e))?;
+    Ok(Outputs { summary: rows, decomposition, excluded, findings: found, unconverged, figures: files, report })
+}
+
+/// The report's layer-similarity table: CKA per layer of each base pair.
+fn similarity_section(pairs: &[(Family, NamedSeries)]) -> String {
+    let mut text = String::new();
+    if pairs.is_empty() {
+        return text;
+    }
+    let _ = writeln!(
+        text,
+        "\n## Layer similarity (linear CKA, debiased)\n\n| pair | {} |\n|---|{}",
+        (1..=model_layers()).map(|k| format!("L{k}")).collect::<Vec<_>>().join(" | "),
+        "---|".repeat(model_layers())
+    );
+    for (_, (p, pts)) in pairs {
+        let _ = writeln!(text, "| {p} | {} |", pts.iter().map(|(_, c)| format!("{c:.3}")).collect::<Vec<_>>().join(" | "));
+    }
+    text
+}
+
+/// The report's compute section: the runs' CPU-seconds, each sweep's
+/// command to reproduce it, and the schedule its pilot found.
+fn compute_section(opts: &AnalyzeOptions, ok: &DataFrame) -> Result<String> {
+    let mut text = String::new();
+    let cpu = of_origin(ok, Origin::Runs).select([col(column::CPU_SECONDS).sum()]).collect()?;
+    let cpu = cpu.column(column::CPU_SECONDS)?.f64()?.get(0).unwrap_or(f64::NAN);
+    let _ = writeln!(
+        text,
+        "\n## Compute\n\n{cpu:.0} CPU-seconds over the {} networks analysed ({:.2} CPU-hours).",
+        of_origin(ok, Origin::Runs).collect()?.height(),
+        cpu / 3600.0
+    );
+    for p in &opts.runs {
+        if let Ok(cmd) = std::fs::read_to_string(records::SweepLayout::new(p).command()) {
+            let _ = writeln!(text, "\nReproduce with:\n\n```sh\n{}\n```", cmd.trim());
+        }
+        if let Some(line) = found_schedule(p) {
+            let _ = writeln!(text, "\n## Schedule found from the data\n\n{line}");
         }
     }
+    Ok(text)
+}
+
+/// The report's pictures of the bases' conv1 filters, where the sweeps drew them.
+fn filters_section(opts: &AnalyzeOptions) -> String {
+    let mut text = String::new();
     for p in &opts.runs {
         let dir = records::SweepLayout::new(p).filters();
         let mut pngs: Vec<_> = std::fs::read_dir(&dir).into_iter().flatten().flatten().map(|e| e.path()).collect();
@@ -303,8 +326,7 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Outputs> {
             }
         }
     }
-    std::fs::write(&report, text).map_err(|e| Error::io(&report, e))?;
-    Ok(Outputs { summary: rows, decomposition, excluded, findings: found, unconverged, figures: files, report })
+    text
 }
 
 /// What a sweep's pilot found (`schedule.json`, written by

@@ -321,109 +321,138 @@ fn units_by_origin(all: &[Net]) -> Result<Vec<(Origin, Units<'_>)>> {
     origins.into_iter().map(|o| Ok((o, Units::new(all, o)?))).collect()
 }
 
-/// The authors' convention (their data only).
+/// The authors' convention (their data only): user runs get the paired
+/// convention alone.
 fn pooled(ok: &DataFrame, rows: &[SummaryRow]) -> Result<Vec<DecompRow>> {
-    let mut out = Vec::new();
-    // the authors' data only: user runs get the paired convention alone
     if !rows.iter().any(|r| r.origin == Origin::Paper) {
-        return Ok(out);
+        return Ok(Vec::new());
     }
-    {
-        let o = Origin::Paper;
-        let get = |family: &Family, arm: ArmLabel, target: &Target, n: i32| cell(rows, o, family, arm, target, n).map(|r| (r.mean, r.count));
+    let mut p = PooledRows { rows, out: Vec::new() };
+    if let Some((base, _)) = p.get(&Family::Random, ArmLabel::Base, &Target::Pooled, 0) {
+        p.per_n(base);
+        p.table1(ok, base)?;
+    }
+    p.natman();
+    p.nolearn();
+    Ok(p.out)
+}
+
+/// The authors' pooled rows, section by section: cell means against the
+/// mean of all bases.
+struct PooledRows<'a> {
+    rows: &'a [SummaryRow],
+    out: Vec<DecompRow>,
+}
+
+impl PooledRows<'_> {
+    const ORIGIN: Origin = Origin::Paper;
+
+    /// A cell's mean top-1 and its networks.
+    fn get(&self, family: &Family, arm: ArmLabel, target: &Target, n: i32) -> Option<(f64, usize)> {
+        cell(self.rows, Self::ORIGIN, family, arm, target, n).map(|r| (r.mean, r.count))
+    }
+
+    /// A row of `quantity` over layers `n_from..=n_to`.
+    fn push(&mut self, quantity: Quantity, (n_from, n_to): (i32, i32), value: f64, base: f64, count: usize) {
+        self.out.push(DecompRow {
+            origin: Self::ORIGIN,
+            convention: Convention::Pooled,
+            quantity,
+            n_from,
+            n_to,
+            value,
+            relative: value / base,
+            count,
+            units: 0,
+            ci_low: None,
+            ci_high: None,
+            unconverged: 0,
+            se: f64::NAN,
+            df: f64::NAN,
+            layers: (n_from..=n_to).collect(),
+        });
+    }
+
+    /// The random halves' decomposition per n, against the mean of all bases.
+    fn per_n(&mut self, base: f64) {
         let (random, all) = (&Family::Random, &Target::Pooled);
-        let mut push = |quantity: Quantity, n_from: i32, n_to: i32, value: f64, base: f64, count: usize| {
-            out.push(DecompRow {
-                origin: o,
-                convention: Convention::Pooled,
-                quantity,
-                n_from,
-                n_to,
-                value,
-                relative: value / base,
-                count,
-                units: 0,
-                ci_low: None,
-                ci_high: None,
-                unconverged: 0,
-                se: f64::NAN,
-                df: f64::NAN,
-                layers: (n_from..=n_to).collect(),
-            });
-        };
-        // random-split decomposition per n
-        if let Some((base, _)) = get(random, ArmLabel::Base, all, 0) {
-            for n in ALL_N {
-                let bnb = get(random, ArmLabel::BnB, all, n);
-                let anb = get(random, ArmLabel::AnB, all, n);
-                let bnbp = get(random, ArmLabel::BnBPlus, all, n);
-                let anbp = get(random, ArmLabel::AnBPlus, all, n);
-                if let Some((b, c)) = bnb {
-                    push(Quantity::Coadaptation, n, n, base - b, base, c);
-                }
-                if let (Some((b, _)), Some((a, c))) = (bnb, anb) {
-                    push(Quantity::Specificity, n, n, b - a, base, c);
-                }
-                if let Some((a, c)) = anb {
-                    push(Quantity::TransferDrop, n, n, a - base, base, c);
-                }
-                if let (Some((b, _)), Some((bp, c))) = (bnb, bnbp) {
-                    push(Quantity::FinetuneRecoverySelffer, n, n, bp - b, base, c);
-                }
-                if let (Some((a, _)), Some((ap, c))) = (anb, anbp) {
-                    push(Quantity::FinetuneRecoveryTransfer, n, n, ap - a, base, c);
-                }
+        for n in ALL_N {
+            let [bnb, anb, bnbp, anbp] = [ArmLabel::BnB, ArmLabel::AnB, ArmLabel::BnBPlus, ArmLabel::AnBPlus].map(|arm| self.get(random, arm, all, n));
+            if let Some((b, c)) = bnb {
+                self.push(Quantity::Coadaptation, (n, n), base - b, base, c);
             }
-            // pooled over networks, and against each network's own target-half base
-            let networks = ok.clone().lazy().filter(col(ORIGIN).eq(lit(o.name())).and(col(column::FAMILY).eq(lit(random.name()))));
-            let bases = networks.clone().filter(col(column::ARM).eq(lit(ArmLabel::Base.name()))).select([
-                col(column::SPLIT),
-                col(column::REPLICATE),
-                col(column::TARGET_HALF),
-                col(column::TOP1).alias(OWN_BASE),
-            ]);
-            // one base per (split, replicate, target): a replicate's networks meet their own replicate's base
-            let unit_cell = || [col(column::SPLIT), col(column::REPLICATE), col(column::TARGET_HALF)];
-            let with_own = networks.clone().join(bases, unit_cell(), unit_cell(), JoinArgs::new(JoinType::Left));
-            for (lo, hi) in [(1, 7), (3, 7), (5, 7)] {
-                let arm_in = |arm: ArmLabel| {
-                    with_own.clone().filter(col(column::ARM).eq(lit(arm.name())).and(col(column::N).gt_eq(lit(lo))).and(col(column::N).lt_eq(lit(hi))))
-                };
-                let (ap, ca) = mean_count(arm_in(ArmLabel::AnBPlus).select([col(column::TOP1).alias(X)]))?;
-                let (bp, _) = mean_count(arm_in(ArmLabel::BnBPlus).select([col(column::TOP1).alias(X)]))?;
-                if ca > 0 {
-                    push(Quantity::LastingBoostVsBase, lo, hi, ap - base, base, ca);
-                    push(Quantity::LastingBoostVsSelfferFt, lo, hi, ap - bp, base, ca);
-                }
-                for arm in [ArmLabel::AnBPlus, ArmLabel::BnBPlus, ArmLabel::AnB, ArmLabel::BnB] {
-                    let (d, c) = mean_count(arm_in(arm).select([(col(column::TOP1) - col(OWN_BASE)).alias(X)]))?;
-                    let (own, _) = mean_count(arm_in(arm).select([col(OWN_BASE).alias(X)]))?;
-                    if c > 0 {
-                        push(Quantity::VsOwnBase(arm), lo, hi, d, own, c);
-                    }
-                }
+            if let (Some((b, _)), Some((a, c))) = (bnb, anb) {
+                self.push(Quantity::Specificity, (n, n), b - a, base, c);
             }
-        }
-        // natural / man-made: mean of both targets minus mean of both bases
-        let (natman, natural, manmade) = (&Family::Natman, &Target::Half(Half::natural()), &Target::Half(Half::manmade()));
-        if let (Some((bn, _)), Some((bm, _))) = (get(natman, ArmLabel::Base, natural, 0), get(natman, ArmLabel::Base, manmade, 0)) {
-            let base = (bn + bm) / 2.0;
-            for n in ALL_N {
-                if let (Some((an, c1)), Some((am, c2))) = (get(natman, ArmLabel::AnB, natural, n), get(natman, ArmLabel::AnB, manmade, n)) {
-                    push(Quantity::Drop(Family::Natman), n, n, (an + am) / 2.0 - base, base, c1 + c2);
-                }
+            if let Some((a, c)) = anb {
+                self.push(Quantity::TransferDrop, (n, n), a - base, base, c);
             }
-        }
-        // random frozen features relative to the whole-set base
-        if let Some((base, _)) = get(&Family::Whole, ArmLabel::Base, all, 0) {
-            for n in ALL_N {
-                if let Some((v, c)) = get(&Family::Whole, ArmLabel::Nolearn, all, n) {
-                    push(Quantity::NolearnDrop, n, n, v - base, base, c);
-                }
+            if let (Some((b, _)), Some((bp, c))) = (bnb, bnbp) {
+                self.push(Quantity::FinetuneRecoverySelffer, (n, n), bp - b, base, c);
+            }
+            if let (Some((a, _)), Some((ap, c))) = (anb, anbp) {
+                self.push(Quantity::FinetuneRecoveryTransfer, (n, n), ap - a, base, c);
             }
         }
     }
-    Ok(out)
+
+    /// Table 1: the fine-tuned arms pooled over networks in layers 1–7,
+    /// 3–7 and 5–7, against the mean of all bases and against each
+    /// network's own target-half base.
+    fn table1(&mut self, ok: &DataFrame, base: f64) -> Result<()> {
+        let networks = ok.clone().lazy().filter(col(ORIGIN).eq(lit(Self::ORIGIN.name())).and(col(column::FAMILY).eq(lit(Family::Random.name()))));
+        let bases = networks.clone().filter(col(column::ARM).eq(lit(ArmLabel::Base.name()))).select([
+            col(column::SPLIT),
+            col(column::REPLICATE),
+            col(column::TARGET_HALF),
+            col(column::TOP1).alias(OWN_BASE),
+        ]);
+        // one base per (split, replicate, target): a replicate's networks meet their own replicate's base
+        let unit_cell = || [col(column::SPLIT), col(column::REPLICATE), col(column::TARGET_HALF)];
+        let with_own = networks.clone().join(bases, unit_cell(), unit_cell(), JoinArgs::new(JoinType::Left));
+        for (lo, hi) in BOOST_RANGES {
+            let arm_in = |arm: ArmLabel| {
+                with_own.clone().filter(col(column::ARM).eq(lit(arm.name())).and(col(column::N).gt_eq(lit(lo))).and(col(column::N).lt_eq(lit(hi))))
+            };
+            let (ap, ca) = mean_count(arm_in(ArmLabel::AnBPlus).select([col(column::TOP1).alias(X)]))?;
+            let (bp, _) = mean_count(arm_in(ArmLabel::BnBPlus).select([col(column::TOP1).alias(X)]))?;
+            if ca > 0 {
+                self.push(Quantity::LastingBoostVsBase, (lo, hi), ap - base, base, ca);
+                self.push(Quantity::LastingBoostVsSelfferFt, (lo, hi), ap - bp, base, ca);
+            }
+            for arm in [ArmLabel::AnBPlus, ArmLabel::BnBPlus, ArmLabel::AnB, ArmLabel::BnB] {
+                let (d, c) = mean_count(arm_in(arm).select([(col(column::TOP1) - col(OWN_BASE)).alias(X)]))?;
+                let (own, _) = mean_count(arm_in(arm).select([col(OWN_BASE).alias(X)]))?;
+                if c > 0 {
+                    self.push(Quantity::VsOwnBase(arm), (lo, hi), d, own, c);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Natural / man-made: the mean of both targets minus the mean of both bases.
+    fn natman(&mut self) {
+        let (natman, natural, manmade) = (&Family::Natman, &Target::Half(Half::natural()), &Target::Half(Half::manmade()));
+        let (Some((bn, _)), Some((bm, _))) = (self.get(natman, ArmLabel::Base, natural, 0), self.get(natman, ArmLabel::Base, manmade, 0)) else { return };
+        let base = (bn + bm) / 2.0;
+        for n in ALL_N {
+            if let (Some((an, c1)), Some((am, c2))) = (self.get(natman, ArmLabel::AnB, natural, n), self.get(natman, ArmLabel::AnB, manmade, n)) {
+                self.push(Quantity::Drop(Family::Natman), (n, n), (an + am) / 2.0 - base, base, c1 + c2);
+            }
+        }
+    }
+
+    /// Random frozen features relative to the whole-set base.
+    fn nolearn(&mut self) {
+        let (whole, all) = (&Family::Whole, &Target::Pooled);
+        let Some((base, _)) = self.get(whole, ArmLabel::Base, all, 0) else { return };
+        for n in ALL_N {
+            if let Some((v, c)) = self.get(whole, ArmLabel::Nolearn, all, n) {
+                self.push(Quantity::NolearnDrop, (n, n), v - base, base, c);
+            }
+        }
+    }
 }
 
 /// The layers n (> 0) present in `family` among one origin's networks.
