@@ -506,23 +506,12 @@ fn train(
         progress.update(state.iteration, loss_value, rate.add(bs));
         if state.iteration.is_multiple_of(eval_every) || state.iteration == found.end {
             let eval_net = net.valid();
-            let (top1, top5, test_loss) = feed.evaluate(&eval_net, &p.test, &asm, sched.test_batch, &inner)?;
-            state.last_train_loss = state.loss_sum / state.loss_count.max(1) as f64;
-            state.loss_sum = 0.0;
-            state.loss_count = 0;
-            let point = |top1, top5, test_loss| CurvePoint {
-                run_id: job.name(),
-                iteration: state.iteration as i64,
-                lr,
-                train_loss: state.last_train_loss,
-                test_loss,
-                top1,
-                top5,
-            };
-            state.evals.push(point(top1, top5, test_loss));
+            let test = feed.evaluate(&eval_net, &p.test, &asm, sched.test_batch, &inner)?;
+            state.close_window();
+            state.evals.push(state.point(job, lr, test));
             if let (Some(pilot), Some(valid)) = (pilot, &p.validation) {
-                let (v1, v5, vloss) = evaluate(&eval_net, valid, &asm, sched.test_batch, &inner)?;
-                found.judge(job, pilot, (point(v1, v5, vloss), valid.len()), &mut state, &mut progress)?;
+                let point = state.point(job, lr, evaluate(&eval_net, valid, &asm, sched.test_batch, &inner)?);
+                found.judge(job, pilot, (point, valid.len()), &mut state, &mut progress)?;
                 stop = stop.min(found.end);
             }
         }
@@ -604,6 +593,21 @@ fn diverged(job: &JobSpec, p: &Prepared, state: &State, opts: &RunOptions, spent
     rec.train_loss_last = loss;
     write_run(&job.records, &rec, &state.evals, job_json)?;
     Ok(err)
+}
+
+impl State {
+    /// The training loss averaged since the last evaluation, kept as the
+    /// last one; the next window starts.
+    fn close_window(&mut self) {
+        self.last_train_loss = self.loss_sum / self.loss_count.max(1) as f64;
+        (self.loss_sum, self.loss_count) = (0.0, 0);
+    }
+
+    /// A point of `job`'s curve here: an evaluation's (top-1, top-5, loss)
+    /// at rate `lr`, beside the last training loss.
+    fn point(&self, job: &JobSpec, lr: f64, (top1, top5, test_loss): (f64, f64, f64)) -> CurvePoint {
+        CurvePoint { run_id: job.name(), iteration: self.iteration as i64, lr, train_loss: self.last_train_loss, test_loss, top1, top5 }
+    }
 }
 
 /// Training images per second over the last few seconds, for progress.
