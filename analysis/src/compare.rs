@@ -67,6 +67,9 @@ pub struct Comparison {
 /// What identifies a cell of the grid.
 const KEYS: [&str; 5] = [column::FAMILY, column::ARM, column::TARGET_HALF, column::N, column::FINE_TUNED];
 
+/// The column of a cell's mean CPU-seconds per job.
+const CPU_MEAN: &str = "cpu_seconds_mean";
+
 /// What the join appends to B's columns.
 const B_SUFFIX: &str = "_b";
 
@@ -87,7 +90,7 @@ fn cells(path: &Path, builds: &BTreeMap<String, f64>) -> Result<(LazyFrame, f64)
     let cells = ok.lazy().group_by(KEYS.map(col)).agg([
         col(column::TOP1).count().cast(DataType::UInt64).alias("count"),
         col(column::TOP1).mean().alias(column::TOP1),
-        col(column::CPU_SECONDS).mean().alias("cpu"),
+        col(column::CPU_SECONDS).mean().alias(CPU_MEAN),
         col(CACHE_BUILD).mean().alias(CACHE_BUILD),
     ]);
     Ok((cells, total))
@@ -109,7 +112,7 @@ pub fn compare_sweeps(a: &Path, b: &Path, b_cache_builds: &BTreeMap<String, f64>
     let (family, arm, target) = (s(column::FAMILY)?, s(column::ARM)?, s(column::TARGET_HALF)?);
     let (n, ft) = (both.column(column::N)?.i32()?.clone(), both.column(column::FINE_TUNED)?.bool()?.clone());
     let b = |c: &str| format!("{c}{B_SUFFIX}");
-    let (count, count_b, top1, top1_b, cpu, cpu_b) = (u("count")?, u(&b("count"))?, f(column::TOP1)?, f(&b(column::TOP1))?, f("cpu")?, f(&b("cpu"))?);
+    let (count, count_b, top1, top1_b, cpu, cpu_b) = (u("count")?, u(&b("count"))?, f(column::TOP1)?, f(&b(column::TOP1))?, f(CPU_MEAN)?, f(&b(CPU_MEAN))?);
     let build_b = f(&b(CACHE_BUILD))?;
     let cells = (0..both.height())
         .map(|i| {

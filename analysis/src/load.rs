@@ -307,18 +307,22 @@ fn rejudge(record: &Path) -> Result<Option<Option<bool>>> {
 pub fn check_words(df: &DataFrame) -> Result<()> {
     let ids = df.column(column::RUN_ID)?.str()?;
     type Check = fn(&str) -> std::result::Result<(), String>;
-    let checks: [(&str, Check); 5] = [
-        (column::ARM, |v| v.parse::<records::ArmLabel>().map(drop)),
-        (column::STATUS, |v| v.parse::<records::Status>().map(drop)),
-        (column::FAMILY, |v| v.parse::<records::Family>().map(drop)),
-        (column::TARGET_HALF, |v| v.parse::<records::Half>().map(drop)),
-        (column::SOURCE_HALF, |v| v.parse::<records::Half>().map(drop)),
+    // (column, the word's check, whether every network has one: only bases lack a source half)
+    let checks: [(&str, Check, bool); 5] = [
+        (column::ARM, |v| v.parse::<records::ArmLabel>().map(drop), true),
+        (column::STATUS, |v| v.parse::<records::Status>().map(drop), true),
+        (column::FAMILY, |v| v.parse::<records::Family>().map(drop), true),
+        (column::TARGET_HALF, |v| v.parse::<records::Half>().map(drop), true),
+        (column::SOURCE_HALF, |v| v.parse::<records::Half>().map(drop), false),
     ];
-    for (name, check) in checks {
+    for (name, check, required) in checks {
         for (i, v) in df.column(name)?.str()?.iter().enumerate() {
-            if let Some(v) = v
-                && let Err(e) = check(v)
-            {
+            let bad = match v {
+                Some(v) => check(v).err(),
+                None if required => Some("missing (null)".to_string()),
+                None => None,
+            };
+            if let Some(e) = bad {
                 return Err(Error::Input(format!("run `{}`: column `{name}`: {e}", ids.get(i).unwrap_or("?"))));
             }
         }
@@ -350,4 +354,30 @@ pub fn check_single_dataset(df: &DataFrame, allow: bool) -> Result<()> {
 /// The authors' test curves: `network, iteration, top1, loss`.
 pub fn paper_curves() -> Result<DataFrame> {
     Ok(CsvReadOptions::default().with_has_header(true).into_reader_with_file_handle(Cursor::new(PAPER_CURVES.as_bytes())).finish()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A network without an arm, status, family or target half (a record
+    /// written by hand, say) is refused, naming it; only a base lacks a
+    /// source half.
+    #[test]
+    fn a_missing_protocol_word_is_refused_naming_the_run() {
+        let frame = |family: Option<&str>| {
+            df!(
+                column::RUN_ID => ["r0-base-A", "r0-transfer-B-A-n3"],
+                column::ARM => ["base", "AnB"],
+                column::STATUS => ["ok", "ok"],
+                column::FAMILY => [Some("random"), family],
+                column::TARGET_HALF => ["A", "A"],
+                column::SOURCE_HALF => [None, Some("B")],
+            )
+            .expect("df")
+        };
+        check_words(&frame(Some("random"))).expect("a base without a source half is whole");
+        let e = check_words(&frame(None)).expect_err("no family").to_string();
+        assert!(e.contains("run `r0-transfer-B-A-n3`: column `family`: missing"), "{e}");
+    }
 }

@@ -318,6 +318,8 @@ impl<'a> Units<'a> {
                 out.push((key.clone(), lacking));
             }
         }
+        // by family name, as every table orders families
+        out.sort_by(|(a, _), (b, _)| (a.0.name(), &a.1, a.2).cmp(&(b.0.name(), &b.1, b.2)));
         out
     }
 }

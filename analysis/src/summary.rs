@@ -100,12 +100,6 @@ pub fn excluded(all: &DataFrame) -> Result<Vec<Excluded>> {
         .collect()
 }
 
-/// Families whose cells pool their targets: random halves (similar tasks)
-/// and the whole set, the families [`records::Family::is_dissimilar`]
-/// says are not. Every other family is a dissimilar split: `natman` or
-/// one named by its user.
-pub const POOLED_FAMILIES: [Family; 2] = [Family::Random, Family::Whole];
-
 /// The dissimilar families of one origin's summary, each with its halves
 /// (natural before man-made, as the paper; others by name).
 pub fn dissimilar_families(rows: &[SummaryRow], origin: Origin) -> Vec<(Family, Vec<Half>)> {
@@ -121,15 +115,23 @@ pub fn dissimilar_families(rows: &[SummaryRow], origin: Origin) -> Vec<(Family, 
     for (_, halves) in &mut out {
         halves.sort_by_key(|h| (*h != Half::natural(), h.clone()));
     }
-    out.sort();
+    out.sort_by(|a, b| a.0.name().cmp(b.0.name()));
     out
 }
 
-/// The summary's target column: [`Target::POOLED`] for the pooled
-/// families, the network's target half otherwise (as [`Target::of`]).
-fn target_expr() -> Expr {
-    let pooled = POOLED_FAMILIES.iter().map(|f| col(column::FAMILY).eq(lit(f.name()))).reduce(|a, b| a.or(b)).expect("two families");
-    when(pooled).then(lit(Target::POOLED)).otherwise(col(column::TARGET_HALF))
+/// The summary's target column, by [`Target::of`]'s one rule: for the
+/// families of `ok` that pool their targets (random halves, the whole
+/// set: not [`Family::is_dissimilar`]) [`Target::POOLED`], the network's
+/// target half otherwise.
+fn target_expr(ok: &DataFrame) -> Result<Expr> {
+    let mut pooled = Vec::new();
+    for name in ok.column(column::FAMILY)?.str()?.unique()?.iter().flatten() {
+        if !name.parse::<Family>().map_err(Error::Input)?.is_dissimilar() {
+            pooled.push(col(column::FAMILY).eq(lit(name.to_string())));
+        }
+    }
+    let pooled = pooled.into_iter().reduce(|a, b| a.or(b)).unwrap_or(lit(false));
+    Ok(when(pooled).then(lit(Target::POOLED)).otherwise(col(column::TARGET_HALF)))
 }
 
 /// The summary table. Two networks claiming one cell of one unit are an
@@ -138,7 +140,7 @@ pub fn summarize(ok: &DataFrame) -> Result<Vec<SummaryRow>> {
     let df = ok
         .clone()
         .lazy()
-        .with_column(target_expr().alias(TARGET))
+        .with_column(target_expr(ok)?.alias(TARGET))
         .group_by([col(ORIGIN), col(column::FAMILY), col(column::ARM), col(TARGET), col(column::N), col(column::K)])
         .agg([col(column::TOP1).mean().alias("mean"), col(column::TOP1).std(1).alias("sd"), col(column::TOP1).count().cast(DataType::UInt64).alias("count")])
         .sort([ORIGIN, column::FAMILY, column::ARM, TARGET, column::N, column::K], SortMultipleOptions::default())
@@ -158,7 +160,8 @@ pub fn summarize(ok: &DataFrame) -> Result<Vec<SummaryRow>> {
             let o: Origin = origin.get(i).unwrap_or("").parse().map_err(Error::Input)?;
             let f: Family = family.get(i).unwrap_or("").parse().map_err(Error::Input)?;
             let (a, nn, kk) = (arm_label(arm.get(i))?, n.get(i).unwrap_or(0), k.get(i));
-            let t = if f.is_dissimilar() { Target::Half(target.get(i).unwrap_or("").parse().map_err(Error::Input)?) } else { Target::Pooled };
+            let half = || target.get(i).unwrap_or("").parse::<Half>().map_err(Error::Input);
+            let t = if f.is_dissimilar() { Target::Half(half()?) } else { Target::Pooled };
             // reduced cells differ by k, which the unit lookup does not key: their networks are their units
             let est = if a == ArmLabel::Reduced {
                 Estimate { mean: m, se: f64::NAN, df: f64::NAN, units: c, ci_low: None, ci_high: None }
@@ -644,7 +647,7 @@ impl PairedRows<'_, '_> {
     /// splits', or the whole set's, are two independent sets: Welch's interval.
     fn dissimilar(&mut self, ns: &[i32], base: f64) {
         let mut families: Vec<Family> = self.all.iter().filter(|n| n.origin == self.o && n.family.is_dissimilar()).map(|n| n.family.clone()).collect();
-        families.sort_unstable();
+        families.sort_unstable_by(|a, b| a.name().cmp(b.name()));
         families.dedup();
         let relative = |arm: ArmLabel| {
             move |u: &Lookup<'_, '_>, t: &Half, n: i32| {
@@ -692,12 +695,12 @@ fn paired_rows(all: &[Net], o: Origin, units: &Units<'_>) -> Vec<DecompRow> {
 /// The summary as a DataFrame (columns of `summary.csv`).
 pub fn summary_frame(rows: &[SummaryRow]) -> Result<DataFrame> {
     Ok(df!(
-        "origin" => rows.iter().map(|r| r.origin.name()).collect::<Vec<_>>(),
-        "family" => rows.iter().map(|r| r.family.name()).collect::<Vec<_>>(),
-        "arm" => rows.iter().map(|r| r.arm.name()).collect::<Vec<_>>(),
-        "target" => rows.iter().map(|r| r.target.to_string()).collect::<Vec<_>>(),
-        "n" => rows.iter().map(|r| r.n).collect::<Vec<_>>(),
-        "k" => rows.iter().map(|r| r.k).collect::<Vec<_>>(),
+        ORIGIN => rows.iter().map(|r| r.origin.name()).collect::<Vec<_>>(),
+        column::FAMILY => rows.iter().map(|r| r.family.name()).collect::<Vec<_>>(),
+        column::ARM => rows.iter().map(|r| r.arm.name()).collect::<Vec<_>>(),
+        TARGET => rows.iter().map(|r| r.target.to_string()).collect::<Vec<_>>(),
+        column::N => rows.iter().map(|r| r.n).collect::<Vec<_>>(),
+        column::K => rows.iter().map(|r| r.k).collect::<Vec<_>>(),
         "mean" => rows.iter().map(|r| r.mean).collect::<Vec<_>>(),
         "sd" => rows.iter().map(|r| r.sd).collect::<Vec<_>>(),
         "count" => rows.iter().map(|r| r.count as u64).collect::<Vec<_>>(),
@@ -710,7 +713,7 @@ pub fn summary_frame(rows: &[SummaryRow]) -> Result<DataFrame> {
 /// The decomposition as a DataFrame (columns of `decomposition.csv`).
 pub fn decomposition_frame(rows: &[DecompRow]) -> Result<DataFrame> {
     Ok(df!(
-        "origin" => rows.iter().map(|r| r.origin.name()).collect::<Vec<_>>(),
+        ORIGIN => rows.iter().map(|r| r.origin.name()).collect::<Vec<_>>(),
         "convention" => rows.iter().map(|r| r.convention.name()).collect::<Vec<_>>(),
         "quantity" => rows.iter().map(|r| r.quantity.to_string()).collect::<Vec<_>>(),
         "n_from" => rows.iter().map(|r| r.n_from).collect::<Vec<_>>(),
@@ -732,11 +735,11 @@ pub fn decomposition_frame(rows: &[DecompRow]) -> Result<DataFrame> {
 mod tests {
     use super::*;
 
+    /// Random halves and the whole set pool their targets; every
+    /// dissimilar split keeps its halves, and the report lists those
+    /// splits by name (natural before man-made within natman).
     #[test]
-    fn pooled_families_are_the_ones_records_calls_not_dissimilar() {
-        for f in POOLED_FAMILIES {
-            assert!(!f.is_dissimilar(), "{f}");
-        }
+    fn dissimilar_families_keep_their_halves_in_name_order() {
         let row = |family: &str, target: &str| {
             let family: Family = family.parse().expect("a family");
             let half: Half = target.parse().expect("a half");
@@ -755,11 +758,21 @@ mod tests {
                 ci_high: None,
             }
         };
-        let rows = [row("random", "A"), row("natman", "manmade"), row("natman", "natural"), row("rooms", "outdoor"), row("rooms", "indoor")];
-        assert_eq!(rows[0].target, Target::Pooled, "random halves pool their targets");
+        let rows = [
+            row("random", "A"),
+            row("whole", "whole"),
+            row("rooms", "outdoor"),
+            row("natman", "manmade"),
+            row("natman", "natural"),
+            row("rooms", "indoor"),
+            row("clothing_vs_footwear", "footwear"),
+            row("clothing_vs_footwear", "clothing"),
+        ];
+        assert_eq!((&rows[0].target, &rows[1].target), (&Target::Pooled, &Target::Pooled), "random halves and the whole set pool their targets");
         let fams = dissimilar_families(&rows, Origin::Runs);
-        let halves = |names: [&str; 2]| names.map(|h| h.parse::<Half>().expect("a half")).to_vec();
-        assert_eq!(fams, [(Family::Natman, halves(["natural", "manmade"])), ("rooms".parse().expect("a family"), halves(["indoor", "outdoor"]))]);
+        let names: Vec<(String, Vec<String>)> = fams.iter().map(|(f, h)| (f.to_string(), h.iter().map(Half::to_string).collect())).collect();
+        let want = [("clothing_vs_footwear", ["clothing", "footwear"]), ("natman", ["natural", "manmade"]), ("rooms", ["indoor", "outdoor"])];
+        assert_eq!(names, want.map(|(f, h)| (f.to_string(), h.map(str::to_string).to_vec())).to_vec());
         assert!(dissimilar_families(&rows, Origin::Paper).is_empty());
     }
 }

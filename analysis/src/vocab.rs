@@ -1,9 +1,10 @@
 //! The analysis's own words beside the records' ([`records::Family`],
 //! [`records::Half`], [`records::ArmLabel`]): where a network's result
 //! comes from ([`Origin`]) and which targets a summary cell covers
-//! ([`Target`]). Parsed once where the networks are loaded
-//! ([`crate::paired::nets`]); compared as values everywhere after, and
-//! written by their one spelling.
+//! ([`Target`]). Parsed from the canonical table's text where a frame
+//! becomes rows ([`crate::paired::nets`], the summary's cells, the
+//! excluded and unconverged networks); compared as values everywhere
+//! after, and written by their one spelling.
 
 use std::fmt;
 use std::str::FromStr;
@@ -21,10 +22,11 @@ pub const TARGET: &str = "target";
 /// Where a network's result comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Origin {
+    /// The authors' networks (Yosinski et al. 2014, shipped in `data/`).
+    /// Sorts first, as its name does: tables list the authors' rows first.
+    Paper,
     /// Records of this tool.
     Runs,
-    /// The authors' networks (Yosinski et al. 2014, shipped in `data/`).
-    Paper,
 }
 
 impl Origin {
@@ -49,7 +51,7 @@ impl fmt::Display for Origin {
 impl FromStr for Origin {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Origin::ALL.into_iter().find(|o| o.name() == s).ok_or_else(|| format!("origin `{s}` is neither `runs` nor `paper`"))
+        Origin::ALL.into_iter().find(|o| o.name() == s).ok_or_else(|| format!("unknown origin `{s}`; valid: runs, paper"))
     }
 }
 
@@ -123,6 +125,10 @@ mod tests {
             assert_eq!(o.name().parse::<Origin>(), Ok(o));
         }
         assert!("mine".parse::<Origin>().is_err());
+        // sorted as their names: the authors' rows first in every table
+        let mut sorted = Origin::ALL;
+        sorted.sort();
+        assert_eq!(sorted.map(Origin::name), ["paper", "runs"]);
         let (a, natural) = (Half::a(), Half::new("natural").expect("half"));
         assert_eq!(Target::of(&Family::Random, &a), Target::Pooled);
         assert_eq!(Target::of(&Family::Whole, &Half::whole()), Target::Pooled);

@@ -461,13 +461,16 @@ fn your_own_data_with_a_dissimilar_split_by_class_name() {
 fn every_model_the_help_offers_trains() {
     let help = ok(&["train", "--help"]);
     let at = help.find("--model <MODEL>").expect("--model in the help");
-    let line = help[at..].lines().find(|l| l.contains("[possible values:")).expect("the presets listed");
-    let offered: Vec<&str> = line.split(':').nth(1).expect("values").trim().trim_end_matches(']').split(", ").collect();
-    assert_eq!(offered.len(), model::alexnet::PRESETS.len(), "{line}");
+    // the --model entry alone: up to the next option
+    let entry = &help[at..];
+    let entry = entry[1..].find("\n  -").map_or(entry, |end| &entry[..end + 1]);
+    let (_, values) = entry.split_once("[possible values:").expect("the presets listed");
+    let offered: Vec<&str> = values.split(']').next().expect("the list").split(',').map(str::trim).collect();
+    assert_eq!(offered.len(), model::alexnet::PRESETS.len(), "{entry}");
     let dir = tempfile::tempdir().expect("tempdir");
     for m in offered {
         let out = dir.path().join(m);
-        ok(&["train", "--model", m, "--iters", "2", "--batch", "2", "--progress", "quiet", "--out", &out.display().to_string()]);
+        ok(&["train", "--model", m, "--iters", "1", "--batch", "2", "--progress", "quiet", "--out", &out.display().to_string()]);
         assert!(out.join("records/runs/r0-base-A.parquet").is_file(), "{m}: no record");
     }
 }

@@ -138,10 +138,7 @@ impl std::str::FromStr for ModelPreset {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
-        ModelPreset::ALL
-            .into_iter()
-            .find(|p| p.name() == s)
-            .ok_or_else(|| Error::Mismatch { layer: "preset".into(), what: format!("unknown model preset `{s}`; valid presets: {}", PRESETS.join(", ")) })
+        ModelPreset::ALL.into_iter().find(|p| p.name() == s).ok_or_else(|| Error::UnknownPreset { name: s.into(), valid: PRESETS.join(", ") })
     }
 }
 

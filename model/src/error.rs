@@ -24,6 +24,14 @@ pub enum Error {
         /// What differs.
         what: String,
     },
+    /// A network preset this crate does not have.
+    #[error("unknown model preset `{name}`; valid presets: {valid}")]
+    UnknownPreset {
+        /// The name given.
+        name: String,
+        /// The presets there are.
+        valid: String,
+    },
     /// Input of the wrong shape.
     #[error("input has shape {got:?}, the network expects [batch, {channels}, {size}, {size}]")]
     Input {

@@ -9,7 +9,7 @@
 //!
 //! ```
 //! use burn::prelude::*;
-//! use model::{AlexNetConfig, backend::Backend};
+//! use model::{AlexNetConfig, ModelPreset, backend::Backend};
 //! let cfg = AlexNetConfig::preset(ModelPreset::Tiny, 10);
 //! let device = Backend::Flex.device(false);
 //! let base = cfg.init(&device, 1);

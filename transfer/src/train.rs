@@ -469,7 +469,7 @@ fn train(
     let sched = &job.schedule;
     let mut sgd = CaffeSgd::new(SgdConfig { momentum: sched.momentum, weight_decay: sched.weight_decay, bias_lr_mult: 2.0 });
     let (mut net, resumed) = resume(job, &files, build_model(job, &p.config, &device)?, &mut sgd, &inner)?;
-    let mut state = resumed.unwrap_or(State { job: job.fingerprint(), ..State::default() });
+    let mut state = resumed.unwrap_or_else(|| State { job: job.fingerprint(), ..State::default() });
     let asm = Assembly { mean: p.mean.clone(), crop: job.preprocess.crop, mirror: job.preprocess.mirror, seed: job.seed };
     let mut found = Found::of(sched, state.pilot.as_ref());
     let mut stop = opts.stop_after.map_or(found.end, |k| (state.iteration + k).min(found.end));

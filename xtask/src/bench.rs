@@ -41,13 +41,20 @@ pub struct Options {
     pub steps: Option<usize>,
     /// Untimed warm-up steps (default 3).
     pub warmup: Option<usize>,
+    /// Images per step of both engines (default: each side's 128; the
+    /// main job trains `tiny` at 32).
+    pub batch: Option<usize>,
 }
 
 impl Options {
-    /// `--steps`/`--warmup` for both sides.
+    /// `--steps`/`--warmup` (and `--batch`) for both sides.
     fn step_args(&self, preset: &str) -> Vec<String> {
         let steps = self.steps.unwrap_or(if preset == "caffenet" { 5 } else { 20 });
-        vec!["--steps".into(), steps.to_string(), "--warmup".into(), self.warmup.unwrap_or(3).to_string()]
+        let mut args = vec!["--steps".into(), steps.to_string(), "--warmup".into(), self.warmup.unwrap_or(3).to_string()];
+        if let Some(b) = self.batch {
+            args.extend(["--batch".into(), b.to_string()]);
+        }
+        args
     }
 }
 

@@ -108,6 +108,10 @@ struct BenchArgs {
     /// Untimed warm-up steps (default 3).
     #[arg(long)]
     warmup: Option<usize>,
+    /// Images per step of both engines (default 128; the main job trains
+    /// `tiny` at `--batch 32 --threads 1`).
+    #[arg(long)]
+    batch: Option<usize>,
     /// The detailed tables instead: presets, frozen-n training, LRN, decode.
     #[arg(long)]
     tables: bool,
@@ -154,6 +158,7 @@ fn bench(args: &[String]) -> Result<ExitCode> {
         exe: a.exe,
         steps: a.steps,
         warmup: a.warmup,
+        batch: a.batch,
     };
     if a.breakdown {
         bench::breakdown(&root, &o)?;

@@ -503,24 +503,24 @@ fn quantities_are_typed_not_spelled() {
 }
 
 /// The record's columns are named by `records::column` in the analysis:
-/// the loader never spells one in a string, and no `col("…")` or
-/// `.column("…")` elsewhere does, so a renamed column is one edit and a
-/// typo a compile error.
+/// no analysis file spells one in a string (in a `col`, a sort list, an
+/// alias, a table's header or a helper's argument), so a renamed column is
+/// one edit and a typo a compile error. The exceptions are words that only
+/// share a column's spelling, each listed.
 #[test]
 fn the_analysis_names_record_columns_by_their_constants() {
     let record = std::fs::read_to_string(root().join("records/src/record.rs")).expect("records/src/record.rs");
     let module = record.split("pub mod column {").nth(1).expect("the column module").split("\n}").next().expect("its body");
     let names: Vec<&str> = module.lines().filter_map(|l| l.trim().strip_prefix("pub const ")).filter_map(|l| l.split('"').nth(1)).collect();
     assert!(names.len() > 40 && names.contains(&"top1") && names.contains(&"dataset_fingerprint"), "{names:?}");
+    // English, and a key of schedule.json
+    let not_columns = ["plural(middle.len(), \"layer\")", "s[\"batch_size\"]"];
     for (path, text) in sources("analysis") {
         let code = text.split("#[cfg(test)]").next().unwrap_or("");
         for (i, line) in code.lines().enumerate().filter(|(_, l)| !l.trim_start().starts_with("//")) {
+            let line = not_columns.iter().fold(line.to_string(), |l, w| l.replace(w, ""));
             for name in &names {
-                let spelled =
-                    if path.ends_with("load.rs") { vec![format!("\"{name}\"")] } else { vec![format!("col(\"{name}\")"), format!("column(\"{name}\")")] };
-                for s in spelled {
-                    assert!(!line.contains(&s), "{path}:{}: the column `{name}` spelled (`{s}`): name it by records::column", i + 1);
-                }
+                assert!(!line.contains(&format!("\"{name}\"")), "{path}:{}: the column `{name}` spelled: name it by records::column", i + 1);
             }
         }
     }
