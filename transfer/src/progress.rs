@@ -42,9 +42,11 @@ impl JobProgress {
         JobProgress { bar, lines, id: id.to_string(), total, last_line: Instant::now(), interval: Duration::from_secs(10) }
     }
 
-    /// Report iteration `it` done with the recent loss and throughput.
-    pub fn update(&mut self, it: u64, loss: f64, img_per_s: f64) {
-        let msg = format!("loss {loss:.4} {img_per_s:.0} img/s");
+    /// Report iteration `it` done with the last loss read (at the last
+    /// evaluation or checkpoint; none before the first) and throughput.
+    pub fn update(&mut self, it: u64, loss: Option<f64>, img_per_s: f64) {
+        let loss = loss.map_or("–".to_string(), |l| format!("{l:.4}"));
+        let msg = format!("loss {loss} {img_per_s:.0} img/s");
         if let Some(b) = &self.bar {
             b.set_position(it);
             b.set_message(msg);

@@ -481,6 +481,7 @@ fn train(
     let eval_every = sched.eval_every();
     let mut feed = Feed::start(job, &p, &asm, &net, state.iteration..stop, &inner, &mut progress)?;
     let mut rate = Rate::new();
+    let mut losses = Losses::default();
     while state.iteration < stop {
         let it = state.iteration;
         let lr = step_lr(sched.base_lr, sched.gamma, found.step_size, it);
@@ -489,22 +490,23 @@ fn train(
         let bs = batch_labels.len();
         let labels = Tensor::<1, Int>::from_data(TensorData::new(batch_labels, [bs]), &device);
         let loss = loss_fn.forward(logits, labels);
-        let mut loss_value = loss.clone().into_data().convert::<f64>().as_slice::<f64>().expect("f64")[0];
-        if opts.inject_nan_at == Some(it) {
-            loss_value = f64::NAN;
-        }
-        if !loss_value.is_finite() {
-            progress.finish();
-            let spent = Spent { weights_sha256: String::new(), started: t0, cpu0, waited: feed.waited() };
-            return Err(diverged(job, &p, &state, opts, spent, (it, loss_value), &job_json)?);
-        }
+        losses.push(it, loss.clone().detach());
         let grads = GradientsParams::from_grads(loss.backward(), &net);
         net = sgd.step(net, grads, lr);
         state.iteration += 1;
-        state.loss_sum += loss_value;
-        state.loss_count += 1;
-        progress.update(state.iteration, loss_value, rate.add(bs));
-        if state.iteration.is_multiple_of(eval_every) || state.iteration == found.end {
+        progress.update(state.iteration, losses.last, rate.add(bs));
+        let evaluate_now = state.iteration.is_multiple_of(eval_every) || state.iteration == found.end;
+        let at_stop = state.iteration == stop && stop < found.end;
+        let checkpoint_now = state.iteration.is_multiple_of(sched.checkpoint_every) || at_stop;
+        // the losses are read where the loop waits for the device anyway
+        if (evaluate_now || checkpoint_now)
+            && let Some(bad) = losses.read(&mut state, opts.inject_nan_at)?
+        {
+            progress.finish();
+            let spent = Spent { weights_sha256: String::new(), started: t0, cpu0, waited: feed.waited() };
+            return Err(diverged(job, &p, &state, opts, spent, bad, &job_json)?);
+        }
+        if evaluate_now {
             let eval_net = net.valid();
             let test = feed.evaluate(&eval_net, &p.test, &asm, sched.test_batch, &inner)?;
             state.close_window();
@@ -515,8 +517,7 @@ fn train(
                 stop = stop.min(found.end);
             }
         }
-        let at_stop = state.iteration == stop && stop < found.end;
-        if state.iteration.is_multiple_of(sched.checkpoint_every) || at_stop {
+        if checkpoint_now {
             save_checkpoint(&files, &net, &sgd, &mut state, t0, cpu0, feed.waited())?;
         }
     }
@@ -607,6 +608,52 @@ impl State {
     /// at rate `lr`, beside the last training loss.
     fn point(&self, job: &JobSpec, lr: f64, (top1, top5, test_loss): (f64, f64, f64)) -> CurvePoint {
         CurvePoint { run_id: job.name(), iteration: self.iteration as i64, lr, train_loss: self.last_train_loss, test_loss, top1, top5 }
+    }
+}
+
+/// The training losses of the steps since the last read, kept where they
+/// were computed: the loop reads them (one copy for all) only at
+/// evaluation and checkpoint points, so no step waits for its own loss to
+/// reach the host, which would make a GPU idle at every step. Summed on the
+/// host in step order, as f64: the same bits as reading each step's loss.
+#[derive(Default)]
+struct Losses {
+    /// The first pending step's iteration.
+    first: u64,
+    /// One single-value tensor per step.
+    pending: Vec<Tensor<1>>,
+    /// The last loss read, for progress.
+    last: Option<f64>,
+}
+
+impl Losses {
+    /// Keep step `it`'s loss (without its graph).
+    fn push(&mut self, it: u64, loss: Tensor<1>) {
+        if self.pending.is_empty() {
+            self.first = it;
+        }
+        self.pending.push(loss);
+    }
+
+    /// Read the pending losses into the state's window sum; the first that
+    /// is not finite (or the step `inject_nan` names, for tests) stops the
+    /// read and is returned with its iteration.
+    fn read(&mut self, state: &mut State, inject_nan: Option<u64>) -> Result<Option<(u64, f64)>> {
+        if self.pending.is_empty() {
+            return Ok(None);
+        }
+        let values = Tensor::cat(std::mem::take(&mut self.pending), 0).into_data().convert::<f64>();
+        let values = values.as_slice::<f64>().map_err(|e| Error::Executor(format!("the losses: {e:?}")))?;
+        for (it, &v) in (self.first..).zip(values) {
+            let v = if inject_nan == Some(it) { f64::NAN } else { v };
+            if !v.is_finite() {
+                return Ok(Some((it, v)));
+            }
+            state.loss_sum += v;
+            state.loss_count += 1;
+            self.last = Some(v);
+        }
+        Ok(None)
     }
 }
 
@@ -821,6 +868,36 @@ mod tests {
         assert_eq!(rank(&[f32::NAN; 3], 0), None, "all NaN: a miss");
         assert_eq!(rank(&[0.1, f32::NAN, 0.3], 2), None, "any NaN: a miss");
         assert_eq!(rank(&[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7], 1), Some(5), "five above: a miss at top-5 too");
+    }
+
+    /// The losses kept on the device read back as the per-step reads did:
+    /// summed in step order as f64 (the same bits), the first non-finite
+    /// one named with its iteration, nothing read twice.
+    #[test]
+    fn losses_read_at_once_sum_as_each_step_read() {
+        let device = model::backend::Backend::Flex.device(false);
+        let values: Vec<f32> = (0..50).map(|i| 2.3 / (1.0 + i as f32 * 0.37)).collect();
+        let mut losses = Losses::default();
+        for (it, &v) in (10u64..).zip(&values) {
+            losses.push(it, Tensor::<1>::from_data(TensorData::new(vec![v], [1]), &device));
+        }
+        let mut state = State::default();
+        assert_eq!(losses.read(&mut state, None).expect("read"), None);
+        let sum = values.iter().fold(0.0f64, |s, &v| s + v as f64);
+        assert_eq!((state.loss_sum.to_bits(), state.loss_count), (sum.to_bits(), 50));
+        assert_eq!(losses.last, Some(values[49] as f64));
+        assert_eq!(losses.read(&mut state, None).expect("nothing pending"), None);
+        assert_eq!(state.loss_count, 50, "read once");
+        for it in 60..65 {
+            let v = if it == 63 { f32::INFINITY } else { 1.0 };
+            losses.push(it, Tensor::<1>::from_data(TensorData::new(vec![v], [1]), &device));
+        }
+        let bad = losses.read(&mut state, None).expect("read").expect("diverged");
+        assert_eq!(bad, (63, f64::INFINITY));
+        losses.push(70, Tensor::<1>::from_data(TensorData::new(vec![1.0f32], [1]), &device));
+        let injected = losses.read(&mut state, Some(70)).expect("read").expect("injected");
+        assert_eq!(injected.0, 70);
+        assert!(injected.1.is_nan());
     }
 
     /// A resumed job takes its curve so far and its loss window from

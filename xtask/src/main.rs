@@ -10,6 +10,7 @@
 //! cargo xtask bench --tables [PRESET...]     per-preset, frozen-n and LRN tables, decode
 //! cargo xtask bench --breakdown [--presets bench]   milliseconds per layer block, ours and PyTorch's
 //! cargo xtask cache-check [--out runs/cache-check] [--passes 2] [--jobs 2]
+//! cargo xtask gpu-bundle --libtorch DIR [--out target/gpu-bundle]
 //! ```
 //!
 //! `cache-check` runs the grid of `docs/examples/cache-check.json` (the
@@ -20,6 +21,7 @@
 //! and prints `transferability compare` of the two.
 
 mod bench;
+mod gpu_bundle;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -229,10 +231,34 @@ fn cache_check(args: &[String]) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `cargo xtask gpu-bundle`.
+#[derive(Parser, Debug)]
+#[command(name = "cargo xtask gpu-bundle")]
+struct GpuBundleArgs {
+    /// A libtorch to build against: a folder with include/ and lib/ (e.g. a
+    /// pip-installed torch's `torch/` folder).
+    #[arg(long)]
+    libtorch: PathBuf,
+    /// The bundle's folder (emptied first).
+    #[arg(long, default_value = "target/gpu-bundle")]
+    out: PathBuf,
+}
+
+fn gpu_bundle(args: &[String]) -> Result<ExitCode> {
+    let a = GpuBundleArgs::parse_from(std::iter::once("gpu-bundle".to_string()).chain(args.iter().cloned()));
+    let root = root();
+    let out = if a.out.is_absolute() { a.out } else { root.join(a.out) };
+    let libtorch = std::path::absolute(&a.libtorch).with_context(|| format!("--libtorch {}", a.libtorch.display()))?;
+    gpu_bundle::bundle(&root, &gpu_bundle::Options { libtorch, out })?;
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> Result<ExitCode> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((cmd, rest)) = args.split_first() else {
-        bail!("usage: cargo xtask sweep [ARGS...] | cargo xtask bench [--tables] [ARGS...] | cargo xtask cache-check [ARGS...]");
+        bail!(
+            "usage: cargo xtask sweep [ARGS...] | cargo xtask bench [--tables] [ARGS...] | cargo xtask cache-check [ARGS...] | cargo xtask gpu-bundle --libtorch DIR"
+        );
     };
     match cmd.as_str() {
         "sweep" => {
@@ -242,6 +268,7 @@ fn main() -> Result<ExitCode> {
         }
         "bench" => bench(rest),
         "cache-check" => cache_check(rest),
-        other => bail!("unknown task `{other}`; tasks: sweep, bench, cache-check"),
+        "gpu-bundle" => gpu_bundle(rest),
+        other => bail!("unknown task `{other}`; tasks: sweep, bench, cache-check, gpu-bundle"),
     }
 }
