@@ -494,18 +494,19 @@ fn train(
         let grads = GradientsParams::from_grads(loss.backward(), &net);
         net = sgd.step(net, grads, lr);
         state.iteration += 1;
-        progress.update(state.iteration, losses.last, rate.add(bs));
         let evaluate_now = state.iteration.is_multiple_of(eval_every) || state.iteration == found.end;
-        let at_stop = state.iteration == stop && stop < found.end;
-        let checkpoint_now = state.iteration.is_multiple_of(sched.checkpoint_every) || at_stop;
-        // the losses are read where the loop waits for the device anyway
-        if (evaluate_now || checkpoint_now)
-            && let Some(bad) = losses.read(&mut state, opts.inject_nan_at)?
+        let checkpoint_due = state.iteration.is_multiple_of(sched.checkpoint_every);
+        // the losses are read where the loop evaluates, checkpoints or stops (it waits for the device there anyway)
+        if (evaluate_now || checkpoint_due || state.iteration == stop)
+            && let Some((at, loss)) = losses.read(&mut state, opts.inject_nan_at)?
         {
             progress.finish();
+            // the record is the job's as it stood at the diverging step
+            state.iteration = at;
             let spent = Spent { weights_sha256: String::new(), started: t0, cpu0, waited: feed.waited() };
-            return Err(diverged(job, &p, &state, opts, spent, bad, &job_json)?);
+            return Err(diverged(job, &p, &state, opts, spent, (at, loss), &job_json)?);
         }
+        progress.update(state.iteration, losses.last, rate.add(bs));
         if evaluate_now {
             let eval_net = net.valid();
             let test = feed.evaluate(&eval_net, &p.test, &asm, sched.test_batch, &inner)?;
@@ -517,7 +518,8 @@ fn train(
                 stop = stop.min(found.end);
             }
         }
-        if checkpoint_now {
+        let at_stop = state.iteration == stop && stop < found.end;
+        if checkpoint_due || at_stop {
             save_checkpoint(&files, &net, &sgd, &mut state, t0, cpu0, feed.waited())?;
         }
     }
@@ -894,6 +896,7 @@ mod tests {
         }
         let bad = losses.read(&mut state, None).expect("read").expect("diverged");
         assert_eq!(bad, (63, f64::INFINITY));
+        assert_eq!((state.loss_count, losses.last), (53, Some(1.0)), "the steps before it are counted");
         losses.push(70, Tensor::<1>::from_data(TensorData::new(vec![1.0f32], [1]), &device));
         let injected = losses.read(&mut state, Some(70)).expect("read").expect("injected");
         assert_eq!(injected.0, 70);

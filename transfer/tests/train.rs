@@ -176,6 +176,7 @@ fn nan_loss_gives_a_failed_record() {
     assert!(e.contains("loss became NaN at iteration 5"), "{e}");
     let r = transfer::record::read_run(&transfer::record::run_path(&spec.records, &spec.name())).expect("failed record");
     assert_eq!(r.status, transfer::record::Status::Failed);
+    assert_eq!(r.iterations, 5, "the record stands at the diverging step");
     assert!(r.top1.is_nan());
     assert!(r.failure.expect("reason").contains("NaN"));
 }

@@ -8,9 +8,11 @@
 //! burn-tch's 2.9.0 pin bypassed, so the GPU machine's torch 2.11 serves),
 //! in their own target folder (`target/tch`, so the default build is not
 //! touched), strips and xz-compresses them with this xtask binary, and
-//! writes `run.sh`, the one script the GPU machine runs: `caffenet` and the
-//! pinned network, ours (burn-tch on CUDA) and PyTorch alternately, then a
-//! small sweep on the GPU with its report. libtorch itself is not carried:
+//! writes `run.sh`, the one script the GPU machine runs (within [`MINUTES`]):
+//! `caffenet` and the pinned network, ours (burn-tch on CUDA) and PyTorch
+//! alternately, then a small sweep on the GPU with its report. Built
+//! against one libtorch and run against another (torch 2.11 there), the
+//! binaries may lack symbols: the script checks with `ldd -r` first. libtorch itself is not carried:
 //! the script finds the machine's torch through `python3` and puts its
 //! `lib/` on `LD_LIBRARY_PATH`.
 
@@ -21,6 +23,11 @@ use anyhow::{Context, Result, bail};
 
 /// The most a run may carry to the GPU machine.
 pub const LIMIT: u64 = 64 << 20;
+
+/// The minutes `run.sh` may take: one device command may run 10, and a
+/// session's device time (15 minutes, start-up included) should leave room
+/// to run it again.
+pub const MINUTES: u64 = 7;
 
 /// What to build and where.
 pub struct Options {
@@ -43,30 +50,37 @@ const PRESETS: [&str; 2] = ["caffenet", "bench"];
 /// under `$OUT` (default `out/`). Each part has its own time limit, so the
 /// whole stays within `minutes` even where a part hangs.
 pub fn run_script(minutes: u64) -> String {
-    let bench = minutes * 60 / 2;
-    let sweep = minutes * 60 - bench - 30;
+    // a minute for unpacking and the checks; the rest split between the comparison and the grid
+    let bench = (minutes * 60 - 60) / 2;
+    let sweep = minutes * 60 - 60 - bench;
     format!(
         r#"#!/usr/bin/env bash
 # Written by `cargo xtask gpu-bundle`: the GPU run, within {minutes} minutes.
 # Usage: bash run.sh   (OUT=DIR to choose where results go; default out/)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-out=${{OUT:-$here/out}}
-mkdir -p "$out" "$here/bin"
 cd "$here"
+mkdir -p "${{OUT:-out}}" bin
+out=$(cd "${{OUT:-out}}" && pwd)
+unxz() {{ xz -dc "$1" 2>/dev/null || python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), sys.stdout.buffer)' "$1"; }}
 for b in {binaries}; do
-    [ -x "bin/$b" ] || {{ xz -dc "$b.xz" > "bin/$b" && chmod +x "bin/$b"; }}
+    if [ ! "bin/$b" -nt "$b.xz" ]; then
+        unxz "$b.xz" > "bin/$b" && chmod +x "bin/$b" || {{ echo "cannot unpack $b.xz" >&2; exit 1; }}
+    fi
 done
 torchlib=$(python3 -c 'import torch, os; print(os.path.join(os.path.dirname(torch.__file__), "lib"))') || {{ echo "no torch for python3" >&2; exit 1; }}
 export LD_LIBRARY_PATH="$torchlib${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
 python3 -c 'import torch; print("torch", torch.__version__, torch.cuda.get_device_name(0))' | tee -a "$out/gpu.txt"
-ldd bin/transferability | grep -i torch | tee -a "$out/gpu.txt"
+# a libtorch other than the one built against may lack symbols the binaries need: stop before the timed parts
+if ldd -r bin/transferability 2>&1 | grep -m5 'undefined symbol' | tee -a "$out/gpu.txt" | grep -q .; then
+    echo "the machine's libtorch lacks symbols the binaries need (see $out/gpu.txt)" >&2; exit 1
+fi
 echo "== caffenet and the pinned network: burn-tch on CUDA against PyTorch, alternating"
-TRANSFERABILITY_TORCH_PYTHON=python3 timeout {bench} bin/xtask bench --exe bin/throughput --backends tch-cuda:0 \
+TRANSFERABILITY_TORCH_PYTHON=python3 timeout -k 10 {bench} bin/xtask bench --exe bin/throughput --backends tch-cuda:0 \
     --torch-device cuda --presets {presets} --rounds 2 --steps 20 --warmup 5 --out "$out/bench" 2>&1 | tee "$out/bench.txt"
 echo "== a small grid on the GPU"
-timeout {sweep} bin/transferability sweep --preset smoke --backend tch-cuda:0 --jobs 1 --out "$out/sweep" 2>&1 | tail -60 | tee "$out/sweep.txt"
+timeout -k 10 {sweep} bin/transferability sweep --preset smoke --backend tch-cuda:0 --jobs 1 --out "$out/sweep" 2>&1 | tail -60 | tee "$out/sweep.txt"
 cp "$out"/sweep/report/report.md "$out/report.md" 2>/dev/null || echo "no report: see $out/sweep.txt"
 "#,
         binaries = BINARIES.join(" "),
@@ -126,6 +140,11 @@ pub fn bundle(root: &Path, o: &Options) -> Result<u64> {
     let debug = root.join("target/tch/debug");
     let sources = [debug.join("transferability"), bench_executable(&debug.join("deps"))?, std::env::current_exe().context("this xtask")?];
     if o.out.exists() {
+        // only an earlier bundle (or an empty folder) is emptied
+        let empty = std::fs::read_dir(&o.out).map(|mut d| d.next().is_none()).unwrap_or(false);
+        if !empty && !o.out.join("run.sh").is_file() {
+            bail!("--out {} holds something other than a bundle: choose an empty or new folder", o.out.display());
+        }
         std::fs::remove_dir_all(&o.out).with_context(|| format!("emptying {}", o.out.display()))?;
     }
     let scripts = o.out.join("xtask/bench");
@@ -135,7 +154,7 @@ pub fn bundle(root: &Path, o: &Options) -> Result<u64> {
         eprintln!("  {name}.xz {:.1} MiB", size as f64 / (1 << 20) as f64);
     }
     std::fs::copy(root.join("xtask/bench/torch_alexnet.py"), scripts.join("torch_alexnet.py")).context("copying torch_alexnet.py")?;
-    std::fs::write(o.out.join("run.sh"), run_script(10)).context("writing run.sh")?;
+    std::fs::write(o.out.join("run.sh"), run_script(MINUTES)).context("writing run.sh")?;
     let total = dir_size(&o.out)?;
     eprintln!(
         "gpu-bundle: {} ({:.1} MiB of the {} MiB a run may carry); on the GPU machine: bash run.sh",
@@ -168,14 +187,21 @@ mod tests {
     /// fits the minutes asked for.
     #[test]
     fn the_script_runs_both_sides_and_a_small_grid_within_its_minutes() {
-        let s = run_script(10);
+        let s = run_script(MINUTES);
         for b in BINARIES {
             assert!(s.contains(b), "{b}");
         }
         assert!(s.contains("export LD_LIBRARY_PATH=\"$torchlib"));
         assert!(s.contains("--backends tch-cuda:0") && s.contains("--torch-device cuda") && s.contains("--presets caffenet,bench"));
         assert!(s.contains("sweep --preset smoke --backend tch-cuda:0"));
-        let limits: u64 = s.lines().filter_map(|l| l.split("timeout ").nth(1)?.split_whitespace().next()?.parse::<u64>().ok()).sum();
-        assert!(limits > 0 && limits <= 10 * 60, "{limits} s");
+        let limits: u64 = s.lines().filter_map(|l| l.split("timeout -k 10 ").nth(1)?.split_whitespace().next()?.parse::<u64>().ok()).sum();
+        assert!(limits > 0 && limits + 60 <= MINUTES * 60, "{limits} s and a minute to unpack within {MINUTES} minutes");
+        assert!(s.contains("ldd -r bin/transferability"), "a libtorch that lacks symbols is found before the timed parts");
+        // and bash reads it
+        let file = std::env::temp_dir().join(format!("gpu-run-{}.sh", std::process::id()));
+        std::fs::write(&file, &s).expect("write");
+        let check = Command::new("bash").arg("-n").arg(&file).output().expect("bash");
+        std::fs::remove_file(&file).ok();
+        assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
     }
 }

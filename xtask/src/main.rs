@@ -29,12 +29,13 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 
-/// The workspace: where this xtask was built, or the current folder when
-/// that holds the workspace (a binary carried to another machine).
+/// The workspace: the current folder when it holds the bench scripts (a
+/// checkout, or a bundle carried to a machine without Rust), else where
+/// this xtask was built.
 fn root() -> PathBuf {
     let built = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf();
     match std::env::current_dir() {
-        Ok(cwd) if !built.is_dir() && cwd.join("xtask/bench").is_dir() => cwd,
+        Ok(cwd) if cwd.join("xtask/bench/torch_alexnet.py").is_file() => cwd,
         _ => built,
     }
 }
