@@ -514,7 +514,8 @@ fn train(
             state.evals.push(state.point(job, lr, test));
             if let (Some(pilot), Some(valid)) = (pilot, &p.validation) {
                 let point = state.point(job, lr, evaluate(&eval_net, valid, &asm, sched.test_batch, &inner)?);
-                found.judge(job, pilot, (point, valid.len()), &mut state, &mut progress)?;
+                judge_pilot(job, pilot, (point, valid.len()), &mut state, &mut progress)?;
+                found = Found::of(sched, state.pilot.as_ref());
                 stop = stop.min(found.end);
             }
         }
@@ -684,8 +685,8 @@ impl Rate {
 }
 
 /// The schedule a job trains to: its own, or, for a pilot, the drops and
-/// end found so far (kept in the checkpoint's state, so a resumed pilot
-/// goes on from them).
+/// end found so far, as its state holds them ([`PilotState`], kept in the
+/// checkpoint, so a resumed pilot goes on from them).
 struct Found {
     /// Iterations between rate drops.
     step_size: u64,
@@ -710,50 +711,48 @@ impl Found {
         let schedule = crate::plan::find::found_schedule(&pilot.schedule, self.step_size, self.end, pilot.schedule.eval_every());
         JobSpec { schedule, ..pilot.clone() }
     }
+}
 
-    /// A pilot's evaluation on its validation set (`point`, of `images`
-    /// images): the finder's decision at this point of the curve (drop the
-    /// rate here, stop here, or go on), recorded in the state; an error
-    /// where the first rate never flattened within the pilot's bounds.
-    fn judge(
-        &mut self,
-        job: &JobSpec,
-        (rule, bounds): (&crate::plan::find::FindSchedule, &crate::plan::find::PilotBounds),
-        (point, images): (CurvePoint, usize),
-        state: &mut State,
-        progress: &mut JobProgress,
-    ) -> Result<()> {
-        use crate::plan::find::{Decision, decide};
-        let (v1, iteration) = (point.top1, state.iteration);
-        let ps = state.pilot.get_or_insert_default();
-        ps.validation.push(point);
-        let curve: Vec<Eval> = ps.validation.iter().map(Eval::from).collect();
-        match decide(rule, &curve, ps.step, iteration) {
-            Decision::Drop => {
-                ps.step = Some(iteration);
-                self.step_size = iteration;
-                progress.say(&format!("validation top-1 flat at {v1:.4}: the rate drops every {iteration} iterations"));
-            }
-            Decision::Stop { converged } => {
-                (self.flat_at_end, self.end) = (converged, iteration);
-                (ps.end, ps.flat_at_end) = (Some(iteration), converged);
-                progress.say(&format!("validation top-1 {v1:.4}: the schedule ends at {iteration} iterations"));
-            }
-            Decision::Continue if ps.step.is_none() && iteration >= bounds.first_cap => {
-                progress.finish();
-                let how = if crate::record::risen(&curve) { "was still rising" } else { "never rose clearly above its start" };
-                return Err(Error::job(
-                    &job.id,
-                    format!(
-                        "the pilot's validation top-1 ({v1:.4}, {images} validation images) {how} at the first rate after {iteration} iterations \
-                         (find_schedule's max_epochs): raise max_epochs, or change the rate"
-                    ),
-                ));
-            }
-            Decision::Continue => {}
+/// A pilot's evaluation on its validation set (`point`, of `images`
+/// images): the finder's decision at this point of the curve (drop the
+/// rate here, stop here, or go on), recorded in the state's
+/// [`PilotState`]; an error where the first rate never flattened within
+/// the pilot's bounds.
+fn judge_pilot(
+    job: &JobSpec,
+    (rule, bounds): (&crate::plan::find::FindSchedule, &crate::plan::find::PilotBounds),
+    (point, images): (CurvePoint, usize),
+    state: &mut State,
+    progress: &mut JobProgress,
+) -> Result<()> {
+    use crate::plan::find::{Decision, decide};
+    let (v1, iteration) = (point.top1, state.iteration);
+    let ps = state.pilot.get_or_insert_default();
+    ps.validation.push(point);
+    let curve: Vec<Eval> = ps.validation.iter().map(Eval::from).collect();
+    match decide(rule, &curve, ps.step, iteration) {
+        Decision::Drop => {
+            ps.step = Some(iteration);
+            progress.say(&format!("validation top-1 flat at {v1:.4}: the rate drops every {iteration} iterations"));
         }
-        Ok(())
+        Decision::Stop { converged } => {
+            (ps.end, ps.flat_at_end) = (Some(iteration), converged);
+            progress.say(&format!("validation top-1 {v1:.4}: the schedule ends at {iteration} iterations"));
+        }
+        Decision::Continue if ps.step.is_none() && iteration >= bounds.first_cap => {
+            progress.finish();
+            let how = if crate::record::risen(&curve) { "was still rising" } else { "never rose clearly above its start" };
+            return Err(Error::job(
+                &job.id,
+                format!(
+                    "the pilot's validation top-1 ({v1:.4}, {images} validation images) {how} at the first rate after {iteration} iterations \
+                     (find_schedule's max_epochs): raise max_epochs, or change the rate"
+                ),
+            ));
+        }
+        Decision::Continue => {}
     }
+    Ok(())
 }
 
 fn prune_checkpoints(files: &JobFiles) {
