@@ -38,6 +38,7 @@ use burn::tensor::DType;
 use burn::tensor::activation::relu;
 use rayon::prelude::*;
 
+use crate::direct;
 use crate::sgemm::{Mat, Operand, sgemm, sgemm_of};
 use crate::simd::isa_twins;
 
@@ -257,9 +258,10 @@ pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], geo: &Geometry, fuse_rel
     let (p, co) = (geo.p(), geo.co);
     let nb = geo.chunk();
     let mut out = vec![0.0f32; geo.n * co * p];
-    out.par_chunks_mut(nb * co * p)
-        .enumerate()
-        .for_each(|(i, out)| chunk_forward_fast(Chunk { x, weight, geo, n0: i * nb, nb: out.len() / (co * p) }, bias, fuse_relu, out));
+    out.par_chunks_mut(nb * co * p).enumerate().for_each(|(i, out)| {
+        let c = Chunk { x, weight, geo, n0: i * nb, nb: out.len() / (co * p) };
+        if direct::applies(geo) { direct::chunk_forward(isa::active(), &c, bias, fuse_relu, out) } else { chunk_forward_fast(c, bias, fuse_relu, out) }
+    });
     out
 }
 
@@ -353,12 +355,12 @@ pub fn backward(x: &[f32], weight: &[f32], dy: &[f32], relu_out: Option<&[f32]>,
 }
 
 /// One chunk of a convolution: images `n0 .. n0 + nb` of `x`, and the weight.
-struct Chunk<'a> {
-    x: &'a [f32],
-    weight: &'a [f32],
-    geo: &'a Geometry,
-    n0: usize,
-    nb: usize,
+pub(crate) struct Chunk<'a> {
+    pub(crate) x: &'a [f32],
+    pub(crate) weight: &'a [f32],
+    pub(crate) geo: &'a Geometry,
+    pub(crate) n0: usize,
+    pub(crate) nb: usize,
 }
 
 /// `sums[o] += Σ rows[o·width .. (o+1)·width]`, each row summed in order from
@@ -423,6 +425,9 @@ fn chunk_backward(c: Chunk, dy: &[f32], relu_out: Option<&[f32]>, [need_x, need_
     }
     if need_b {
         row_sums(&dyc, width, db);
+    }
+    if direct::applies(geo) {
+        return direct::chunk_backward(isa::active(), &Chunk { x, weight, geo, n0, nb }, &dyc, need_w.then_some(dw), need_x.then_some(dx));
     }
     let bordered = if need_w { bordered(x, geo, n0, nb) } else { Vec::new() };
     // the input gradient, bordered like the input, and one group's column gradient
@@ -672,7 +677,9 @@ mod tests {
     #[test]
     fn every_isa_build_of_a_chunk_gives_the_same_bits_as_the_plain_one() {
         isa::announce();
-        let geo = Geometry { n: 3, c: 4, h: 9, w: 9, co: 6, k: 3, stride: 1, pad: 1, groups: 2 };
+        // stride 2: the im2col path (stride-1 "same" layers take `direct`, tested there)
+        let geo = Geometry { n: 3, c: 4, h: 9, w: 9, co: 6, k: 3, stride: 2, pad: 1, groups: 2 };
+        assert!(!direct::applies(&geo));
         let len = |v: usize| -> Vec<f32> { (0..v).map(|i| ((i * 7919) % 2003) as f32 / 1001.0 - 1.0).collect() };
         let (x, weight, bias) = (len(geo.n * geo.c * 81), len(geo.co * geo.kk()), len(geo.co));
         let out_len = geo.n * geo.co * geo.p();

@@ -6,7 +6,9 @@
 //!   12×32 register tiles, an AVX2 + FMA one with 6×16 tiles, the `gemm`
 //!   crate elsewhere) that packs its right operand from any [`sgemm::Operand`];
 //! * [`conv`]: convolution + ReLU as one op, forward and backward, with the
-//!   `im2col` matrix gathered block by block instead of written out;
+//!   `im2col` matrix gathered block by block instead of written out, and
+//!   stride-1 "same" layers (`direct`) read in place from a padded layout,
+//!   with no `im2col` at all;
 //! * [`pool`]: Caffe's ceil-mode max pooling; [`lrn`]: Caffe's local
 //!   response normalisation across channels; both with hand-written
 //!   backward passes;
@@ -21,6 +23,7 @@
 //! own layer. `tests/custom_ops.rs` compares both, value and gradients.
 
 pub mod conv;
+mod direct;
 pub mod lrn;
 pub mod memory;
 pub mod peak;

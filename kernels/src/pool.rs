@@ -25,6 +25,7 @@ use burn::tensor::DType;
 use rayon::prelude::*;
 
 use crate::conv::{flex_tensor, on_flex, shape4, values};
+use crate::simd::isa_twins;
 
 /// Output side of a ceil-mode, unpadded pooling window.
 pub fn pooled(size: usize, kernel: usize, stride: usize) -> usize {
@@ -36,26 +37,97 @@ pub fn forward(x: &[f32], [n, c, h, w]: [usize; 4], kernel: usize, stride: usize
     let (ho, wo) = (pooled(h, kernel, stride), pooled(w, kernel, stride));
     let mut out = vec![0.0f32; n * c * ho * wo];
     let mut arg = vec![0u32; n * c * ho * wo];
-    out.par_chunks_mut(ho * wo).zip(arg.par_chunks_mut(ho * wo)).enumerate().for_each(|(plane, (out, arg))| {
-        let src = &x[plane * h * w..(plane + 1) * h * w];
-        for oy in 0..ho {
-            let (y0, y1) = (oy * stride, (oy * stride + kernel).min(h));
-            for ox in 0..wo {
-                let (x0, x1) = (ox * stride, (ox * stride + kernel).min(w));
-                let (mut best, mut at) = (f32::NEG_INFINITY, y0 * w + x0);
-                for y in y0..y1 {
-                    for (i, v) in src[y * w + x0..y * w + x1].iter().enumerate() {
-                        if *v > best {
-                            (best, at) = (*v, y * w + x0 + i);
-                        }
+    let window = Window { h, w, kernel, stride };
+    out.par_chunks_mut(ho * wo)
+        .zip(arg.par_chunks_mut(ho * wo))
+        .enumerate()
+        .for_each_init(Vec::new, |phases, (plane, (out, arg))| plane_forward(window, &x[plane * h * w..(plane + 1) * h * w], phases, out, arg));
+    (out, arg)
+}
+
+/// A plane's pooling geometry.
+#[derive(Clone, Copy)]
+struct Window {
+    h: usize,
+    w: usize,
+    kernel: usize,
+    stride: usize,
+}
+
+/// Outputs computed side by side: one 8-lane vector with AVX2.
+const LANES: usize = 8;
+
+isa_twins! {
+    /// [`plane_forward_plain`], built for the active instruction-set level ([`crate::simd`]).
+    fn plane_forward / plane_forward_at(window: Window, src: &[f32], phases: &mut Vec<f32>, out: &mut [f32], arg: &mut [u32]) => plane_forward_plain
+}
+
+/// One plane's windows, [`LANES`] neighbouring outputs at once. Each input
+/// row is first split into its `stride` phases (`phase r, i` = column
+/// `stride·i + r`; NaN past the row, which never wins), so that tap `dx`
+/// of outputs `ox .. ox + LANES` is a contiguous run of phase `dx % stride`.
+/// Taps are visited in row-major window order and a lane takes a value
+/// only where it is strictly greater, so ties go to the first maximum and
+/// NaN never wins, exactly as a scan of each window would; every build
+/// makes the same selections, so gives the same bits.
+#[inline(always)]
+fn plane_forward_plain(window: Window, src: &[f32], phases: &mut Vec<f32>, out: &mut [f32], arg: &mut [u32]) {
+    // AlexNet's 3×3 windows at stride 2 with both constant (no divisions, unrolled taps)
+    match (window.kernel, window.stride) {
+        (3, 2) => plane_windows::<3, 2>(window, src, phases, out, arg),
+        (k, s) => plane_windows_of(k, s, window, src, phases, out, arg),
+    }
+}
+
+#[inline(always)]
+fn plane_windows<const K: usize, const S: usize>(window: Window, src: &[f32], phases: &mut Vec<f32>, out: &mut [f32], arg: &mut [u32]) {
+    plane_windows_of(K, S, window, src, phases, out, arg)
+}
+
+#[inline(always)]
+fn plane_windows_of(kernel: usize, stride: usize, window: Window, src: &[f32], phases: &mut Vec<f32>, out: &mut [f32], arg: &mut [u32]) {
+    let Window { h, w, .. } = window;
+    let (ho, wo) = (pooled(h, kernel, stride), pooled(w, kernel, stride));
+    let len = wo + LANES + (kernel - 1) / stride;
+    // every value is written below, so the buffer only ever grows
+    if phases.len() < h * stride * len {
+        phases.resize(h * stride * len, f32::NAN);
+    }
+    for y in 0..h {
+        let row = &src[y * w..(y + 1) * w];
+        let rows = &mut phases[y * stride * len..][..stride * len];
+        for (x, v) in row.iter().enumerate() {
+            rows[x % stride * len + x / stride] = *v;
+        }
+        for r in 0..stride {
+            rows[r * len + (w + stride - 1 - r) / stride..(r + 1) * len].fill(f32::NAN);
+        }
+    }
+    for oy in 0..ho {
+        let (y0, y1) = (oy * stride, (oy * stride + kernel).min(h));
+        for ox0 in (0..wo).step_by(LANES) {
+            let mut best = [f32::NEG_INFINITY; LANES];
+            let first = (y0 * w + ox0 * stride) as u32;
+            let mut at = [first; LANES];
+            for y in y0..y1 {
+                for dx in 0..kernel {
+                    let run = &phases[(y * stride + dx % stride) * len + dx / stride + ox0..][..LANES];
+                    let here = (y * w + ox0 * stride + dx) as u32;
+                    for l in 0..LANES {
+                        let take = run[l] > best[l];
+                        best[l] = if take { run[l] } else { best[l] };
+                        at[l] = if take { here } else { at[l] };
                     }
                 }
-                out[oy * wo + ox] = best;
-                arg[oy * wo + ox] = at as u32;
+            }
+            let lanes = LANES.min(wo - ox0);
+            out[oy * wo + ox0..][..lanes].copy_from_slice(&best[..lanes]);
+            // lane l's window starts l·stride columns further on
+            for (l, (a, at)) in arg[oy * wo + ox0..][..lanes].iter_mut().zip(at).enumerate() {
+                *a = at + (l * stride) as u32;
             }
         }
-    });
-    (out, arg)
+    }
 }
 
 /// Backward: each output's gradient added at its argmax.
@@ -167,7 +239,15 @@ mod tests {
 
     #[test]
     fn ties_go_to_the_first_maximum_in_every_window_shape() {
-        for (shape, k, s) in [([2, 3, 8, 9], 3, 2), ([1, 2, 13, 13], 3, 2), ([1, 2, 7, 6], 2, 2), ([1, 1, 6, 5], 3, 1), ([1, 1, 2, 2], 3, 2)] {
+        for (shape, k, s) in [
+            ([1, 2, 28, 27], 3, 2),
+            ([1, 1, 9, 20], 2, 1),
+            ([2, 3, 8, 9], 3, 2),
+            ([1, 2, 13, 13], 3, 2),
+            ([1, 2, 7, 6], 2, 2),
+            ([1, 1, 6, 5], 3, 1),
+            ([1, 1, 2, 2], 3, 2),
+        ] {
             let len = shape.iter().product::<usize>();
             // few distinct values, half of them ReLU zeros: ties everywhere; NaN and −∞ too
             let x: Vec<f32> = (0..len)
@@ -182,6 +262,15 @@ mod tests {
             let (want_out, want_arg) = by_definition(&x, shape, k, s);
             assert_eq!(arg, want_arg, "{shape:?} k {k} s {s}");
             assert!(out.iter().zip(&want_out).all(|(a, b)| a.to_bits() == b.to_bits()), "{shape:?} k {k} s {s}");
+            // every instruction-set build of a plane, the same selections
+            let [_, _, h, w] = shape;
+            let (ho, wo) = (pooled(h, k, s), pooled(w, k, s));
+            for level in crate::simd::runnable() {
+                let (mut o, mut a) = (vec![0.0f32; ho * wo], vec![0u32; ho * wo]);
+                plane_forward_at(level, Window { h, w, kernel: k, stride: s }, &x[..h * w], &mut Vec::new(), &mut o, &mut a);
+                assert_eq!(a, want_arg[..ho * wo], "{level}: {shape:?} k {k} s {s}");
+                assert!(o.iter().zip(&want_out).all(|(a, b)| a.to_bits() == b.to_bits()), "{level}: {shape:?} k {k} s {s}");
+            }
         }
     }
 }

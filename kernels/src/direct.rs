@@ -1,0 +1,531 @@
+//! Stride-1 "same" convolutions (`k = 2·pad + 1`, every layer of `tiny`,
+//! `cifar` and `bench`, and layers 2–5 of `caffenet`) without an `im2col`
+//! matrix, forward and backward.
+//!
+//! Why: the small networks of the main job have 16–48 output channels per
+//! group, so each entry of the `im2col` matrix the GEMM gathers feeds only
+//! that many multiply-adds, and gathering it cost more than the products
+//! (29% of a `tiny` training job's time in [`crate::conv`]'s gather, 23% in
+//! the GEMM kernel, 5% in `col2im`; `perf`, Zen 3).
+//!
+//! How: each image's channels are laid out [`Padded`]: rows of `w + pad`
+//! values (one run of `pad` zeros between two rows serves as the right
+//! border of one and the left border of the next), `pad` zero rows above
+//! and below. Output pixel `(y, x)` then has the *virtual* index
+//! `q = y·(w + pad) + x`, and kernel tap `(ci, ki, kj)` reads the input at
+//! `q + tap(ci, ki, kj)` for every `q`: row `tap` of the `im2col` matrix is
+//! a contiguous run of the padded image, so the GEMM reads it in place.
+//! The virtual columns with `x ≥ w` are junk, computed and dropped (1/7 more
+//! work on a 7×7 layer, 1/14 on 14×14). So:
+//!
+//! * forward: `out[o, q] = Σ_t W[o, t] · img[q + tap(t)]` ([`gemm_taps`],
+//!   a 6 × 16 register tile whose `B` rows are read at their taps);
+//! * input gradient: the same product over the padded output gradient with
+//!   the flipped, transposed kernel, `dx[ci, q] = Σ_(o,a,b) W[o, ci, k−1−a,
+//!   k−1−b] · dy[q + tap(o, a, b)]`, a "same" convolution of `dy` (no
+//!   `col2im`);
+//! * weight gradient: `dWᵀ[t, o] = Σ_q img[q + tap(t)] · dy[o, q]`
+//!   ([`gemm_rows`]: the `A` rows read in place, `dyᵀ` packed), summed over
+//!   the chunk's images in order.
+//!
+//! The kernels use AVX2 + FMA where the CPU has them (AVX-512 machines run
+//! the same AVX2 kernels, so the bits do not depend on the ISA level) and
+//! otherwise the same loops with [`f32::mul_add`], in the same order: every
+//! level gives the same bits (tested). Sums are fixed by the geometry, never
+//! by the thread count.
+#![allow(unsafe_code)]
+
+use crate::conv::{Chunk, Geometry};
+
+/// Register-tile rows.
+const MR: usize = 6;
+/// Depth of one block of the product: a block of `B` (256 rows of 16
+/// values) stays in L1.
+const KC: usize = 256;
+/// Values read past the last image by the widest tile (a whole number of
+/// 8-wide vectors past the virtual outputs).
+const SLACK: usize = 32;
+
+/// Whether the direct path computes this convolution: stride 1, `k = 2·pad + 1`.
+pub(crate) fn applies(geo: &Geometry) -> bool {
+    geo.stride == 1 && geo.k == 2 * geo.pad + 1 && geo.h > 0 && geo.w > 0
+}
+
+/// The padded layout of an image's planes (see the module docs).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Padded {
+    h: usize,
+    w: usize,
+    pad: usize,
+    k: usize,
+    /// Row stride, `w + pad`.
+    row: usize,
+    /// Plane stride.
+    plane: usize,
+}
+
+impl Padded {
+    pub(crate) fn of(geo: &Geometry) -> Self {
+        let row = geo.w + geo.pad;
+        Padded { h: geo.h, w: geo.w, pad: geo.pad, k: geo.k, row, plane: (geo.h + 2 * geo.pad) * row + 2 * geo.pad }
+    }
+
+    /// Index of pixel `(y, x)` in its plane.
+    fn at(&self, y: usize, x: usize) -> usize {
+        self.pad + (y + self.pad) * self.row + x
+    }
+
+    /// Virtual outputs per plane, a whole number of 8-wide vectors.
+    fn virt(&self) -> usize {
+        (self.h * self.row).next_multiple_of(8)
+    }
+
+    /// Offsets of the taps of channels `c0 .. c0 + channels` (row order
+    /// `(ci, ki, kj)`).
+    fn taps(&self, c0: usize, channels: usize) -> Vec<usize> {
+        let k = self.k;
+        (0..channels * k * k).map(|t| (c0 + t / (k * k)) * self.plane + (t / k % k) * self.row + t % k).collect()
+    }
+
+    /// `images` images of `channels` planes each (`[images, channels, h, w]`)
+    /// in this layout, with [`SLACK`] zeros after the last.
+    fn lay_out(&self, src: &[f32], images: usize, channels: usize) -> Vec<f32> {
+        let mut out = vec![0.0f32; images * channels * self.plane + SLACK];
+        for (plane, img) in out.chunks_exact_mut(self.plane).zip(src.chunks_exact(self.h * self.w)).take(images * channels) {
+            for (y, row) in img.chunks_exact(self.w).enumerate() {
+                plane[self.at(y, 0)..][..self.w].copy_from_slice(row);
+            }
+        }
+        out
+    }
+
+    /// The valid columns of virtual row `q`-space output `v` (`[rows, virt]`)
+    /// as a `[rows, h, w]` image, each value through `f`.
+    fn valid(&self, v: &[f32], rows: usize, out: &mut [f32], f: impl Fn(usize, f32) -> f32) {
+        let virt = self.virt();
+        for r in 0..rows {
+            let src = &v[r * virt..];
+            let dst = &mut out[r * self.h * self.w..][..self.h * self.w];
+            for (y, d) in dst.chunks_exact_mut(self.w).enumerate() {
+                d.iter_mut().zip(&src[y * self.row..][..self.w]).for_each(|(d, s)| *d = f(r, *s));
+            }
+        }
+    }
+}
+
+/// A row-major `[m, k]` matrix packed for [`gemm_taps`]: per depth block of
+/// [`KC`], panels of [`MR`] rows, depth-major, zero rows below `m`.
+struct PackedA {
+    data: Vec<f32>,
+    panels: usize,
+    k: usize,
+}
+
+impl PackedA {
+    /// `a(i, j)` for `i < m`, `j < k`.
+    fn new(m: usize, k: usize, a: impl Fn(usize, usize) -> f32) -> Self {
+        let panels = m.div_ceil(MR);
+        let mut data = vec![0.0f32; panels * MR * k];
+        for k0 in (0..k).step_by(KC) {
+            let kc = KC.min(k - k0);
+            for p in 0..panels {
+                let panel = &mut data[k0 * panels * MR + p * MR * kc..][..MR * kc];
+                for i in (p * MR..(p * MR + MR).min(m)).map(|i| i - p * MR) {
+                    for d in 0..kc {
+                        panel[d * MR + i] = a(p * MR + i, k0 + d);
+                    }
+                }
+            }
+        }
+        PackedA { data, panels, k }
+    }
+
+    /// Panel `p` of the depth block starting at `k0` (`kc` deep).
+    fn panel(&self, k0: usize, kc: usize, p: usize) -> &[f32] {
+        &self.data[k0 * self.panels * MR + p * MR * kc..][..MR * kc]
+    }
+}
+
+/// `c[0 .. panels·MR, 0 .. n] = A · B` with `B[t, q] = src[q + taps[t]]`:
+/// the direct convolution of one image (`c` row stride `n`, a multiple of 8).
+fn gemm_taps(avx2: bool, c: &mut [f32], a: &PackedA, src: &[f32], taps: &[usize], n: usize) {
+    assert!(n % 8 == 0 && c.len() >= a.panels * MR * n && taps.len() == a.k);
+    let reach = taps.iter().max().map_or(0, |t| t + n);
+    assert!(reach <= src.len(), "direct convolution reads past its image ({reach} > {})", src.len());
+    for k0 in (0..a.k).step_by(KC) {
+        let kc = KC.min(a.k - k0);
+        let taps = &taps[k0..k0 + kc];
+        for q0 in (0..n).step_by(16) {
+            let wide = n - q0 >= 16;
+            for p in 0..a.panels {
+                let ap = a.panel(k0, kc, p);
+                let cp = &mut c[p * MR * n + q0..];
+                #[cfg(target_arch = "x86_64")]
+                if avx2 {
+                    // SAFETY: `active` ≥ AVX2 means the CPU has AVX2 and FMA;
+                    // the panel holds kc·MR values; every B read,
+                    // src[q0 + taps[t] + 0..16 (or 8)], is below `reach`; the
+                    // tile's rows lie in c (checked above: n ≥ q0 + 8 or 16).
+                    unsafe {
+                        if wide {
+                            avx2::taps::<2>(kc, ap.as_ptr(), src.as_ptr().add(q0), taps.as_ptr(), cp.as_mut_ptr(), n, k0 > 0)
+                        } else {
+                            avx2::taps::<1>(kc, ap.as_ptr(), src.as_ptr().add(q0), taps.as_ptr(), cp.as_mut_ptr(), n, k0 > 0)
+                        }
+                    }
+                    continue;
+                }
+                let width = if wide { 16 } else { 8 };
+                portable_tile(kc, width, |d, r| ap[d * MR + r], |d, j| src[q0 + taps[d] + j], cp, n, k0 > 0);
+            }
+        }
+    }
+}
+
+/// `c[0 .. rows.len() rounded up to MR, 0 .. nb] += A · B` over depth `k`,
+/// `A` row `i` read in place at `src[rows[i] ..]`, `B` packed `[k, nb]`
+/// (`nb` a multiple of 8): the weight gradient of one image.
+fn gemm_rows(avx2: bool, c: &mut [f32], src: &[f32], rows: &[usize], b: &[f32], k: usize, nb: usize) {
+    let m = rows.len();
+    let mp = m.div_ceil(MR) * MR;
+    assert!(nb % 8 == 0 && c.len() >= mp * nb && b.len() >= k * nb);
+    assert!(rows.iter().all(|r| r + k <= src.len()), "weight gradient reads past its image");
+    // the panel's rows, the last repeated into the padding rows (their sums are dropped)
+    let row = |i: usize| rows[i.min(m - 1)];
+    for k0 in (0..k).step_by(KC) {
+        let kc = KC.min(k - k0);
+        for j0 in (0..nb).step_by(16) {
+            let wide = nb - j0 >= 16;
+            let bp = &b[k0 * nb + j0..];
+            for p in 0..mp / MR {
+                let starts: [usize; MR] = std::array::from_fn(|r| row(p * MR + r) + k0);
+                let cp = &mut c[p * MR * nb + j0..];
+                #[cfg(target_arch = "x86_64")]
+                if avx2 {
+                    let ptrs = starts.map(|s| src[s..].as_ptr());
+                    // SAFETY: AVX2 and FMA as above; each A row reads kc
+                    // values from its start, inside src (checked above); B
+                    // reads kc rows of 16 (or 8) at stride nb from bp, inside b;
+                    // the tile's MR rows lie in c.
+                    unsafe {
+                        if wide {
+                            avx2::rows::<2>(kc, ptrs, bp.as_ptr(), nb, cp.as_mut_ptr(), nb)
+                        } else {
+                            avx2::rows::<1>(kc, ptrs, bp.as_ptr(), nb, cp.as_mut_ptr(), nb)
+                        }
+                    }
+                    continue;
+                }
+                let width = if wide { 16 } else { 8 };
+                portable_tile(kc, width, |d, r| src[starts[r] + d], |d, j| bp[d * nb + j], cp, nb, true);
+            }
+        }
+    }
+}
+
+/// The register tile in portable code, in the AVX2 kernels' order: each
+/// value a chain of fused multiply-adds from zero over the depth, then
+/// added to `c` when `add`; so both give the same bits.
+fn portable_tile(kc: usize, width: usize, a: impl Fn(usize, usize) -> f32, b: impl Fn(usize, usize) -> f32, c: &mut [f32], ldc: usize, add: bool) {
+    for r in 0..MR {
+        for j in 0..width {
+            let mut acc = 0.0f32;
+            for d in 0..kc {
+                acc = a(d, r).mul_add(b(d, j), acc);
+            }
+            let out = &mut c[r * ldc + j];
+            *out = if add { acc + *out } else { acc };
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::MR;
+    use std::arch::x86_64::*;
+
+    /// `c[0..MR, 0..8·V] (+)= a_panel · B` over depth `kc`, `B` row `d` read
+    /// at `b + taps[d]`.
+    ///
+    /// # Safety
+    /// AVX2 and FMA; `a` holds `kc·MR` values; `b + taps[d] + 8·V` is
+    /// readable for every `d < kc`; `c` has `MR` rows of `8·V` at stride `ldc`.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn taps<const V: usize>(kc: usize, a: *const f32, b: *const f32, taps: *const usize, c: *mut f32, ldc: usize, add: bool) {
+        let mut acc = [[_mm256_setzero_ps(); V]; MR];
+        for d in 0..kc {
+            // SAFETY: the caller's bounds.
+            unsafe {
+                let bp = b.add(*taps.add(d));
+                let bv: [__m256; V] = std::array::from_fn(|v| _mm256_loadu_ps(bp.add(8 * v)));
+                let ad = a.add(d * MR);
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let av = _mm256_broadcast_ss(&*ad.add(r));
+                    for v in 0..V {
+                        acc[v] = _mm256_fmadd_ps(av, bv[v], acc[v]);
+                    }
+                }
+            }
+        }
+        // SAFETY: the caller's bounds.
+        unsafe { store::<V>(acc, c, ldc, add) }
+    }
+
+    /// `c[0..MR, 0..8·V] += A · b_panel` over depth `kc`, `A` row `r` read
+    /// from `rows[r]`, `B` row `d` at `b + d·ldb`.
+    ///
+    /// # Safety
+    /// AVX2 and FMA; each `rows[r]` has `kc` readable values; `b + d·ldb +
+    /// 8·V` is readable for `d < kc`; `c` has `MR` rows of `8·V` at stride `ldc`.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn rows<const V: usize>(kc: usize, rows: [*const f32; MR], b: *const f32, ldb: usize, c: *mut f32, ldc: usize) {
+        let mut acc = [[_mm256_setzero_ps(); V]; MR];
+        for d in 0..kc {
+            // SAFETY: the caller's bounds.
+            unsafe {
+                let bp = b.add(d * ldb);
+                let bv: [__m256; V] = std::array::from_fn(|v| _mm256_loadu_ps(bp.add(8 * v)));
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let av = _mm256_broadcast_ss(&*rows[r].add(d));
+                    for v in 0..V {
+                        acc[v] = _mm256_fmadd_ps(av, bv[v], acc[v]);
+                    }
+                }
+            }
+        }
+        // SAFETY: the caller's bounds.
+        unsafe { store::<V>(acc, c, ldc, true) }
+    }
+
+    /// Store (or add) a tile.
+    ///
+    /// # Safety
+    /// AVX2; `c` has `MR` rows of `8·V` at stride `ldc`.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn store<const V: usize>(acc: [[__m256; V]; MR], c: *mut f32, ldc: usize, add: bool) {
+        for (r, acc) in acc.iter().enumerate() {
+            for (v, &x) in acc.iter().enumerate() {
+                // SAFETY: the caller's bounds.
+                unsafe {
+                    let at = c.add(r * ldc + 8 * v);
+                    let x = if add { _mm256_add_ps(x, _mm256_loadu_ps(at)) } else { x };
+                    _mm256_storeu_ps(at, x);
+                }
+            }
+        }
+    }
+}
+
+/// Whether `level` (capped at the CPU's) runs the AVX2 kernels.
+fn avx2_at(level: isa::Isa) -> bool {
+    cfg!(target_arch = "x86_64") && level.min(isa::detected()) >= isa::Isa::Avx2
+}
+
+/// Forward of the chunk's images into `out` (`[nb, co, h, w]`):
+/// `relu?(conv(x, w) + bias)`, on the kernels of `level`.
+pub(crate) fn chunk_forward(level: isa::Isa, c: &Chunk, bias: &[f32], fuse_relu: bool, out: &mut [f32]) {
+    let &Chunk { x, weight, geo, n0, nb } = c;
+    let (avx2, lay) = (avx2_at(level), Padded::of(geo));
+    let (cg, cog, kk, hw) = (geo.c / geo.groups, geo.co / geo.groups, geo.c / geo.groups * geo.k * geo.k, geo.h * geo.w);
+    let images = lay.lay_out(&x[n0 * geo.c * hw..], nb, geo.c);
+    let virt = lay.virt();
+    let mut res = vec![0.0f32; cog.div_ceil(MR) * MR * virt];
+    for g in 0..geo.groups {
+        let a = PackedA::new(cog, kk, |o, t| weight[(g * cog + o) * kk + t]);
+        let taps = lay.taps(g * cg, cg);
+        for b in 0..nb {
+            gemm_taps(avx2, &mut res, &a, &images[b * geo.c * lay.plane..], &taps, virt);
+            let dst = &mut out[(b * geo.co + g * cog) * hw..][..cog * hw];
+            let bias = &bias[g * cog..];
+            if fuse_relu {
+                lay.valid(&res, cog, dst, |o, v| (v + bias[o]).max(0.0));
+            } else {
+                lay.valid(&res, cog, dst, |o, v| v + bias[o]);
+            }
+        }
+    }
+}
+
+/// Backward of the chunk's images given their ReLU-masked output gradient
+/// `dyc` (`[co, nb·h·w]`, as [`crate::conv`] builds it): adds the weight
+/// gradient to `dw` (`[co, kk]`) and writes the input gradient into `dx`
+/// (`[nb, c, h, w]`), each where asked for, on the kernels of `level`.
+pub(crate) fn chunk_backward(level: isa::Isa, c: &Chunk, dyc: &[f32], dw: Option<&mut [f32]>, dx: Option<&mut [f32]>) {
+    let &Chunk { x, weight, geo, n0, nb } = c;
+    let (avx2, lay) = (avx2_at(level), Padded::of(geo));
+    let (cg, cog, k2, hw) = (geo.c / geo.groups, geo.co / geo.groups, geo.k * geo.k, geo.h * geo.w);
+    let (kk, virt, width) = (cg * k2, lay.virt(), nb * hw);
+    if let Some(dw) = dw {
+        let images = lay.lay_out(&x[n0 * geo.c * hw..], nb, geo.c);
+        let cop = cog.next_multiple_of(8);
+        let mut dwt = vec![0.0f32; kk.div_ceil(MR) * MR * cop];
+        let mut b = vec![0.0f32; virt * cop];
+        for g in 0..geo.groups {
+            dwt.fill(0.0);
+            let taps = lay.taps(g * cg, cg);
+            for i in 0..nb {
+                // dyᵀ of image i, group g, at its virtual columns (junk columns zero)
+                for o in 0..cog {
+                    let src = &dyc[(g * cog + o) * width + i * hw..][..hw];
+                    for (y, row) in src.chunks_exact(geo.w).enumerate() {
+                        for (xx, v) in row.iter().enumerate() {
+                            b[(y * lay.row + xx) * cop + o] = *v;
+                        }
+                    }
+                }
+                gemm_rows(avx2, &mut dwt, &images[i * geo.c * lay.plane..], &taps, &b, virt, cop);
+            }
+            for o in 0..cog {
+                let row = &mut dw[(g * cog + o) * kk..][..kk];
+                row.iter_mut().enumerate().for_each(|(t, d)| *d += dwt[t * cop + o]);
+            }
+        }
+    }
+    if let Some(dx) = dx {
+        // the output gradient in the padded layout, convolved with the flipped kernel
+        let grads = lay.lay_out_rows(dyc, nb, geo.co, width);
+        let mut res = vec![0.0f32; cg.div_ceil(MR) * MR * virt];
+        for g in 0..geo.groups {
+            let k = geo.k;
+            let a = PackedA::new(cg, cog * k2, |ci, t| {
+                let (o, a, b) = (t / k2, t / k % k, t % k);
+                weight[((g * cog + o) * cg + ci) * k2 + (k - 1 - a) * k + (k - 1 - b)]
+            });
+            let taps = lay.taps(g * cog, cog);
+            for i in 0..nb {
+                gemm_taps(avx2, &mut res, &a, &grads[i * geo.co * lay.plane..], &taps, virt);
+                lay.valid(&res, cg, &mut dx[(i * geo.c + g * cg) * hw..][..cg * hw], |_, v| v);
+            }
+        }
+    }
+}
+
+impl Padded {
+    /// [`Padded::lay_out`] of a `[channels, width]` matrix whose rows hold
+    /// `images` images side by side (`width = images·h·w`).
+    fn lay_out_rows(&self, src: &[f32], images: usize, channels: usize, width: usize) -> Vec<f32> {
+        let hw = self.h * self.w;
+        let mut out = vec![0.0f32; images * channels * self.plane + SLACK];
+        for i in 0..images {
+            for ch in 0..channels {
+                let plane = &mut out[(i * channels + ch) * self.plane..][..self.plane];
+                for (y, row) in src[ch * width + i * hw..][..hw].chunks_exact(self.w).enumerate() {
+                    plane[self.at(y, 0)..][..self.w].copy_from_slice(row);
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The convolution by its definition, in f64.
+    fn conv_by_definition(x: &[f32], weight: &[f32], geo: &Geometry) -> Vec<f64> {
+        let (cg, cog, k) = (geo.c / geo.groups, geo.co / geo.groups, geo.k);
+        let mut out = vec![0.0f64; geo.n * geo.co * geo.h * geo.w];
+        for b in 0..geo.n {
+            for o in 0..geo.co {
+                let g = o / cog;
+                for y in 0..geo.h {
+                    for xx in 0..geo.w {
+                        let mut s = 0.0f64;
+                        for ci in 0..cg {
+                            for ki in 0..k {
+                                for kj in 0..k {
+                                    let (iy, ix) = ((y + ki) as isize - geo.pad as isize, (xx + kj) as isize - geo.pad as isize);
+                                    if iy >= 0 && ix >= 0 && (iy as usize) < geo.h && (ix as usize) < geo.w {
+                                        let xv = x[((b * geo.c + g * cg + ci) * geo.h + iy as usize) * geo.w + ix as usize] as f64;
+                                        s += xv * weight[((o * cg + ci) * k + ki) * k + kj] as f64;
+                                    }
+                                }
+                            }
+                        }
+                        out[((b * geo.co + o) * geo.h + y) * geo.w + xx] = s;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn values(len: usize, seed: usize) -> Vec<f32> {
+        (0..len).map(|i| ((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.0 - 1.0).collect()
+    }
+
+    const SHAPES: [Geometry; 4] = [
+        Geometry { n: 3, c: 4, h: 7, w: 7, co: 6, k: 3, stride: 1, pad: 1, groups: 2 },
+        Geometry { n: 2, c: 3, h: 9, w: 5, co: 13, k: 5, stride: 1, pad: 2, groups: 1 },
+        Geometry { n: 2, c: 16, h: 3, w: 3, co: 32, k: 3, stride: 1, pad: 1, groups: 2 },
+        Geometry { n: 1, c: 2, h: 4, w: 6, co: 3, k: 1, stride: 1, pad: 0, groups: 1 },
+    ];
+
+    /// Forward, input gradient and weight gradient against their
+    /// definitions: the input gradient is `Σ dy · ∂out/∂x` and the weight
+    /// gradient `Σ dy · ∂out/∂w`, each checked through the definition's
+    /// linearity (the convolution of a one-hot input or weight).
+    #[test]
+    fn the_direct_convolution_and_its_gradients_match_their_definitions() {
+        for geo in SHAPES {
+            assert!(applies(&geo));
+            let (kk, hw) = (geo.c / geo.groups * geo.k * geo.k, geo.h * geo.w);
+            let (x, weight, bias) = (values(geo.n * geo.c * hw, 1), values(geo.co * kk, 2), values(geo.co, 3));
+            let want = conv_by_definition(&x, &weight, &geo);
+            let mut out = vec![0.0f32; geo.n * geo.co * hw];
+            for b in 0..geo.n {
+                let c = Chunk { x: &x, weight: &weight, geo: &geo, n0: b, nb: 1 };
+                chunk_forward(isa::active(), &c, &bias, false, &mut out[b * geo.co * hw..][..geo.co * hw]);
+            }
+            for (i, (g, w)) in out.iter().zip(&want).enumerate() {
+                let w = w + bias[i / hw % geo.co] as f64;
+                assert!((*g as f64 - w).abs() < 1e-4, "{geo:?} forward at {i}: {g} vs {w}");
+            }
+            // gradients of L = Σ dy · out, the whole batch as one chunk
+            let dy = values(geo.n * geo.co * hw, 4);
+            let width = geo.n * hw;
+            let dyc: Vec<f32> = (0..geo.co * width).map(|i| dy[((i % width) / hw * geo.co + i / width) * hw + i % hw]).collect();
+            let (mut dw, mut dx) = (vec![0.0f32; geo.co * kk], vec![0.0f32; geo.n * geo.c * hw]);
+            let c = Chunk { x: &x, weight: &weight, geo: &geo, n0: 0, nb: geo.n };
+            chunk_backward(isa::active(), &c, &dyc, Some(&mut dw), Some(&mut dx));
+            let dot = |v: &[f64]| v.iter().zip(&dy).map(|(a, b)| a * *b as f64).sum::<f64>();
+            for (j, got) in dx.iter().enumerate() {
+                let mut e = vec![0.0f32; x.len()];
+                e[j] = 1.0;
+                let want = dot(&conv_by_definition(&e, &weight, &geo));
+                assert!((*got as f64 - want).abs() < 1e-4, "{geo:?} dx at {j}: {got} vs {want}");
+            }
+            for (j, got) in dw.iter().enumerate() {
+                let mut e = vec![0.0f32; weight.len()];
+                e[j] = 1.0;
+                let want = dot(&conv_by_definition(&x, &e, &geo));
+                assert!((*got as f64 - want).abs() < 1e-3, "{geo:?} dw at {j}: {got} vs {want}");
+            }
+        }
+    }
+
+    /// The AVX2 kernels and the portable loops give the same bits.
+    #[test]
+    fn every_isa_level_gives_the_same_bits() {
+        isa::announce();
+        let geo = SHAPES[0];
+        let (kk, hw) = (geo.c / geo.groups * geo.k * geo.k, geo.h * geo.w);
+        let (x, weight, bias) = (values(geo.n * geo.c * hw, 1), values(geo.co * kk, 2), values(geo.co, 3));
+        let dyc = values(geo.co * geo.n * hw, 4);
+        let c = Chunk { x: &x, weight: &weight, geo: &geo, n0: 0, nb: geo.n };
+        let run = |level: isa::Isa| {
+            let mut out = vec![0.0f32; geo.n * geo.co * hw];
+            chunk_forward(level, &c, &bias, true, &mut out);
+            let (mut dw, mut dx) = (vec![0.0f32; geo.co * kk], vec![0.0f32; geo.n * geo.c * hw]);
+            chunk_backward(level, &c, &dyc, Some(&mut dw), Some(&mut dx));
+            [out, dw, dx].map(|v| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>())
+        };
+        let levels = crate::simd::runnable();
+        let runs: Vec<_> = levels.iter().map(|&l| run(l)).collect();
+        for (l, r) in levels.iter().zip(&runs) {
+            assert_eq!(r, &runs[0], "{l} against {}", levels[0]);
+        }
+    }
+}
