@@ -258,9 +258,11 @@ pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], geo: &Geometry, fuse_rel
     let (p, co) = (geo.p(), geo.co);
     let nb = geo.chunk();
     let mut out = vec![0.0f32; geo.n * co * p];
+    let direct = direct::applies(geo, isa::active());
+    let packed = if direct { direct::pack_forward(weight, geo) } else { Vec::new() };
     out.par_chunks_mut(nb * co * p).enumerate().for_each(|(i, out)| {
-        let c = Chunk { x, weight, geo, n0: i * nb, nb: out.len() / (co * p) };
-        if direct::applies(geo) { direct::chunk_forward(isa::active(), &c, bias, fuse_relu, out) } else { chunk_forward_fast(c, bias, fuse_relu, out) }
+        let c = Chunk { x, weight, packed: &packed, geo, n0: i * nb, nb: out.len() / (co * p) };
+        if direct { direct::chunk_forward(&c, bias, fuse_relu, out) } else { chunk_forward_fast(c, bias, fuse_relu, out) }
     });
     out
 }
@@ -273,7 +275,7 @@ isa_twins! {
 /// One chunk's forward pass into `out` (those images only).
 #[inline(always)]
 fn chunk_forward(c: Chunk, bias: &[f32], fuse_relu: bool, out: &mut [f32]) {
-    let Chunk { x, weight, geo, n0, nb } = c;
+    let Chunk { x, weight, geo, n0, nb, .. } = c;
     let (p, co, cog, kk) = (geo.p(), geo.co, geo.cog(), geo.kk());
     let width = nb * p;
     let bordered = bordered(x, geo, n0, nb);
@@ -323,6 +325,7 @@ pub fn backward(x: &[f32], weight: &[f32], dy: &[f32], relu_out: Option<&[f32]>,
     const LANES: usize = 16;
     let per_lane = chunks.div_ceil(LANES.min(chunks));
     let lanes = chunks.div_ceil(per_lane);
+    let packed = if direct::applies(geo, isa::active()) && need_x { direct::pack_flipped(weight, geo) } else { Vec::new() };
     let mut dx = if need_x { vec![0.0f32; geo.n * image] } else { Vec::new() };
     let dx_lanes: Vec<&mut [f32]> = if need_x { dx.chunks_mut(per_lane * nb * image).collect() } else { (0..lanes).map(|_| Default::default()).collect() };
     let partials: Vec<(Vec<f32>, Vec<f32>)> = dx_lanes
@@ -340,7 +343,7 @@ pub fn backward(x: &[f32], weight: &[f32], dy: &[f32], relu_out: Option<&[f32]>,
                 } else {
                     &mut []
                 };
-                chunk_backward_fast(Chunk { x, weight, geo, n0, nb: nb_here }, dy, relu_out, need, &mut dw, &mut db, dx);
+                chunk_backward_fast(Chunk { x, weight, packed: &packed, geo, n0, nb: nb_here }, dy, relu_out, need, &mut dw, &mut db, dx);
             }
             (dw, db)
         })
@@ -358,6 +361,10 @@ pub fn backward(x: &[f32], weight: &[f32], dy: &[f32], relu_out: Option<&[f32]>,
 pub(crate) struct Chunk<'a> {
     pub(crate) x: &'a [f32],
     pub(crate) weight: &'a [f32],
+    /// The weight packed once per call for [`direct`] (forward: per group;
+    /// backward: the flipped kernel per group, where the input gradient is
+    /// asked for); empty on the `im2col` path.
+    pub(crate) packed: &'a [direct::PackedA],
     pub(crate) geo: &'a Geometry,
     pub(crate) n0: usize,
     pub(crate) nb: usize,
@@ -408,7 +415,7 @@ isa_twins! {
 /// fused ReLU's output) is off.
 #[inline(always)]
 fn chunk_backward(c: Chunk, dy: &[f32], relu_out: Option<&[f32]>, [need_x, need_w, need_b]: [bool; 3], dw: &mut [f32], db: &mut [f32], dx: &mut [f32]) {
-    let Chunk { x, weight, geo, n0, nb } = c;
+    let Chunk { x, weight, packed, geo, n0, nb } = c;
     let (p, co, cog, kk) = (geo.p(), geo.co, geo.cog(), geo.kk());
     let width = nb * p;
     // the chunk's output gradient as [co, nb·p], ReLU-masked
@@ -426,8 +433,8 @@ fn chunk_backward(c: Chunk, dy: &[f32], relu_out: Option<&[f32]>, [need_x, need_
     if need_b {
         row_sums(&dyc, width, db);
     }
-    if direct::applies(geo) {
-        return direct::chunk_backward(isa::active(), &Chunk { x, weight, geo, n0, nb }, &dyc, need_w.then_some(dw), need_x.then_some(dx));
+    if direct::applies(geo, isa::active()) {
+        return direct::chunk_backward(&Chunk { x, weight, packed, geo, n0, nb }, &dyc, need_w.then_some(dw), need_x.then_some(dx));
     }
     let bordered = if need_w { bordered(x, geo, n0, nb) } else { Vec::new() };
     // the input gradient, bordered like the input, and one group's column gradient
@@ -679,12 +686,12 @@ mod tests {
         isa::announce();
         // stride 2: the im2col path (stride-1 "same" layers take `direct`, tested there)
         let geo = Geometry { n: 3, c: 4, h: 9, w: 9, co: 6, k: 3, stride: 2, pad: 1, groups: 2 };
-        assert!(!direct::applies(&geo));
+        assert!(!direct::applies(&geo, isa::Isa::Avx512));
         let len = |v: usize| -> Vec<f32> { (0..v).map(|i| ((i * 7919) % 2003) as f32 / 1001.0 - 1.0).collect() };
         let (x, weight, bias) = (len(geo.n * geo.c * 81), len(geo.co * geo.kk()), len(geo.co));
         let out_len = geo.n * geo.co * geo.p();
         let (dy, relu) = (len(out_len), len(out_len));
-        let chunk = || Chunk { x: &x, weight: &weight, geo: &geo, n0: 1, nb: 2 };
+        let chunk = || Chunk { x: &x, weight: &weight, packed: &[], geo: &geo, n0: 1, nb: 2 };
         let run = |level: isa::Isa| {
             let mut out = vec![0.0f32; 2 * geo.co * geo.p()];
             let (mut dw, mut db, mut dx) = (vec![0.0f32; geo.co * geo.kk()], vec![0.0f32; geo.co], vec![0.0f32; 2 * geo.c * 81]);

@@ -28,11 +28,10 @@
 //!   ([`gemm_rows`]: the `A` rows read in place, `dyᵀ` packed), summed over
 //!   the chunk's images in order.
 //!
-//! The kernels use AVX2 + FMA where the CPU has them (AVX-512 machines run
-//! the same AVX2 kernels, so the bits do not depend on the ISA level) and
-//! otherwise the same loops with [`f32::mul_add`], in the same order: every
-//! level gives the same bits (tested). Sums are fixed by the geometry, never
-//! by the thread count.
+//! The kernels are AVX2 + FMA; AVX-512 machines run the same ones, so the
+//! bits do not depend on the level above AVX2. Without AVX2 (or under
+//! `TRANSFERABILITY_ISA=plain`) [`applies`] says no and the `im2col` path
+//! runs. Sums are fixed by the geometry, never by the thread count.
 #![allow(unsafe_code)]
 
 use crate::conv::{Chunk, Geometry};
@@ -46,9 +45,16 @@ const KC: usize = 256;
 /// 8-wide vectors past the virtual outputs).
 const SLACK: usize = 32;
 
-/// Whether the direct path computes this convolution: stride 1, `k = 2·pad + 1`.
-pub(crate) fn applies(geo: &Geometry) -> bool {
-    geo.stride == 1 && geo.k == 2 * geo.pad + 1 && geo.h > 0 && geo.w > 0
+/// Whether the direct path computes this convolution at instruction-set
+/// `level`: stride 1, `k = 2·pad + 1`, and AVX2 + FMA (at least; capped at
+/// the CPU's). Without them the `im2col` path runs, on the `gemm` crate.
+pub(crate) fn applies(geo: &Geometry, level: isa::Isa) -> bool {
+    avx2_at(level) && geo.stride == 1 && geo.k == 2 * geo.pad + 1 && geo.h > 0 && geo.w > 0
+}
+
+/// Whether `level` (capped at the CPU's) has the AVX2 kernels.
+fn avx2_at(level: isa::Isa) -> bool {
+    cfg!(target_arch = "x86_64") && level.min(isa::detected()) >= isa::Isa::Avx2
 }
 
 /// The padded layout of an image's planes (see the module docs).
@@ -115,7 +121,7 @@ impl Padded {
 
 /// A row-major `[m, k]` matrix packed for [`gemm_taps`]: per depth block of
 /// [`KC`], panels of [`MR`] rows, depth-major, zero rows below `m`.
-struct PackedA {
+pub(crate) struct PackedA {
     data: Vec<f32>,
     panels: usize,
     k: usize,
@@ -148,35 +154,31 @@ impl PackedA {
 
 /// `c[0 .. panels·MR, 0 .. n] = A · B` with `B[t, q] = src[q + taps[t]]`:
 /// the direct convolution of one image (`c` row stride `n`, a multiple of 8).
-fn gemm_taps(avx2: bool, c: &mut [f32], a: &PackedA, src: &[f32], taps: &[usize], n: usize) {
-    assert!(n % 8 == 0 && c.len() >= a.panels * MR * n && taps.len() == a.k);
+fn gemm_taps(c: &mut [f32], a: &PackedA, src: &[f32], taps: &[usize], n: usize) {
+    assert!(n.is_multiple_of(8) && c.len() >= a.panels * MR * n && taps.len() == a.k);
     let reach = taps.iter().max().map_or(0, |t| t + n);
     assert!(reach <= src.len(), "direct convolution reads past its image ({reach} > {})", src.len());
+    assert!(avx2_at(isa::Isa::Avx2), "the direct path runs where `applies` found AVX2");
     for k0 in (0..a.k).step_by(KC) {
         let kc = KC.min(a.k - k0);
         let taps = &taps[k0..k0 + kc];
         for q0 in (0..n).step_by(16) {
-            let wide = n - q0 >= 16;
             for p in 0..a.panels {
-                let ap = a.panel(k0, kc, p);
-                let cp = &mut c[p * MR * n + q0..];
+                let (ap, cp) = (a.panel(k0, kc, p), &mut c[p * MR * n + q0..]);
+                #[cfg(not(target_arch = "x86_64"))]
+                unreachable!("the direct path runs where `applies` found AVX2");
+                // SAFETY: the CPU has AVX2 and FMA (asserted above); the panel
+                // holds kc·MR values; every B read, src[q0 + taps[t] + 0..16
+                // (or 8 in the last tile)], is below `reach`; the tile's rows
+                // lie in c (n ≥ q0 + 16, or q0 + 8 in the last tile).
                 #[cfg(target_arch = "x86_64")]
-                if avx2 {
-                    // SAFETY: `active` ≥ AVX2 means the CPU has AVX2 and FMA;
-                    // the panel holds kc·MR values; every B read,
-                    // src[q0 + taps[t] + 0..16 (or 8)], is below `reach`; the
-                    // tile's rows lie in c (checked above: n ≥ q0 + 8 or 16).
-                    unsafe {
-                        if wide {
-                            avx2::taps::<2>(kc, ap.as_ptr(), src.as_ptr().add(q0), taps.as_ptr(), cp.as_mut_ptr(), n, k0 > 0)
-                        } else {
-                            avx2::taps::<1>(kc, ap.as_ptr(), src.as_ptr().add(q0), taps.as_ptr(), cp.as_mut_ptr(), n, k0 > 0)
-                        }
+                unsafe {
+                    if n - q0 >= 16 {
+                        avx2::taps::<2>(kc, ap.as_ptr(), src.as_ptr().add(q0), taps.as_ptr(), cp.as_mut_ptr(), n, k0 > 0)
+                    } else {
+                        avx2::taps::<1>(kc, ap.as_ptr(), src.as_ptr().add(q0), taps.as_ptr(), cp.as_mut_ptr(), n, k0 > 0)
                     }
-                    continue;
                 }
-                let width = if wide { 16 } else { 8 };
-                portable_tile(kc, width, |d, r| ap[d * MR + r], |d, j| src[q0 + taps[d] + j], cp, n, k0 > 0);
             }
         }
     }
@@ -185,56 +187,36 @@ fn gemm_taps(avx2: bool, c: &mut [f32], a: &PackedA, src: &[f32], taps: &[usize]
 /// `c[0 .. rows.len() rounded up to MR, 0 .. nb] += A · B` over depth `k`,
 /// `A` row `i` read in place at `src[rows[i] ..]`, `B` packed `[k, nb]`
 /// (`nb` a multiple of 8): the weight gradient of one image.
-fn gemm_rows(avx2: bool, c: &mut [f32], src: &[f32], rows: &[usize], b: &[f32], k: usize, nb: usize) {
+fn gemm_rows(c: &mut [f32], src: &[f32], rows: &[usize], b: &[f32], k: usize, nb: usize) {
     let m = rows.len();
     let mp = m.div_ceil(MR) * MR;
-    assert!(nb % 8 == 0 && c.len() >= mp * nb && b.len() >= k * nb);
+    assert!(nb.is_multiple_of(8) && c.len() >= mp * nb && b.len() >= k * nb);
     assert!(rows.iter().all(|r| r + k <= src.len()), "weight gradient reads past its image");
+    assert!(avx2_at(isa::Isa::Avx2), "the direct path runs where `applies` found AVX2");
     // the panel's rows, the last repeated into the padding rows (their sums are dropped)
     let row = |i: usize| rows[i.min(m - 1)];
     for k0 in (0..k).step_by(KC) {
         let kc = KC.min(k - k0);
         for j0 in (0..nb).step_by(16) {
-            let wide = nb - j0 >= 16;
             let bp = &b[k0 * nb + j0..];
             for p in 0..mp / MR {
-                let starts: [usize; MR] = std::array::from_fn(|r| row(p * MR + r) + k0);
+                let ptrs: [*const f32; MR] = std::array::from_fn(|r| src[row(p * MR + r) + k0..].as_ptr());
                 let cp = &mut c[p * MR * nb + j0..];
+                #[cfg(not(target_arch = "x86_64"))]
+                unreachable!("the direct path runs where `applies` found AVX2");
+                // SAFETY: AVX2 and FMA as above; each A row reads kc values
+                // from its start, inside src (checked above); B reads kc rows
+                // of 16 (or 8 in the last tile) at stride nb from bp, inside b;
+                // the tile's MR rows lie in c.
                 #[cfg(target_arch = "x86_64")]
-                if avx2 {
-                    let ptrs = starts.map(|s| src[s..].as_ptr());
-                    // SAFETY: AVX2 and FMA as above; each A row reads kc
-                    // values from its start, inside src (checked above); B
-                    // reads kc rows of 16 (or 8) at stride nb from bp, inside b;
-                    // the tile's MR rows lie in c.
-                    unsafe {
-                        if wide {
-                            avx2::rows::<2>(kc, ptrs, bp.as_ptr(), nb, cp.as_mut_ptr(), nb)
-                        } else {
-                            avx2::rows::<1>(kc, ptrs, bp.as_ptr(), nb, cp.as_mut_ptr(), nb)
-                        }
+                unsafe {
+                    if nb - j0 >= 16 {
+                        avx2::rows::<2>(kc, ptrs, bp.as_ptr(), nb, cp.as_mut_ptr(), nb)
+                    } else {
+                        avx2::rows::<1>(kc, ptrs, bp.as_ptr(), nb, cp.as_mut_ptr(), nb)
                     }
-                    continue;
                 }
-                let width = if wide { 16 } else { 8 };
-                portable_tile(kc, width, |d, r| src[starts[r] + d], |d, j| bp[d * nb + j], cp, nb, true);
             }
-        }
-    }
-}
-
-/// The register tile in portable code, in the AVX2 kernels' order: each
-/// value a chain of fused multiply-adds from zero over the depth, then
-/// added to `c` when `add`; so both give the same bits.
-fn portable_tile(kc: usize, width: usize, a: impl Fn(usize, usize) -> f32, b: impl Fn(usize, usize) -> f32, c: &mut [f32], ldc: usize, add: bool) {
-    for r in 0..MR {
-        for j in 0..width {
-            let mut acc = 0.0f32;
-            for d in 0..kc {
-                acc = a(d, r).mul_add(b(d, j), acc);
-            }
-            let out = &mut c[r * ldc + j];
-            *out = if add { acc + *out } else { acc };
         }
     }
 }
@@ -317,25 +299,41 @@ mod avx2 {
     }
 }
 
-/// Whether `level` (capped at the CPU's) runs the AVX2 kernels.
-fn avx2_at(level: isa::Isa) -> bool {
-    cfg!(target_arch = "x86_64") && level.min(isa::detected()) >= isa::Isa::Avx2
+/// The weight of each group packed for the forward product.
+pub(crate) fn pack_forward(weight: &[f32], geo: &Geometry) -> Vec<PackedA> {
+    let (cog, kk) = (geo.co / geo.groups, geo.c / geo.groups * geo.k * geo.k);
+    (0..geo.groups).map(|g| PackedA::new(cog, kk, |o, t| weight[(g * cog + o) * kk + t])).collect()
+}
+
+/// The flipped, transposed kernel of each group, packed for the input
+/// gradient: row `ci`, column `(o, a, b)` holds `W[o, ci, k−1−a, k−1−b]`.
+pub(crate) fn pack_flipped(weight: &[f32], geo: &Geometry) -> Vec<PackedA> {
+    let (cg, cog, k) = (geo.c / geo.groups, geo.co / geo.groups, geo.k);
+    let k2 = k * k;
+    (0..geo.groups)
+        .map(|g| {
+            PackedA::new(cg, cog * k2, |ci, t| {
+                let (o, a, b) = (t / k2, t / k % k, t % k);
+                weight[((g * cog + o) * cg + ci) * k2 + (k - 1 - a) * k + (k - 1 - b)]
+            })
+        })
+        .collect()
 }
 
 /// Forward of the chunk's images into `out` (`[nb, co, h, w]`):
-/// `relu?(conv(x, w) + bias)`, on the kernels of `level`.
-pub(crate) fn chunk_forward(level: isa::Isa, c: &Chunk, bias: &[f32], fuse_relu: bool, out: &mut [f32]) {
-    let &Chunk { x, weight, geo, n0, nb } = c;
-    let (avx2, lay) = (avx2_at(level), Padded::of(geo));
-    let (cg, cog, kk, hw) = (geo.c / geo.groups, geo.co / geo.groups, geo.c / geo.groups * geo.k * geo.k, geo.h * geo.w);
+/// `relu?(conv(x, w) + bias)`; `c.packed` is
+/// [`pack_forward`]'s.
+pub(crate) fn chunk_forward(c: &Chunk, bias: &[f32], fuse_relu: bool, out: &mut [f32]) {
+    let &Chunk { x, packed, geo, n0, nb, .. } = c;
+    let lay = Padded::of(geo);
+    let (cg, cog, hw) = (geo.c / geo.groups, geo.co / geo.groups, geo.h * geo.w);
     let images = lay.lay_out(&x[n0 * geo.c * hw..], nb, geo.c);
     let virt = lay.virt();
     let mut res = vec![0.0f32; cog.div_ceil(MR) * MR * virt];
-    for g in 0..geo.groups {
-        let a = PackedA::new(cog, kk, |o, t| weight[(g * cog + o) * kk + t]);
+    for (g, a) in packed.iter().enumerate() {
         let taps = lay.taps(g * cg, cg);
         for b in 0..nb {
-            gemm_taps(avx2, &mut res, &a, &images[b * geo.c * lay.plane..], &taps, virt);
+            gemm_taps(&mut res, a, &images[b * geo.c * lay.plane..], &taps, virt);
             let dst = &mut out[(b * geo.co + g * cog) * hw..][..cog * hw];
             let bias = &bias[g * cog..];
             if fuse_relu {
@@ -350,10 +348,11 @@ pub(crate) fn chunk_forward(level: isa::Isa, c: &Chunk, bias: &[f32], fuse_relu:
 /// Backward of the chunk's images given their ReLU-masked output gradient
 /// `dyc` (`[co, nb·h·w]`, as [`crate::conv`] builds it): adds the weight
 /// gradient to `dw` (`[co, kk]`) and writes the input gradient into `dx`
-/// (`[nb, c, h, w]`), each where asked for, on the kernels of `level`.
-pub(crate) fn chunk_backward(level: isa::Isa, c: &Chunk, dyc: &[f32], dw: Option<&mut [f32]>, dx: Option<&mut [f32]>) {
-    let &Chunk { x, weight, geo, n0, nb } = c;
-    let (avx2, lay) = (avx2_at(level), Padded::of(geo));
+/// (`[nb, c, h, w]`), each where asked for;
+/// `c.packed` is [`pack_flipped`]'s where `dx` is asked for.
+pub(crate) fn chunk_backward(c: &Chunk, dyc: &[f32], dw: Option<&mut [f32]>, dx: Option<&mut [f32]>) {
+    let &Chunk { x, packed, geo, n0, nb, .. } = c;
+    let lay = Padded::of(geo);
     let (cg, cog, k2, hw) = (geo.c / geo.groups, geo.co / geo.groups, geo.k * geo.k, geo.h * geo.w);
     let (kk, virt, width) = (cg * k2, lay.virt(), nb * hw);
     if let Some(dw) = dw {
@@ -374,7 +373,7 @@ pub(crate) fn chunk_backward(level: isa::Isa, c: &Chunk, dyc: &[f32], dw: Option
                         }
                     }
                 }
-                gemm_rows(avx2, &mut dwt, &images[i * geo.c * lay.plane..], &taps, &b, virt, cop);
+                gemm_rows(&mut dwt, &images[i * geo.c * lay.plane..], &taps, &b, virt, cop);
             }
             for o in 0..cog {
                 let row = &mut dw[(g * cog + o) * kk..][..kk];
@@ -386,15 +385,10 @@ pub(crate) fn chunk_backward(level: isa::Isa, c: &Chunk, dyc: &[f32], dw: Option
         // the output gradient in the padded layout, convolved with the flipped kernel
         let grads = lay.lay_out_rows(dyc, nb, geo.co, width);
         let mut res = vec![0.0f32; cg.div_ceil(MR) * MR * virt];
-        for g in 0..geo.groups {
-            let k = geo.k;
-            let a = PackedA::new(cg, cog * k2, |ci, t| {
-                let (o, a, b) = (t / k2, t / k % k, t % k);
-                weight[((g * cog + o) * cg + ci) * k2 + (k - 1 - a) * k + (k - 1 - b)]
-            });
+        for (g, a) in packed.iter().enumerate() {
             let taps = lay.taps(g * cog, cog);
             for i in 0..nb {
-                gemm_taps(avx2, &mut res, &a, &grads[i * geo.co * lay.plane..], &taps, virt);
+                gemm_taps(&mut res, a, &grads[i * geo.co * lay.plane..], &taps, virt);
                 lay.valid(&res, cg, &mut dx[(i * geo.c + g * cg) * hw..][..cg * hw], |_, v| v);
             }
         }
@@ -469,15 +463,19 @@ mod tests {
     /// linearity (the convolution of a one-hot input or weight).
     #[test]
     fn the_direct_convolution_and_its_gradients_match_their_definitions() {
+        if !avx2_at(isa::Isa::Avx2) {
+            println!("SKIP: this CPU has no AVX2, which the direct path needs");
+            return;
+        }
         for geo in SHAPES {
-            assert!(applies(&geo));
+            assert!(applies(&geo, isa::Isa::Avx2));
             let (kk, hw) = (geo.c / geo.groups * geo.k * geo.k, geo.h * geo.w);
             let (x, weight, bias) = (values(geo.n * geo.c * hw, 1), values(geo.co * kk, 2), values(geo.co, 3));
             let want = conv_by_definition(&x, &weight, &geo);
             let mut out = vec![0.0f32; geo.n * geo.co * hw];
             for b in 0..geo.n {
-                let c = Chunk { x: &x, weight: &weight, geo: &geo, n0: b, nb: 1 };
-                chunk_forward(isa::active(), &c, &bias, false, &mut out[b * geo.co * hw..][..geo.co * hw]);
+                let c = Chunk { x: &x, weight: &weight, packed: &pack_forward(&weight, &geo), geo: &geo, n0: b, nb: 1 };
+                chunk_forward(&c, &bias, false, &mut out[b * geo.co * hw..][..geo.co * hw]);
             }
             for (i, (g, w)) in out.iter().zip(&want).enumerate() {
                 let w = w + bias[i / hw % geo.co] as f64;
@@ -488,8 +486,8 @@ mod tests {
             let width = geo.n * hw;
             let dyc: Vec<f32> = (0..geo.co * width).map(|i| dy[((i % width) / hw * geo.co + i / width) * hw + i % hw]).collect();
             let (mut dw, mut dx) = (vec![0.0f32; geo.co * kk], vec![0.0f32; geo.n * geo.c * hw]);
-            let c = Chunk { x: &x, weight: &weight, geo: &geo, n0: 0, nb: geo.n };
-            chunk_backward(isa::active(), &c, &dyc, Some(&mut dw), Some(&mut dx));
+            let c = Chunk { x: &x, weight: &weight, packed: &pack_flipped(&weight, &geo), geo: &geo, n0: 0, nb: geo.n };
+            chunk_backward(&c, &dyc, Some(&mut dw), Some(&mut dx));
             let dot = |v: &[f64]| v.iter().zip(&dy).map(|(a, b)| a * *b as f64).sum::<f64>();
             for (j, got) in dx.iter().enumerate() {
                 let mut e = vec![0.0f32; x.len()];
@@ -506,26 +504,15 @@ mod tests {
         }
     }
 
-    /// The AVX2 kernels and the portable loops give the same bits.
+    /// The direct path runs at AVX2 and above and nowhere else; above
+    /// AVX2 it is the same code, so the same bits.
     #[test]
-    fn every_isa_level_gives_the_same_bits() {
-        isa::announce();
+    fn the_direct_path_runs_from_avx2_up() {
         let geo = SHAPES[0];
-        let (kk, hw) = (geo.c / geo.groups * geo.k * geo.k, geo.h * geo.w);
-        let (x, weight, bias) = (values(geo.n * geo.c * hw, 1), values(geo.co * kk, 2), values(geo.co, 3));
-        let dyc = values(geo.co * geo.n * hw, 4);
-        let c = Chunk { x: &x, weight: &weight, geo: &geo, n0: 0, nb: geo.n };
-        let run = |level: isa::Isa| {
-            let mut out = vec![0.0f32; geo.n * geo.co * hw];
-            chunk_forward(level, &c, &bias, true, &mut out);
-            let (mut dw, mut dx) = (vec![0.0f32; geo.co * kk], vec![0.0f32; geo.n * geo.c * hw]);
-            chunk_backward(level, &c, &dyc, Some(&mut dw), Some(&mut dx));
-            [out, dw, dx].map(|v| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>())
-        };
-        let levels = crate::simd::runnable();
-        let runs: Vec<_> = levels.iter().map(|&l| run(l)).collect();
-        for (l, r) in levels.iter().zip(&runs) {
-            assert_eq!(r, &runs[0], "{l} against {}", levels[0]);
-        }
+        assert!(!applies(&geo, isa::Isa::Plain), "without AVX2 the im2col path runs");
+        assert_eq!(applies(&geo, isa::Isa::Avx2), isa::detected() >= isa::Isa::Avx2);
+        assert_eq!(applies(&geo, isa::Isa::Avx512), isa::detected() >= isa::Isa::Avx2);
+        assert!(!applies(&Geometry { stride: 2, ..geo }, isa::Isa::Avx512), "stride 2");
+        assert!(!applies(&Geometry { pad: 0, ..geo }, isa::Isa::Avx512), "not \"same\"");
     }
 }

@@ -310,6 +310,20 @@ fn progress_line(done: usize, total: usize, running: &[String]) -> String {
     format!("sweep: {done}/{total} finished; running: {}", running.join(", "))
 }
 
+/// Threads for each of `starting` jobs started at once: the threads the
+/// running jobs leave free (`total − in_use`), shared among them, at least
+/// one each. Jobs come before threads: two `tiny` jobs of one thread each
+/// train the main job's grid sooner than one job of two threads after
+/// another (`cargo xtask bench --schedule` measures both), so a job gets
+/// more than its share only where fewer jobs are ready than slots (a stage
+/// waiting on one base, the grid's last job). No job becomes ready while
+/// such a job runs alone (jobs become ready only when one ends), so the
+/// threads are never oversubscribed; a job's thread count never changes
+/// its numbers.
+fn threads_each(total: usize, in_use: usize, starting: usize) -> usize {
+    (total.saturating_sub(in_use) / starting.max(1)).max(1)
+}
+
 /// Run a plan locally.
 pub fn run_local(plan: &Plan, opts: &LocalOptions) -> Result<SweepReport> {
     let t0 = Instant::now();
@@ -322,7 +336,7 @@ pub fn run_local(plan: &Plan, opts: &LocalOptions) -> Result<SweepReport> {
         }
     }
     let at_once = if opts.backend.cuda() { opts.jobs.clamp(1, opts.gpus.max(1)) } else { opts.jobs.max(1) };
-    let per_job = (opts.threads / at_once).max(1);
+    let mut threads_of: HashMap<JobId, usize> = HashMap::new();
     let mut gpus = GpuSlots::new(opts.gpus.max(1));
     let mut running: HashMap<JobId, Child> = HashMap::new();
     let tty = std::io::stderr().is_terminal();
@@ -331,6 +345,7 @@ pub fn run_local(plan: &Plan, opts: &LocalOptions) -> Result<SweepReport> {
     loop {
         for (id, s) in reap(plan, &mut running)? {
             gpus.give_back(&id);
+            threads_of.remove(&id);
             if let Some(b) = &bar {
                 b.println(format!("{id}: {}", describe(&s)));
             } else {
@@ -339,23 +354,24 @@ pub fn run_local(plan: &Plan, opts: &LocalOptions) -> Result<SweepReport> {
             state.insert(id, s);
         }
         block_dependents(plan, &mut state);
-        // start what is ready, up to `jobs` at once
-        for (j, file) in plan.jobs.iter().zip(&files) {
-            if running.len() >= at_once {
-                break;
-            }
-            if state.contains_key(&j.job.id) || running.contains_key(&j.job.id) {
-                continue;
-            }
-            if !j.deps.iter().all(|d| matches!(state.get(d), Some(JobState::Done | JobState::AlreadyDone))) {
-                continue;
-            }
+        // start what is ready, up to `jobs` at once, the free threads shared among them
+        let ready: Vec<_> = plan
+            .jobs
+            .iter()
+            .zip(&files)
+            .filter(|(j, _)| !state.contains_key(&j.job.id) && !running.contains_key(&j.job.id))
+            .filter(|(j, _)| j.deps.iter().all(|d| matches!(state.get(d), Some(JobState::Done | JobState::AlreadyDone))))
+            .take(at_once.saturating_sub(running.len()))
+            .collect();
+        let threads = threads_each(opts.threads, threads_of.values().sum(), ready.len());
+        for (j, file) in ready {
             let backend = match opts.backend.cuda() {
                 true => opts.backend.on_gpu(gpus.take(&j.job.id).expect("at most one running job per GPU")),
                 false => opts.backend.0.clone(),
             };
-            let child = spawn(&j.job.dir, TrainCommand { exe: &opts.exe, job: file, threads: per_job, backend: &backend })?;
+            let child = spawn(&j.job.dir, TrainCommand { exe: &opts.exe, job: file, threads, backend: &backend })?;
             running.insert(j.job.id.clone(), child);
+            threads_of.insert(j.job.id.clone(), threads);
         }
         let finished = state.len();
         let mut names: Vec<String> = running.keys().map(JobId::to_string).collect();
@@ -513,6 +529,18 @@ pub fn run_slurm(plan: &Plan, opts: &SlurmOptions) -> Result<SweepReport> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Jobs before threads: every ready job gets a thread before any job
+    /// gets two; a lone job takes what the running ones leave.
+    #[test]
+    fn free_threads_go_to_more_jobs_first() {
+        assert_eq!(threads_each(2, 0, 2), 1, "two ready jobs on two threads: one each");
+        assert_eq!(threads_each(2, 0, 1), 2, "one ready job and nothing running: both threads");
+        assert_eq!(threads_each(2, 1, 1), 1, "one running on one thread: the other");
+        assert_eq!(threads_each(16, 0, 3), 5);
+        assert_eq!(threads_each(16, 4, 3), 4);
+        assert_eq!(threads_each(2, 2, 1), 1, "never none");
+    }
 
     /// The Slurm script runs the very command the local executor starts,
     /// whatever the paths hold: the shell reads back each word as written.

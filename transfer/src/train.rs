@@ -446,11 +446,27 @@ pub fn run_pilot(job: &JobSpec, rule: &crate::plan::find::FindSchedule, bounds: 
     }
 }
 
-fn train(
-    job: &JobSpec,
-    opts: &RunOptions,
-    pilot: Option<(&crate::plan::find::FindSchedule, &crate::plan::find::PilotBounds)>,
-) -> Result<(Outcome, Option<PilotRun>)> {
+/// A pilot's rule and bounds, where the job is one.
+type Pilot<'a> = Option<(&'a crate::plan::find::FindSchedule, &'a crate::plan::find::PilotBounds)>;
+
+/// [`train_here`] on the job's own rayon pool of `opts.threads` threads:
+/// the kernels' parallel loops then start on the thread that runs the job
+/// instead of each being handed to the global pool from outside it and
+/// waited for (tens of thread hand-offs per step; with one thread, none at
+/// all). The prefetch thread keeps assembling batches on the global pool,
+/// so it never waits for the job's threads, which wait for its batches.
+/// The same arithmetic either way (sums never depend on the threads).
+fn train(job: &JobSpec, opts: &RunOptions, pilot: Pilot) -> Result<(Outcome, Option<PilotRun>)> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads.max(1))
+        .stack_size(8 << 20)
+        .thread_name(|i| format!("job-{i}"))
+        .build()
+        .map_err(|e| Error::job(&job.id, format!("starting its {} compute threads: {e}", opts.threads)))?;
+    pool.install(|| train_here(job, opts, pilot))
+}
+
+fn train_here(job: &JobSpec, opts: &RunOptions, pilot: Pilot) -> Result<(Outcome, Option<PilotRun>)> {
     job.validate()?;
     let run_file = run_path(&job.records, &job.name());
     // done when this job's record is there (one of another job's is not)

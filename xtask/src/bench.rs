@@ -397,7 +397,11 @@ pub fn breakdown(root: &Path, o: &Options) -> Result<()> {
         let v = [num("fwd_ms"), num("fwdbwd_ms"), num("conv_fwd_ms"), num("conv_fwdbwd_ms")];
         t.entry(kv.get("layer").copied().unwrap_or("?").to_string()).or_default().insert(engine.into(), v);
     }
-    println!("{preset}, batch 128, {} threads: milliseconds per layer block (conv+ReLU+pool+LRN or fc+ReLU+dropout), and of its convolution alone", o.threads);
+    println!(
+        "{preset}, batch {}, {} threads: milliseconds per layer block (conv+ReLU+pool+LRN or fc+ReLU+dropout), and of its convolution alone",
+        o.batch.unwrap_or(128),
+        o.threads
+    );
     println!(
         "{:<6} {:>9} {:>9} {:>6} {:>11} {:>11} {:>6} {:>13} {:>13} {:>6}",
         "layer", "fwd ours", "fwd torch", "ratio", "f+b ours", "f+b torch", "ratio", "conv f+b ours", "conv f+b torch", "ratio"

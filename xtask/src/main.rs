@@ -9,6 +9,7 @@
 //!                   [--torch-device cpu|cuda] [--setup-torch] [--no-torch] [--exe PATH] [--out DIR]
 //! cargo xtask bench --tables [PRESET...]     per-preset, frozen-n and LRN tables, decode
 //! cargo xtask bench --breakdown [--presets bench]   milliseconds per layer block, ours and PyTorch's
+//! cargo xtask bench --schedule [--iters 600] [--rounds 2]   two main-job networks: 2 jobs x 1 thread vs 1 x 2
 //! cargo xtask cache-check [--out runs/cache-check] [--passes 2] [--jobs 2]
 //! cargo xtask gpu-bundle --libtorch DIR [--out target/gpu-bundle]
 //! ```
@@ -22,6 +23,7 @@
 
 mod bench;
 mod gpu_bundle;
+mod schedule;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -121,6 +123,13 @@ struct BenchArgs {
     /// Milliseconds per layer block, ours and PyTorch's, on the first preset.
     #[arg(long)]
     breakdown: bool,
+    /// Two of the main job's networks at once on one thread each against
+    /// one after the other on `--threads` threads (wall time).
+    #[arg(long)]
+    schedule: bool,
+    /// Iterations of each network of `--schedule`.
+    #[arg(long, default_value_t = 600)]
+    iters: u64,
     /// Presets for --tables.
     rest: Vec<String>,
 }
@@ -141,6 +150,17 @@ fn bench(args: &[String]) -> Result<ExitCode> {
             eprintln!("decode bench skipped: set TRANSFERABILITY_CIFAR10_JPG to an unpacked cifar10/ folder");
         }
         return Ok(code);
+    }
+    if a.schedule {
+        // the binary the sweep runs, in the tests' profile
+        let mut c = cargo();
+        c.args(["build", "-p", "transferability-cli", "--bin", "transferability"]);
+        must(c, "building transferability")?;
+        let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+        let out = if a.out.is_absolute() { a.out } else { root.join(a.out) }.join("schedule");
+        let o = schedule::Options { rounds: a.rounds, iters: a.iters, threads: a.threads, out };
+        schedule::schedule(&target.join("debug/transferability"), &root, &o)?;
+        return Ok(ExitCode::SUCCESS);
     }
     let python = if a.no_torch {
         None
