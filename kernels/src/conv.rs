@@ -15,7 +15,10 @@
 //! zero-bordered copy of the chunk's images as it packs them (10% faster
 //! forward, 7% faster training on the pinned network than writing it).
 //! Bias and ReLU are fused into the output copy, and the ReLU mask into the
-//! backward pass.
+//! backward pass. Stride-1 "same" layers (`k = 2·pad + 1`) skip the
+//! lowering altogether from AVX2 up: the `direct` module's kernels read each
+//! tap in place from a padded copy of the images; this file builds the
+//! masked output gradient and the bias gradient for both paths.
 //!
 //! [`conv2d_relu`] is the entry point: on a flex device (with or without
 //! autodiff) it runs this op; anywhere else (libtorch, CUDA) it runs burn's

@@ -325,6 +325,7 @@ pub(crate) fn pack_flipped(weight: &[f32], geo: &Geometry) -> Vec<PackedA> {
 /// [`pack_forward`]'s.
 pub(crate) fn chunk_forward(c: &Chunk, bias: &[f32], fuse_relu: bool, out: &mut [f32]) {
     let &Chunk { x, packed, geo, n0, nb, .. } = c;
+    assert_eq!(packed.len(), geo.groups, "the forward product needs every group's packed weight");
     let lay = Padded::of(geo);
     let (cg, cog, hw) = (geo.c / geo.groups, geo.co / geo.groups, geo.h * geo.w);
     let images = lay.lay_out(&x[n0 * geo.c * hw..], nb, geo.c);
@@ -352,6 +353,7 @@ pub(crate) fn chunk_forward(c: &Chunk, bias: &[f32], fuse_relu: bool, out: &mut 
 /// `c.packed` is [`pack_flipped`]'s where `dx` is asked for.
 pub(crate) fn chunk_backward(c: &Chunk, dyc: &[f32], dw: Option<&mut [f32]>, dx: Option<&mut [f32]>) {
     let &Chunk { x, packed, geo, n0, nb, .. } = c;
+    assert!(dx.is_none() || packed.len() == geo.groups, "the input gradient needs the flipped kernel of every group");
     let lay = Padded::of(geo);
     let (cg, cog, k2, hw) = (geo.c / geo.groups, geo.co / geo.groups, geo.k * geo.k, geo.h * geo.w);
     let (kk, virt, width) = (cg * k2, lay.virt(), nb * hw);
@@ -450,11 +452,15 @@ mod tests {
         (0..len).map(|i| ((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.0 - 1.0).collect()
     }
 
-    const SHAPES: [Geometry; 4] = [
+    /// Groups, 3×3 and 5×5, `k = 1`, a 1×1 image, more than one depth
+    /// block of taps (`KC`: 16·25 = 400) and of virtual columns (19·21 = 399).
+    const SHAPES: [Geometry; 6] = [
         Geometry { n: 3, c: 4, h: 7, w: 7, co: 6, k: 3, stride: 1, pad: 1, groups: 2 },
         Geometry { n: 2, c: 3, h: 9, w: 5, co: 13, k: 5, stride: 1, pad: 2, groups: 1 },
         Geometry { n: 2, c: 16, h: 3, w: 3, co: 32, k: 3, stride: 1, pad: 1, groups: 2 },
         Geometry { n: 1, c: 2, h: 4, w: 6, co: 3, k: 1, stride: 1, pad: 0, groups: 1 },
+        Geometry { n: 2, c: 3, h: 1, w: 1, co: 4, k: 5, stride: 1, pad: 2, groups: 1 },
+        Geometry { n: 1, c: 16, h: 19, w: 19, co: 7, k: 5, stride: 1, pad: 2, groups: 1 },
     ];
 
     /// Forward, input gradient and weight gradient against their
@@ -489,13 +495,14 @@ mod tests {
             let c = Chunk { x: &x, weight: &weight, packed: &pack_flipped(&weight, &geo), geo: &geo, n0: 0, nb: geo.n };
             chunk_backward(&c, &dyc, Some(&mut dw), Some(&mut dx));
             let dot = |v: &[f64]| v.iter().zip(&dy).map(|(a, b)| a * *b as f64).sum::<f64>();
-            for (j, got) in dx.iter().enumerate() {
+            // every entry on small shapes, about 60 spread over a large one
+            for (j, got) in dx.iter().enumerate().step_by(1 + dx.len() / 60) {
                 let mut e = vec![0.0f32; x.len()];
                 e[j] = 1.0;
                 let want = dot(&conv_by_definition(&e, &weight, &geo));
                 assert!((*got as f64 - want).abs() < 1e-4, "{geo:?} dx at {j}: {got} vs {want}");
             }
-            for (j, got) in dw.iter().enumerate() {
+            for (j, got) in dw.iter().enumerate().step_by(1 + dw.len() / 60) {
                 let mut e = vec![0.0f32; weight.len()];
                 e[j] = 1.0;
                 let want = dot(&conv_by_definition(&x, &e, &geo));

@@ -7,8 +7,8 @@
 //!   crate elsewhere) that packs its right operand from any [`sgemm::Operand`];
 //! * [`conv`]: convolution + ReLU as one op, forward and backward, with the
 //!   `im2col` matrix gathered block by block instead of written out, and
-//!   stride-1 "same" layers (`direct`) read in place from a padded layout,
-//!   with no `im2col` at all;
+//!   stride-1 "same" layers (`direct`, from AVX2 up) read in place from a
+//!   padded layout, with no `im2col` at all;
 //! * [`pool`]: Caffe's ceil-mode max pooling; [`lrn`]: Caffe's local
 //!   response normalisation across channels; both with hand-written
 //!   backward passes;

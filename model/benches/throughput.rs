@@ -307,9 +307,11 @@ fn main() {
         let cfg = config(&p);
         println!("{}", serde_json::to_string(&cfg).expect("config serialises"));
     } else if let Some(p) = compare_preset {
-        compare(&p, &o);
+        // on a thread of the pool, as a training job runs (`transfer::train`):
+        // the kernels' parallel loops start there, with no hand-off per call
+        rayon::scope(|_| compare(&p, &o));
     } else if let Some(p) = breakdown_preset {
-        breakdown(&p, &o);
+        rayon::scope(|_| breakdown(&p, &o));
     } else {
         let presets: Vec<&str> = if presets.is_empty() { vec!["tiny", "cifar", "bench", "caffenet"] } else { presets.iter().map(String::as_str).collect() };
         if bounds { cache_bounds(&presets) } else { tables(&presets, &o) }

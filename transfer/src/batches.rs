@@ -156,13 +156,25 @@ impl Assembly {
 
     /// Assemble images `idx` with their crops.
     pub fn assemble(&self, store: &Store, idx: &[usize], crops: &[Crop]) -> Result<Batch> {
+        self.assemble_on(store, idx, crops, true)
+    }
+
+    /// [`Assembly::assemble`], its images cropped in parallel on the
+    /// current rayon pool or, without `parallel`, one after another on
+    /// this thread (the same batch either way).
+    pub fn assemble_on(&self, store: &Store, idx: &[usize], crops: &[Crop], parallel: bool) -> Result<Batch> {
         let per = 3 * self.crop * self.crop;
         let mut images = vec![0f32; idx.len() * per];
         let stored = store.size();
-        images.par_chunks_mut(per).zip(idx.par_iter().zip(crops.par_iter())).try_for_each(|(out, (&i, &c))| -> Result<()> {
+        let one = |(out, (&i, &c)): (&mut [f32], (&usize, &Crop))| -> Result<()> {
             crop_into(&store.pixels(i)?, stored, &self.mean, self.crop, c, out);
             Ok(())
-        })?;
+        };
+        if parallel {
+            images.par_chunks_mut(per).zip(idx.par_iter().zip(crops.par_iter())).try_for_each(one)?;
+        } else {
+            images.chunks_mut(per).zip(idx.iter().zip(crops)).try_for_each(one)?;
+        }
         Ok(Batch { images, labels: idx.iter().map(|&i| store.label(i) as i64).collect() })
     }
 
@@ -185,7 +197,11 @@ impl Assembly {
 }
 
 /// Training batches for iterations `start..end`, produced ahead by a
-/// background thread into a bounded queue.
+/// background thread into a bounded queue. Its images are cropped on the
+/// global rayon pool where `parallel` (a GPU job, whose CPU threads are
+/// free for it), else on the prefetch thread alone: a CPU job computes on
+/// its own pool of its `--threads` threads (`crate::train`), and the crops
+/// (about 1% of a step) must not take as many again.
 pub struct Prefetcher {
     rx: Receiver<Result<Batch>>,
     waited: Duration,
@@ -193,7 +209,7 @@ pub struct Prefetcher {
 
 impl Prefetcher {
     /// Start producing.
-    pub fn start(store: Store, asm: Assembly, bs: usize, start: u64, end: u64, depth: usize) -> Self {
+    pub fn start(store: Store, asm: Assembly, bs: usize, (start, end): (u64, u64), depth: usize, parallel: bool) -> Self {
         let (tx, rx) = bounded(depth.max(1));
         std::thread::Builder::new()
             .name("prefetch".into())
@@ -203,7 +219,7 @@ impl Prefetcher {
                 for it in start..end {
                     let (idx, gs) = asm.train_plan(store.len(), bs, it, &mut order);
                     let crops: Vec<Crop> = gs.iter().map(|&g| asm.train_crop(stored, g)).collect();
-                    if tx.send(asm.assemble(&store, &idx, &crops)).is_err() {
+                    if tx.send(asm.assemble_on(&store, &idx, &crops, parallel)).is_err() {
                         return;
                     }
                 }
@@ -312,9 +328,9 @@ mod tests {
         let st = store();
         let mean = Arc::new(st.mean().expect("mean"));
         let asm = Assembly { mean, crop: 6, mirror: true, seed: 9 };
-        let mut full = Prefetcher::start(st.clone(), asm.clone(), 5, 0, 6, 2);
+        let mut full = Prefetcher::start(st.clone(), asm.clone(), 5, (0, 6), 2, true);
         let all: Vec<Batch> = (0..6).map(|_| full.next_batch().expect("batch")).collect();
-        let mut resumed = Prefetcher::start(st, asm, 5, 3, 6, 2);
+        let mut resumed = Prefetcher::start(st, asm, 5, (3, 6), 2, false);
         for b in &all[3..] {
             assert_eq!(&resumed.next_batch().expect("batch"), b);
         }

@@ -310,18 +310,22 @@ fn progress_line(done: usize, total: usize, running: &[String]) -> String {
     format!("sweep: {done}/{total} finished; running: {}", running.join(", "))
 }
 
-/// Threads for each of `starting` jobs started at once: the threads the
-/// running jobs leave free (`total − in_use`), shared among them, at least
-/// one each. Jobs come before threads: two `tiny` jobs of one thread each
-/// train the main job's grid sooner than one job of two threads after
-/// another (`cargo xtask bench --schedule` measures both), so a job gets
-/// more than its share only where fewer jobs are ready than slots (a stage
-/// waiting on one base, the grid's last job). No job becomes ready while
-/// such a job runs alone (jobs become ready only when one ends), so the
-/// threads are never oversubscribed; a job's thread count never changes
-/// its numbers.
-fn threads_each(total: usize, in_use: usize, starting: usize) -> usize {
-    (total.saturating_sub(in_use) / starting.max(1)).max(1)
+/// How many of `ready` jobs to start now and the threads each gets: the
+/// threads the running jobs leave free (`total − in_use`), shared among the
+/// jobs started, one each before any job gets two. Jobs come before
+/// threads: two `tiny` jobs of one thread each train the main job's grid
+/// sooner than one job of two threads after another (`cargo xtask bench
+/// --schedule`), so a job gets more than one thread only where fewer jobs
+/// are ready than threads are free (a stage waiting on one base, the
+/// grid's last job). Where the machine has at least a thread per slot, no
+/// more jobs start than threads are free, so the threads are never
+/// oversubscribed; with fewer threads than `--jobs` every job gets one, as
+/// asked. A job's thread count never changes its numbers.
+fn share(total: usize, slots_free: usize, in_use: usize, ready: usize, slots: usize) -> (usize, usize) {
+    let free = total.saturating_sub(in_use);
+    let budget = if total >= slots { free } else { usize::MAX };
+    let starting = ready.min(slots_free).min(budget);
+    (starting, (free / starting.max(1)).max(1))
 }
 
 /// Run a plan locally.
@@ -361,10 +365,9 @@ pub fn run_local(plan: &Plan, opts: &LocalOptions) -> Result<SweepReport> {
             .zip(&files)
             .filter(|(j, _)| !state.contains_key(&j.job.id) && !running.contains_key(&j.job.id))
             .filter(|(j, _)| j.deps.iter().all(|d| matches!(state.get(d), Some(JobState::Done | JobState::AlreadyDone))))
-            .take(at_once.saturating_sub(running.len()))
             .collect();
-        let threads = threads_each(opts.threads, threads_of.values().sum(), ready.len());
-        for (j, file) in ready {
+        let (starting, threads) = share(opts.threads, at_once.saturating_sub(running.len()), threads_of.values().sum(), ready.len(), at_once);
+        for (j, file) in ready.into_iter().take(starting) {
             let backend = match opts.backend.cuda() {
                 true => opts.backend.on_gpu(gpus.take(&j.job.id).expect("at most one running job per GPU")),
                 false => opts.backend.0.clone(),
@@ -531,15 +534,38 @@ mod tests {
     use super::*;
 
     /// Jobs before threads: every ready job gets a thread before any job
-    /// gets two; a lone job takes what the running ones leave.
+    /// gets two; a lone job takes what the running ones leave; the threads
+    /// in use never exceed the machine's where it has one per slot.
     #[test]
-    fn free_threads_go_to_more_jobs_first() {
-        assert_eq!(threads_each(2, 0, 2), 1, "two ready jobs on two threads: one each");
-        assert_eq!(threads_each(2, 0, 1), 2, "one ready job and nothing running: both threads");
-        assert_eq!(threads_each(2, 1, 1), 1, "one running on one thread: the other");
-        assert_eq!(threads_each(16, 0, 3), 5);
-        assert_eq!(threads_each(16, 4, 3), 4);
-        assert_eq!(threads_each(2, 2, 1), 1, "never none");
+    fn free_threads_go_to_more_jobs_first_and_never_oversubscribe() {
+        // (total, free slots, threads in use, ready, slots) -> (started, threads each)
+        assert_eq!(share(2, 2, 0, 5, 2), (2, 1), "two ready on two threads: one each");
+        assert_eq!(share(2, 2, 0, 1, 2), (1, 2), "one ready, nothing running: both threads");
+        assert_eq!(share(2, 1, 1, 3, 2), (1, 1), "one running on one thread: the other");
+        assert_eq!(share(16, 4, 0, 3, 4), (3, 5));
+        // --jobs 4 --threads 4: two bases of two threads each, then one ends
+        assert_eq!(share(4, 4, 0, 2, 4), (2, 2));
+        assert_eq!(share(4, 3, 2, 3, 4), (2, 1), "two free threads: two jobs start, not three");
+        assert_eq!(share(4, 1, 4, 3, 4).0, 0, "no free thread: none starts");
+        // fewer threads than --jobs: every job one thread, as before
+        assert_eq!(share(2, 4, 0, 4, 4), (4, 1));
+        for total in 1..9 {
+            for slots in 1..=total {
+                // a whole run of ready work: the threads in use never exceed the machine's
+                let (mut in_use, mut running) = (0, Vec::new());
+                for step in 0..40 {
+                    if step % 3 == 2 && !running.is_empty() {
+                        in_use -= running.remove(0);
+                    }
+                    let (n, each) = share(total, slots - running.len(), in_use, 1 + step % 4, slots);
+                    for _ in 0..n {
+                        running.push(each);
+                        in_use += each;
+                    }
+                    assert!(in_use <= total && running.len() <= slots, "{total} threads, {slots} slots: {running:?}");
+                }
+            }
+        }
     }
 
     /// The Slurm script runs the very command the local executor starts,

@@ -363,7 +363,9 @@ impl Feed {
         let (start, stop) = (steps.start, steps.end);
         let n = job.frozen_layers();
         let bs = job.schedule.batch_size;
-        let batches = || Prefetcher::start(p.train.clone(), asm.clone(), bs, start, stop, 4);
+        // a flex job computes on its own pool: its crops stay on the prefetch thread
+        let parallel = *inner != Device::flex();
+        let batches = || Prefetcher::start(p.train.clone(), asm.clone(), bs, (start, stop), 4, parallel);
         if n == 0 {
             return Ok(Feed::Whole(batches()));
         }
@@ -453,9 +455,10 @@ type Pilot<'a> = Option<(&'a crate::plan::find::FindSchedule, &'a crate::plan::f
 /// the kernels' parallel loops then start on the thread that runs the job
 /// instead of each being handed to the global pool from outside it and
 /// waited for (tens of thread hand-offs per step; with one thread, none at
-/// all). The prefetch thread keeps assembling batches on the global pool,
-/// so it never waits for the job's threads, which wait for its batches.
-/// The same arithmetic either way (sums never depend on the threads).
+/// all). The prefetch thread never uses this pool (it crops on its own
+/// thread, or on the global pool for a GPU job), so it never waits for the
+/// job's threads, which wait for its batches. The same arithmetic either
+/// way (sums never depend on the threads).
 fn train(job: &JobSpec, opts: &RunOptions, pilot: Pilot) -> Result<(Outcome, Option<PilotRun>)> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads.max(1))
