@@ -495,7 +495,7 @@ mod tests {
             let c = Chunk { x: &x, weight: &weight, packed: &pack_flipped(&weight, &geo), geo: &geo, n0: 0, nb: geo.n };
             chunk_backward(&c, &dyc, Some(&mut dw), Some(&mut dx));
             let dot = |v: &[f64]| v.iter().zip(&dy).map(|(a, b)| a * *b as f64).sum::<f64>();
-            // every entry on small shapes, about 60 spread over a large one
+            // about 60 entries spread over each gradient (every entry of one with fewer)
             for (j, got) in dx.iter().enumerate().step_by(1 + dx.len() / 60) {
                 let mut e = vec![0.0f32; x.len()];
                 e[j] = 1.0;

@@ -123,8 +123,8 @@ struct BenchArgs {
     /// Milliseconds per layer block, ours and PyTorch's, on the first preset.
     #[arg(long)]
     breakdown: bool,
-    /// Two of the main job's networks at once on one thread each against
-    /// one after the other on `--threads` threads (wall time).
+    /// Two of the main job's networks at once on half the threads each
+    /// against one after the other on `--threads` threads (wall time).
     #[arg(long)]
     schedule: bool,
     /// Iterations of each network of `--schedule`.

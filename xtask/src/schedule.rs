@@ -110,7 +110,8 @@ fn measure(exe: &Path, files: &[PathBuf], run: &Path, threads: usize, together: 
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
 }
 
 /// Run the comparison with the `transferability` binary `exe`.
