@@ -78,17 +78,17 @@ impl Geometry {
     pub fn wo(&self) -> usize {
         (self.w + 2 * self.pad - self.k) / self.stride + 1
     }
-    fn p(&self) -> usize {
+    pub(crate) fn p(&self) -> usize {
         self.ho() * self.wo()
     }
-    fn cg(&self) -> usize {
+    pub(crate) fn cg(&self) -> usize {
         self.c / self.groups
     }
-    fn cog(&self) -> usize {
+    pub(crate) fn cog(&self) -> usize {
         self.co / self.groups
     }
     /// Rows of one group's column matrix: `c/groups · k · k`.
-    fn kk(&self) -> usize {
+    pub(crate) fn kk(&self) -> usize {
         self.cg() * self.k * self.k
     }
 

@@ -96,10 +96,24 @@ impl Padded {
     /// `images` images of `channels` planes each (`[images, channels, h, w]`)
     /// in this layout, with [`SLACK`] zeros after the last.
     fn lay_out(&self, src: &[f32], images: usize, channels: usize) -> Vec<f32> {
+        let hw = self.h * self.w;
+        self.lay_out_planes(images, channels, |i, ch| &src[(i * channels + ch) * hw..][..hw])
+    }
+
+    /// [`Padded::lay_out`] of a `[channels, width]` matrix whose rows hold
+    /// `images` images side by side (`width = images·h·w`).
+    fn lay_out_rows(&self, src: &[f32], images: usize, channels: usize, width: usize) -> Vec<f32> {
+        let hw = self.h * self.w;
+        self.lay_out_planes(images, channels, |i, ch| &src[ch * width + i * hw..][..hw])
+    }
+
+    /// Plane `plane(i, ch)` (`h·w` values) of each image `i` and channel
+    /// `ch` in this layout, image-major, with [`SLACK`] zeros after the last.
+    fn lay_out_planes<'s>(&self, images: usize, channels: usize, plane: impl Fn(usize, usize) -> &'s [f32]) -> Vec<f32> {
         let mut out = vec![0.0f32; images * channels * self.plane + SLACK];
-        for (plane, img) in out.chunks_exact_mut(self.plane).zip(src.chunks_exact(self.h * self.w)).take(images * channels) {
-            for (y, row) in img.chunks_exact(self.w).enumerate() {
-                plane[self.at(y, 0)..][..self.w].copy_from_slice(row);
+        for (at, dst) in out.chunks_exact_mut(self.plane).take(images * channels).enumerate() {
+            for (y, row) in plane(at / channels, at % channels).chunks_exact(self.w).enumerate() {
+                dst[self.at(y, 0)..][..self.w].copy_from_slice(row);
             }
         }
         out
@@ -301,14 +315,14 @@ mod avx2 {
 
 /// The weight of each group packed for the forward product.
 pub(crate) fn pack_forward(weight: &[f32], geo: &Geometry) -> Vec<PackedA> {
-    let (cog, kk) = (geo.co / geo.groups, geo.c / geo.groups * geo.k * geo.k);
+    let (cog, kk) = (geo.cog(), geo.kk());
     (0..geo.groups).map(|g| PackedA::new(cog, kk, |o, t| weight[(g * cog + o) * kk + t])).collect()
 }
 
 /// The flipped, transposed kernel of each group, packed for the input
 /// gradient: row `ci`, column `(o, a, b)` holds `W[o, ci, k−1−a, k−1−b]`.
 pub(crate) fn pack_flipped(weight: &[f32], geo: &Geometry) -> Vec<PackedA> {
-    let (cg, cog, k) = (geo.c / geo.groups, geo.co / geo.groups, geo.k);
+    let (cg, cog, k) = (geo.cg(), geo.cog(), geo.k);
     let k2 = k * k;
     (0..geo.groups)
         .map(|g| {
@@ -327,7 +341,7 @@ pub(crate) fn chunk_forward(c: &Chunk, bias: &[f32], fuse_relu: bool, out: &mut 
     let &Chunk { x, packed, geo, n0, nb, .. } = c;
     assert_eq!(packed.len(), geo.groups, "the forward product needs every group's packed weight");
     let lay = Padded::of(geo);
-    let (cg, cog, hw) = (geo.c / geo.groups, geo.co / geo.groups, geo.h * geo.w);
+    let (cg, cog, hw) = (geo.cg(), geo.cog(), geo.h * geo.w);
     let images = lay.lay_out(&x[n0 * geo.c * hw..], nb, geo.c);
     let virt = lay.virt();
     let mut res = vec![0.0f32; cog.div_ceil(MR) * MR * virt];
@@ -355,7 +369,7 @@ pub(crate) fn chunk_backward(c: &Chunk, dyc: &[f32], dw: Option<&mut [f32]>, dx:
     let &Chunk { x, packed, geo, n0, nb, .. } = c;
     assert!(dx.is_none() || packed.len() == geo.groups, "the input gradient needs the flipped kernel of every group");
     let lay = Padded::of(geo);
-    let (cg, cog, k2, hw) = (geo.c / geo.groups, geo.co / geo.groups, geo.k * geo.k, geo.h * geo.w);
+    let (cg, cog, k2, hw) = (geo.cg(), geo.cog(), geo.k * geo.k, geo.h * geo.w);
     let (kk, virt, width) = (cg * k2, lay.virt(), nb * hw);
     if let Some(dw) = dw {
         let images = lay.lay_out(&x[n0 * geo.c * hw..], nb, geo.c);
@@ -397,31 +411,13 @@ pub(crate) fn chunk_backward(c: &Chunk, dyc: &[f32], dw: Option<&mut [f32]>, dx:
     }
 }
 
-impl Padded {
-    /// [`Padded::lay_out`] of a `[channels, width]` matrix whose rows hold
-    /// `images` images side by side (`width = images·h·w`).
-    fn lay_out_rows(&self, src: &[f32], images: usize, channels: usize, width: usize) -> Vec<f32> {
-        let hw = self.h * self.w;
-        let mut out = vec![0.0f32; images * channels * self.plane + SLACK];
-        for i in 0..images {
-            for ch in 0..channels {
-                let plane = &mut out[(i * channels + ch) * self.plane..][..self.plane];
-                for (y, row) in src[ch * width + i * hw..][..hw].chunks_exact(self.w).enumerate() {
-                    plane[self.at(y, 0)..][..self.w].copy_from_slice(row);
-                }
-            }
-        }
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// The convolution by its definition, in f64.
     fn conv_by_definition(x: &[f32], weight: &[f32], geo: &Geometry) -> Vec<f64> {
-        let (cg, cog, k) = (geo.c / geo.groups, geo.co / geo.groups, geo.k);
+        let (cg, cog, k) = (geo.cg(), geo.cog(), geo.k);
         let mut out = vec![0.0f64; geo.n * geo.co * geo.h * geo.w];
         for b in 0..geo.n {
             for o in 0..geo.co {
@@ -475,7 +471,7 @@ mod tests {
         }
         for geo in SHAPES {
             assert!(applies(&geo, isa::Isa::Avx2));
-            let (kk, hw) = (geo.c / geo.groups * geo.k * geo.k, geo.h * geo.w);
+            let (kk, hw) = (geo.kk(), geo.h * geo.w);
             let (x, weight, bias) = (values(geo.n * geo.c * hw, 1), values(geo.co * kk, 2), values(geo.co, 3));
             let want = conv_by_definition(&x, &weight, &geo);
             let mut out = vec![0.0f32; geo.n * geo.co * hw];

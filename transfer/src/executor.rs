@@ -359,14 +359,17 @@ pub fn run_local(plan: &Plan, opts: &LocalOptions) -> Result<SweepReport> {
         }
         block_dependents(plan, &mut state);
         // start what is ready, up to `jobs` at once, the free threads shared among them
+        let slots_free = at_once.saturating_sub(running.len());
         let ready: Vec<_> = plan
             .jobs
             .iter()
             .zip(&files)
             .filter(|(j, _)| !state.contains_key(&j.job.id) && !running.contains_key(&j.job.id))
             .filter(|(j, _)| j.deps.iter().all(|d| matches!(state.get(d), Some(JobState::Done | JobState::AlreadyDone))))
+            // `share` starts at most one per free slot: no need to find more
+            .take(slots_free)
             .collect();
-        let (starting, threads) = share(opts.threads, at_once.saturating_sub(running.len()), threads_of.values().sum(), ready.len(), at_once);
+        let (starting, threads) = share(opts.threads, slots_free, threads_of.values().sum(), ready.len(), at_once);
         for (j, file) in ready.into_iter().take(starting) {
             let backend = match opts.backend.cuda() {
                 true => opts.backend.on_gpu(gpus.take(&j.job.id).expect("at most one running job per GPU")),
