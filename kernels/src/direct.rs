@@ -94,23 +94,26 @@ impl Padded {
     }
 
     /// `images` images of `channels` planes each (`[images, channels, h, w]`)
-    /// in this layout, with [`SLACK`] zeros after the last.
-    fn lay_out(&self, src: &[f32], images: usize, channels: usize) -> Vec<f32> {
+    /// in this layout, with [`SLACK`] zeros after the last, into `buf`.
+    fn lay_out<'b>(&self, buf: &'b mut Vec<f32>, src: &[f32], images: usize, channels: usize) -> &'b [f32] {
         let hw = self.h * self.w;
-        self.lay_out_planes(images, channels, |i, ch| &src[(i * channels + ch) * hw..][..hw])
+        self.lay_out_planes(buf, images, channels, |i, ch| &src[(i * channels + ch) * hw..][..hw])
     }
 
     /// [`Padded::lay_out`] of a `[channels, width]` matrix whose rows hold
     /// `images` images side by side (`width = images·h·w`).
-    fn lay_out_rows(&self, src: &[f32], images: usize, channels: usize, width: usize) -> Vec<f32> {
+    fn lay_out_rows<'b>(&self, buf: &'b mut Vec<f32>, src: &[f32], images: usize, channels: usize, width: usize) -> &'b [f32] {
         let hw = self.h * self.w;
-        self.lay_out_planes(images, channels, |i, ch| &src[ch * width + i * hw..][..hw])
+        self.lay_out_planes(buf, images, channels, |i, ch| &src[ch * width + i * hw..][..hw])
     }
 
     /// Plane `plane(i, ch)` (`h·w` values) of each image `i` and channel
-    /// `ch` in this layout, image-major, with [`SLACK`] zeros after the last.
-    fn lay_out_planes<'s>(&self, images: usize, channels: usize, plane: impl Fn(usize, usize) -> &'s [f32]) -> Vec<f32> {
-        let mut out = vec![0.0f32; images * channels * self.plane + SLACK];
+    /// `ch` in this layout, image-major, with [`SLACK`] zeros after the last,
+    /// into `buf`: every value is written (zeros first, one `memset` rather
+    /// than one per border run), so whatever `buf` held does not matter.
+    fn lay_out_planes<'b, 's>(&self, buf: &'b mut Vec<f32>, images: usize, channels: usize, plane: impl Fn(usize, usize) -> &'s [f32]) -> &'b [f32] {
+        let out = sized(buf, images * channels * self.plane + SLACK);
+        out.fill(0.0);
         for (at, dst) in out.chunks_exact_mut(self.plane).take(images * channels).enumerate() {
             for (y, row) in plane(at / channels, at % channels).chunks_exact(self.w).enumerate() {
                 dst[self.at(y, 0)..][..self.w].copy_from_slice(row);
@@ -137,27 +140,27 @@ impl Padded {
 /// [`KC`], panels of [`MR`] rows, depth-major, zero rows below `m`.
 pub(crate) struct PackedA {
     data: Vec<f32>,
+    m: usize,
     panels: usize,
     k: usize,
 }
 
 impl PackedA {
-    /// `a(i, j)` for `i < m`, `j < k`.
-    fn new(m: usize, k: usize, a: impl Fn(usize, usize) -> f32) -> Self {
+    /// The row-major `[m, k]` matrix `a`.
+    fn new(a: &[f32], m: usize, k: usize) -> Self {
+        assert_eq!(a.len(), m * k, "a [{m}, {k}] matrix");
         let panels = m.div_ceil(MR);
         let mut data = vec![0.0f32; panels * MR * k];
         for k0 in (0..k).step_by(KC) {
             let kc = KC.min(k - k0);
             for p in 0..panels {
                 let panel = &mut data[k0 * panels * MR + p * MR * kc..][..MR * kc];
-                for i in (p * MR..(p * MR + MR).min(m)).map(|i| i - p * MR) {
-                    for d in 0..kc {
-                        panel[d * MR + i] = a(p * MR + i, k0 + d);
-                    }
+                for (i, row) in a.chunks_exact(k).skip(p * MR).take(MR).enumerate() {
+                    panel.iter_mut().skip(i).step_by(MR).zip(&row[k0..k0 + kc]).for_each(|(d, v)| *d = *v);
                 }
             }
         }
-        PackedA { data, panels, k }
+        PackedA { data, m, panels, k }
     }
 
     /// Panel `p` of the depth block starting at `k0` (`kc` deep).
@@ -166,10 +169,12 @@ impl PackedA {
     }
 }
 
-/// `c[0 .. panels·MR, 0 .. n] = A · B` with `B[t, q] = src[q + taps[t]]`:
-/// the direct convolution of one image (`c` row stride `n`, a multiple of 8).
+/// `c[0 .. m, 0 .. n] = A · B` with `B[t, q] = src[q + taps[t]]`: the
+/// direct convolution of one image (`c` row stride `n`, a multiple of 8).
+/// The last panel's tiles have only its `m mod MR` rows where `MR` does not
+/// divide `m` (16 output channels: panels of 6, 6 and 4, no zero rows).
 fn gemm_taps(c: &mut [f32], a: &PackedA, src: &[f32], taps: &[usize], n: usize) {
-    assert!(n.is_multiple_of(8) && c.len() >= a.panels * MR * n && taps.len() == a.k);
+    assert!(n.is_multiple_of(8) && c.len() >= a.m * n && taps.len() == a.k);
     let reach = taps.iter().max().map_or(0, |t| t + n);
     assert!(reach <= src.len(), "direct convolution reads past its image ({reach} > {})", src.len());
     assert!(avx2_at(isa::Isa::Avx2), "the direct path runs where `applies` found AVX2");
@@ -179,19 +184,26 @@ fn gemm_taps(c: &mut [f32], a: &PackedA, src: &[f32], taps: &[usize], n: usize) 
         for q0 in (0..n).step_by(16) {
             for p in 0..a.panels {
                 let (ap, cp) = (a.panel(k0, kc, p), &mut c[p * MR * n + q0..]);
+                let (rows, wide) = (MR.min(a.m - p * MR), n - q0 >= 16);
                 #[cfg(not(target_arch = "x86_64"))]
                 unreachable!("the direct path runs where `applies` found AVX2");
                 // SAFETY: the CPU has AVX2 and FMA (asserted above); the panel
                 // holds kc·MR values; every B read, src[q0 + taps[t] + 0..16
-                // (or 8 in the last tile)], is below `reach`; the tile's rows
-                // lie in c (n ≥ q0 + 16, or q0 + 8 in the last tile).
+                // (or 8 in the last tile)], is below `reach`; the tile's
+                // `rows` rows lie in c (the panel's rows are below m, and
+                // n ≥ q0 + 16, or q0 + 8 in the last tile).
                 #[cfg(target_arch = "x86_64")]
                 unsafe {
-                    if n - q0 >= 16 {
-                        avx2::taps::<2>(kc, ap.as_ptr(), src.as_ptr().add(q0), taps.as_ptr(), cp.as_mut_ptr(), n, k0 > 0)
-                    } else {
-                        avx2::taps::<1>(kc, ap.as_ptr(), src.as_ptr().add(q0), taps.as_ptr(), cp.as_mut_ptr(), n, k0 > 0)
+                    let args = (kc, ap.as_ptr(), src.as_ptr().add(q0), taps.as_ptr(), cp.as_mut_ptr(), n, k0 > 0);
+                    macro_rules! tile {
+                        ($($r:literal)*) => {
+                            match (rows, wide) {
+                                $(($r, true) => avx2::taps::<$r, 2>(args), ($r, false) => avx2::taps::<$r, 1>(args),)*
+                                _ => unreachable!("a panel has 1 to MR rows"),
+                            }
+                        };
                     }
+                    tile!(1 2 3 4 5 6)
                 }
             }
         }
@@ -240,15 +252,18 @@ mod avx2 {
     use super::MR;
     use std::arch::x86_64::*;
 
-    /// `c[0..MR, 0..8·V] (+)= a_panel · B` over depth `kc`, `B` row `d` read
-    /// at `b + taps[d]`.
+    /// `c[0..R, 0..8·V] (+)= a_panel[0..R] · B` over depth `kc` (the
+    /// panel's rows are `MR` apart), `B` row `d` read at `b + taps[d]`.
     ///
     /// # Safety
     /// AVX2 and FMA; `a` holds `kc·MR` values; `b + taps[d] + 8·V` is
-    /// readable for every `d < kc`; `c` has `MR` rows of `8·V` at stride `ldc`.
+    /// readable for every `d < kc`; `c` has `R` rows of `8·V` at stride `ldc`.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn taps<const V: usize>(kc: usize, a: *const f32, b: *const f32, taps: *const usize, c: *mut f32, ldc: usize, add: bool) {
-        let mut acc = [[_mm256_setzero_ps(); V]; MR];
+    pub(super) unsafe fn taps<const R: usize, const V: usize>(
+        (kc, a, b, taps, c, ldc, add): (usize, *const f32, *const f32, *const usize, *mut f32, usize, bool),
+    ) {
+        const { assert!(R <= MR) };
+        let mut acc = [[_mm256_setzero_ps(); V]; R];
         for d in 0..kc {
             // SAFETY: the caller's bounds.
             unsafe {
@@ -264,7 +279,7 @@ mod avx2 {
             }
         }
         // SAFETY: the caller's bounds.
-        unsafe { store::<V>(acc, c, ldc, add) }
+        unsafe { store::<R, V>(acc, c, ldc, add) }
     }
 
     /// `c[0..MR, 0..8·V] += A · b_panel` over depth `kc`, `A` row `r` read
@@ -290,16 +305,59 @@ mod avx2 {
             }
         }
         // SAFETY: the caller's bounds.
-        unsafe { store::<V>(acc, c, ldc, true) }
+        unsafe { store::<MR, V>(acc, c, ldc, true) }
+    }
+
+    /// Transposes the 8 × 8 block whose row `r` is `src + r·lds ..+ 8`:
+    /// column `j` goes to `dst[j] ..+ 8`.
+    ///
+    /// # Safety
+    /// AVX2; the 8 source rows and the 8 destinations hold 8 values each.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn transpose8(src: *const f32, lds: usize, dst: [*mut f32; 8]) {
+        // SAFETY: the caller's bounds.
+        unsafe {
+            let r: [__m256; 8] = std::array::from_fn(|i| _mm256_loadu_ps(src.add(i * lds)));
+            // pairs of rows interleaved, then quadruples, then the halves swapped
+            let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+            let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+            let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+            let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+            let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+            let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+            let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+            let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+            let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+            let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+            let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+            let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+            let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+            let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+            let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+            let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+            let cols = [
+                _mm256_permute2f128_ps::<0x20>(u0, u4),
+                _mm256_permute2f128_ps::<0x20>(u1, u5),
+                _mm256_permute2f128_ps::<0x20>(u2, u6),
+                _mm256_permute2f128_ps::<0x20>(u3, u7),
+                _mm256_permute2f128_ps::<0x31>(u0, u4),
+                _mm256_permute2f128_ps::<0x31>(u1, u5),
+                _mm256_permute2f128_ps::<0x31>(u2, u6),
+                _mm256_permute2f128_ps::<0x31>(u3, u7),
+            ];
+            for (d, v) in dst.into_iter().zip(cols) {
+                _mm256_storeu_ps(d, v);
+            }
+        }
     }
 
     /// Store (or add) a tile.
     ///
     /// # Safety
-    /// AVX2; `c` has `MR` rows of `8·V` at stride `ldc`.
+    /// AVX2; `c` has `R` rows of `8·V` at stride `ldc`.
     #[target_feature(enable = "avx2,fma")]
     #[inline]
-    unsafe fn store<const V: usize>(acc: [[__m256; V]; MR], c: *mut f32, ldc: usize, add: bool) {
+    unsafe fn store<const R: usize, const V: usize>(acc: [[__m256; V]; R], c: *mut f32, ldc: usize, add: bool) {
         for (r, acc) in acc.iter().enumerate() {
             for (v, &x) in acc.iter().enumerate() {
                 // SAFETY: the caller's bounds.
@@ -316,22 +374,67 @@ mod avx2 {
 /// The weight of each group packed for the forward product.
 pub(crate) fn pack_forward(weight: &[f32], geo: &Geometry) -> Vec<PackedA> {
     let (cog, kk) = (geo.cog(), geo.kk());
-    (0..geo.groups).map(|g| PackedA::new(cog, kk, |o, t| weight[(g * cog + o) * kk + t])).collect()
+    weight.chunks_exact(cog * kk).map(|w| PackedA::new(w, cog, kk)).collect()
 }
 
 /// The flipped, transposed kernel of each group, packed for the input
-/// gradient: row `ci`, column `(o, a, b)` holds `W[o, ci, k−1−a, k−1−b]`.
+/// gradient: row `ci`, column `(o, a, b)` holds `W[o, ci, k−1−a, k−1−b]`,
+/// that is, column block `o` of row `ci` is `W[o, ci]`'s taps reversed.
 pub(crate) fn pack_flipped(weight: &[f32], geo: &Geometry) -> Vec<PackedA> {
-    let (cg, cog, k) = (geo.cg(), geo.cog(), geo.k);
-    let k2 = k * k;
-    (0..geo.groups)
-        .map(|g| {
-            PackedA::new(cg, cog * k2, |ci, t| {
-                let (o, a, b) = (t / k2, t / k % k, t % k);
-                weight[((g * cog + o) * cg + ci) * k2 + (k - 1 - a) * k + (k - 1 - b)]
-            })
+    let (cg, cog, k2) = (geo.cg(), geo.cog(), geo.k * geo.k);
+    let mut flipped = vec![0.0f32; cg * cog * k2];
+    weight
+        .chunks_exact(cog * cg * k2)
+        .map(|w| {
+            for (oc, taps) in w.chunks_exact(k2).enumerate() {
+                let (o, ci) = (oc / cg, oc % cg);
+                flipped[(ci * cog + o) * k2..][..k2].iter_mut().zip(taps.iter().rev()).for_each(|(d, v)| *d = *v);
+            }
+            PackedA::new(&flipped, cg, cog * k2)
         })
         .collect()
+}
+
+/// Working buffers of the direct path, one set per thread, reused from
+/// call to call: sized up where a call needs more, never cleared, because
+/// every value a call reads it has written first (the padded layouts'
+/// borders, the junk columns of `dyᵀ` and the weight-gradient sums
+/// included). Saves zeroing freshly allocated buffers on every call (7% of
+/// a main-job network's time went to `memset`).
+#[derive(Default)]
+struct Scratch {
+    /// Padded images (or, for the input gradient, padded output gradients).
+    images: Vec<f32>,
+    /// One image's product, `[rows, virt]`.
+    res: Vec<f32>,
+    /// One image's `dyᵀ`, `[virt, cop]`.
+    dyt: Vec<f32>,
+    /// One group's weight gradient, transposed, `[kk rounded up to MR, cop]`.
+    dwt: Vec<f32>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
+
+/// The first `len` values of `buf`, grown to that where it is shorter.
+fn sized(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    if buf.len() < len {
+        buf.resize(len, 0.0);
+    }
+    &mut buf[..len]
+}
+
+/// Fills this thread's [`Scratch`] with NaN: a test then fails wherever a
+/// call reads a value it did not write.
+#[cfg(test)]
+fn poison_scratch() {
+    SCRATCH.with_borrow_mut(|s| {
+        for b in [&mut s.images, &mut s.res, &mut s.dyt, &mut s.dwt] {
+            b.resize(b.len().max(1 << 16), 0.0);
+            b.fill(f32::NAN);
+        }
+    });
 }
 
 /// Forward of the chunk's images into `out` (`[nb, co, h, w]`):
@@ -342,22 +445,24 @@ pub(crate) fn chunk_forward(c: &Chunk, bias: &[f32], fuse_relu: bool, out: &mut 
     assert_eq!(packed.len(), geo.groups, "the forward product needs every group's packed weight");
     let lay = Padded::of(geo);
     let (cg, cog, hw) = (geo.cg(), geo.cog(), geo.h * geo.w);
-    let images = lay.lay_out(&x[n0 * geo.c * hw..], nb, geo.c);
     let virt = lay.virt();
-    let mut res = vec![0.0f32; cog.div_ceil(MR) * MR * virt];
-    for (g, a) in packed.iter().enumerate() {
-        let taps = lay.taps(g * cg, cg);
-        for b in 0..nb {
-            gemm_taps(&mut res, a, &images[b * geo.c * lay.plane..], &taps, virt);
-            let dst = &mut out[(b * geo.co + g * cog) * hw..][..cog * hw];
-            let bias = &bias[g * cog..];
-            if fuse_relu {
-                lay.valid(&res, cog, dst, |o, v| (v + bias[o]).max(0.0));
-            } else {
-                lay.valid(&res, cog, dst, |o, v| v + bias[o]);
+    SCRATCH.with_borrow_mut(|s| {
+        let images = lay.lay_out(&mut s.images, &x[n0 * geo.c * hw..], nb, geo.c);
+        let res = sized(&mut s.res, cog * virt);
+        for (g, a) in packed.iter().enumerate() {
+            let taps = lay.taps(g * cg, cg);
+            for b in 0..nb {
+                gemm_taps(res, a, &images[b * geo.c * lay.plane..], &taps, virt);
+                let dst = &mut out[(b * geo.co + g * cog) * hw..][..cog * hw];
+                let bias = &bias[g * cog..];
+                if fuse_relu {
+                    lay.valid(res, cog, dst, |o, v| (v + bias[o]).max(0.0));
+                } else {
+                    lay.valid(res, cog, dst, |o, v| v + bias[o]);
+                }
             }
         }
-    }
+    })
 }
 
 /// Backward of the chunk's images given their ReLU-masked output gradient
@@ -369,44 +474,87 @@ pub(crate) fn chunk_backward(c: &Chunk, dyc: &[f32], dw: Option<&mut [f32]>, dx:
     let &Chunk { x, packed, geo, n0, nb, .. } = c;
     assert!(dx.is_none() || packed.len() == geo.groups, "the input gradient needs the flipped kernel of every group");
     let lay = Padded::of(geo);
-    let (cg, cog, k2, hw) = (geo.cg(), geo.cog(), geo.k * geo.k, geo.h * geo.w);
-    let (kk, virt, width) = (cg * k2, lay.virt(), nb * hw);
-    if let Some(dw) = dw {
-        let images = lay.lay_out(&x[n0 * geo.c * hw..], nb, geo.c);
-        let cop = cog.next_multiple_of(8);
-        let mut dwt = vec![0.0f32; kk.div_ceil(MR) * MR * cop];
-        let mut b = vec![0.0f32; virt * cop];
-        for g in 0..geo.groups {
-            dwt.fill(0.0);
-            let taps = lay.taps(g * cg, cg);
-            for i in 0..nb {
-                // dyᵀ of image i, group g, at its virtual columns (junk columns zero)
-                for o in 0..cog {
-                    let src = &dyc[(g * cog + o) * width + i * hw..][..hw];
-                    for (y, row) in src.chunks_exact(geo.w).enumerate() {
-                        for (xx, v) in row.iter().enumerate() {
-                            b[(y * lay.row + xx) * cop + o] = *v;
-                        }
-                    }
+    let (cg, cog, hw) = (geo.cg(), geo.cog(), geo.h * geo.w);
+    let (kk, virt, width) = (geo.kk(), lay.virt(), nb * hw);
+    SCRATCH.with_borrow_mut(|s| {
+        if let Some(dw) = dw {
+            let images = lay.lay_out(&mut s.images, &x[n0 * geo.c * hw..], nb, geo.c);
+            let cop = cog.next_multiple_of(8);
+            let dwt = sized(&mut s.dwt, kk.div_ceil(MR) * MR * cop);
+            let dyt = sized(&mut s.dyt, virt * cop);
+            zero_junk(dyt, &lay, cog, cop);
+            for g in 0..geo.groups {
+                dwt.fill(0.0);
+                let taps = lay.taps(g * cg, cg);
+                for i in 0..nb {
+                    // dyᵀ of image i, group g, at its virtual columns
+                    transpose_into(dyt, cop, &dyc[g * cog * width + i * hw..], width, cog, &lay);
+                    gemm_rows(dwt, &images[i * geo.c * lay.plane..], &taps, dyt, virt, cop);
                 }
-                gemm_rows(&mut dwt, &images[i * geo.c * lay.plane..], &taps, &b, virt, cop);
+                for o in 0..cog {
+                    let row = &mut dw[(g * cog + o) * kk..][..kk];
+                    row.iter_mut().enumerate().for_each(|(t, d)| *d += dwt[t * cop + o]);
+                }
             }
-            for o in 0..cog {
-                let row = &mut dw[(g * cog + o) * kk..][..kk];
-                row.iter_mut().enumerate().for_each(|(t, d)| *d += dwt[t * cop + o]);
+        }
+        if let Some(dx) = dx {
+            // the output gradient in the padded layout, convolved with the flipped kernel
+            let grads = lay.lay_out_rows(&mut s.images, dyc, nb, geo.co, width);
+            let res = sized(&mut s.res, cg * virt);
+            for (g, a) in packed.iter().enumerate() {
+                let taps = lay.taps(g * cog, cog);
+                for i in 0..nb {
+                    gemm_taps(res, a, &grads[i * geo.co * lay.plane..], &taps, virt);
+                    lay.valid(res, cg, &mut dx[(i * geo.c + g * cg) * hw..][..cg * hw], |_, v| v);
+                }
+            }
+        }
+    })
+}
+
+/// Zeros the rows of `dyt` (`[virt, cop]`) that no output pixel fills (the
+/// junk virtual columns, `x ≥ w`, and those past the last row) and, in
+/// every row, the columns `cog .. cop` (their sums are dropped, but a stale
+/// value there could be a slow denormal).
+fn zero_junk(dyt: &mut [f32], lay: &Padded, cog: usize, cop: usize) {
+    for (q, row) in dyt.chunks_exact_mut(cop).enumerate() {
+        if q >= lay.h * lay.row || q % lay.row >= lay.w {
+            row.fill(0.0);
+        } else {
+            row[cog..].fill(0.0);
+        }
+    }
+}
+
+/// `dyt[q(s), o] = src[o·lds + s]` for each output pixel `s < h·w` (its
+/// virtual column `q(s)`) and channel `o < cog`: one image's output
+/// gradient, transposed into `dyt` (`[virt, cop]`), 8 × 8 blocks at a time.
+fn transpose_into(dyt: &mut [f32], cop: usize, src: &[f32], lds: usize, cog: usize, lay: &Padded) {
+    let hw = lay.h * lay.w;
+    assert!(dyt.len() >= lay.virt() * cop && src.len() >= (cog - 1) * lds + hw && cog <= cop);
+    assert!(avx2_at(isa::Isa::Avx2), "the direct path runs where `applies` found AVX2");
+    let q = |s: usize| s / lay.w * lay.row + s % lay.w;
+    let (o8, s8) = (cog - cog % 8, hw - hw % 8);
+    for o in (0..o8).step_by(8) {
+        for s in (0..s8).step_by(8) {
+            #[cfg(not(target_arch = "x86_64"))]
+            unreachable!("the direct path runs where `applies` found AVX2");
+            // SAFETY: AVX2 (asserted above); the block's source rows
+            // src[(o + r)·lds + s ..][..8] lie in src (o + r < cog, s + 8 ≤ hw),
+            // its destinations dyt[q(s + j)·cop + o ..][..8] in dyt
+            // (q(s + j) < virt, o + 8 ≤ cop).
+            #[cfg(target_arch = "x86_64")]
+            unsafe {
+                let to = dyt.as_mut_ptr();
+                avx2::transpose8(src.as_ptr().add(o * lds + s), lds, std::array::from_fn(|j| to.add(q(s + j) * cop + o)))
             }
         }
     }
-    if let Some(dx) = dx {
-        // the output gradient in the padded layout, convolved with the flipped kernel
-        let grads = lay.lay_out_rows(dyc, nb, geo.co, width);
-        let mut res = vec![0.0f32; cg.div_ceil(MR) * MR * virt];
-        for (g, a) in packed.iter().enumerate() {
-            let taps = lay.taps(g * cog, cog);
-            for i in 0..nb {
-                gemm_taps(&mut res, a, &grads[i * geo.co * lay.plane..], &taps, virt);
-                lay.valid(&res, cg, &mut dx[(i * geo.c + g * cg) * hw..][..cg * hw], |_, v| v);
-            }
+    // the edges: channels past the last 8 and pixels past the last 8
+    for o in 0..cog {
+        let from = if o < o8 { s8 } else { 0 };
+        for s in from..hw {
+            dyt[q(s) * cop + o] = src[o * lds + s];
         }
     }
 }
@@ -449,14 +597,17 @@ mod tests {
     }
 
     /// Groups, 3×3 and 5×5, `k = 1`, a 1×1 image, more than one depth
-    /// block of taps (`KC`: 16·25 = 400) and of virtual columns (19·21 = 399).
-    const SHAPES: [Geometry; 6] = [
+    /// block of taps (`KC`: 16·25 = 400) and of virtual columns (19·21 = 399),
+    /// a last panel of each height from 1 to `MR` (forward: `cog`; input
+    /// gradient: `cg`), whole and partial 8 × 8 blocks of `dyᵀ`.
+    const SHAPES: [Geometry; 7] = [
         Geometry { n: 3, c: 4, h: 7, w: 7, co: 6, k: 3, stride: 1, pad: 1, groups: 2 },
         Geometry { n: 2, c: 3, h: 9, w: 5, co: 13, k: 5, stride: 1, pad: 2, groups: 1 },
         Geometry { n: 2, c: 16, h: 3, w: 3, co: 32, k: 3, stride: 1, pad: 1, groups: 2 },
         Geometry { n: 1, c: 2, h: 4, w: 6, co: 3, k: 1, stride: 1, pad: 0, groups: 1 },
         Geometry { n: 2, c: 3, h: 1, w: 1, co: 4, k: 5, stride: 1, pad: 2, groups: 1 },
         Geometry { n: 1, c: 16, h: 19, w: 19, co: 7, k: 5, stride: 1, pad: 2, groups: 1 },
+        Geometry { n: 2, c: 5, h: 5, w: 3, co: 11, k: 3, stride: 1, pad: 1, groups: 1 },
     ];
 
     /// Forward, input gradient and weight gradient against their
@@ -477,6 +628,7 @@ mod tests {
             let mut out = vec![0.0f32; geo.n * geo.co * hw];
             for b in 0..geo.n {
                 let c = Chunk { x: &x, weight: &weight, packed: &pack_forward(&weight, &geo), geo: &geo, n0: b, nb: 1 };
+                poison_scratch();
                 chunk_forward(&c, &bias, false, &mut out[b * geo.co * hw..][..geo.co * hw]);
             }
             for (i, (g, w)) in out.iter().zip(&want).enumerate() {
@@ -489,6 +641,7 @@ mod tests {
             let dyc: Vec<f32> = (0..geo.co * width).map(|i| dy[((i % width) / hw * geo.co + i / width) * hw + i % hw]).collect();
             let (mut dw, mut dx) = (vec![0.0f32; geo.co * kk], vec![0.0f32; geo.n * geo.c * hw]);
             let c = Chunk { x: &x, weight: &weight, packed: &pack_flipped(&weight, &geo), geo: &geo, n0: 0, nb: geo.n };
+            poison_scratch();
             chunk_backward(&c, &dyc, Some(&mut dw), Some(&mut dx));
             let dot = |v: &[f64]| v.iter().zip(&dy).map(|(a, b)| a * *b as f64).sum::<f64>();
             // about 60 entries spread over each gradient (every entry of one with fewer)

@@ -14,6 +14,8 @@
 //!   backward passes;
 //! * `simd`: the element-wise loops built plain, for AVX2 + FMA and for
 //!   AVX-512, chosen at run time by [`isa::active`], with the same bits;
+//! * [`gram`]: the f64 Gram matrix of an activation matrix (linear CKA's
+//!   cost), on the `gemm` crate;
 //! * [`memory`]: keep freed memory in the process (glibc `mallopt`);
 //! * [`peak`]: the machine's multiply-add peak, measured (what benchmarks
 //!   report their GFLOP/s as a fraction of).
@@ -24,6 +26,7 @@
 
 pub mod conv;
 mod direct;
+pub mod gram;
 pub mod lrn;
 pub mod memory;
 pub mod peak;

@@ -15,7 +15,6 @@ use data_split::preprocess::Crop;
 use data_split::source::HalfView;
 use model::checkpoint::{ParamStore, read_model};
 use model::{AlexNet, LAYER_NAMES};
-use rayon::prelude::*;
 
 use crate::batches::{Assembly, Store};
 use crate::error::{Error, Result};
@@ -25,20 +24,7 @@ use data_split::DataSpec;
 
 /// Linear Gram matrix `X Xᵀ` (rows are examples) in f64.
 pub fn gram(x: &[f32], n: usize, d: usize) -> Vec<f64> {
-    let mut g = vec![0f64; n * n];
-    g.par_chunks_mut(n).enumerate().for_each(|(i, row)| {
-        let xi = &x[i * d..(i + 1) * d];
-        for (j, out) in row.iter_mut().enumerate().take(i + 1) {
-            let xj = &x[j * d..(j + 1) * d];
-            *out = xi.iter().zip(xj).map(|(a, b)| *a as f64 * *b as f64).sum();
-        }
-    });
-    for i in 0..n {
-        for j in i + 1..n {
-            g[i * n + j] = g[j * n + i];
-        }
-    }
-    g
+    kernels::gram::gram(x, n, d)
 }
 
 /// Debiased HSIC of two Gram matrices (n ≥ 4).
