@@ -195,6 +195,7 @@ fn gemm_taps(c: &mut [f32], a: &PackedA, src: &[f32], taps: &[usize], n: usize) 
                 #[cfg(target_arch = "x86_64")]
                 unsafe {
                     let args = (kc, ap.as_ptr(), src.as_ptr().add(q0), taps.as_ptr(), cp.as_mut_ptr(), n, k0 > 0);
+                    const { assert!(MR == 6, "one arm per panel height below") };
                     macro_rules! tile {
                         ($($r:literal)*) => {
                             match (rows, wide) {
@@ -398,8 +399,8 @@ pub(crate) fn pack_flipped(weight: &[f32], geo: &Geometry) -> Vec<PackedA> {
 /// Working buffers of the direct path, one set per thread, reused from
 /// call to call: sized up where a call needs more, never cleared, because
 /// every value a call reads it has written first (the padded layouts'
-/// borders, the junk columns of `dyᵀ` and the weight-gradient sums
-/// included). Saves zeroing freshly allocated buffers on every call (7% of
+/// borders, the junk rows of `dyᵀ` and its columns past `cog`, and the
+/// weight-gradient sums included). Saves zeroing freshly allocated buffers on every call (7% of
 /// a main-job network's time went to `memset`).
 #[derive(Default)]
 struct Scratch {
@@ -417,21 +418,22 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
 }
 
-/// The first `len` values of `buf`, grown to that where it is shorter.
+/// The first `len` values of `buf`, grown to that where it is shorter
+/// (with NaN in tests, so that a value read before it is written shows).
 fn sized(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
     if buf.len() < len {
-        buf.resize(len, 0.0);
+        buf.resize(len, if cfg!(test) { f32::NAN } else { 0.0 });
     }
     &mut buf[..len]
 }
 
-/// Fills this thread's [`Scratch`] with NaN: a test then fails wherever a
-/// call reads a value it did not write.
+/// Fills this thread's [`Scratch`] with NaN (what [`sized`] grows is NaN in
+/// tests too): a test then fails wherever a call reads a value it did not
+/// write.
 #[cfg(test)]
 fn poison_scratch() {
     SCRATCH.with_borrow_mut(|s| {
         for b in [&mut s.images, &mut s.res, &mut s.dyt, &mut s.dwt] {
-            b.resize(b.len().max(1 << 16), 0.0);
             b.fill(f32::NAN);
         }
     });
@@ -531,7 +533,7 @@ fn zero_junk(dyt: &mut [f32], lay: &Padded, cog: usize, cop: usize) {
 /// gradient, transposed into `dyt` (`[virt, cop]`), 8 × 8 blocks at a time.
 fn transpose_into(dyt: &mut [f32], cop: usize, src: &[f32], lds: usize, cog: usize, lay: &Padded) {
     let hw = lay.h * lay.w;
-    assert!(dyt.len() >= lay.virt() * cop && src.len() >= (cog - 1) * lds + hw && cog <= cop);
+    assert!(cog > 0 && cog <= cop && dyt.len() >= lay.virt() * cop && src.len() >= (cog - 1) * lds + hw);
     assert!(avx2_at(isa::Isa::Avx2), "the direct path runs where `applies` found AVX2");
     let q = |s: usize| s / lay.w * lay.row + s % lay.w;
     let (o8, s8) = (cog - cog % 8, hw - hw % 8);
@@ -598,8 +600,9 @@ mod tests {
 
     /// Groups, 3×3 and 5×5, `k = 1`, a 1×1 image, more than one depth
     /// block of taps (`KC`: 16·25 = 400) and of virtual columns (19·21 = 399),
-    /// a last panel of each height from 1 to `MR` (forward: `cog`; input
-    /// gradient: `cg`), whole and partial 8 × 8 blocks of `dyᵀ`.
+    /// a last panel of each height from 1 to `MR − 1` (forward: `cog`; input
+    /// gradient: `cg`; whole panels of `MR` in most), whole and partial
+    /// 8 × 8 blocks of `dyᵀ`.
     const SHAPES: [Geometry; 7] = [
         Geometry { n: 3, c: 4, h: 7, w: 7, co: 6, k: 3, stride: 1, pad: 1, groups: 2 },
         Geometry { n: 2, c: 3, h: 9, w: 5, co: 13, k: 5, stride: 1, pad: 2, groups: 1 },
