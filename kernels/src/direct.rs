@@ -400,8 +400,7 @@ pub(crate) fn pack_flipped(weight: &[f32], geo: &Geometry) -> Vec<PackedA> {
 /// call to call: sized up where a call needs more, never cleared, because
 /// every value a call reads it has written first (the padded layouts'
 /// borders, the junk rows of `dyᵀ` and its columns past `cog`, and the
-/// weight-gradient sums included). Saves zeroing freshly allocated buffers on every call (7% of
-/// a main-job network's time went to `memset`).
+/// weight-gradient sums included). Saves allocating and zeroing buffers on every call.
 #[derive(Default)]
 struct Scratch {
     /// Padded images (or, for the input gradient, padded output gradients).
