@@ -22,11 +22,6 @@ use crate::plan::Plan;
 use crate::spec::{Arm, Family, JobId, JobSpec, Preprocess, SplitSpec};
 use data_split::DataSpec;
 
-/// Linear Gram matrix `X Xᵀ` (rows are examples) in f64.
-pub fn gram(x: &[f32], n: usize, d: usize) -> Vec<f64> {
-    kernels::gram::gram(x, n, d)
-}
-
 /// Debiased HSIC of two Gram matrices (n ≥ 4).
 pub fn hsic1(k: &[f64], l: &[f64], n: usize) -> f64 {
     let nf = n as f64;
@@ -55,7 +50,7 @@ pub fn hsic1(k: &[f64], l: &[f64], n: usize) -> f64 {
 
 /// Linear CKA of two activation matrices with the same `n` rows.
 pub fn linear_cka(x: &[f32], dx: usize, y: &[f32], dy: usize, n: usize) -> f64 {
-    let (k, l) = (gram(x, n, dx), gram(y, n, dy));
+    let (k, l) = (kernels::gram::gram(x, n, dx), kernels::gram::gram(y, n, dy));
     hsic1(&k, &l, n) / (hsic1(&k, &k, n) * hsic1(&l, &l, n)).sqrt()
 }
 

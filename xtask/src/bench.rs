@@ -100,7 +100,8 @@ pub fn parse_results(text: &str, round: usize) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+/// The median (of an even count, the mean of the middle two).
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
     if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }

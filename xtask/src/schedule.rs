@@ -13,6 +13,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
+use crate::bench::median;
+
 /// What to run.
 pub struct Options {
     /// Alternating rounds.
@@ -106,12 +108,6 @@ fn measure(exe: &Path, files: &[PathBuf], run: &Path, threads: usize, together: 
         }
     }
     Ok(t.elapsed().as_secs_f64())
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
 }
 
 /// Run the comparison with the `transferability` binary `exe`.
