@@ -41,6 +41,9 @@ const MR: usize = 6;
 /// Depth of one block of the product: a block of `B` (256 rows of 16
 /// values) stays in L1.
 const KC: usize = 256;
+/// Rows of `A` whose depth block is swept along one image before the next
+/// rows: their block (`MC·KC` values) and their rows of `C` stay in L2.
+const MC: usize = 96;
 /// Values read past the last image by the widest tile (a whole number of
 /// 8-wide vectors past the virtual outputs).
 const SLACK: usize = 32;
@@ -181,30 +184,32 @@ fn gemm_taps(c: &mut [f32], a: &PackedA, src: &[f32], taps: &[usize], n: usize) 
     for k0 in (0..a.k).step_by(KC) {
         let kc = KC.min(a.k - k0);
         let taps = &taps[k0..k0 + kc];
-        for q0 in (0..n).step_by(16) {
-            for p in 0..a.panels {
-                let (ap, cp) = (a.panel(k0, kc, p), &mut c[p * MR * n + q0..]);
-                let (rows, wide) = (MR.min(a.m - p * MR), n - q0 >= 16);
-                #[cfg(not(target_arch = "x86_64"))]
-                unreachable!("the direct path runs where `applies` found AVX2");
-                // SAFETY: the CPU has AVX2 and FMA (asserted above); the panel
-                // holds kc·MR values; every B read, src[q0 + taps[t] + 0..16
-                // (or 8 in the last tile)], is below `reach`; the tile's
-                // `rows` rows lie in c (the panel's rows are below m, and
-                // n ≥ q0 + 16, or q0 + 8 in the last tile).
-                #[cfg(target_arch = "x86_64")]
-                unsafe {
-                    let args = (kc, ap.as_ptr(), src.as_ptr().add(q0), taps.as_ptr(), cp.as_mut_ptr(), n, k0 > 0);
-                    const { assert!(MR == 6, "one arm per panel height below") };
-                    macro_rules! tile {
-                        ($($r:literal)*) => {
-                            match (rows, wide) {
-                                $(($r, true) => avx2::taps::<$r, 2>(args), ($r, false) => avx2::taps::<$r, 1>(args),)*
-                                _ => unreachable!("a panel has 1 to MR rows"),
-                            }
-                        };
+        for first in (0..a.panels).step_by(MC / MR) {
+            for q0 in (0..n).step_by(16) {
+                for p in first..a.panels.min(first + MC / MR) {
+                    let (ap, cp) = (a.panel(k0, kc, p), &mut c[p * MR * n + q0..]);
+                    let (rows, wide) = (MR.min(a.m - p * MR), n - q0 >= 16);
+                    #[cfg(not(target_arch = "x86_64"))]
+                    unreachable!("the direct path runs where `applies` found AVX2");
+                    // SAFETY: the CPU has AVX2 and FMA (asserted above); the panel
+                    // holds kc·MR values; every B read, src[q0 + taps[t] + 0..16
+                    // (or 8 in the last tile)], is below `reach`; the tile's
+                    // `rows` rows lie in c (the panel's rows are below m, and
+                    // n ≥ q0 + 16, or q0 + 8 in the last tile).
+                    #[cfg(target_arch = "x86_64")]
+                    unsafe {
+                        let args = (kc, ap.as_ptr(), src.as_ptr().add(q0), taps.as_ptr(), cp.as_mut_ptr(), n, k0 > 0);
+                        const { assert!(MR == 6, "one arm per panel height below") };
+                        macro_rules! tile {
+                            ($($r:literal)*) => {
+                                match (rows, wide) {
+                                    $(($r, true) => avx2::taps::<$r, 2>(args), ($r, false) => avx2::taps::<$r, 1>(args),)*
+                                    _ => unreachable!("a panel has 1 to MR rows"),
+                                }
+                            };
+                        }
+                        tile!(1 2 3 4 5 6)
                     }
-                    tile!(1 2 3 4 5 6)
                 }
             }
         }
@@ -601,8 +606,8 @@ mod tests {
     /// block of taps (`KC`: 16·25 = 400) and of virtual columns (19·21 = 399),
     /// a last panel of each height from 1 to `MR − 1` (forward: `cog`; input
     /// gradient: `cg`; whole panels of `MR` in most), whole and partial
-    /// 8 × 8 blocks of `dyᵀ`.
-    const SHAPES: [Geometry; 7] = [
+    /// 8 × 8 blocks of `dyᵀ`, more than one block of `MC` rows.
+    const SHAPES: [Geometry; 8] = [
         Geometry { n: 3, c: 4, h: 7, w: 7, co: 6, k: 3, stride: 1, pad: 1, groups: 2 },
         Geometry { n: 2, c: 3, h: 9, w: 5, co: 13, k: 5, stride: 1, pad: 2, groups: 1 },
         Geometry { n: 2, c: 16, h: 3, w: 3, co: 32, k: 3, stride: 1, pad: 1, groups: 2 },
@@ -610,6 +615,8 @@ mod tests {
         Geometry { n: 2, c: 3, h: 1, w: 1, co: 4, k: 5, stride: 1, pad: 2, groups: 1 },
         Geometry { n: 1, c: 16, h: 19, w: 19, co: 7, k: 5, stride: 1, pad: 2, groups: 1 },
         Geometry { n: 2, c: 5, h: 5, w: 3, co: 11, k: 3, stride: 1, pad: 1, groups: 1 },
+        // more than MC rows of A, forward (101) and for the input gradient (100)
+        Geometry { n: 1, c: 100, h: 3, w: 4, co: 101, k: 3, stride: 1, pad: 1, groups: 1 },
     ];
 
     /// Forward, input gradient and weight gradient against their
