@@ -9,6 +9,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// The system allocator with large freed blocks kept for reuse.
+#[global_allocator]
+static ALLOC: kernels::memory::KeepLarge = kernels::memory::KeepLarge;
+
 fn main() -> ExitCode {
     kernels::memory::keep_freed_memory();
     let cli = args::Cli::parse();

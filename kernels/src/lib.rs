@@ -16,7 +16,8 @@
 //!   AVX-512, chosen at run time by [`isa::active`], with the same bits;
 //! * [`gram`]: the f64 Gram matrix of an activation matrix (linear CKA's
 //!   cost), on the `gemm` crate;
-//! * [`memory`]: keep freed memory in the process (glibc `mallopt`);
+//! * [`memory`]: keep freed memory in the process (glibc `mallopt`, and
+//!   [`memory::KeepLarge`], the binaries' global allocator, for large blocks);
 //! * [`peak`]: the machine's multiply-add peak, measured (what benchmarks
 //!   report their GFLOP/s as a fraction of).
 //!

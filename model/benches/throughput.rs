@@ -271,6 +271,10 @@ fn tables(presets: &[&str], o: &Opts) {
     }
 }
 
+/// The system allocator with large freed blocks kept for reuse.
+#[global_allocator]
+static ALLOC: kernels::memory::KeepLarge = kernels::memory::KeepLarge;
+
 fn main() {
     kernels::memory::keep_freed_memory();
     let mut args = std::env::args().skip(1).peekable();
