@@ -41,9 +41,11 @@ const MR: usize = 6;
 /// Depth of one block of the product: a block of `B` (256 rows of 16
 /// values) stays in L1.
 const KC: usize = 256;
-/// Rows of `A` whose depth block is swept along one image before the next
-/// rows: their block (`MC·KC` values) and their rows of `C` stay in L2.
+/// Rows of `A` whose depth block is swept along all of one image's strips
+/// of 16 columns before the next rows: that block of `A` (`MC·KC` values)
+/// stays in L2 across the strips, each strip's `B` in L1 across its panels.
 const MC: usize = 96;
+const _: () = assert!(MC.is_multiple_of(MR) && MC >= MR, "MC is a whole number of panels");
 /// Values read past the last image by the widest tile (a whole number of
 /// 8-wide vectors past the virtual outputs).
 const SLACK: usize = 32;
@@ -616,7 +618,8 @@ mod tests {
         Geometry { n: 1, c: 16, h: 19, w: 19, co: 7, k: 5, stride: 1, pad: 2, groups: 1 },
         Geometry { n: 2, c: 5, h: 5, w: 3, co: 11, k: 3, stride: 1, pad: 1, groups: 1 },
         // more than MC rows of A, forward (101) and for the input gradient (100)
-        Geometry { n: 1, c: 100, h: 3, w: 4, co: 101, k: 3, stride: 1, pad: 1, groups: 1 },
+        // (virtual columns 5·7 = 35 → 40: strips of 16, 16 and 8 under each block)
+        Geometry { n: 1, c: 100, h: 5, w: 6, co: 101, k: 3, stride: 1, pad: 1, groups: 1 },
     ];
 
     /// Forward, input gradient and weight gradient against their
