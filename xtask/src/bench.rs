@@ -37,7 +37,8 @@ pub struct Options {
     /// A prebuilt `throughput` executable instead of `cargo bench` (for
     /// machines that only carry the binary, e.g. a GPU box).
     pub exe: Option<PathBuf>,
-    /// Timed steps per measurement (default: 20; 5 for caffenet).
+    /// Timed steps per measurement (default: 20 at batch 128, 5 for
+    /// caffenet; at another batch as many images: 80 steps at batch 32).
     pub steps: Option<usize>,
     /// Untimed warm-up steps (default 3).
     pub warmup: Option<usize>,
@@ -49,7 +50,11 @@ pub struct Options {
 impl Options {
     /// `--steps`/`--warmup` (and `--batch`) for both sides.
     fn step_args(&self, preset: &str) -> Vec<String> {
-        let steps = self.steps.unwrap_or(if preset == "caffenet" { 5 } else { 20 });
+        // the same images per measurement at any batch: 20 steps of 32 images
+        // were 0.3 s of `tiny`, where a moment of another tenant's load moved
+        // a round's ratio from 2.0x to 1.6x on the shared Zen 3
+        let at_128 = if preset == "caffenet" { 5 } else { 20 };
+        let steps = self.steps.unwrap_or_else(|| (at_128 * 128 / self.batch.unwrap_or(128).max(1)).max(1));
         let mut args = vec!["--steps".into(), steps.to_string(), "--warmup".into(), self.warmup.unwrap_or(3).to_string()];
         if let Some(b) = self.batch {
             args.extend(["--batch".into(), b.to_string()]);
@@ -453,6 +458,30 @@ fn print_summary(s: &[Summary], peak: Option<&Peak>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_steps_time_the_same_images_at_any_batch() {
+        let o = |batch: Option<usize>, steps: Option<usize>| Options {
+            rounds: 1,
+            threads: 1,
+            presets: vec![],
+            backends: vec![],
+            torch_device: "cpu".into(),
+            python: None,
+            out: PathBuf::new(),
+            exe: None,
+            steps,
+            warmup: None,
+            batch,
+        };
+        let steps = |o: Options, preset: &str| o.step_args(preset)[1].clone();
+        assert_eq!(steps(o(None, None), "tiny"), "20");
+        assert_eq!(steps(o(Some(32), None), "tiny"), "80");
+        assert_eq!(steps(o(Some(32), None), "caffenet"), "20");
+        assert_eq!(steps(o(Some(4096), None), "caffenet"), "1");
+        assert_eq!(steps(o(Some(32), Some(7)), "tiny"), "7", "--steps wins");
+        assert_eq!(o(Some(32), None).step_args("tiny")[4..], ["--batch".to_string(), "32".into()]);
+    }
 
     const OURS: &str =
         "noise\nRESULT engine=burn-flex preset=bench mode=train threads=2 batch=128 steps=20 img_s=100.0 cpu_s_per_img=0.020000 flop_per_img=825000000\n";

@@ -107,7 +107,8 @@ struct BenchArgs {
     /// Where the CSV goes.
     #[arg(long, default_value = "target/bench")]
     out: PathBuf,
-    /// Timed steps per measurement (default 20; 5 for caffenet).
+    /// Timed steps per measurement (default 20 at batch 128, 5 for caffenet;
+    /// at another batch as many images, e.g. 80 steps at batch 32).
     #[arg(long)]
     steps: Option<usize>,
     /// Untimed warm-up steps (default 3).
