@@ -22,7 +22,7 @@ fn main() {
     ];
     for (name, geo) in shapes.iter().filter(|(n, _)| only.is_empty() || only.iter().any(|o| o == n)) {
         let x: Vec<f32> = (0..geo.n * geo.c * geo.h * geo.w).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect();
-        let kk = geo.c / geo.groups * geo.k * geo.k;
+        let kk = geo.kk();
         let w: Vec<f32> = (0..geo.co * kk).map(|i| ((i * 104729) % 1000) as f32 / 1e5 - 0.005).collect();
         let b = vec![0.01f32; geo.co];
         let macs = (geo.n * geo.co * geo.ho() * geo.wo() * kk) as f64;

@@ -88,7 +88,7 @@ impl Geometry {
         self.co / self.groups
     }
     /// Rows of one group's column matrix: `c/groups · k · k`.
-    pub(crate) fn kk(&self) -> usize {
+    pub fn kk(&self) -> usize {
         self.cg() * self.k * self.k
     }
 

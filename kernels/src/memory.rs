@@ -11,9 +11,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 /// Keep freed memory in the process for reuse (glibc's settings on glibc
-/// Linux; [`KeepLarge`]'s keeping on any Linux). Training allocates the same large activation and gradient
-/// buffers every step; glibc serves blocks over 32 MiB with fresh `mmap`s and
-/// returns them on free, so every step page-faults them in again. This turns
+/// Linux; [`KeepLarge`]'s keeping on any Linux). Training allocates the
+/// same large activation and gradient buffers every step; glibc serves
+/// blocks over 32 MiB with fresh `mmap`s and returns them on free, so every step page-faults them in again. This turns
 /// `mmap` allocation and heap trimming off. Measured on this project's 2-core
 /// machine: Caffe max-pool backward on a `[128, 64, 32, 32]` input 62 ms →
 /// 2 ms; `caffenet` training 32 → 47 img/s, peak RSS 1.87 → 2.04 GB and
